@@ -1,0 +1,158 @@
+"""Objectives: what the one training loop optimises.
+
+An objective owns its batches and its loss, and knows how to evaluate and show a sample. The
+trainer is the same for next-token prediction, masked-LM and (later) fine-tuning tasks: each is
+an `Objective`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch import nn
+
+from .batches import CausalBatches, MaskedBatches, fixed_eval_batches
+from .config import RunConfig
+from .tokenizer import Tokenizer
+
+Batch = tuple[torch.Tensor, ...]
+
+
+class Objective(Protocol):
+    tokens_per_batch: int
+
+    def next_batch(self) -> Batch: ...
+
+    def loss(self, model: nn.Module, batch: Batch) -> torch.Tensor: ...
+
+    def eval_batches(self) -> list[Batch]: ...
+
+    def eval_extra(self, model: nn.Module, val_loss: float) -> dict[str, float]: ...
+
+    def sample(self, model: nn.Module) -> str | None: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+class _PretrainObjective:
+    """Shared parts of the two pretraining objectives: train and validation token streams."""
+
+    def __init__(self, cfg: RunConfig, tokenizer: Tokenizer, train: np.ndarray,
+                 val: np.ndarray, val_chars: int, seed: int) -> None:
+        self.cfg = cfg
+        self.tokenizer = tokenizer
+        self.val = val
+        self.val_chars = val_chars
+        self.seed = seed
+        t = cfg.train
+        self.tokens_per_batch = t.batch_size * cfg.model.block_size
+        self._eval_cache: list[Batch] | None = None
+        self.batches = self._make_batches(train, seed)
+
+    def _make_batches(self, tokens: np.ndarray, seed: int) -> Any:
+        raise NotImplementedError
+
+    def next_batch(self) -> Batch:
+        return self.batches.next()
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.batches.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.batches.load_state_dict(state)
+
+
+class CausalLM(_PretrainObjective):
+    """Next-token prediction on random windows of the token stream."""
+
+    def _make_batches(self, tokens: np.ndarray, seed: int) -> CausalBatches:
+        return CausalBatches(tokens, self.cfg.model.block_size, self.cfg.train.batch_size, seed)
+
+    def loss(self, model: nn.Module, batch: Batch) -> torch.Tensor:
+        x, y = batch
+        return model(x, y)[1]
+
+    def eval_batches(self) -> list[Batch]:
+        if self._eval_cache is None:
+            self._eval_cache = fixed_eval_batches(
+                self.val, self.cfg.model.block_size, self.cfg.train.batch_size,
+                self.cfg.train.eval_batches, seed=0,
+            )
+        return self._eval_cache
+
+    def eval_extra(self, model: nn.Module, val_loss: float) -> dict[str, float]:
+        # Bits per character: the loss of the whole validation text, spread over its characters.
+        if not self.val_chars or not len(self.val):
+            return {}
+        bpc = val_loss * (len(self.val) / self.val_chars) / math.log(2)
+        return {"bits_per_char": bpc}
+
+    def sample(self, model: nn.Module) -> str | None:
+        prompt = self.cfg.train.sample_prompt
+        if not prompt:
+            return None
+        from .generate import generate
+
+        with torch.random.fork_rng(devices=[]):
+            pieces = generate(model, self.tokenizer, prompt,
+                              max_new_tokens=self.cfg.train.sample_tokens,
+                              temperature=0.8, top_k=50, top_p=None, seed=1234)
+            return prompt + "".join(pieces)
+
+
+class MaskedLM(_PretrainObjective):
+    """Masked-LM: 15% of non-special tokens selected (80% mask, 10% random, 10% kept)."""
+
+    def _make_batches(self, tokens: np.ndarray, seed: int) -> MaskedBatches:
+        tok = self.tokenizer
+        return MaskedBatches(
+            tokens, self.cfg.model.block_size, self.cfg.train.batch_size, seed,
+            mask_id=tok.mask_id, vocab_size=tok.vocab_size, special_ids=tok.special_ids,
+            cls_id=tok.cls_id, sep_id=tok.sep_id, mask_prob=self.cfg.train.mask_prob,
+        )
+
+    def loss(self, model: nn.Module, batch: Batch) -> torch.Tensor:
+        inputs, labels = batch
+        return model(inputs, labels=labels)[1]
+
+    def eval_batches(self) -> list[Batch]:
+        if self._eval_cache is None:
+            # The same masked validation windows at every evaluation, so scores compare.
+            evaluator = self._make_batches(self.val, seed=0)
+            self._eval_cache = [evaluator.next() for _ in range(self.cfg.train.eval_batches)]
+        return self._eval_cache
+
+    def eval_extra(self, model: nn.Module, val_loss: float) -> dict[str, float]:
+        return {}
+
+    def sample(self, model: nn.Module) -> str | None:
+        """Fill one masked word of a fixed validation sentence: shows the model improving."""
+        inputs, _ = self.eval_batches()[0]
+        tok = self.tokenizer
+        row = inputs[0].tolist()
+        ids = [i for i in row if i not in tok.special_ids][:24]
+        if len(ids) < 5:
+            return None
+        pos = len(ids) // 2
+        left, answer, right = tok.decode(ids[:pos]), ids[pos], tok.decode(ids[pos + 1:])
+        x = torch.tensor([[tok.cls_id, *ids[:pos], tok.mask_id, *ids[pos + 1:], tok.sep_id]])
+        device = next(model.parameters()).device
+        with torch.no_grad():
+            logits = model(x.to(device))[0][0, pos + 1].float()
+        logits[list(tok.special_ids)] = -math.inf
+        probs = torch.softmax(logits, -1)
+        top = torch.topk(probs, 3)
+        pairs = zip(top.values.tolist(), top.indices.tolist(), strict=True)
+        guesses = ", ".join(f"{tok.id_to_piece(i)!r} {p:.2f}" for p, i in pairs)
+        return f"{left}[MASK]{right}\n  -> {guesses} (truth {tok.id_to_piece(answer)!r})"
+
+
+def build_objective(cfg: RunConfig, tokenizer: Tokenizer, train: np.ndarray, val: np.ndarray,
+                    val_chars: int, seed: int) -> Objective:
+    kind = {"clm": CausalLM, "mlm": MaskedLM}[cfg.objective]
+    return kind(cfg, tokenizer, train, val, val_chars, seed)

@@ -1,0 +1,1 @@
+"""Bundled data: the sample corpus (and later the labeled samples), shipped inside the wheel."""
