@@ -1,0 +1,68 @@
+"""AppState: what the pages share, and the signals they use to talk to each other.
+
+Pages never reach into one another: the Data page announces a prepared store, the Runs page asks
+to open, resume or compare a run, the Train page announces a run that started or ended, and
+whoever cares listens. Settings persist through QSettings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QSettings, QStandardPaths, Signal
+
+
+def default_home() -> Path:
+    """Where the app keeps its prepared data and runs unless the user chooses elsewhere."""
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+    return Path(base or Path.home() / ".lmstudio_app")
+
+
+class AppState(QObject):
+    sig_data_ready = Signal(object)  # Path of a prepared data folder (tokens.h5, tokenizer.model)
+    sig_run_started = Signal(object)  # Path of the run folder now training
+    sig_run_finished = Signal(object, str)  # Path, reason: completed | stopped | failed
+    sig_runs_changed = Signal()  # a run folder appeared, changed state or was deleted
+    sig_open_run = Signal(object)  # Path: show this run's curves on the Train page
+    sig_resume_run = Signal(object)  # Path: continue this run on the Train page
+    sig_compare_run = Signal(object)  # Path: overlay this run's curves
+    sig_use_run = Signal(object)  # Path: pick this run in the Playground
+    sig_status = Signal(str)  # a short message for the status bar
+
+    def __init__(self, settings: QSettings | None = None, home: Path | None = None,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.settings = settings or QSettings()
+        self.home = Path(home) if home else Path(
+            str(self.settings.value("paths/home", str(default_home())))
+        )
+        self.data_dir: Path | None = None
+        self.training_run: Path | None = None
+        self.sig_data_ready.connect(self._remember_data)
+
+    @property
+    def runs_root(self) -> Path:
+        return self.home / "runs"
+
+    @property
+    def data_root(self) -> Path:
+        return self.home / "data"
+
+    def _remember_data(self, path: Path) -> None:
+        self.data_dir = Path(path)
+
+    def value(self, key: str, default: Any = None, kind: type | None = None) -> Any:
+        """A persisted setting, converted to `kind` when given (QSettings returns strings)."""
+        raw = self.settings.value(key, default)
+        if kind is None or raw is None:
+            return raw
+        if kind is bool and isinstance(raw, str):
+            return raw.lower() in ("1", "true", "yes")
+        try:
+            return kind(raw)
+        except (TypeError, ValueError):
+            return default
+
+    def set_value(self, key: str, value: Any) -> None:
+        self.settings.setValue(key, value)
