@@ -354,6 +354,11 @@ class Trainer:
               scaler: torch.amp.GradScaler, objective: Objective, best: bool) -> None:
         if not self.rt.is_main:
             return
+        if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+            raise NonFiniteLoss(
+                f"the weights became NaN or infinite at step {self.step}. The last good "
+                "checkpoint is kept. Lower learning_rate or set grad_clip, then start again."
+            )
         meta = {"step": str(self.step), "objective": self.cfg.objective}
         weights = self.run_dir / ckpt.WEIGHTS
         ckpt.save_weights(model, weights, meta)
