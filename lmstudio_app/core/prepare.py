@@ -126,9 +126,14 @@ class _Reporter:
         self.files_done = 0
 
     def begin(self, stage: str) -> None:
+        if self.stage in ("tokenizer", "encode"):
+            self.emit(force=True)  # the last figures of the stage that ends
         self.stage = stage
         self.stage_start = time.monotonic()
-        self.bytes_done = self.files_done = 0
+        if stage == "done":
+            self.bytes_done, self.files_done = self.bytes_total, self.files_total
+        else:
+            self.bytes_done = self.files_done = 0
         self.emit(force=True)
 
     def add_bytes(self, n: int) -> None:
