@@ -291,8 +291,11 @@ def _jsonl_documents(path: Path, lines: Iterator[str], field: str) -> Iterator[s
 
 
 def _table_documents(path: Path, lines: Iterator[str], field: str, delimiter: str) -> Iterator[str]:
-    reader = csv.reader(lines, delimiter=delimiter)
     kind = "TSV" if delimiter == "\t" else "CSV"
+    # TSV in its plain (IANA) form has no quoting: prose often starts a field with a quotation
+    # mark, which a quoting reader would swallow. CSV keeps the usual double-quote rules.
+    quoting = csv.QUOTE_NONE if kind == "TSV" else csv.QUOTE_MINIMAL
+    reader = csv.reader(lines, delimiter=delimiter, quoting=quoting)
     try:
         header = next(reader, None)
         if header is None:
@@ -325,8 +328,9 @@ def read_documents(
     """The non-empty documents of one file, streamed.
 
     .txt/.md: sections of about 32 KB cut after blank lines. .jsonl: the `text_field` of each
-    object, one per line. .csv/.tsv: the `text_field` column of each row. `on_bytes` is told how
-    many bytes were read from disk, as they are read.
+    object, one per line. .csv/.tsv: the `text_field` column of each row (CSV with the usual
+    double quotes; TSV plain, without quoting, so a field holds no tab or newline). `on_bytes`
+    is told how many bytes were read from disk, as they are read.
     """
     fmt = file_format(path)
     if fmt is None:

@@ -29,7 +29,7 @@ from .atomic import atomic_write_text
 from .corpus import CorpusOptions, corpus_size, discover, read_documents
 from .errors import UserError
 from .store import FORMAT_VERSION, TokenStore, TokenStoreWriter, token_dtype
-from .tokenizer import Tokenizer, TokenizerSpec, train_tokenizer
+from .tokenizer import EmptyCorpusError, Tokenizer, TokenizerSpec, train_tokenizer
 
 TOKENIZER_FILE = "tokenizer.model"
 STORE_FILE = "tokens.h5"
@@ -275,7 +275,7 @@ def prepare(
             tok = train_tokenizer(sample(), cfg.tokenizer, tok_tmp)
         except Exception as exc:
             check_cancel()
-            if isinstance(exc, UserError) and n_sampled == 0:
+            if isinstance(exc, EmptyCorpusError) and n_sampled == 0:
                 raise UserError(
                     f"{', '.join(cfg.sources)}: the corpus holds no text (every document is "
                     "empty); add text files."

@@ -40,6 +40,10 @@ _MAX_LINE_CHARS = 1024  # training lines are cut to this; SentencePiece skips ov
 _MODEL_TYPES = {1: "unigram", 2: "bpe", 3: "word", 4: "char"}
 
 
+class EmptyCorpusError(UserError):
+    """The documents given to train a tokenizer held no text."""
+
+
 @dataclass
 class TokenizerSpec:
     """What tokenizer to train."""
@@ -287,12 +291,18 @@ def train_tokenizer(
     chars: set[str] | None = set() if spec.kind == "char" else None
     lines = _training_lines(documents, spec.sample_bytes, progress, chars)
     n_lines = 0
+    failure: list[BaseException] = []
 
     def counted() -> Iterator[str]:
+        # SentencePiece swallows an exception raised by its sentence iterator and trains on
+        # what it got; keep the error (a bad row, a cancel) and raise it after training.
         nonlocal n_lines
-        for line in lines:
-            n_lines += 1
-            yield line
+        try:
+            for line in lines:
+                n_lines += 1
+                yield line
+        except BaseException as exc:  # noqa: BLE001 - re-raised below
+            failure.append(exc)
 
     # A char model's vocabulary is its characters: cap it by what the corpus holds (the count
     # is known only after reading, so the trainer is told "at most" via hard_vocab_limit=False).
@@ -320,9 +330,13 @@ def train_tokenizer(
     try:
         spm.SentencePieceTrainer.train(sentence_iterator=counted(), model_writer=buf, **options)
     except RuntimeError as exc:
+        if failure:
+            raise failure[0] from None
         raise _training_error(exc, spec, n_lines) from None
+    if failure:
+        raise failure[0]
     if n_lines == 0:
-        raise UserError("the corpus holds no text to train a tokenizer on; add text files.")
+        raise EmptyCorpusError("the corpus holds no text to train a tokenizer on; add text files.")
     tok = Tokenizer(buf.getvalue())
     atomic_write_bytes(out_path, tok.model_bytes)
     return tok
@@ -331,7 +345,7 @@ def train_tokenizer(
 def _training_error(exc: RuntimeError, spec: TokenizerSpec, n_lines: int) -> Exception:
     message = str(exc)
     if n_lines == 0:
-        return UserError("the corpus holds no text to train a tokenizer on; add text files.")
+        return EmptyCorpusError("the corpus holds no text to train a tokenizer on; add text files.")
     high = _TOO_HIGH.search(message)
     if high:
         return UserError(

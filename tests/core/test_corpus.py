@@ -140,8 +140,8 @@ def test_csv_and_tsv_columns(tmp_path: Path) -> None:
     csv_path.write_text('id,text\n1,"plain"\n2,"with, comma and\nnewline"\n3,\n', encoding="utf-8")
     assert _docs(csv_path) == ["plain", "with, comma and\nnewline"]
     tsv_path = tmp_path / "t.tsv"
-    tsv_path.write_text("label\tbody\npos\tgood one\nneg\tbad one\n", encoding="utf-8")
-    assert _docs(tsv_path, CorpusOptions(text_field="body")) == ["good one", "bad one"]
+    tsv_path.write_text('label\tbody\npos\t"Good," she said\nneg\tbad one\n', encoding="utf-8")
+    assert _docs(tsv_path, CorpusOptions(text_field="body")) == ['"Good," she said', "bad one"]
 
 
 def test_missing_csv_column_lists_columns(tmp_path: Path) -> None:

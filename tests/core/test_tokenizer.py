@@ -136,3 +136,14 @@ def test_vocab_too_small_and_empty_corpus(tmp_path: Path, austen_chapter: str) -
     with pytest.raises(UserError, match="kind 'wordpiece'"):
         TokenizerSpec("wordpiece").validate()
     assert not (tmp_path / "t.model").exists()
+
+
+def test_an_error_while_reading_documents_is_not_swallowed(tmp_path: Path,
+                                                           austen_chapter: str) -> None:
+    def documents():
+        yield austen_chapter
+        raise UserError("rows.jsonl, line 9: no field 'text'")
+
+    with pytest.raises(UserError, match="line 9"):
+        train_tokenizer(documents(), TokenizerSpec("bpe", 400), tmp_path / "t.model")
+    assert not (tmp_path / "t.model").exists()
