@@ -1,0 +1,158 @@
+"""The Data page on real files with the real engine: counts, preview, prepare, cancel, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+
+from lmstudio_app.core.samples import sample_corpus
+from lmstudio_app.core.store import TokenStore
+from lmstudio_app.gui.pages.data import KEY_SOURCES, DataPage
+from tests.gui import fixtures_engine as fx
+
+app_state = fx.app_state
+tiny_corpus = fx.tiny_corpus
+
+
+def make_page(qtbot, state, sources=None):
+    if sources is not None:
+        state.set_value(KEY_SOURCES, json.dumps([str(s) for s in sources]))
+    page = DataPage(state)
+    qtbot.addWidget(page)
+    return page
+
+
+def wait_counted(qtbot, page, path, timeout=10000):
+    qtbot.waitUntil(lambda: page.counts(str(path)) is not None, timeout=timeout)
+    return page.counts(str(path))
+
+
+def test_first_start_lists_the_sample_corpus(qtbot, app_state):
+    page = make_page(qtbot, app_state)
+    assert page.source_paths() == [str(sample_corpus())]
+    counts = wait_counted(qtbot, page, sample_corpus(), timeout=20000)
+    assert counts.error is None and counts.files == 2 and counts.documents > 10
+    assert counts.chars > 1_000_000
+    page.shutdown()
+    # The list persists: a second page sees the same sources, without counting the sample again.
+    assert json.loads(app_state.value(KEY_SOURCES)) == [str(sample_corpus())]
+
+
+def test_add_file_counts_it_and_previews_it(qtbot, app_state, tiny_corpus):
+    page = make_page(qtbot, app_state, sources=[])
+    path = tiny_corpus / "austen.txt"
+    page.add_sources([path])
+    counts = wait_counted(qtbot, page, path)
+    text = path.read_text(encoding="utf-8")
+    assert counts.error is None and counts.size == path.stat().st_size
+    assert counts.chars == len(text) and counts.documents >= 2
+    item = page.sources.topLevelItem(0)
+    assert item.text(3) == f"{len(text):,}"
+    with qtbot.waitSignal(page.sig_preview_shown, timeout=5000):
+        item.setSelected(True)
+    assert page.preview.toPlainText() == text[: len(page.preview.toPlainText())]
+    assert len(page.preview.toPlainText()) > 1000
+    assert json.loads(app_state.value(KEY_SOURCES)) == [str(path)]
+    page.shutdown()
+
+
+def test_drop_on_the_list_adds_sources(qtbot, app_state, tiny_corpus):
+    page = make_page(qtbot, app_state, sources=[])
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(tiny_corpus))])
+    event = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime,
+                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    page.sources.dropEvent(event)
+    assert page.source_paths() == [str(tiny_corpus)]
+    assert wait_counted(qtbot, page, tiny_corpus).files == 1
+    page.shutdown()
+
+
+def test_bad_utf8_gives_a_readable_message_and_keeps_the_list(qtbot, app_state, tmp_path,
+                                                             tiny_corpus):
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"Some good text first.\n\nthen a bad byte \xff here\n")
+    good = tiny_corpus / "austen.txt"
+    page = make_page(qtbot, app_state, sources=[good])
+    page.add_sources([bad])
+    counts = wait_counted(qtbot, page, bad)
+    assert "bad.txt" in counts.error and "UTF-8" in counts.error
+    assert "Encoding" in page.error_text() and "Traceback" not in page.error_text()
+    assert page.sources.topLevelItem(1).text(4) == "error"
+
+    # Preparing with the bad file fails with a readable line; nothing listed is lost.
+    app_state.home.mkdir(parents=True, exist_ok=True)
+    with qtbot.waitSignal(page.sig_prepare_finished, timeout=20000) as done:
+        page.start_prepare()
+    assert done.args == ["failed"]
+    assert "bad.txt" in page.error_text() and "UTF-8" in page.error_text()
+    assert page.source_paths() == [str(good), str(bad)]
+    assert not page.out_dir().exists()
+
+    # Choosing another encoding counts it again, without the error.
+    page.encoding_combo.setCurrentText("replace")
+    assert wait_counted(qtbot, page, bad).error is None
+    page.shutdown()
+
+
+def test_prepare_shows_progress_figures_and_pieces(qtbot, app_state, tiny_corpus):
+    page = make_page(qtbot, app_state, sources=[tiny_corpus / "austen.txt"])
+    page.vocab_spin.setValue(500)
+    assert page.out_dir().parent == app_state.data_root
+    assert page.out_dir().name == "austen-unigram-500"
+    ready = []
+    app_state.sig_data_ready.connect(ready.append)
+    job_progress, labels = [], []
+    with qtbot.waitSignal(page.sig_prepare_finished, timeout=30000) as done:
+        page.start_prepare()
+        assert page.busy() is not None and not page.prepare_button.isEnabled()
+        page._prepare_job.sig_progress.connect(lambda p: job_progress.append(p.stage))
+        page._prepare_job.sig_progress.connect(lambda p: labels.append(page.progress_label.text()))
+    stages = set(job_progress)
+    assert any("MB/s" in t and "ETA" in t and "files 1/1" in t for t in labels)
+    assert done.args == ["done"]
+    assert {"tokenizer", "encode"} <= stages
+    assert ready == [page.out_dir()]
+    store = TokenStore.open(page.out_dir() / "tokens.h5")
+    s = page.last_summary
+    assert (s.train_tokens, s.val_tokens) == (store.n_tokens("train"), store.n_tokens("val"))
+    assert f"{store.n_tokens('train'):,}" in page.figures["tokens"].text()
+    assert "500" in page.figures["vocab"].text()
+    pieces = page.token_view.pieces()
+    assert len(pieces) > 5 and "".join(pieces) == s.sample
+    assert page.token_view.ids() == s.ids
+    assert "id " in page.token_view.tooltip_for(0)
+    assert page.busy() is None and page.prepare_button.isEnabled()
+    page.shutdown()
+
+
+def test_cancel_prepare_leaves_no_thread_and_no_store(qtbot, app_state, tmp_path):
+    # A larger corpus, so there is time to cancel while the tokenizer trains or encoding runs.
+    corpus = sample_corpus()
+    page = make_page(qtbot, app_state, sources=[corpus])
+    page.vocab_spin.setValue(2000)
+    out = page.out_dir()
+    with qtbot.waitSignal(page.sig_prepare_finished, timeout=30000) as done:
+        page.start_prepare()
+        qtbot.waitUntil(lambda: page._prepare_stage in ("tokenizer", "encode"), timeout=10000)
+        page.cancel_button.click()
+    assert done.args == ["cancelled"]
+    assert page.busy() is None and page.prepare_button.isEnabled()
+    assert not (out / "tokens.h5").exists() and not (out / "tokenizer.model").exists()
+    assert page.source_paths() == [str(corpus)]
+    page.shutdown()
+
+
+def test_settings_persist(qtbot, app_state, tiny_corpus):
+    page = make_page(qtbot, app_state, sources=[tiny_corpus])
+    page.kind_combo.setCurrentText("bpe")
+    page.vocab_spin.setValue(1000)
+    page.shutdown()
+    again = make_page(qtbot, app_state)
+    assert again.source_paths() == [str(tiny_corpus)]
+    assert again.kind_combo.currentText() == "bpe" and again.vocab_spin.value() == 1000
+    assert Path(again.out_dir()).name.endswith("-bpe-1000")
+    again.shutdown()
