@@ -1,0 +1,305 @@
+"""The main window: four pages in a sidebar, a status bar, menus with shortcuts.
+
+Closing while a run trains asks first; then the loop is told to stop at its next step
+boundary, it saves, and the window closes once the worker has reported that it finished
+(the GUI thread never blocks on the worker). Every page's `shutdown()` runs before the window
+goes, so no page leaves a thread running.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+from typing import Any
+
+from PySide6 import __version__ as pyside_version
+from PySide6.QtCore import QByteArray, Qt, Slot, qVersion
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QMainWindow,
+    QMessageBox,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .. import __version__
+from .pages.train import TrainPage
+from .state import AppState
+
+log = logging.getLogger(__name__)
+
+PAGE_NAMES = ("Data", "Train", "Playground", "Runs")
+KEY_GEOMETRY = "window/geometry"
+KEY_WINDOW_STATE = "window/state"
+KEY_PAGE = "window/page"
+
+
+class PlaceholderPage(QWidget):
+    """Stands in for a page this build does not have yet."""
+
+    def __init__(self, state: AppState, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        label = QLabel(f"The {title} page is not available in this version.")
+        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout.addWidget(label)
+
+    def shutdown(self) -> None:
+        pass
+
+    def busy(self) -> str | None:
+        return None
+
+
+def _make_page(name: str, state: AppState) -> QWidget:
+    """The page class from its module, or a placeholder while that module is absent."""
+    module_name, class_name = {
+        "Data": ("data", "DataPage"),
+        "Playground": ("playground", "PlaygroundPage"),
+        "Runs": ("runs", "RunsPage"),
+    }[name]
+    try:
+        module = __import__(f"lmstudio_app.gui.pages.{module_name}", fromlist=[class_name])
+        cls = getattr(module, class_name)
+    except ImportError as exc:
+        log.warning("the %s page is missing: %s", name, exc)
+        return PlaceholderPage(state, name)
+    return cls(state)
+
+
+def versions_text() -> str:
+    """Python, PyTorch (and its CUDA), Qt and the plotting library, one per line."""
+    import pyqtgraph
+    import torch
+
+    cuda = f"CUDA {torch.version.cuda}" if torch.version.cuda else "CPU build"
+    if torch.cuda.is_available():
+        cuda += f", {torch.cuda.device_count()} GPU(s) visible"
+    return "\n".join([
+        f"lmstudio_app {__version__}",
+        f"Python {platform.python_version()} ({platform.system()} {platform.machine()})",
+        f"PyTorch {torch.__version__} ({cuda})",
+        f"Qt {qVersion()} (PySide6 {pyside_version})",
+        f"pyqtgraph {pyqtgraph.__version__}",
+    ])
+
+
+def about_text() -> str:
+    return (
+        "<b>lmstudio_app</b><br>Pretrain small GPT- and BERT-style language models on your "
+        "own text, on your own machine.<br><br>"
+        + versions_text().replace("\n", "<br>")
+    )
+
+
+def default_device_text() -> str:
+    from ..core.device import describe_device, resolve_device
+
+    try:
+        return describe_device(resolve_device("auto"))
+    except Exception as exc:  # a broken driver must not keep the window from opening
+        log.warning("could not describe the device: %s", exc)
+        return "device unknown"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.setWindowTitle("lmstudio_app")
+        self._closing = False
+        self._asked = False
+
+        self.pages: dict[str, QWidget] = {}
+        for name in PAGE_NAMES:
+            self.pages[name] = TrainPage(state) if name == "Train" else _make_page(name, state)
+        self.train_page: TrainPage = self.pages["Train"]  # type: ignore[assignment]
+
+        self.sidebar = QListWidget()
+        self.sidebar.addItems(list(PAGE_NAMES))
+        self.sidebar.setFixedWidth(130)
+        self.sidebar.setObjectName("sidebar")
+        self.stack = QStackedWidget()
+        for name in PAGE_NAMES:
+            self.stack.addWidget(self.pages[name])
+        self.sidebar.currentRowChanged.connect(self.stack.setCurrentIndex)
+
+        central = QWidget()
+        layout = QHBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.sidebar)
+        layout.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+
+        self.device_label = QLabel(default_device_text())
+        self.device_label.setToolTip("The device training uses")
+        self.run_label = QLabel("Idle")
+        self.statusBar().addPermanentWidget(self.run_label)
+        self.statusBar().addPermanentWidget(self.device_label)
+
+        self._build_actions()
+        state.sig_status.connect(self._show_status)
+        state.sig_open_run.connect(lambda _p: self.show_page("Train"))
+        state.sig_resume_run.connect(lambda _p: self.show_page("Train"))
+        state.sig_compare_run.connect(lambda _p: self.show_page("Train"))
+        self.train_page.sig_run_state.connect(self.run_label.setText)
+        self.train_page.sig_device.connect(self.device_label.setText)
+        self.train_page.session.sig_state.connect(self._update_actions)
+        self.train_page.sig_validated.connect(lambda _v: self._update_actions())
+        self._restore()
+        self._update_actions()
+
+    # -- actions and shortcuts -----------------------------------------------------------------
+
+    def _action(self, text: str, shortcut: str | QKeySequence | None, slot: Any) -> QAction:
+        action = QAction(text, self)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        self.addAction(action)  # shortcuts work whichever page has the focus
+        return action
+
+    def _build_actions(self) -> None:
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        file_menu.addAction(self._action("&Quit", QKeySequence.StandardKey.Quit, self.close))
+
+        view_menu = menu.addMenu("&View")
+        self.page_actions = []
+        for i, name in enumerate(PAGE_NAMES):
+            action = self._action(f"&{name}", f"Ctrl+{i + 1}",
+                                  lambda _c=False, n=name: self.show_page(n))
+            view_menu.addAction(action)
+            self.page_actions.append(action)
+
+        train_menu = menu.addMenu("&Training")
+        self.start_action = self._action("&Start", "Ctrl+Return", self.start_training)
+        self.pause_action = self._action("&Pause", "Ctrl+P", self.train_page.pause)
+        self.resume_action = self._action("&Resume", "Ctrl+R", self.train_page.resume)
+        self.stop_action = self._action("S&top (save)", "Ctrl+.", self.train_page.stop)
+        for a in (self.start_action, self.pause_action, self.resume_action, self.stop_action):
+            train_menu.addAction(a)
+
+        help_menu = menu.addMenu("&Help")
+        help_menu.addAction(self._action("&About", QKeySequence.StandardKey.HelpContents,
+                                         self.show_about))
+
+    @Slot()
+    def _update_actions(self, *_: Any) -> None:
+        page = self.train_page
+        state = page.session.state
+        running = page.session.is_running()
+        self.start_action.setEnabled(page.can_start())
+        self.pause_action.setEnabled(running and state in ("starting", "running"))
+        self.resume_action.setEnabled(running and state in ("pausing", "paused"))
+        self.stop_action.setEnabled(running and state != "stopping")
+
+    def show_page(self, name: str) -> None:
+        self.sidebar.setCurrentRow(PAGE_NAMES.index(name))
+
+    def current_page(self) -> str:
+        return PAGE_NAMES[self.stack.currentIndex()]
+
+    @Slot()
+    def start_training(self) -> None:
+        self.show_page("Train")
+        if not self.train_page.start():
+            reason = self.train_page.error_label.text().splitlines()
+            self._show_status(reason[0] if reason else "Cannot start training now.")
+
+    @Slot()
+    def show_about(self) -> None:
+        QMessageBox.about(self, "About lmstudio_app", about_text())
+
+    @Slot(str)
+    def _show_status(self, text: str) -> None:
+        self.statusBar().showMessage(text, 8000)
+
+    # -- geometry ------------------------------------------------------------------------------
+
+    def _restore(self) -> None:
+        geometry = self.state.value(KEY_GEOMETRY)
+        if isinstance(geometry, (QByteArray, bytes)) and geometry:
+            self.restoreGeometry(QByteArray(geometry))
+        else:
+            self.resize(1280, 820)
+        window_state = self.state.value(KEY_WINDOW_STATE)
+        if isinstance(window_state, (QByteArray, bytes)) and window_state:
+            self.restoreState(QByteArray(window_state))
+        page = self.state.value(KEY_PAGE, 0, int)
+        self.sidebar.setCurrentRow(page if 0 <= page < len(PAGE_NAMES) else 0)
+
+    def _save(self) -> None:
+        self.state.set_value(KEY_GEOMETRY, self.saveGeometry())
+        self.state.set_value(KEY_WINDOW_STATE, self.saveState())
+        self.state.set_value(KEY_PAGE, self.stack.currentIndex())
+        self.state.settings.sync()
+
+    # -- closing -------------------------------------------------------------------------------
+
+    def busy_reasons(self) -> list[str]:
+        out = []
+        for name, page in self.pages.items():
+            reason = page.busy() if hasattr(page, "busy") else None
+            if reason:
+                out.append(f"{name}: {reason}")
+        return out
+
+    def confirm_close(self, reasons: list[str]) -> bool:
+        """Ask before closing while work is in progress."""
+        answer = QMessageBox.question(
+            self, "Quit while working?",
+            "Work is in progress:\n\n" + "\n".join(reasons)
+            + "\n\nStop it, save, and quit?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
+        if not self._closing:
+            reasons = self.busy_reasons()
+            if reasons and not self.confirm_close(reasons):
+                event.ignore()
+                return
+            self._closing = True
+        session = self.train_page.session
+        if session.is_running():
+            # Stop at the next step boundary; the loop saves; close again once it has ended.
+            session.sig_done.connect(self._close_after_stop)
+            session.stop()
+            self.statusBar().showMessage("Stopping training and saving before closing…")
+            self.setEnabled(False)
+            event.ignore()
+            return
+        self._save()
+        for page in self.pages.values():
+            if hasattr(page, "shutdown"):
+                page.shutdown()
+        event.accept()
+        super().closeEvent(event)
+
+    @Slot(object, str)
+    def _close_after_stop(self, *_: Any) -> None:
+        try:
+            self.train_page.session.sig_done.disconnect(self._close_after_stop)
+        except (RuntimeError, TypeError):
+            pass
+        self.setEnabled(True)
+        self.close()
+
+
+def screen_fit(window: QMainWindow) -> None:
+    """Keep a restored window on a visible screen (a monitor may have gone since)."""
+    screen = QApplication.primaryScreen()
+    if screen is None:
+        return
+    available = screen.availableGeometry()
+    if not available.intersects(window.frameGeometry()):
+        window.move(available.topLeft())

@@ -1,0 +1,245 @@
+"""TrainingSession: one Trainer run in a worker thread, heard through signals.
+
+The trainer talks out only through its sink. `QtSink` turns those calls (made in the worker
+thread) into signals received in the GUI thread: step metrics are coalesced and sent at most
+`max_rate_hz` times a second as a small numpy array (numbers only); evaluations, checkpoints,
+pauses, completion and failures are sent at once, after any held steps. The window steers the
+loop only through a RunControl's flags, never through queued slots on the busy worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QCoreApplication, QElapsedTimer, QObject, QThread, Signal, Slot
+
+from ..core.config import RunConfig
+from ..core.control import RunControl
+from ..core.sinks import EvalMetrics, MetricsSink, StepMetrics
+from .jobs import BackgroundJob
+
+log = logging.getLogger(__name__)
+
+# Columns of the arrays sent by QtSink.sig_steps.
+STEP_COLUMNS = ("step", "loss", "lr", "grad_norm", "tokens_per_s", "elapsed_s")
+
+
+class QtSink(QObject, MetricsSink):
+    """A MetricsSink whose events become signals; created in the GUI thread, called by the worker.
+
+    Signals emitted from the worker thread reach receivers living in the GUI thread through
+    queued connections, so the receivers' slots run in the GUI thread.
+    """
+
+    sig_started = Signal(object)  # dict
+    sig_steps = Signal(object, int)  # ndarray (n, len(STEP_COLUMNS)), max_steps
+    sig_evaluation = Signal(object)  # EvalMetrics (floats and a string)
+    sig_checkpoint = Signal(int, str, bool)
+    sig_message = Signal(str)
+    sig_paused = Signal(int)
+    sig_finished = Signal(int, str)
+    sig_failed = Signal(str)
+
+    def __init__(self, max_rate_hz: float = 15.0, parent: QObject | None = None) -> None:
+        QObject.__init__(self, parent)
+        self._interval = 1.0 / max_rate_hz
+        self._lock = threading.Lock()
+        self._pending: list[tuple[float, ...]] = []
+        self._max_steps = 0
+        self._last_emit = 0.0
+        self.emitted_batches = 0  # how many sig_steps were sent (for tests and benchmarks)
+
+    # -- the worker thread calls these --------------------------------------------------------
+
+    def started(self, info: dict[str, Any]) -> None:
+        self.sig_started.emit(dict(info))
+
+    def step(self, m: StepMetrics) -> None:
+        with self._lock:
+            self._pending.append((m.step, m.loss, m.lr, m.grad_norm, m.tokens_per_s, m.elapsed_s))
+            self._max_steps = m.max_steps
+        now = time.monotonic()
+        if now - self._last_emit >= self._interval:
+            self.flush()
+
+    def flush(self) -> None:
+        """Send the held step metrics now (before any other event, so the order is kept)."""
+        with self._lock:
+            rows, self._pending = self._pending, []
+            max_steps = self._max_steps
+        if rows:
+            self._last_emit = time.monotonic()
+            self.emitted_batches += 1
+            self.sig_steps.emit(np.asarray(rows, dtype=np.float64), max_steps)
+
+    def evaluation(self, m: EvalMetrics) -> None:
+        self.flush()
+        self.sig_evaluation.emit(m)
+
+    def checkpoint(self, step: int, path: str, best: bool) -> None:
+        self.flush()
+        self.sig_checkpoint.emit(step, path, best)
+
+    def message(self, text: str) -> None:
+        self.sig_message.emit(text)
+
+    def paused(self, step: int) -> None:
+        self.flush()
+        self.sig_paused.emit(step)
+
+    def finished(self, step: int, reason: str) -> None:
+        self.flush()
+        self.sig_finished.emit(step, reason)
+
+    def failed(self, message: str) -> None:
+        self.flush()
+        self.sig_failed.emit(message)
+
+
+class TrainingSession(QObject):
+    """Start, pause, resume and stop one training run at a time.
+
+    States: idle -> running <-> paused -> stopping -> idle. Signals arrive in the GUI thread.
+    `sig_done(run_dir, reason)` is emitted once the worker thread has ended (reason: completed,
+    stopped or failed), after `sig_failed` when the run failed.
+    """
+
+    sig_state = Signal(str)  # idle | starting | running | pausing | paused | stopping
+    sig_started = Signal(object)  # the trainer's info dict (run_dir, parameters, device, ...)
+    sig_steps = Signal(object, int)
+    sig_evaluation = Signal(object)
+    sig_checkpoint = Signal(int, str, bool)
+    sig_message = Signal(str)
+    sig_paused = Signal(int)
+    sig_failed = Signal(str)
+    sig_done = Signal(object, str)
+
+    def __init__(self, parent: QObject | None = None, max_rate_hz: float = 15.0) -> None:
+        super().__init__(parent)
+        self._max_rate_hz = max_rate_hz
+        self._job: BackgroundJob | None = None
+        self._sink: QtSink | None = None
+        self.control: RunControl | None = None
+        self.run_dir: Path | None = None
+        self.config: RunConfig | None = None
+        self.state = "idle"
+        self.reason = ""
+        self.step = 0
+
+    # -- commands ------------------------------------------------------------------------------
+
+    def start(self, cfg: RunConfig, run_dir: Path, resume: bool = False) -> None:
+        """Train `cfg` into `run_dir` in a worker thread (the model is built there)."""
+        if self.is_running():
+            raise RuntimeError("a training run is already in progress")
+        from ..core.trainer import Trainer
+
+        self.config, self.run_dir = cfg, Path(run_dir)
+        self.reason, self.step = "", 0
+        control = RunControl()
+        sink = QtSink(self._max_rate_hz, self)
+        sink.sig_started.connect(self._on_started)
+        sink.sig_steps.connect(self._on_steps)
+        sink.sig_evaluation.connect(self.sig_evaluation)
+        sink.sig_checkpoint.connect(self.sig_checkpoint)
+        sink.sig_message.connect(self.sig_message)
+        sink.sig_paused.connect(self._on_paused)
+        sink.sig_finished.connect(self._on_finished)
+        sink.sig_failed.connect(self._on_failed)
+        run_path = self.run_dir
+
+        def work(report: Any, cancel: threading.Event) -> Any:
+            # Trainer.run builds the model, picks the device and opens the store in this thread.
+            return Trainer(cfg, run_path, sink, control, resume=resume).run()
+
+        job = BackgroundJob(work, self)
+        job.sig_error.connect(self._on_failed)
+        job.sig_finished.connect(self._on_job_finished)
+        self.control, self._sink, self._job = control, sink, job
+        self._set_state("starting")
+        job.start()
+
+    def pause(self) -> None:
+        if self.control is not None and self.state in ("starting", "running"):
+            self.control.pause()
+            self._set_state("pausing")
+
+    def resume(self) -> None:
+        if self.control is not None and self.state in ("pausing", "paused"):
+            self.control.resume()
+            self._set_state("running")
+
+    def stop(self) -> None:
+        """Ask the loop to stop at the next step boundary; it saves, then the thread ends."""
+        if self.control is not None and self.is_running():
+            self.control.stop()
+            self._set_state("stopping")
+
+    def is_running(self) -> bool:
+        return self._job is not None and self._job.is_running()
+
+    @property
+    def sink(self) -> QtSink | None:
+        return self._sink
+
+    def wait_finished(self, timeout_ms: int = 60000) -> bool:
+        """Spin the event loop until the worker thread has ended (never QThread.wait)."""
+        timer = QElapsedTimer()
+        timer.start()
+        while self._job is not None and timer.elapsed() < timeout_ms:
+            QCoreApplication.processEvents()
+            QThread.msleep(5)
+        return self._job is None
+
+    # -- slots (GUI thread) --------------------------------------------------------------------
+
+    def _set_state(self, state: str) -> None:
+        if state != self.state:
+            self.state = state
+            self.sig_state.emit(state)
+
+    @Slot(object)
+    def _on_started(self, info: dict) -> None:
+        self.step = int(info.get("start_step", 0))
+        if self.state == "starting":
+            self._set_state("running")
+        self.sig_started.emit(info)
+
+    @Slot(object, int)
+    def _on_steps(self, rows: np.ndarray, max_steps: int) -> None:
+        self.step = int(rows[-1, 0])
+        self.sig_steps.emit(rows, max_steps)
+
+    @Slot(int)
+    def _on_paused(self, step: int) -> None:
+        self.step = step
+        if self.state == "pausing":
+            self._set_state("paused")
+        self.sig_paused.emit(step)
+
+    @Slot(int, str)
+    def _on_finished(self, step: int, reason: str) -> None:
+        self.step, self.reason = step, reason
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        self.reason = "failed"
+        log.warning("training failed: %s", message)
+        self.sig_failed.emit(message)
+
+    @Slot()
+    def _on_job_finished(self) -> None:
+        job, self._job = self._job, None
+        if job is not None:
+            job.deleteLater()
+        if self._sink is not None:
+            self._sink.deleteLater()
+            self._sink = None
+        reason = self.reason or "stopped"
+        self._set_state("idle")
+        self.sig_done.emit(self.run_dir, reason)

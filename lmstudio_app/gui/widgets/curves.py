@@ -1,0 +1,508 @@
+"""CurvesWidget: training curves that stay smooth at a million points.
+
+Three linked plots share the step axis: loss (training raw and smoothed, validation as markers),
+learning rate and throughput. Each series keeps its own growing numpy buffer (capacity doubles
+when full) and one curve object fed with setData; peak downsampling and clip-to-view keep the
+drawing cost bounded by the plot's width, not the run's length. New points only mark the plot
+dirty: a single-shot timer redraws at most ~10 times a second, and only when points arrived.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+REDRAW_MS = 100
+_OVERLAY_COLOURS = ("#8e6cc9", "#d0873d", "#3aa59b", "#c9508a", "#7d9c2f")
+
+
+class GrowingSeries:
+    """x/y float64 buffers that double their capacity when full; views are handed to the plot."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._x = np.empty(capacity, dtype=np.float64)
+        self._y = np.empty(capacity, dtype=np.float64)
+        self.n = 0
+
+    @property
+    def capacity(self) -> int:
+        return len(self._x)
+
+    def append(self, x: Iterable[float] | np.ndarray, y: Iterable[float] | np.ndarray) -> None:
+        xs = np.asarray(x, dtype=np.float64).ravel()
+        ys = np.asarray(y, dtype=np.float64).ravel()
+        if len(xs) != len(ys):
+            raise ValueError("x and y differ in length")
+        need = self.n + len(xs)
+        if need > self.capacity:
+            cap = self.capacity
+            while cap < need:
+                cap *= 2
+            for name in ("_x", "_y"):
+                grown = np.empty(cap, dtype=np.float64)
+                grown[: self.n] = getattr(self, name)[: self.n]
+                setattr(self, name, grown)
+        self._x[self.n:need] = xs
+        self._y[self.n:need] = ys
+        self.n = need
+
+    @property
+    def x(self) -> np.ndarray:
+        return self._x[: self.n]
+
+    @property
+    def y(self) -> np.ndarray:
+        return self._y[: self.n]
+
+    def clear(self) -> None:
+        self.n = 0
+
+
+def ema(values: np.ndarray, alpha: float, start: float | None = None) -> np.ndarray:
+    """Exponential moving average y[i] = alpha*y[i-1] + (1-alpha)*x[i], vectorised by chunks.
+
+    NaN inputs carry the previous value forward. `start` is the average before values[0]
+    (None: begin at the first finite value). Within a chunk the recurrence is a scaled cumulative
+    sum; chunks are kept short enough that alpha**-k stays far from float overflow.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    out = np.empty_like(x)
+    if len(x) == 0:
+        return out
+    finite = np.isfinite(x)
+    if not finite.all():  # forward-fill gaps with the last finite value
+        idx = np.where(finite, np.arange(len(x)), -1)
+        np.maximum.accumulate(idx, out=idx)
+        x = np.where(idx >= 0, x[np.maximum(idx, 0)], np.nan)
+    if alpha <= 0.0:
+        return x.copy()
+    alpha = min(alpha, 0.9999)
+    prev = start if start is not None and math.isfinite(start) else math.nan
+    chunk = int(max(1, min(4096, 12 * math.log(10) / -math.log(alpha))))
+    for lo in range(0, len(x), chunk):
+        seg = x[lo:lo + chunk]
+        if math.isnan(prev):  # no average yet: start at the first finite value of this chunk
+            ok = np.flatnonzero(np.isfinite(seg))
+            if len(ok) == 0:
+                out[lo:lo + len(seg)] = np.nan
+                continue
+            first = int(ok[0])
+            out[lo:lo + first] = np.nan
+            prev = float(seg[first])
+            out[lo + first:lo + len(seg)] = ema(seg[first:], alpha, prev)
+            prev = float(out[lo + len(seg) - 1])
+            continue
+        k = np.arange(1, len(seg) + 1, dtype=np.float64)
+        powers = alpha ** k  # alpha^(i+1)
+        weighted = np.cumsum(seg / powers)  # sum_j x_j alpha^-(j+1)
+        out[lo:lo + len(seg)] = powers * (prev + (1 - alpha) * weighted)
+        prev = float(out[lo + len(seg) - 1])
+    return out
+
+
+def finite_view(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The points whose y is finite (a curve is never handed NaN or infinity)."""
+    ok = np.isfinite(y)
+    if ok.all():
+        return x, y
+    return x[ok], y[ok]
+
+
+def arrays_from_events(events: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+    """Step and eval series from metrics.jsonl events (null values become NaN).
+
+    Plain numpy work: run it in a background job for a long run, then call load_arrays."""
+
+    def num(v: Any) -> float:
+        return float(v) if isinstance(v, (int, float)) else math.nan
+
+    steps = [e for e in events if e.get("kind") == "step"]
+    evals = [e for e in events if e.get("kind") == "eval"]
+    return {
+        "step": np.array([num(e.get("step")) for e in steps]),
+        "loss": np.array([num(e.get("loss")) for e in steps]),
+        "lr": np.array([num(e.get("lr")) for e in steps]),
+        "tokens_per_s": np.array([num(e.get("tokens_per_s")) for e in steps]),
+        "eval_step": np.array([num(e.get("step")) for e in evals]),
+        "val_loss": np.array([num(e.get("val_loss")) for e in evals]),
+    }
+
+
+class CurvesWidget(QWidget):
+    """Loss, learning rate and throughput against the step, with overlays of earlier runs."""
+
+    sig_redrawn = Signal()
+
+    def __init__(self, parent: QWidget | None = None, redraw_ms: int = REDRAW_MS) -> None:
+        super().__init__(parent)
+        self.loss = GrowingSeries()
+        self.smoothed = GrowingSeries()
+        self.lr = GrowingSeries()
+        self.throughput = GrowingSeries()
+        self.val = GrowingSeries(64)
+        self._smoothing = 0.9
+        self._ema_last: float | None = None
+        self._dirty = False
+        self._overlays: dict[str, list[pg.PlotDataItem]] = {}
+        self.redraw_count = 0
+
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(redraw_ms)
+        self._timer.timeout.connect(self.redraw)
+
+        self._build_ui()
+        self._apply_palette()
+
+    # -- layout --------------------------------------------------------------------------------
+
+    def _build_ui(self) -> None:
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Smoothing"))
+        self.smoothing_slider = QSlider(Qt.Orientation.Horizontal)
+        self.smoothing_slider.setRange(0, 99)
+        self.smoothing_slider.setValue(int(self._smoothing * 100))
+        self.smoothing_slider.setMaximumWidth(140)
+        self.smoothing_slider.setToolTip("Exponential moving average of the training loss")
+        self.smoothing_slider.valueChanged.connect(lambda v: self.set_smoothing(v / 100))
+        bar.addWidget(self.smoothing_slider)
+        self.smoothing_label = QLabel(f"{self._smoothing:.2f}")
+        bar.addWidget(self.smoothing_label)
+        self.log_box = QCheckBox("Log scale")
+        self.log_box.setToolTip("Logarithmic loss axis")
+        self.log_box.toggled.connect(self.set_log_scale)
+        bar.addWidget(self.log_box)
+        bar.addStretch(1)
+        self.clear_overlays_button = QPushButton("Clear comparison")
+        self.clear_overlays_button.clicked.connect(self.clear_overlays)
+        self.clear_overlays_button.setVisible(False)
+        bar.addWidget(self.clear_overlays_button)
+        png = QPushButton("Export PNG…")
+        png.clicked.connect(self._ask_export_png)
+        bar.addWidget(png)
+        csv_button = QPushButton("Export CSV…")
+        csv_button.clicked.connect(self._ask_export_csv)
+        bar.addWidget(csv_button)
+        layout.addLayout(bar)
+
+        self.readout = QLabel(" ")
+        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.readout)
+
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.ci.setSpacing(2)
+        layout.addWidget(self.graphics, 1)
+        self.loss_plot = self.graphics.addPlot(row=0, col=0)
+        self.lr_plot = self.graphics.addPlot(row=1, col=0)
+        self.tps_plot = self.graphics.addPlot(row=2, col=0)
+        self.graphics.ci.layout.setRowStretchFactor(0, 3)
+        self.graphics.ci.layout.setRowStretchFactor(1, 1)
+        self.graphics.ci.layout.setRowStretchFactor(2, 1)
+        for plot, label in ((self.loss_plot, "loss"), (self.lr_plot, "learning rate"),
+                            (self.tps_plot, "tokens/s")):
+            plot.setLabel("left", label)
+            plot.showGrid(x=True, y=True, alpha=0.2)
+            plot.setClipToView(True)
+            plot.setDownsampling(mode="peak", auto=True)
+            plot.getAxis("left").setWidth(60)
+        self.lr_plot.setXLink(self.loss_plot)
+        self.tps_plot.setXLink(self.loss_plot)
+        self.tps_plot.setLabel("bottom", "step")
+        self.loss_plot.getAxis("bottom").setStyle(showValues=False)
+        self.lr_plot.getAxis("bottom").setStyle(showValues=False)
+        self.legend = self.loss_plot.addLegend(offset=(-10, 10))
+
+        def curve(plot: pg.PlotItem, colour: str, name: str | None, width: float = 1.0,
+                  **kw: Any) -> pg.PlotDataItem:
+            item = plot.plot(pen=pg.mkPen(colour, width=width), name=name, antialias=False, **kw)
+            item.setDownsampling(auto=True, method="peak")
+            item.setClipToView(True)
+            return item
+
+        self.loss_curve = curve(self.loss_plot, "#9ab8dc", "train (raw)")
+        self.smooth_curve = curve(self.loss_plot, "#1f6fd1", "train (smoothed)", width=2)
+        self.val_curve = self.loss_plot.plot(
+            pen=None, symbol="o", symbolSize=7, symbolBrush="#e0552f", symbolPen=None,
+            name="validation", antialias=False,
+        )
+        self.lr_curve = curve(self.lr_plot, "#3a9a4a", None)
+        self.tps_curve = curve(self.tps_plot, "#b07a1f", None)
+
+        self._cursor_lines = []
+        for plot in (self.loss_plot, self.lr_plot, self.tps_plot):
+            line = pg.InfiniteLine(angle=90, movable=False,
+                                   pen=pg.mkPen((128, 128, 128), width=1))
+            line.setVisible(False)
+            plot.addItem(line, ignoreBounds=True)
+            self._cursor_lines.append(line)
+        self._mouse_proxy = pg.SignalProxy(self.graphics.scene().sigMouseMoved, rateLimit=30,
+                                           slot=self._on_mouse_moved)
+
+    def _apply_palette(self) -> None:
+        """Follow the window's light or dark palette instead of pyqtgraph's black default."""
+        pal = self.palette()
+        base = pal.color(QPalette.ColorRole.Base)
+        text = pal.color(QPalette.ColorRole.Text)
+        self.graphics.setBackground(base)
+        for plot in (self.loss_plot, self.lr_plot, self.tps_plot):
+            for side in ("left", "bottom"):
+                axis = plot.getAxis(side)
+                axis.setPen(pg.mkPen(text))
+                axis.setTextPen(pg.mkPen(text))
+        self.legend.setLabelTextColor(text)
+
+    def changeEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._apply_palette()
+        super().changeEvent(event)
+
+    # -- data in -------------------------------------------------------------------------------
+
+    def append_steps(self, steps: np.ndarray, loss: np.ndarray, lr: np.ndarray | None = None,
+                     tokens_per_s: np.ndarray | None = None) -> None:
+        """Append step metrics (arrays of equal length) and schedule a redraw."""
+        steps = np.asarray(steps, dtype=np.float64)
+        loss = np.asarray(loss, dtype=np.float64)
+        if len(steps) == 0:
+            return
+        self.loss.append(steps, loss)
+        smooth = ema(loss, self._smoothing, self._ema_last)
+        self.smoothed.append(steps, smooth)
+        if np.isfinite(smooth[-1]):
+            self._ema_last = float(smooth[-1])
+        if lr is not None:
+            self.lr.append(steps, lr)
+        if tokens_per_s is not None:
+            self.throughput.append(steps, tokens_per_s)
+        self._schedule()
+
+    def append_rows(self, rows: np.ndarray) -> None:
+        """Append the (n, 6) arrays of TrainingSession.sig_steps (see training.STEP_COLUMNS)."""
+        rows = np.asarray(rows, dtype=np.float64)
+        if rows.ndim == 2 and len(rows):
+            self.append_steps(rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 4])
+
+    def add_eval(self, step: float, val_loss: float) -> None:
+        self.val.append([step], [val_loss])
+        self._schedule()
+
+    def load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        """Replace the current curves with a run's history (see arrays_from_events)."""
+        self.clear()
+        self.append_steps(arrays["step"], arrays["loss"], arrays["lr"], arrays["tokens_per_s"])
+        if len(arrays["eval_step"]):
+            self.val.append(arrays["eval_step"], arrays["val_loss"])
+        self._schedule()
+
+    def load_events(self, events: list[dict[str, Any]]) -> None:
+        self.load_arrays(arrays_from_events(events))
+
+    def clear(self) -> None:
+        for series in (self.loss, self.smoothed, self.lr, self.throughput, self.val):
+            series.clear()
+        self._ema_last = None
+        self.readout.setText(" ")
+        self._schedule()
+
+    def add_overlay(self, name: str, arrays: dict[str, np.ndarray]) -> None:
+        """Draw an earlier run's smoothed training loss and validation points for comparison."""
+        self.remove_overlay(name)
+        colour = _OVERLAY_COLOURS[len(self._overlays) % len(_OVERLAY_COLOURS)]
+        items = []
+        x, y = finite_view(arrays["step"], ema(arrays["loss"], self._smoothing))
+        line = self.loss_plot.plot(x, y, pen=pg.mkPen(colour, width=1.5,
+                                                      style=Qt.PenStyle.DashLine),
+                                   name=name, antialias=False)
+        line.setDownsampling(auto=True, method="peak")
+        line.setClipToView(True)
+        items.append(line)
+        vx, vy = finite_view(arrays["eval_step"], arrays["val_loss"])
+        if len(vx):
+            items.append(self.loss_plot.plot(vx, vy, pen=None, symbol="t", symbolSize=7,
+                                             symbolBrush=colour, symbolPen=None))
+        lx, ly = finite_view(arrays["step"], arrays["lr"])
+        if len(lx):
+            pen = pg.mkPen(colour, style=Qt.PenStyle.DashLine)
+            items.append(self.lr_plot.plot(lx, ly, pen=pen))
+        self._overlays[name] = items
+        self.clear_overlays_button.setVisible(True)
+
+    def remove_overlay(self, name: str) -> None:
+        for item in self._overlays.pop(name, []):
+            for plot in (self.loss_plot, self.lr_plot):
+                if item in plot.listDataItems():
+                    plot.removeItem(item)
+        self.clear_overlays_button.setVisible(bool(self._overlays))
+
+    @Slot()
+    def clear_overlays(self) -> None:
+        for name in list(self._overlays):
+            self.remove_overlay(name)
+
+    def overlay_names(self) -> list[str]:
+        return list(self._overlays)
+
+    # -- options -------------------------------------------------------------------------------
+
+    def set_smoothing(self, alpha: float) -> None:
+        """EMA weight in [0, 0.99]; the whole smoothed series is recomputed (vectorised)."""
+        alpha = float(min(max(alpha, 0.0), 0.99))
+        self._smoothing = alpha
+        self.smoothing_label.setText(f"{alpha:.2f}")
+        if self.smoothing_slider.value() != round(alpha * 100):
+            self.smoothing_slider.blockSignals(True)
+            self.smoothing_slider.setValue(round(alpha * 100))
+            self.smoothing_slider.blockSignals(False)
+        smooth = ema(self.loss.y, alpha)
+        x = self.loss.x.copy()
+        self.smoothed.clear()
+        self.smoothed.append(x, smooth)
+        finite = smooth[np.isfinite(smooth)]
+        self._ema_last = float(finite[-1]) if len(finite) else None
+        self._schedule()
+
+    @property
+    def smoothing(self) -> float:
+        return self._smoothing
+
+    @Slot(bool)
+    def set_log_scale(self, on: bool) -> None:
+        self.loss_plot.setLogMode(y=bool(on))
+        if self.log_box.isChecked() != bool(on):
+            self.log_box.setChecked(bool(on))
+
+    # -- drawing -------------------------------------------------------------------------------
+
+    def _schedule(self) -> None:
+        self._dirty = True
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def flush(self) -> None:
+        """Redraw now if points are waiting (for tests and exports)."""
+        if self._dirty:
+            self._timer.stop()
+            self.redraw()
+
+    @Slot()
+    def redraw(self) -> None:
+        if not self._dirty:
+            return
+        self._dirty = False
+        # connect="finite" lets a NaN break the line instead of reaching the renderer.
+        self.loss_curve.setData(self.loss.x, self.loss.y, connect="finite")
+        self.smooth_curve.setData(self.smoothed.x, self.smoothed.y, connect="finite")
+        self.lr_curve.setData(self.lr.x, self.lr.y, connect="finite")
+        self.tps_curve.setData(self.throughput.x, self.throughput.y, connect="finite")
+        vx, vy = finite_view(self.val.x, self.val.y)
+        self.val_curve.setData(vx, vy)
+        self.redraw_count += 1
+        self.sig_redrawn.emit()
+
+    def n_points(self) -> int:
+        return self.loss.n
+
+    # -- hover read-out ------------------------------------------------------------------------
+
+    def _on_mouse_moved(self, args: tuple) -> None:
+        pos = args[0]
+        for plot in (self.loss_plot, self.lr_plot, self.tps_plot):
+            if plot.sceneBoundingRect().contains(pos):
+                x = plot.vb.mapSceneToView(pos).x()
+                self.show_readout(x)
+                return
+        for line in self._cursor_lines:
+            line.setVisible(False)
+
+    def show_readout(self, x: float) -> str:
+        """Show the values at the logged step nearest to `x`; returns the text shown."""
+        if self.loss.n == 0:
+            return ""
+        xs = self.loss.x
+        i = int(np.clip(np.searchsorted(xs, x), 0, len(xs) - 1))
+        if i > 0 and abs(xs[i - 1] - x) < abs(xs[i] - x):
+            i -= 1
+        step = xs[i]
+        parts = [f"step {int(step)}", f"loss {_fmt(self.loss.y[i])}",
+                 f"smoothed {_fmt(self.smoothed.y[i])}"]
+        if self.lr.n > i:
+            parts.append(f"lr {self.lr.y[i]:.3g}")
+        if self.throughput.n > i:
+            parts.append(f"{self.throughput.y[i]:,.0f} tokens/s")
+        if self.val.n:
+            j = int(np.argmin(np.abs(self.val.x - step)))
+            parts.append(f"val {_fmt(self.val.y[j])} @ {int(self.val.x[j])}")
+        text = "   ".join(parts)
+        self.readout.setText(text)
+        for line in self._cursor_lines:
+            line.setPos(step)
+            line.setVisible(True)
+        return text
+
+    # -- export --------------------------------------------------------------------------------
+
+    def export_csv(self, path: Path) -> None:
+        """One row per logged or evaluated step: step, loss, smoothed, lr, tokens/s, val loss."""
+        rows: dict[float, dict[str, float]] = {}
+        for series, key in ((self.loss, "loss"), (self.smoothed, "loss_smoothed"),
+                            (self.lr, "lr"), (self.throughput, "tokens_per_s"),
+                            (self.val, "val_loss")):
+            for x, y in zip(series.x.tolist(), series.y.tolist(), strict=True):
+                rows.setdefault(x, {})[key] = y
+        columns = ["step", "loss", "loss_smoothed", "lr", "tokens_per_s", "val_loss"]
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(columns)
+            for step in sorted(rows):
+                values = rows[step]
+                writer.writerow([int(step)] + [
+                    _csv_value(values.get(c)) for c in columns[1:]
+                ])
+
+    def export_png(self, path: Path) -> bool:
+        self.flush()
+        return self.graphics.grab().save(str(path), "PNG")
+
+    def _ask_export_png(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export the curves as PNG", "curves.png",
+                                              "PNG images (*.png)")
+        if path:
+            self.export_png(Path(path))
+
+    def _ask_export_csv(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export the curves as CSV", "curves.csv",
+                                              "CSV files (*.csv)")
+        if path:
+            self.export_csv(Path(path))
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4f}" if math.isfinite(v) else "–"
+
+
+def _csv_value(v: float | None) -> str:
+    if v is None or not math.isfinite(v):
+        return ""
+    return repr(float(v))
+
+
