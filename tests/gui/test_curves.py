@@ -1,0 +1,132 @@
+"""CurvesWidget: growing buffers, NaN safety, smoothing, overlays, hover read-out and export."""
+
+from __future__ import annotations
+
+import csv
+import math
+
+import numpy as np
+import pytest
+
+from lmstudio_app.gui.widgets.curves import CurvesWidget, GrowingSeries, arrays_from_events, ema
+
+
+def reference_ema(values, alpha):
+    out, prev, last = [], None, None
+    for v in values:
+        if math.isfinite(v):
+            last = v
+        if last is None:
+            out.append(math.nan)
+            continue
+        prev = last if prev is None else alpha * prev + (1 - alpha) * last
+        out.append(prev)
+    return np.array(out)
+
+
+def test_series_grows_by_doubling_and_keeps_every_point():
+    s = GrowingSeries(capacity=4)
+    for i in range(10):
+        s.append([i], [i * i])
+    assert s.n == 10 and s.capacity == 16
+    s.append(np.arange(10, 40), np.arange(10, 40) ** 2)
+    assert s.capacity == 64
+    np.testing.assert_array_equal(s.x, np.arange(40))
+    np.testing.assert_array_equal(s.y, np.arange(40) ** 2)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.5, 0.9, 0.99])
+def test_ema_matches_the_recurrence_and_carries_over_nan(alpha):
+    rng = np.random.default_rng(0)
+    values = rng.random(3000) + 2.0
+    values[[0, 17, 18, 1500]] = np.nan
+    got = ema(values, alpha)
+    want = reference_ema(values, alpha)
+    assert np.isnan(got[0]) and np.isnan(want[0])
+    np.testing.assert_allclose(got[1:], want[1:], rtol=1e-9)
+
+
+def test_incremental_smoothing_equals_smoothing_all_at_once(qtbot):
+    w = CurvesWidget()
+    qtbot.addWidget(w)
+    loss = 5.0 * np.exp(-np.arange(200) / 50) + 0.1 * np.sin(np.arange(200))
+    for lo in range(0, 200, 7):
+        w.append_steps(np.arange(lo, min(lo + 7, 200)), loss[lo:lo + 7])
+    incremental = w.smoothed.y.copy()
+    w.set_smoothing(w.smoothing)  # recompute in one go
+    np.testing.assert_allclose(incremental, w.smoothed.y, rtol=1e-12)
+    np.testing.assert_allclose(w.smoothed.y, reference_ema(loss, w.smoothing), rtol=1e-9)
+    w.set_smoothing(0.0)
+    np.testing.assert_allclose(w.smoothed.y, loss)
+    assert w.smoothing_slider.value() == 0
+
+
+def test_redraw_happens_on_the_timer_only_when_points_arrived(qtbot):
+    w = CurvesWidget(redraw_ms=20)
+    qtbot.addWidget(w)
+    w.show()
+    with qtbot.waitSignal(w.sig_redrawn, timeout=2000):
+        w.append_steps([1, 2, 3], [3.0, 2.5, 2.0], [1e-3] * 3, [100.0] * 3)
+    count = w.redraw_count
+    qtbot.wait(100)
+    assert w.redraw_count == count  # nothing new: no redraw
+    x, y = w.loss_curve.getData()
+    np.testing.assert_array_equal(x, [1, 2, 3])
+
+
+def test_nan_and_infinity_never_reach_the_curves(qtbot):
+    w = CurvesWidget()
+    qtbot.addWidget(w)
+    w.show()
+    w.append_steps([1, 2, 3, 4], [2.0, math.nan, math.inf, 1.5], [1e-3] * 4, [10.0] * 4)
+    w.add_eval(2, math.nan)
+    w.add_eval(4, 1.7)
+    w.set_log_scale(True)
+    w.flush()
+    vx, vy = w.val_curve.getData()
+    np.testing.assert_array_equal(vx, [4])
+    assert np.isfinite(w.smoothed.y).all()
+    assert w.log_box.isChecked()
+    assert "step 1" in w.show_readout(1.2)
+    assert "val 1.7000 @ 4" in w.show_readout(4)
+
+
+def test_csv_export_holds_steps_and_validation(qtbot, tmp_path):
+    w = CurvesWidget()
+    qtbot.addWidget(w)
+    w.append_steps([10, 20, 30], [3.0, 2.0, 1.0], [1e-3, 9e-4, 8e-4], [500.0, 510.0, 520.0])
+    w.add_eval(20, 2.2)
+    w.add_eval(25, 2.1)  # an evaluation between two logged steps gets its own row
+    path = tmp_path / "curves.csv"
+    w.export_csv(path)
+    rows = list(csv.DictReader(path.open()))
+    assert [r["step"] for r in rows] == ["10", "20", "25", "30"]
+    assert float(rows[0]["loss"]) == 3.0 and rows[0]["val_loss"] == ""
+    assert float(rows[1]["val_loss"]) == 2.2 and float(rows[1]["lr"]) == 9e-4
+    assert rows[2]["loss"] == "" and float(rows[2]["val_loss"]) == 2.1
+    assert float(rows[3]["tokens_per_s"]) == 520.0
+    smoothed = reference_ema(np.array([3.0, 2.0, 1.0]), w.smoothing)
+    assert float(rows[3]["loss_smoothed"]) == pytest.approx(smoothed[-1])
+
+
+def test_png_export_and_overlays_from_run_events(qtbot, tmp_path):
+    w = CurvesWidget()
+    qtbot.addWidget(w)
+    w.resize(600, 400)
+    w.show()
+    events = [{"kind": "step", "step": s, "loss": 4.0 / s, "lr": 1e-3, "tokens_per_s": 100}
+              for s in range(1, 50)]
+    events.append({"kind": "eval", "step": 49, "val_loss": None})
+    events.append({"kind": "eval", "step": 50, "val_loss": 0.2})
+    w.load_events(events)
+    assert w.n_points() == 49
+    arrays = arrays_from_events(events)
+    assert np.isnan(arrays["val_loss"][0])
+    w.add_overlay("earlier-run", arrays)
+    assert w.overlay_names() == ["earlier-run"]
+    assert w.clear_overlays_button.isVisibleTo(w)
+    path = tmp_path / "curves.png"
+    assert w.export_png(path)
+    assert path.stat().st_size > 1000
+    w.clear_overlays()
+    assert w.overlay_names() == []
