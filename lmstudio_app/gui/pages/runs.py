@@ -1,0 +1,273 @@
+"""The Runs page: every run folder in a table, and what can be done with one.
+
+The table is read from disk (config.json and status.json of each run, small files), refreshed on
+state.sig_runs_changed, on Refresh, and by a light poll that only stats the status files and
+reloads when one of them changed. The actions are requests through AppState's signals; only
+Delete acts here, after asking.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...core import runs
+from ...core.errors import UserError
+from ..state import AppState
+
+POLL_MS = 2000
+COLUMNS = ("Name", "Objective", "Preset", "Steps", "Best val loss", "State")
+_OBJECTIVE = {"clm": "GPT (clm)", "mlm": "BERT (mlm)"}
+
+
+def _signature(root: Path) -> tuple:
+    """What the poll compares: run folders and their status files' modification times."""
+    out = []
+    try:
+        children = sorted(root.iterdir())
+    except OSError:
+        return ()
+    for child in children:
+        try:
+            st = (child / runs.STATUS).stat()
+            out.append((child.name, st.st_mtime_ns, st.st_size))
+        except OSError:
+            out.append((child.name, 0, 0))
+    return tuple(out)
+
+
+class _NumberItem(QTableWidgetItem):
+    """Sorts by a number kept in UserRole, not by its text."""
+
+    def __lt__(self, other: QTableWidgetItem) -> bool:
+        a = self.data(Qt.ItemDataRole.UserRole)
+        b = other.data(Qt.ItemDataRole.UserRole)
+        if a is None or b is None:
+            return (a is None) < (b is None)
+        return float(a) < float(b)
+
+
+class RunsPage(QWidget):
+    """A table of runs with Open, Resume, Compare, Use in Playground, Reveal and Delete."""
+
+    sig_refreshed = Signal()
+
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self._summaries: list[runs.RunSummary] = []
+        self._signature: tuple = ()
+
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setSortingEnabled(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for col in range(1, len(COLUMNS)):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.itemSelectionChanged.connect(self._update_buttons)
+        self.table.itemDoubleClicked.connect(lambda _item: self.open_selected())
+
+        self.refresh_button = QPushButton("Refresh")
+        self.open_button = QPushButton("Open")
+        self.open_button.setToolTip("Show this run's curves on the Train page")
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.setToolTip("Continue training this run from its last checkpoint")
+        self.compare_button = QPushButton("Compare")
+        self.compare_button.setToolTip("Overlay this run's curves on the Train page")
+        self.use_button = QPushButton("Use in Playground")
+        self.reveal_button = QPushButton("Reveal")
+        self.reveal_button.setToolTip("Open the run folder in the file manager")
+        self.delete_button = QPushButton("Delete…")
+        self.refresh_button.clicked.connect(self.refresh)
+        self.open_button.clicked.connect(self.open_selected)
+        self.resume_button.clicked.connect(
+            lambda: self._emit_for_selected(self.state.sig_resume_run))
+        self.compare_button.clicked.connect(
+            lambda: self._emit_for_selected(self.state.sig_compare_run))
+        self.use_button.clicked.connect(lambda: self._emit_for_selected(self.state.sig_use_run))
+        self.reveal_button.clicked.connect(self.reveal_selected)
+        self.delete_button.clicked.connect(self.delete_selected)
+
+        buttons = QHBoxLayout()
+        for b in (self.open_button, self.resume_button, self.compare_button, self.use_button,
+                  self.reveal_button, self.delete_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        buttons.addWidget(self.refresh_button)
+
+        self.root_label = QLabel()
+        self.root_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message_label = QLabel()
+        self.message_label.setWordWrap(True)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.root_label)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(buttons)
+        layout.addWidget(self.message_label)
+
+        state.sig_runs_changed.connect(self.refresh)
+        state.sig_run_started.connect(lambda _path: self.refresh())
+        state.sig_run_finished.connect(lambda _path, _reason: self.refresh())
+
+        self._poll = QTimer(self)
+        self._poll.setInterval(POLL_MS)
+        self._poll.timeout.connect(self._poll_disk)
+        self._poll.start()
+        self.refresh()
+
+    # -- reading
+
+    def refresh(self) -> None:
+        """Read every run folder again and rebuild the table, keeping the selection."""
+        keep = self.selected_path()
+        root = self.state.runs_root
+        self._signature = _signature(root)
+        self._summaries = runs.list_runs(root)
+        self.root_label.setText(f"Runs in {root}" if self._summaries
+                                else f"No runs yet in {root}: train one on the Train page.")
+        self.table.setSortingEnabled(False)
+        self.table.setRowCount(len(self._summaries))
+        for row, s in enumerate(self._summaries):
+            name = QTableWidgetItem(s.name)
+            name.setData(Qt.ItemDataRole.UserRole, str(s.path))
+            name.setToolTip(str(s.path))
+            steps = _NumberItem(f"{s.step:,} / {s.max_steps:,}")
+            steps.setData(Qt.ItemDataRole.UserRole, s.step)
+            best = _NumberItem("–" if s.best_val_loss is None else f"{s.best_val_loss:.4f}")
+            best.setData(Qt.ItemDataRole.UserRole, s.best_val_loss)
+            state = s.state
+            if self._is_training(s.path):
+                state = "training"
+            cells = [name, QTableWidgetItem(_OBJECTIVE.get(s.objective, s.objective)),
+                     QTableWidgetItem(s.preset), steps, best, QTableWidgetItem(state)]
+            for col, item in enumerate(cells):
+                if col in (3, 4):
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight
+                                          | Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(row, col, item)
+        self.table.setSortingEnabled(True)
+        if keep is not None:
+            self.select_run(keep)
+        self._update_buttons()
+        self.sig_refreshed.emit()
+
+    def _poll_disk(self) -> None:
+        if not self.isVisible():
+            return
+        if _signature(self.state.runs_root) != self._signature:
+            self.refresh()
+
+    def run_paths(self) -> list[Path]:
+        return [Path(self.table.item(r, 0).data(Qt.ItemDataRole.UserRole))
+                for r in range(self.table.rowCount())]
+
+    def row_text(self, path: Path) -> list[str]:
+        for r in range(self.table.rowCount()):
+            if Path(self.table.item(r, 0).data(Qt.ItemDataRole.UserRole)) == Path(path):
+                return [self.table.item(r, c).text() for c in range(self.table.columnCount())]
+        raise KeyError(path)
+
+    # -- selection
+
+    def selected_path(self) -> Path | None:
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            return None
+        item = self.table.item(rows[0].row(), 0)
+        return Path(item.data(Qt.ItemDataRole.UserRole)) if item else None
+
+    def select_run(self, path: Path) -> bool:
+        for r in range(self.table.rowCount()):
+            if Path(self.table.item(r, 0).data(Qt.ItemDataRole.UserRole)) == Path(path):
+                self.table.selectRow(r)
+                return True
+        return False
+
+    def _summary(self, path: Path | None) -> runs.RunSummary | None:
+        return next((s for s in self._summaries if path is not None and s.path == path), None)
+
+    def _is_training(self, path: Path) -> bool:
+        training = self.state.training_run
+        return training is not None and Path(training) == Path(path)
+
+    def _update_buttons(self) -> None:
+        path = self.selected_path()
+        s = self._summary(path)
+        has = s is not None
+        training = has and self._is_training(s.path)
+        has_weights = has and any((s.path / f).is_file()
+                                  for f in ("model.safetensors", "best.safetensors"))
+        for b in (self.open_button, self.compare_button, self.reveal_button):
+            b.setEnabled(has)
+        self.resume_button.setEnabled(has and not training and s.state != "running"
+                                      and (s.path / "state.pt").is_file())
+        self.use_button.setEnabled(has_weights)
+        self.delete_button.setEnabled(has and not training and s.state != "running")
+        self.delete_button.setToolTip("Stop the run before deleting it" if training
+                                      else "Delete the run folder and everything in it")
+
+    # -- actions
+
+    def _emit_for_selected(self, signal) -> None:
+        path = self.selected_path()
+        if path is not None:
+            signal.emit(path)
+
+    def open_selected(self) -> None:
+        self._emit_for_selected(self.state.sig_open_run)
+
+    def reveal_selected(self) -> None:
+        path = self.selected_path()
+        if path is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+
+    def delete_selected(self) -> None:
+        path = self.selected_path()
+        s = self._summary(path)
+        if s is None or self._is_training(s.path) or s.state == "running":
+            return
+        answer = QMessageBox.question(
+            self, "Delete run",
+            f"Delete the run {s.name}?\n\nThe folder {s.path} and everything in it (weights, "
+            "metrics, logs) will be removed. This cannot be undone.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        try:
+            runs.delete_run(s.path)
+        except (UserError, OSError) as exc:
+            self.message_label.setText(f"Could not delete {s.name}: {exc}")
+            return
+        self.message_label.setText(f"Deleted {s.name}.")
+        self.state.sig_status.emit(f"Deleted run {s.name}")
+        self.state.sig_runs_changed.emit()  # refreshes this page too
+
+    # -- page protocol
+
+    def busy(self) -> str | None:
+        return None
+
+    def shutdown(self) -> None:
+        self._poll.stop()
