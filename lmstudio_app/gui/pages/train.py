@@ -70,6 +70,8 @@ FIELDS = (
     Field("max_steps", "Steps", int, "Optimizer steps to train (max_steps)"),
     Field("eval_interval", "Evaluate every", int,
           "Steps between evaluations and checkpoints (eval_interval)"),
+    Field("log_interval", "Log every", int,
+          "Steps between points on the curves; each log forces a device sync on a GPU"),
     Field("weight_decay", "Weight decay", float, "AdamW weight decay on matrices"),
     Field("seed", "Seed", int, "Random seed: the same seed gives the same run"),
 )

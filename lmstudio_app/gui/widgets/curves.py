@@ -35,11 +35,13 @@ _OVERLAY_COLOURS = ("#8e6cc9", "#d0873d", "#3aa59b", "#c9508a", "#7d9c2f")
 
 
 class GrowingSeries:
-    """x/y float64 buffers that double their capacity when full; views are handed to the plot."""
+    """x/y buffers that double their capacity when full; views are handed to the plot."""
 
-    def __init__(self, capacity: int = 1024) -> None:
-        self._x = np.empty(capacity, dtype=np.float64)
-        self._y = np.empty(capacity, dtype=np.float64)
+    def __init__(self, capacity: int = 1024, dtype: type = np.float32) -> None:
+        # float32 halves the memory traffic of every redraw (bounds and peak downsampling scan
+        # the whole series); steps stay exact up to 2**24 and losses keep 7 significant digits.
+        self._x = np.empty(capacity, dtype=dtype)
+        self._y = np.empty(capacity, dtype=dtype)
         self.n = 0
 
     @property
@@ -47,8 +49,8 @@ class GrowingSeries:
         return len(self._x)
 
     def append(self, x: Iterable[float] | np.ndarray, y: Iterable[float] | np.ndarray) -> None:
-        xs = np.asarray(x, dtype=np.float64).ravel()
-        ys = np.asarray(y, dtype=np.float64).ravel()
+        xs = np.asarray(x, dtype=self._x.dtype).ravel()
+        ys = np.asarray(y, dtype=self._y.dtype).ravel()
         if len(xs) != len(ys):
             raise ValueError("x and y differ in length")
         need = self.n + len(xs)
@@ -57,7 +59,7 @@ class GrowingSeries:
             while cap < need:
                 cap *= 2
             for name in ("_x", "_y"):
-                grown = np.empty(cap, dtype=np.float64)
+                grown = np.empty(cap, dtype=self._x.dtype)
                 grown[: self.n] = getattr(self, name)[: self.n]
                 setattr(self, name, grown)
         self._x[self.n:need] = xs
@@ -282,18 +284,20 @@ class CurvesWidget(QWidget):
                      tokens_per_s: np.ndarray | None = None) -> None:
         """Append step metrics (arrays of equal length) and schedule a redraw."""
         steps = np.asarray(steps, dtype=np.float64)
-        loss = np.asarray(loss, dtype=np.float64)
         if len(steps) == 0:
             return
-        self.loss.append(steps, loss)
-        smooth = ema(loss, self._smoothing, self._ema_last)
-        self.smoothed.append(steps, smooth)
-        if np.isfinite(smooth[-1]):
+        # Only finite points enter the buffers: the curves never see NaN or infinity, so the
+        # plot can skip its own finite checks over the whole series at every redraw.
+        x, y = finite_view(steps, np.asarray(loss, dtype=np.float64))
+        if len(x):
+            self.loss.append(x, y)
+            smooth = ema(y, self._smoothing, self._ema_last)
+            self.smoothed.append(x, smooth)
             self._ema_last = float(smooth[-1])
         if lr is not None:
-            self.lr.append(steps, lr)
+            self.lr.append(*finite_view(steps, np.asarray(lr, dtype=np.float64)))
         if tokens_per_s is not None:
-            self.throughput.append(steps, tokens_per_s)
+            self.throughput.append(*finite_view(steps, np.asarray(tokens_per_s, np.float64)))
         self._schedule()
 
     def append_rows(self, rows: np.ndarray) -> None:
@@ -302,16 +306,17 @@ class CurvesWidget(QWidget):
         if rows.ndim == 2 and len(rows):
             self.append_steps(rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 4])
 
-    def add_eval(self, step: float, val_loss: float) -> None:
-        self.val.append([step], [val_loss])
-        self._schedule()
+    def add_eval(self, step: float, val_loss: float | None) -> None:
+        if val_loss is not None and math.isfinite(val_loss):
+            self.val.append([step], [val_loss])
+            self._schedule()
 
     def load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         """Replace the current curves with a run's history (see arrays_from_events)."""
         self.clear()
         self.append_steps(arrays["step"], arrays["loss"], arrays["lr"], arrays["tokens_per_s"])
         if len(arrays["eval_step"]):
-            self.val.append(arrays["eval_step"], arrays["val_loss"])
+            self.val.append(*finite_view(arrays["eval_step"], arrays["val_loss"]))
         self._schedule()
 
     def load_events(self, events: list[dict[str, Any]]) -> None:
@@ -377,8 +382,7 @@ class CurvesWidget(QWidget):
         x = self.loss.x.copy()
         self.smoothed.clear()
         self.smoothed.append(x, smooth)
-        finite = smooth[np.isfinite(smooth)]
-        self._ema_last = float(finite[-1]) if len(finite) else None
+        self._ema_last = float(smooth[-1]) if len(smooth) else None
         self._schedule()
 
     @property
@@ -409,13 +413,11 @@ class CurvesWidget(QWidget):
         if not self._dirty:
             return
         self._dirty = False
-        # connect="finite" lets a NaN break the line instead of reaching the renderer.
-        self.loss_curve.setData(self.loss.x, self.loss.y, connect="finite")
-        self.smooth_curve.setData(self.smoothed.x, self.smoothed.y, connect="finite")
-        self.lr_curve.setData(self.lr.x, self.lr.y, connect="finite")
-        self.tps_curve.setData(self.throughput.x, self.throughput.y, connect="finite")
-        vx, vy = finite_view(self.val.x, self.val.y)
-        self.val_curve.setData(vx, vy)
+        # The buffers hold finite points only (see append_steps).
+        for curve, series in ((self.loss_curve, self.loss), (self.smooth_curve, self.smoothed),
+                              (self.lr_curve, self.lr), (self.tps_curve, self.throughput),
+                              (self.val_curve, self.val)):
+            curve.setData(series.x, series.y, skipFiniteCheck=True)
         self.redraw_count += 1
         self.sig_redrawn.emit()
 
@@ -438,17 +440,14 @@ class CurvesWidget(QWidget):
         """Show the values at the logged step nearest to `x`; returns the text shown."""
         if self.loss.n == 0:
             return ""
-        xs = self.loss.x
-        i = int(np.clip(np.searchsorted(xs, x), 0, len(xs) - 1))
-        if i > 0 and abs(xs[i - 1] - x) < abs(xs[i] - x):
-            i -= 1
-        step = xs[i]
+        i = _nearest(self.loss.x, x)
+        step = float(self.loss.x[i])
         parts = [f"step {int(step)}", f"loss {_fmt(self.loss.y[i])}",
                  f"smoothed {_fmt(self.smoothed.y[i])}"]
-        if self.lr.n > i:
-            parts.append(f"lr {self.lr.y[i]:.3g}")
-        if self.throughput.n > i:
-            parts.append(f"{self.throughput.y[i]:,.0f} tokens/s")
+        if self.lr.n:
+            parts.append(f"lr {self.lr.y[_nearest(self.lr.x, step)]:.3g}")
+        if self.throughput.n:
+            parts.append(f"{self.throughput.y[_nearest(self.throughput.x, step)]:,.0f} tokens/s")
         if self.val.n:
             j = int(np.argmin(np.abs(self.val.x - step)))
             parts.append(f"val {_fmt(self.val.y[j])} @ {int(self.val.x[j])}")
@@ -496,6 +495,14 @@ class CurvesWidget(QWidget):
             self.export_csv(Path(path))
 
 
+def _nearest(xs: np.ndarray, x: float) -> int:
+    """Index of the value of the sorted array `xs` nearest to x."""
+    i = int(np.clip(np.searchsorted(xs, x), 0, len(xs) - 1))
+    if i > 0 and abs(xs[i - 1] - x) < abs(xs[i] - x):
+        i -= 1
+    return i
+
+
 def _fmt(v: float) -> str:
     return f"{v:.4f}" if math.isfinite(v) else "–"
 
@@ -503,6 +510,6 @@ def _fmt(v: float) -> str:
 def _csv_value(v: float | None) -> str:
     if v is None or not math.isfinite(v):
         return ""
-    return repr(float(v))
+    return f"{v:.7g}"  # the buffers are float32: 7 significant digits
 
 

@@ -1,0 +1,37 @@
+"""Shared set-up for the window benchmarks: a prepared sample corpus and an offscreen window.
+
+The sample corpus is prepared once into the temporary folder and reused by later runs (prepare
+notices unchanged sources and settings).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from lmstudio_app.core.prepare import PrepareConfig, prepare  # noqa: E402
+from lmstudio_app.core.samples import sample_corpus  # noqa: E402
+from lmstudio_app.core.tokenizer import TokenizerSpec  # noqa: E402
+
+CACHE = Path(tempfile.gettempdir()) / "lmstudio_app-bench"
+
+
+def sample_data(vocab_size: int = 2000) -> Path:
+    """The bundled sample corpus, prepared (unigram tokenizer) and cached between runs."""
+    out = CACHE / f"sample-unigram-{vocab_size}"
+    cfg = PrepareConfig(sources=[str(sample_corpus())], out_dir=str(out),
+                        tokenizer=TokenizerSpec(kind="unigram", vocab_size=vocab_size))
+    return Path(prepare(cfg).out_dir)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[k]
