@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: run test test-slow lint bench screenshots clean
+.PHONY: run test test-slow lint bench bench-gui screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,16 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/train_throughput.py
 	$(BIN)/python bench/ingest.py
+
+# The window's costs: UI latency while training, throughput vs headless, plot redraw.
+bench-gui: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/ui_latency.py
+	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/gui_overhead.py
+	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/plot_scale.py
+
+# Pictures of each page for the docs (offscreen: no display needed).
+screenshots: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python tools/screenshots.py --out docs/screenshots
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache
