@@ -156,3 +156,17 @@ def test_settings_persist(qtbot, app_state, tiny_corpus):
     assert again.kind_combo.currentText() == "bpe" and again.vocab_spin.value() == 1000
     assert Path(again.out_dir()).name.endswith("-bpe-1000")
     again.shutdown()
+
+
+def test_missing_column_names_the_setting_to_change(qtbot, app_state, tmp_path):
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text('{"body": "First document."}\n{"body": "Second one."}\n', encoding="utf-8")
+    page = make_page(qtbot, app_state, sources=[rows])
+    counts = wait_counted(qtbot, page, rows)
+    assert "rows.jsonl" in counts.error and "Text field" in counts.error
+    page.field_edit.setText("body")
+    page.field_edit.editingFinished.emit()
+    counts = wait_counted(qtbot, page, rows)
+    assert counts.error is None and counts.documents == 2
+    assert counts.chars == len("First document.") + len("Second one.")
+    page.shutdown()

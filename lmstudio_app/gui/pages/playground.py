@@ -85,6 +85,10 @@ def predict_mask(loaded: Any, text: str, top_k: int) -> list[tuple[str, float]]:
         return list(fill_mask(loaded.model, loaded.tokenizer, text, top_k=top_k))
 
 
+def _count(n: int) -> str:
+    return f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n / 1e3:.0f}K" if n >= 1e3 else str(n)
+
+
 class PlaygroundPage(QWidget):
     """Pick a run and a checkpoint; chat with a GPT run or fill the mask with a BERT run."""
 
@@ -370,7 +374,7 @@ class PlaygroundPage(QWidget):
         self._show_panel(objective)
         self.model_label.setText(
             f"{info.loaded.run_dir.name}: {_OBJECTIVE.get(objective, objective)}, "
-            f"{info.n_params / 1e6:.2f}M parameters, {cfg.model.n_layer} layers × "
+            f"{_count(info.n_params)} parameters, {cfg.model.n_layer} layers × "
             f"{cfg.model.n_embd}, context {cfg.model.block_size} tokens, "
             f"vocabulary {info.loaded.tokenizer.vocab_size}; weights {info.loaded.weights.name}")
         if self._conversation:
