@@ -78,6 +78,7 @@ class ExceptionReporter:
         self.log_path = log_path
         self.shown: list[str] = []  # messages shown (the tests read them)
         self._showing = False
+        self._boxes: list[QMessageBox] = []
 
     def install(self) -> None:
         sys.excepthook = self.handle
@@ -125,7 +126,10 @@ class ExceptionReporter:
             box.setWindowTitle(APP_NAME)
             box.setText(message)
             box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-            box.open()  # window-modal, does not start a nested event loop
+            # Keep a reference until it is closed: a parentless box would be collected at once.
+            self._boxes.append(box)
+            box.finished.connect(lambda _r, b=box: self._boxes.remove(b))
+            box.open()  # modal without a nested event loop
         finally:
             self._showing = False
 

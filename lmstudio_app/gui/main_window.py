@@ -112,8 +112,8 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.state = state
         self.setWindowTitle("lmstudio_app")
-        self._closing = False
-        self._asked = False
+        self._closing = False  # the user agreed to close (asked once)
+        self._asked = False  # waiting for the training loop to stop before closing
 
         self.pages: dict[str, QWidget] = {}
         for name in PAGE_NAMES:
@@ -272,7 +272,9 @@ class MainWindow(QMainWindow):
         session = self.train_page.session
         if session.is_running():
             # Stop at the next step boundary; the loop saves; close again once it has ended.
-            session.sig_done.connect(self._close_after_stop)
+            if not self._asked:
+                self._asked = True
+                session.sig_done.connect(self._close_after_stop)
             session.stop()
             self.statusBar().showMessage("Stopping training and saving before closing…")
             self.setEnabled(False)
@@ -291,6 +293,7 @@ class MainWindow(QMainWindow):
             self.train_page.session.sig_done.disconnect(self._close_after_stop)
         except (RuntimeError, TypeError):
             pass
+        self._asked = False
         self.setEnabled(True)
         self.close()
 
