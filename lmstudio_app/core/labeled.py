@@ -185,12 +185,25 @@ class _Table:
                             f"{' '.join(LABELED_SUFFIXES)} (optionally .gz).")
         self.path = path
         self.format = fmt
-        self._lines = _strip_bom(_lines(_decoded_blocks(path, CorpusOptions(encoding=encoding),
-                                                        None)))
+        self._blocks = _decoded_blocks(path, CorpusOptions(encoding=encoding), None)
+        self._lines = _strip_bom(_lines(self._blocks))
         self.columns: list[str] | None = None
-        self._reader: Iterator[list[str]] | None = None
         if fmt != ".jsonl":
-            self._open_table("\t" if fmt == ".tsv" else ",")
+            try:
+                self._open_table("\t" if fmt == ".tsv" else ",")
+            except BaseException:
+                self.close()
+                raise
+
+    def close(self) -> None:
+        """Close the file now (a reader left half-way would otherwise wait for the collector)."""
+        self._blocks.close()  # type: ignore[attr-defined]  # a generator
+
+    def __enter__(self) -> _Table:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _open_table(self, delimiter: str) -> None:
         self._csv = csv.reader(self._lines, delimiter=delimiter)
@@ -273,16 +286,16 @@ def _json_type(value: object) -> str:
 def detect_columns(path: str | Path, encoding: str = "utf-8") -> list[str]:
     """The column names of a labeled file, for a mapping dialog: the CSV/TSV header, or the
     JSONL field names in order of first appearance over the first rows."""
-    table = _Table(Path(path), encoding)
-    if table.columns is not None:
-        return list(table.columns)
-    names: dict[str, None] = {}
-    for i, row in enumerate(table.rows()):
-        if i >= _DETECT_ROWS:
-            break
-        if row.values is not None:
-            names.update(dict.fromkeys(row.values))
-    return list(names)
+    with _Table(Path(path), encoding) as table:
+        if table.columns is not None:
+            return list(table.columns)
+        names: dict[str, None] = {}
+        for i, row in enumerate(table.rows()):
+            if i >= _DETECT_ROWS:
+                break
+            if row.values is not None:
+                names.update(dict.fromkeys(row.values))
+        return list(names)
 
 
 def preview_rows(path: str | Path, n: int = 20, encoding: str = "utf-8") -> list[dict]:
@@ -290,11 +303,12 @@ def preview_rows(path: str | Path, n: int = 20, encoding: str = "utf-8") -> list
     out: list[dict] = []
     if n <= 0:
         return out
-    for row in _Table(Path(path), encoding).rows():
-        if row.values is not None:
-            out.append(dict(row.values))
-            if len(out) >= n:
-                break
+    with _Table(Path(path), encoding) as table:
+        for row in table.rows():
+            if row.values is not None:
+                out.append(dict(row.values))
+                if len(out) >= n:
+                    break
     return out
 
 
@@ -372,21 +386,21 @@ def _read_rows(path: Path, names: dict[str, str], encoding: str,
     """Well-formed rows, with malformed ones recorded in `report`; checks that every mapped
     column exists in the file (UserError naming the columns found otherwise)."""
     _check_mapping(names)
-    table = _Table(path, encoding)
-    kind = table.format.lstrip(".").upper()
-    if table.columns is not None:
-        for role, col in names.items():
-            if col not in table.columns:
-                raise _missing_column(path, role, col, table.columns, kind)
     seen_fields: dict[str, None] = {}
     rows: list[tuple[int, dict[str, object]]] = []
-    for row in table.rows():
-        report.rows_read += 1
-        if row.values is None:
-            report.skipped.append((row.line, row.problem))
-            continue
-        seen_fields.update(dict.fromkeys(row.values))
-        rows.append((row.line, row.values))
+    with _Table(path, encoding) as table:
+        kind = table.format.lstrip(".").upper()
+        if table.columns is not None:
+            for role, col in names.items():
+                if col not in table.columns:
+                    raise _missing_column(path, role, col, table.columns, kind)
+        for row in table.rows():
+            report.rows_read += 1
+            if row.values is None:
+                report.skipped.append((row.line, row.problem))
+                continue
+            seen_fields.update(dict.fromkeys(row.values))
+            rows.append((row.line, row.values))
     if table.columns is None and rows:
         for role, col in names.items():
             if col not in seen_fields:

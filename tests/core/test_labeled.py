@@ -327,3 +327,25 @@ def test_bundled_qa_sample_offsets_are_exact() -> None:
         assert row["context"][start:start + len(row["answer"])] == row["answer"]
     assert any(not row["context"].isascii() for row in raw)
     assert any(not row["answer"].isascii() for row in raw)
+
+
+def test_qa_csv_with_some_offsets_left_empty(tmp_path: Path) -> None:
+    path = _write(tmp_path / "qa.csv", (
+        "question,context,answer,start\n"
+        "Who?,Emma and Harriet walked to Highbury.,Harriet,9\n"
+        "Where?,Emma and Harriet walked to Highbury.,Highbury,\n"
+        "Whom?,Emma and Harriet walked to Highbury.,Emma,12\n"
+    ))
+    examples, report = load_qa(path, QAColumns(answer_start="start"))
+    assert [e.answer_start for e in examples] == [9, 27, 0]
+    assert report.answer_starts_found == 1
+    assert report.answer_starts_corrected == [(4, 12, 0)]
+    assert "1 answer offsets located by search" in report.summary()
+
+
+def test_bundled_sentiment_split_keeps_the_balance() -> None:
+    examples, _ = load_classification(sample_sentiment_path())
+    split = stratified_split(examples)
+    assert split.sizes() == (480, 60, 60)
+    for part in (split.val, split.test):
+        assert Counter(e.label for e in part) == Counter(negative=20, neutral=20, positive=20)
