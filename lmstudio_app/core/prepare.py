@@ -182,6 +182,20 @@ def _describe_sources(files: list[Path]) -> list[dict[str, Any]]:
     return out
 
 
+def _text_bytes(files: list[Path]) -> int:
+    """Bytes of text in the files: for .gz, the uncompressed size from the gzip trailer (modulo
+    4 GiB, as gzip records it), so the tokenizer's sample spreads over the whole corpus."""
+    total = 0
+    for path in files:
+        size = path.stat().st_size
+        if path.name.lower().endswith(".gz") and size >= 18:
+            with open(path, "rb") as fh:
+                fh.seek(-4, os.SEEK_END)
+                size = max(size, int.from_bytes(fh.read(4), "little"))
+        total += size
+    return total
+
+
 def _fingerprint(cfg: PrepareConfig, sources: list[dict[str, Any]]) -> dict[str, Any]:
     """Everything the prepared files depend on; equal fingerprints mean the files can be reused."""
     data = {
@@ -257,7 +271,7 @@ def prepare(
     try:
         # Pass 1: the tokenizer, from a deterministic sample spread over the whole corpus.
         rep.begin("tokenizer")
-        keep = min(1.0, cfg.tokenizer.sample_bytes / max(total, 1))
+        keep = min(1.0, cfg.tokenizer.sample_bytes / max(_text_bytes(files), 1))
         n_sampled = 0
 
         def sample() -> Iterator[str]:
