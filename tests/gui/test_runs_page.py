@@ -1,0 +1,100 @@
+"""The Runs page over real run folders: listing, actions, delete after confirmation, polling."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QMessageBox
+
+from lmstudio_app.core import runs
+from lmstudio_app.gui.pages.runs import RunsPage
+from lmstudio_app.gui.state import AppState
+from tests.gui import fixtures_engine as fx
+
+engine_runs = fx.engine_runs
+copied_runs = fx.copied_runs
+
+
+def make_page(qtbot, tmp_path, home: Path) -> tuple[RunsPage, AppState]:
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    state = AppState(settings=settings, home=home)
+    page = RunsPage(state)
+    qtbot.addWidget(page)
+    return page, state
+
+
+def test_lists_both_runs_with_their_state(qtbot, tmp_path, engine_runs):
+    page, _ = make_page(qtbot, tmp_path, engine_runs.runs_root.parent)
+    assert set(page.run_paths()) == {engine_runs.gpt, engine_runs.bert}
+    gpt = page.row_text(engine_runs.gpt)
+    bert = page.row_text(engine_runs.bert)
+    assert gpt[1:3] == ["GPT (clm)", "tiny"] and bert[1] == "BERT (mlm)"
+    assert gpt[3] == "30 / 30" and gpt[5] == "completed" and bert[5] == "completed"
+    best = runs.summarize(engine_runs.gpt).best_val_loss
+    assert gpt[4] == f"{best:.4f}"
+    page.shutdown()
+
+
+def test_actions_emit_the_state_signals(qtbot, tmp_path, engine_runs):
+    page, state = make_page(qtbot, tmp_path, engine_runs.runs_root.parent)
+    assert not page.open_button.isEnabled()
+    assert page.select_run(engine_runs.gpt)
+    with qtbot.waitSignal(state.sig_open_run) as opened:
+        page.open_button.click()
+    assert opened.args == [engine_runs.gpt]
+    with qtbot.waitSignal(state.sig_use_run) as used:
+        page.use_button.click()
+    assert used.args == [engine_runs.gpt]
+    with qtbot.waitSignal(state.sig_compare_run) as compared:
+        page.compare_button.click()
+    assert compared.args == [engine_runs.gpt]
+    with qtbot.waitSignal(state.sig_resume_run) as resumed:
+        page.resume_button.click()
+    assert resumed.args == [engine_runs.gpt]
+    page.shutdown()
+
+
+def test_delete_asks_first_and_is_refused_for_the_training_run(qtbot, tmp_path, copied_runs,
+                                                               monkeypatch, engine_runs):
+    page, state = make_page(qtbot, tmp_path, copied_runs.parent)
+    gpt = copied_runs / engine_runs.gpt.name
+    answers = []
+
+    def answer(choice):
+        def question(*args, **kwargs):
+            answers.append(args[2])
+            return choice
+        return question
+
+    page.select_run(gpt)
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.No))
+    page.delete_button.click()
+    assert gpt.is_dir() and len(answers) == 1 and gpt.name in answers[0]
+
+    state.training_run = gpt
+    page.refresh()
+    assert page.row_text(gpt)[5] == "training" and not page.delete_button.isEnabled()
+    state.training_run = None
+    page.refresh()
+    assert page.delete_button.isEnabled()
+
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Yes))
+    with qtbot.waitSignal(state.sig_runs_changed):
+        page.delete_button.click()
+    assert not gpt.exists()
+    assert page.run_paths() == [copied_runs / engine_runs.bert.name]
+    page.shutdown()
+
+
+def test_poll_sees_a_new_run_folder(qtbot, tmp_path, copied_runs, engine_runs):
+    page, _ = make_page(qtbot, tmp_path, copied_runs.parent)
+    page._poll.setInterval(50)
+    page.show()
+    assert len(page.run_paths()) == 2
+    shutil.copytree(engine_runs.gpt, copied_runs / "20990101-000000-copy")
+    with qtbot.waitSignal(page.sig_refreshed, timeout=5000):
+        pass  # the poll timer notices the new folder
+    assert len(page.run_paths()) == 3
+    page.shutdown()
