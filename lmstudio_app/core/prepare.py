@@ -291,8 +291,8 @@ def prepare(
             check_cancel()
             if isinstance(exc, EmptyCorpusError) and n_sampled == 0:
                 raise UserError(
-                    f"{', '.join(cfg.sources)}: the corpus holds no text (every document is "
-                    "empty); add text files."
+                    f"{', '.join(map(str, cfg.sources))}: the corpus holds no text (every "
+                    "document is empty); add text files."
                 ) from None
             raise
         check_cancel()
