@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFont, QTextCharFormat, QTextCursor
+from PySide6.QtGui import QFont, QKeySequence, QShortcut, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -169,6 +169,8 @@ class PlaygroundPage(QWidget):
                                              "\"It is a truth universally\"")
         self.message_edit.setMaximumHeight(80)
         self.send_button = QPushButton("Send")
+        self.send_button.setToolTip("Send (Ctrl+Return)")
+        QShortcut(QKeySequence("Ctrl+Return"), self.message_edit, self.send)
         self.stop_button = QPushButton("Stop")
         self.clear_button = QPushButton("Clear")
         self.stop_button.setEnabled(False)
