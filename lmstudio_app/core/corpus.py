@@ -164,7 +164,8 @@ class _CountingReader:
 def _decoded_blocks(
     path: Path, options: CorpusOptions, on_bytes: Callable[[int], None] | None
 ) -> Iterator[str]:
-    """Decoded text of a file, block by block, with "\\r\\n" turned into "\\n"."""
+    """Decoded text of a file, block by block, with "\\r\\n" turned into "\\n" and a leading
+    UTF-8 byte-order mark dropped."""
     if options.encoding == "latin-1":
         decoder = codecs.getincrementaldecoder("latin-1")()
     else:
@@ -198,6 +199,8 @@ def _decoded_blocks(
                     f"(byte 0x{exc.object[exc.start]:02x}); "
                     "use --encoding replace or --encoding latin-1."
                 ) from None
+            if fed == 0 and options.encoding != "latin-1" and text.startswith("\ufeff"):
+                text = text[1:]  # a byte-order mark (Excel's CSVs carry one) is not text
             fed += len(block)
             text = held_cr + text
             held_cr = ""

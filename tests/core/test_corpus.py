@@ -144,6 +144,15 @@ def test_csv_and_tsv_columns(tmp_path: Path) -> None:
     assert _docs(tsv_path, CorpusOptions(text_field="body")) == ['"Good," she said', "bad one"]
 
 
+def test_byte_order_mark_is_not_text(tmp_path: Path) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbftext,label\nhello,1\n")
+    assert _docs(path) == ["hello"]
+    txt = tmp_path / "bom.txt"
+    txt.write_bytes(b"\xef\xbb\xbfOnce upon a time.\n")
+    assert _docs(txt) == ["Once upon a time.\n"]
+
+
 def test_missing_csv_column_lists_columns(tmp_path: Path) -> None:
     path = tmp_path / "t.csv"
     path.write_text("id,body\n1,x\n", encoding="utf-8")
