@@ -1,0 +1,171 @@
+"""The main window: pages, status bar, shortcuts, About, geometry, and closing mid-training."""
+
+from __future__ import annotations
+
+import json
+import platform
+
+import pytest
+import torch
+from PySide6.QtCore import QSettings, QTimer, qVersion
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from lmstudio_app.core import runs
+from lmstudio_app.core.device import describe_device
+from lmstudio_app.gui.main_window import PAGE_NAMES, MainWindow, about_text
+from lmstudio_app.gui.state import AppState
+from tests.gui import fixtures_engine, fixtures_train
+from tests.gui.fixtures_train import needs_trainer
+
+tiny_corpus = fixtures_engine.tiny_corpus
+train_data = fixtures_train.train_data
+
+TINY = {"n_layer": 1, "n_head": 2, "n_embd": 32, "block_size": 32, "batch_size": 4,
+        "log_interval": 1, "max_steps": 5000, "eval_interval": 1000}
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, settings):
+    state = AppState(settings, tmp_path / "home")
+    w = MainWindow(state)
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    if w.isVisible():
+        w.train_page.session.stop()
+        w.close()
+    for page in w.pages.values():  # idempotent: no page may leave a thread behind
+        page.shutdown()
+
+
+def answer_next_box(button: QMessageBox.StandardButton, asked: list[str]) -> None:
+    """Click `button` on the next message box once it is shown."""
+
+    def click() -> None:
+        box = QApplication.activeModalWidget()
+        if isinstance(box, QMessageBox):
+            asked.append(box.text())
+            box.button(button).click()
+        else:
+            QTimer.singleShot(20, click)
+
+    QTimer.singleShot(20, click)
+
+
+def start_tiny_training(qtbot, w: MainWindow, data) -> None:
+    w.state.sig_data_ready.emit(data)
+    page = w.train_page
+    page.device_box.setCurrentIndex(page.device_box.findData("cpu"))
+    for key, value in TINY.items():
+        page.set_field(key, value)
+    with qtbot.waitSignal(page.session.sig_started, timeout=30000):
+        w.start_action.trigger()  # Ctrl+Return
+    qtbot.waitUntil(lambda: page.session.step >= 3, timeout=60000)
+
+
+def test_opens_with_four_pages_and_the_device(window):
+    assert PAGE_NAMES == ("Data", "Train", "Playground", "Runs")
+    assert window.sidebar.count() == 4 and window.stack.count() == 4
+    assert window.device_label.text() == describe_device(torch.device("cpu"))
+    assert window.device_label.text().startswith("CPU: ")
+    for i, action in enumerate(window.page_actions):
+        assert action.shortcut().toString() == f"Ctrl+{i + 1}"
+        action.trigger()
+        assert window.current_page() == PAGE_NAMES[i]
+    assert window.stop_action.shortcut().toString() == "Ctrl+."
+    assert window.start_action.shortcut().toString() == "Ctrl+Return"
+    assert not window.start_action.isEnabled()  # no data yet
+
+
+def test_about_names_python_pytorch_and_qt():
+    text = about_text()
+    assert f"Python {platform.python_version()}" in text
+    assert f"PyTorch {torch.__version__}" in text
+    assert f"Qt {qVersion()}" in text
+    assert ("CUDA" in text) or ("CPU build" in text)
+
+
+def test_geometry_and_page_are_restored(qtbot, tmp_path, settings):
+    state = AppState(settings, tmp_path / "home")
+    first = MainWindow(state)
+    qtbot.addWidget(first)
+    first.show()
+    first.resize(first.width(), 500)  # the offscreen screen is 800 x 600
+    first.show_page("Runs")
+    first.close()
+    assert settings.value("window/geometry")
+    second = MainWindow(AppState(settings, tmp_path / "home"))
+    qtbot.addWidget(second)
+    assert second.size().height() == 500
+    assert second.current_page() == "Runs"
+    second.close()
+
+
+@needs_trainer
+def test_closing_while_training_asks_then_stops_saves_and_joins(qtbot, window, train_data):
+    start_tiny_training(qtbot, window, train_data)
+    session = window.train_page.session
+    run_dir = session.run_dir
+    assert "Training" in window.run_label.text()
+    assert window.busy_reasons()
+
+    asked: list[str] = []
+    answer_next_box(QMessageBox.StandardButton.Cancel, asked)
+    window.close()
+    assert asked and "training" in asked[0]
+    assert window.isVisible() and session.is_running()  # cancelled: nothing stopped
+
+    asked.clear()
+    answer_next_box(QMessageBox.StandardButton.Yes, asked)
+    with qtbot.waitSignal(session.sig_done, timeout=30000) as done:
+        window.close()
+    assert asked
+    assert done.args[1] == "stopped"
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=10000)
+    assert not session.is_running()
+    status = json.loads((run_dir / runs.STATUS).read_text())
+    assert status["state"] == "stopped" and status["step"] == session.step
+    assert (run_dir / "model.safetensors").is_file() and (run_dir / "state.pt").is_file()
+
+
+def test_app_names_icon_and_uncaught_exceptions_are_logged_and_shown(qtbot, tmp_path):
+    import logging
+
+    from lmstudio_app.core.errors import UserError
+    from lmstudio_app.gui.app import ExceptionReporter, app_icon, create_app, setup_logging
+
+    app = create_app([])
+    assert app.organizationName() == "lmstudio_app"
+    assert app.applicationName() == "lmstudio_app"
+    assert not app_icon().isNull() and not app_icon().pixmap(64, 64).isNull()
+    log_path = setup_logging(tmp_path / "home")
+    try:
+        reporter = ExceptionReporter(log_path)
+        try:
+            raise ValueError("boom in a slot")
+        except ValueError as exc:
+            reporter.handle(type(exc), exc, exc.__traceback__)
+        reporter.handle(UserError, UserError("n_head=3: choose another value."), None)
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        logged = log_path.read_text()
+        assert "boom in a slot" in logged and "Traceback" in logged
+        assert "Something went wrong: ValueError: boom in a slot" in reporter.shown[0]
+        assert str(log_path) in reporter.shown[0]
+        assert reporter.shown[1] == "n_head=3: choose another value."
+        boxes = [w for w in QApplication.topLevelWidgets()
+                 if isinstance(w, QMessageBox) and w.isVisible()]
+        assert boxes
+        for box in boxes:
+            box.close()
+    finally:
+        root = logging.getLogger()
+        for handler in list(root.handlers):
+            if getattr(handler, "_lmstudio_app", False):
+                root.removeHandler(handler)
+                handler.close()

@@ -1,0 +1,164 @@
+"""The Train page end to end: a real tiny model on a real prepared corpus, in a worker thread."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QSettings, Qt
+
+from lmstudio_app.core import runs
+from lmstudio_app.gui.pages.train import TrainPage
+from lmstudio_app.gui.state import AppState
+from tests.gui import fixtures_engine, fixtures_train
+from tests.gui.fixtures_train import engine_can_train, needs_trainer
+
+tiny_corpus = fixtures_engine.tiny_corpus
+train_data = fixtures_train.train_data
+
+TINY = {"n_layer": 1, "n_head": 2, "n_embd": 32, "block_size": 32, "batch_size": 4,
+        "log_interval": 1, "learning_rate": 0.003}
+
+
+@pytest.fixture
+def state(tmp_path):
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    return AppState(settings, tmp_path / "home")
+
+
+@pytest.fixture
+def page(qtbot, state, train_data):
+    page = TrainPage(state)
+    qtbot.addWidget(page)
+    state.sig_data_ready.emit(train_data)
+    page.device_box.setCurrentIndex(page.device_box.findData("cpu"))
+    yield page
+    page.shutdown()
+
+
+def fill(page: TrainPage, **values) -> None:
+    for key, value in {**TINY, **values}.items():
+        page.set_field(key, value)
+
+
+def start(qtbot, page: TrainPage) -> None:
+    assert page.start_button.isEnabled(), page.error_label.text()
+    with qtbot.waitSignal(page.session.sig_started, timeout=30000):
+        qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+
+
+@needs_trainer
+def test_train_until_20_steps_are_plotted_then_stop(qtbot, page, state):
+    fill(page, max_steps=5000, eval_interval=10)
+    finished = []
+    state.sig_run_finished.connect(lambda path, reason: finished.append((path, reason)))
+    start(qtbot, page)
+    run_dir = page.session.run_dir
+    assert state.training_run == run_dir
+    assert not page.start_button.isEnabled() and page.stop_button.isEnabled()
+    qtbot.waitUntil(lambda: page.curves.n_points() >= 20, timeout=60000)
+
+    with qtbot.waitSignal(page.session.sig_done, timeout=30000) as done:
+        qtbot.mouseClick(page.stop_button, Qt.MouseButton.LeftButton)
+    assert done.args[1] == "stopped"
+    assert finished == [(run_dir, "stopped")]
+
+    # Every logged step reached the plot, in order, up to the step the loop stopped at.
+    step = page.session.step
+    assert step >= 20
+    page.curves.flush()
+    np.testing.assert_array_equal(page.curves.loss.x, np.arange(1, step + 1))
+    assert np.isfinite(page.curves.loss.y).all()
+    x, _ = page.curves.loss_curve.getData()
+    assert x[-1] == step
+    # Evaluations every 10 steps: validation points and one sample each.
+    assert list(page.curves.val.x) == list(range(10, step + 1, 10))
+    assert [s for s, _ in page.samples] == list(range(10, step + 1, 10))
+    assert page.samples_view.toPlainText().count("── step") == len(page.samples)
+    # Saved at the stop, and the run folder says so.
+    status = json.loads((run_dir / runs.STATUS).read_text())
+    assert status["state"] == "stopped" and status["step"] == step
+    assert (run_dir / "model.safetensors").is_file()
+    assert page.start_button.isEnabled() and not page.stop_button.isEnabled()
+    assert page.busy() is None
+
+
+@needs_trainer
+def test_pause_resume_then_stop_while_paused(qtbot, page):
+    fill(page, max_steps=5000, eval_interval=1000)
+    start(qtbot, page)
+    qtbot.waitUntil(lambda: page.curves.n_points() >= 3, timeout=60000)
+    with qtbot.waitSignal(page.session.sig_paused, timeout=30000) as paused:
+        qtbot.mouseClick(page.pause_button, Qt.MouseButton.LeftButton)
+    at = paused.args[0]
+    assert page.session.state == "paused"
+    assert page.resume_button.isEnabled() and not page.pause_button.isEnabled()
+    assert "Paused" in page.progress_label.text()
+    qtbot.wait(300)
+    assert page.session.step == at  # nothing moves while paused
+
+    qtbot.mouseClick(page.resume_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.session.step > at + 2, timeout=30000)
+    with qtbot.waitSignal(page.session.sig_paused, timeout=30000):
+        page.pause()
+    with qtbot.waitSignal(page.session.sig_done, timeout=30000) as done:
+        page.stop()  # a paused loop wakes up to see the stop
+    assert done.args[1] == "stopped"
+
+
+@needs_trainer
+def test_open_and_resume_a_stopped_run_continue_its_curve(qtbot, page, state):
+    fill(page, max_steps=30, eval_interval=10)
+    start(qtbot, page)
+    qtbot.waitUntil(lambda: page.session.step >= 5, timeout=60000)
+    with qtbot.waitSignal(page.session.sig_done, timeout=30000):
+        page.stop()
+    run_dir, stopped_at = page.session.run_dir, page.session.step
+    assert stopped_at < 30
+
+    page.curves.clear()
+    with qtbot.waitSignal(page.sig_history_loaded, timeout=10000):
+        state.sig_open_run.emit(run_dir)
+    assert page.curves.n_points() == stopped_at
+
+    with qtbot.waitSignal(page.session.sig_done, timeout=60000) as done:
+        state.sig_resume_run.emit(run_dir)
+    assert done.args == [run_dir, "completed"]
+    np.testing.assert_array_equal(page.curves.loss.x, np.arange(1, 31))
+    assert json.loads((run_dir / runs.STATUS).read_text())["step"] == 30
+
+
+def test_an_invalid_value_disables_start_and_says_why(qtbot, page):
+    fill(page, max_steps=20, eval_interval=10)
+    assert page.start_button.isEnabled()
+    if engine_can_train():
+        assert "to train on" in page.size_label.text()
+        assert page.parameter_count > 0 and page.memory_estimate > 0
+
+    page.set_field("n_head", "3")  # 32 is not a multiple of 3: the engine's rule
+    assert not page.start_button.isEnabled()
+    assert not page.start()
+    for key in ("n_head", "n_embd"):
+        assert "border" in page.edits[key].styleSheet()
+        assert "not divisible" in page.edits[key].toolTip()
+    assert "not divisible" in page.error_label.text()
+    assert page.edits["dropout"].styleSheet() == ""
+
+    page.set_field("n_head", "2")
+    page.set_field("learning_rate", "fast")
+    assert not page.start_button.isEnabled()
+    assert "expected a number" in page.edits["learning_rate"].toolTip()
+    page.set_field("learning_rate", "0.003")
+    page.set_field("dropout", "1.5")
+    assert "dropout=1.5" in page.error_label.text()
+    page.set_field("dropout", "0")
+    assert page.start_button.isEnabled() and page.error_label.text() == ""
+
+
+def test_without_data_start_is_disabled(qtbot, state):
+    page = TrainPage(state)
+    qtbot.addWidget(page)
+    assert page.data_dir is None
+    assert not page.start_button.isEnabled()
+    assert "Data page" in page.error_label.text()
