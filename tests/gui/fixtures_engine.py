@@ -54,6 +54,8 @@ def _runs(factory: pytest.TempPathFactory) -> EngineRuns:
     if "runs" in _cache:
         return _cache["runs"]  # type: ignore[return-value]
     _require_engine()
+    import torch
+
     from lmstudio_app.core import runs
     from lmstudio_app.core.config import build_run_config
     from lmstudio_app.core.prepare import PrepareConfig, prepare
@@ -67,13 +69,20 @@ def _runs(factory: pytest.TempPathFactory) -> EngineRuns:
                                    tokenizer=TokenizerSpec(kind="unigram", vocab_size=500),
                                    val_fraction=0.1))
     made = {}
-    for objective, name in (("clm", "tiny-gpt"), ("mlm", "tiny-bert")):
-        cfg = build_run_config(objective, "tiny", result.vocab_size, dict(TINY),
-                               data_dir=str(result.out_dir), name=name)
-        run_dir = runs.new_run_dir(root / "runs", name)
-        outcome = Trainer(cfg, run_dir, MetricsSink()).run()
-        assert outcome.reason == "completed", runs.read_json(run_dir / runs.STATUS)
-        made[objective] = run_dir
+    # One thread: for a model this small, more threads only wait on each other (on a busy
+    # two-core machine, 2 threads made these 60 steps ~15x slower).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for objective, name in (("clm", "tiny-gpt"), ("mlm", "tiny-bert")):
+            cfg = build_run_config(objective, "tiny", result.vocab_size, dict(TINY),
+                                   data_dir=str(result.out_dir), name=name)
+            run_dir = runs.new_run_dir(root / "runs", name)
+            outcome = Trainer(cfg, run_dir, MetricsSink()).run()
+            assert outcome.reason == "completed", runs.read_json(run_dir / runs.STATUS)
+            made[objective] = run_dir
+    finally:
+        torch.set_num_threads(threads)
     _cache["runs"] = EngineRuns(Path(result.out_dir), root / "runs", made["clm"], made["mlm"])
     return _cache["runs"]  # type: ignore[return-value]
 

@@ -43,8 +43,7 @@ from ..state import AppState
 MAX_PROMPT_CHARS = 4000  # the conversation sent is cut to its end; the model sees its window
 _OBJECTIVE = {"clm": "GPT (clm)", "mlm": "BERT (mlm)"}
 _PANEL_NONE, _PANEL_CHAT, _PANEL_MASK = range(3)
-DEFAULT_MASK_TEXT = ("It is a truth universally acknowledged, that a single man in possession "
-                     "of a good [MASK], must be in want of a wife.")
+DEFAULT_MASK_TEXT = "It is a truth universally [MASK]."
 
 
 @dataclass
