@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QElapsedTimer, QObject, QThread, Signal, Slot
+from PySide6.QtCore import QElapsedTimer, QEventLoop, QObject, QThread, Signal, Slot
 
 from ..core.errors import UserError
 
@@ -123,7 +124,8 @@ class BackgroundJob(QObject):
         """
         timer = QElapsedTimer()
         timer.start()
+        loop = QEventLoop()  # instance calls: safe where static processEvents() is not
         while self._running and timer.elapsed() < timeout_ms:
-            QCoreApplication.processEvents()
-            QThread.msleep(5)
+            loop.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 5)
+            time.sleep(0.005)
         return not self._running
