@@ -1,0 +1,28 @@
+"""The network architectures: a GPT-2-style decoder and a BERT-style encoder."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..config import ModelConfig
+from .bert import Bert
+from .gpt import GPT, KVCache
+
+MODEL_CLASSES: dict[str, type[nn.Module]] = {"gpt": GPT, "bert": Bert}
+
+__all__ = ["GPT", "Bert", "KVCache", "MODEL_CLASSES", "build_model", "count_parameters"]
+
+
+def build_model(cfg: ModelConfig) -> nn.Module:
+    """The model `cfg.arch` names, freshly initialised (validates the config first)."""
+    cfg.validate()
+    return MODEL_CLASSES[cfg.arch](cfg)
+
+
+def count_parameters(cfg: ModelConfig) -> int:
+    """Exact parameter count (tied matrices once), built on the meta device: no memory used."""
+    cfg.validate()
+    with torch.device("meta"):
+        model = MODEL_CLASSES[cfg.arch](cfg)
+    return sum(p.numel() for p in model.parameters())
