@@ -31,7 +31,8 @@ class ProgressLine:
         self.width = width
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self._min_gap = 1.0 / fps if self.tty else 5.0
-        self._last = 0.0
+        # Into a log, the first line waits a full interval: quick commands print no progress.
+        self._last = 0.0 if self.tty else time.monotonic()
         self._shown = False
 
     def update(self, fraction: float, text: str, force: bool = False) -> None:

@@ -1,0 +1,42 @@
+"""Fixtures shared by every test folder: small real text and a prepared token store."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+AUSTEN_CANDIDATES = [
+    Path(__file__).resolve().parents[2] / "shared" / "data" / "austen",
+    Path(__file__).resolve().parents[1] / "resources" / "corpus",
+]
+
+
+def austen_text(n_chars: int = 150_000) -> str:
+    """A slice of real prose: the shared Austen novels, else the bundled sample corpus."""
+    for folder in AUSTEN_CANDIDATES:
+        files = sorted(folder.glob("*.txt")) if folder.is_dir() else []
+        if files:
+            return files[0].read_text(encoding="utf-8")[:n_chars]
+    raise RuntimeError("no sample text found")
+
+
+@pytest.fixture(scope="session")
+def prepared_data(tmp_path_factory) -> Path:
+    """A real prepared data folder (unigram, 400 pieces) over ~150 KB of Austen."""
+    from lmstudio_app.core.prepare import PrepareConfig, prepare
+    from lmstudio_app.core.tokenizer import TokenizerSpec
+
+    root = tmp_path_factory.mktemp("prepared")
+    corpus = root / "corpus.txt"
+    corpus.write_text(austen_text(), encoding="utf-8")
+    cfg = PrepareConfig(sources=[str(corpus)], out_dir=str(root / "data"),
+                        tokenizer=TokenizerSpec(kind="unigram", vocab_size=400),
+                        val_fraction=0.1)
+    return prepare(cfg).out_dir
+
+
+def pytest_configure(config):
+    # Two cores on CI: keep torch from oversubscribing them when tests run training.
+    os.environ.setdefault("OMP_NUM_THREADS", "2")
