@@ -12,6 +12,8 @@ import tempfile
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# As the app does (gui/app.py calm_cpu_threads): both sides of a comparison run with it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lmstudio_app.core.prepare import PrepareConfig, prepare  # noqa: E402
