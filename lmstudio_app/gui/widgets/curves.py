@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 REDRAW_MS = 100
+DOWNSAMPLE_PER_PIXEL = 1.0
 _OVERLAY_COLOURS = ("#8e6cc9", "#d0873d", "#3aa59b", "#c9508a", "#7d9c2f")
 
 
@@ -194,6 +195,10 @@ class CurvesWidget(QWidget):
         self.log_box.setToolTip("Logarithmic loss axis")
         self.log_box.toggled.connect(self.set_log_scale)
         bar.addWidget(self.log_box)
+        # Grid lines more than double the cost of each repaint: off unless asked for.
+        self.grid_box = QCheckBox("Grid")
+        self.grid_box.toggled.connect(self.set_grid)
+        bar.addWidget(self.grid_box)
         bar.addStretch(1)
         self.clear_overlays_button = QPushButton("Clear comparison")
         self.clear_overlays_button.clicked.connect(self.clear_overlays)
@@ -223,15 +228,15 @@ class CurvesWidget(QWidget):
         for plot, label in ((self.loss_plot, "loss"), (self.lr_plot, "learning rate"),
                             (self.tps_plot, "tokens/s")):
             plot.setLabel("left", label)
-            plot.showGrid(x=True, y=True, alpha=0.2)
             plot.setClipToView(True)
             plot.setDownsampling(mode="peak", auto=True)
             plot.getAxis("left").setWidth(60)
         self.lr_plot.setXLink(self.loss_plot)
         self.tps_plot.setXLink(self.loss_plot)
         self.tps_plot.setLabel("bottom", "step")
-        self.loss_plot.getAxis("bottom").setStyle(showValues=False)
-        self.lr_plot.getAxis("bottom").setStyle(showValues=False)
+        # One step axis, at the bottom: the plots above share it.
+        self.loss_plot.hideAxis("bottom")
+        self.lr_plot.hideAxis("bottom")
         self.legend = self.loss_plot.addLegend(offset=(-10, 10))
 
         def curve(plot: pg.PlotItem, colour: str, name: str | None, width: float = 1.0,
@@ -239,6 +244,9 @@ class CurvesWidget(QWidget):
             item = plot.plot(pen=pg.mkPen(colour, width=width), name=name, antialias=False, **kw)
             item.setDownsampling(auto=True, method="peak")
             item.setClipToView(True)
+            # One min/max pair per pixel column already draws the exact envelope; pyqtgraph's
+            # default keeps ~5 per pixel, and drawing those dense zigzags dominates a repaint.
+            item.opts["autoDownsampleFactor"] = DOWNSAMPLE_PER_PIXEL
             return item
 
         self.loss_curve = curve(self.loss_plot, "#9ab8dc", "train (raw)")
@@ -340,6 +348,7 @@ class CurvesWidget(QWidget):
                                    name=name, antialias=False)
         line.setDownsampling(auto=True, method="peak")
         line.setClipToView(True)
+        line.opts["autoDownsampleFactor"] = DOWNSAMPLE_PER_PIXEL
         items.append(line)
         vx, vy = finite_view(arrays["eval_step"], arrays["val_loss"])
         if len(vx):
@@ -388,6 +397,13 @@ class CurvesWidget(QWidget):
     @property
     def smoothing(self) -> float:
         return self._smoothing
+
+    @Slot(bool)
+    def set_grid(self, on: bool) -> None:
+        for plot in (self.loss_plot, self.lr_plot, self.tps_plot):
+            plot.showGrid(x=bool(on), y=bool(on), alpha=0.2 if on else None)
+        if self.grid_box.isChecked() != bool(on):
+            self.grid_box.setChecked(bool(on))
 
     @Slot(bool)
     def set_log_scale(self, on: bool) -> None:
