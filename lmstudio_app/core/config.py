@@ -18,6 +18,10 @@ from .errors import UserError
 
 OBJECTIVES = ("clm", "mlm")
 ARCH_FOR_OBJECTIVE = {"clm": "gpt", "mlm": "bert"}
+TASKS = ("classify", "qa-extractive", "qa-generative")
+# Which architectures each fine-tuning task can start from.
+ARCHS_FOR_TASK = {"classify": ("gpt", "bert"), "qa-extractive": ("bert",),
+                  "qa-generative": ("gpt",)}
 
 
 @dataclass
@@ -117,6 +121,55 @@ class TrainConfig:
 
 
 @dataclass
+class FinetuneConfig:
+    """A fine-tuning task on a labeled dataset, starting from a pretrained run or from scratch."""
+
+    task: str = "classify"  # classify | qa-extractive | qa-generative
+    train_file: str = ""
+    val_file: str = ""  # empty: split off the training file
+    test_file: str = ""  # empty: split off the training file
+    encoding: str = "utf-8"
+    text_col: str = "text"
+    label_col: str = "label"
+    question_col: str = "question"
+    context_col: str = "context"
+    answer_col: str = "answer"
+    answer_start_col: str = ""  # empty: find the answer in the context
+    base_run: str = ""  # the pretrained run folder; empty with `scratch`
+    scratch: bool = False  # random weights of the same shape, for comparison
+    tokenizer_from: str = ""  # with scratch: a run or data folder holding tokenizer.model
+    labels: list[str] = field(default_factory=list)  # class names, filled in from the data
+    freeze_embeddings: bool = False
+    freeze_layers: int = 0  # freeze the lowest N blocks of the body
+    body_lr_scale: float = 1.0  # the body learns at learning_rate * this; the head at the full rate
+    class_weights: bool = False  # weight the loss by inverse label frequency
+    max_length: int = 0  # tokens per example; 0 means the model's block_size
+    stride: int = 64  # qa-extractive: overlap between windows of a long context
+    template: str = "Context: {context}\nQuestion: {question}\nAnswer:"  # qa-generative prompt
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    split_seed: int = 1337
+
+    def validate(self) -> None:
+        if self.task not in TASKS:
+            raise UserError(f"--task {self.task}: choose one of {', '.join(TASKS)}.")
+        if not self.train_file:
+            raise UserError("fine-tuning needs --train FILE.")
+        if self.scratch == bool(self.base_run):
+            raise UserError("choose where to start: --from RUN_DIR or --scratch --preset NAME.")
+        if self.scratch and not self.tokenizer_from:
+            raise UserError("--scratch needs --tokenizer-from RUN_DIR|DATA_DIR.")
+        if self.freeze_layers < 0:
+            raise UserError(f"freeze_layers={self.freeze_layers}: must be 0 or more.")
+        if not 0.0 < self.body_lr_scale <= 10.0:
+            raise UserError(f"body_lr_scale={self.body_lr_scale}: must be in (0, 10].")
+        if self.stride < 1 or self.max_length < 0:
+            raise UserError("stride must be at least 1 and max_length 0 or more.")
+        if self.task == "qa-generative" and "{question}" not in self.template:
+            raise UserError("the prompt template must contain {question}.")
+
+
+@dataclass
 class RunConfig:
     """Everything a pretraining run needs; saved as config.json in the run folder."""
 
@@ -126,15 +179,34 @@ class RunConfig:
     name: str = ""
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    finetune: FinetuneConfig | None = None  # set for fine-tuning runs (objective = the task)
+
+    @property
+    def is_finetune(self) -> bool:
+        return self.finetune is not None
 
     def validate(self) -> None:
-        if self.objective not in OBJECTIVES:
-            raise UserError(f"objective={self.objective!r}: choose one of {', '.join(OBJECTIVES)}.")
-        expected = ARCH_FOR_OBJECTIVE[self.objective]
-        if self.model.arch != expected:
-            raise UserError(
-                f"objective {self.objective} trains a {expected} model, not arch={self.model.arch}."
-            )
+        if self.finetune is not None:
+            self.finetune.validate()
+            if self.objective != self.finetune.task:
+                raise UserError(f"objective {self.objective} differs from the fine-tuning task.")
+            allowed = ARCHS_FOR_TASK[self.finetune.task]
+            if self.model.arch not in allowed:
+                kinds = " or ".join(a.upper() for a in allowed)
+                raise UserError(
+                    f"{self.finetune.task} needs a {kinds} model; this one is {self.model.arch}."
+                )
+        else:
+            if self.objective not in OBJECTIVES:
+                raise UserError(
+                    f"objective={self.objective!r}: choose one of {', '.join(OBJECTIVES)}."
+                )
+            expected = ARCH_FOR_OBJECTIVE[self.objective]
+            if self.model.arch != expected:
+                raise UserError(
+                    f"objective {self.objective} trains a {expected} model, "
+                    f"not arch={self.model.arch}."
+                )
         self.model.validate()
         self.train.validate()
 
@@ -146,7 +218,9 @@ class RunConfig:
         data = dict(data)
         model = _from_known_fields(ModelConfig, data.pop("model", {}))
         train = _from_known_fields(TrainConfig, data.pop("train", {}))
-        return _from_known_fields(cls, data, model=model, train=train)
+        ft = data.pop("finetune", None)
+        finetune = _from_known_fields(FinetuneConfig, ft) if ft else None
+        return _from_known_fields(cls, data, model=model, train=train, finetune=finetune)
 
 
 def _from_known_fields(cls: type, data: dict[str, Any], **extra: Any) -> Any:

@@ -8,6 +8,9 @@ an `Objective`.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -16,6 +19,9 @@ from torch import nn
 
 from .batches import CausalBatches, MaskedBatches, fixed_eval_batches
 from .config import RunConfig
+from .errors import UserError
+from .models import build_model
+from .store import TokenStore
 from .tokenizer import Tokenizer
 
 Batch = tuple[torch.Tensor, ...]
@@ -37,6 +43,9 @@ class Objective(Protocol):
     def state_dict(self) -> dict[str, Any]: ...
 
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+    # Optional: `final_report(model) -> dict` scores the finished model (a fine-tuning task's
+    # test split); the trainer saves it as results.json.
 
 
 class _PretrainObjective:
@@ -152,7 +161,44 @@ class MaskedLM(_PretrainObjective):
         return f"{left}[MASK]{right}\n  -> {guesses} (truth {tok.id_to_piece(answer)!r})"
 
 
-def build_objective(cfg: RunConfig, tokenizer: Tokenizer, train: np.ndarray, val: np.ndarray,
-                    val_chars: int, seed: int) -> Objective:
+@dataclass
+class Setup:
+    """What a run trains: the model, its objective, the tokenizer, and what config.json records."""
+
+    model: nn.Module
+    objective: Objective
+    tokenizer: Tokenizer
+    data_info: dict[str, Any]
+    lr_scale: Callable[[str], float] | None = None  # per parameter name; None: 1 everywhere
+
+
+def build_pretrain_setup(cfg: RunConfig, run_dir: Path, resume: bool, seed: int) -> Setup:
+    """The token store and tokenizer of cfg.data_dir, a fresh model, and its objective."""
+    data_dir = Path(cfg.data_dir)
+    store = TokenStore.open(data_dir / "tokens.h5")
+    # A resumed run keeps the tokenizer it started with, even if the data folder changed.
+    tok_path = run_dir / "tokenizer.model" if resume else data_dir / "tokenizer.model"
+    tokenizer = Tokenizer.load(tok_path)
+    if store.tokenizer_sha256 != tokenizer.sha256:
+        raise UserError(
+            f"{data_dir}: the token store was made with another tokenizer than {tok_path}. "
+            "Run `lmstudio-app prepare` again for this data."
+        )
+    if tokenizer.vocab_size > cfg.model.vocab_size:
+        raise UserError(
+            f"vocab_size={cfg.model.vocab_size} is below the tokenizer's "
+            f"{tokenizer.vocab_size} pieces: remove the vocab_size override."
+        )
+    model = build_model(cfg.model)
     kind = {"clm": CausalLM, "mlm": MaskedLM}[cfg.objective]
-    return kind(cfg, tokenizer, train, val, val_chars, seed)
+    objective = kind(cfg, tokenizer, store.tokens("train"), store.tokens("val"),
+                     store.n_chars("val"), seed)
+    info = {
+        "data_dir": str(data_dir.resolve()),
+        "tokenizer_sha256": tokenizer.sha256,
+        "tokenizer_kind": tokenizer.kind,
+        "train_tokens": store.n_tokens("train"),
+        "val_tokens": store.n_tokens("val"),
+        "sources": store.sources,
+    }
+    return Setup(model, objective, tokenizer, info)

@@ -24,6 +24,7 @@ STATUS = "status.json"
 METRICS = "metrics.jsonl"
 LOG = "log.txt"
 TOKENIZER = "tokenizer.model"
+RESULTS = "results.json"  # a fine-tuned run's scores on its test split
 DEFAULT_ROOT = Path("runs")
 
 

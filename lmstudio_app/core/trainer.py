@@ -12,6 +12,7 @@ import contextlib
 import math
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,11 +26,8 @@ from .config import RunConfig, save_json
 from .control import RunControl
 from .device import Runtime, describe_device, setup_runtime
 from .errors import UserError
-from .models import build_model
-from .objectives import Objective, build_objective
+from .objectives import Objective, Setup, build_pretrain_setup
 from .sinks import EvalMetrics, FanOutSink, JsonLinesSink, LogFileSink, MetricsSink, StepMetrics
-from .store import TokenStore
-from .tokenizer import Tokenizer
 
 
 class NonFiniteLoss(Exception):
@@ -55,15 +53,34 @@ def lr_at(step: int, lr: float, min_lr: float, warmup: int, max_steps: int) -> f
     return min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (lr - min_lr)
 
 
-def make_optimizer(model: nn.Module, cfg: RunConfig, device: torch.device) -> torch.optim.AdamW:
-    """AdamW with weight decay on matrices only; fused kernels where the device has them."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    decay = [p for p in params if p.dim() >= 2]
-    no_decay = [p for p in params if p.dim() < 2]
+def build_setup(cfg: RunConfig, run_dir: Path, resume: bool, seed: int) -> Setup:
+    """Pretraining reads a token store; fine-tuning a labeled dataset and a pretrained run."""
+    if cfg.finetune is not None:
+        from .finetune import build_finetune_setup
+
+        return build_finetune_setup(cfg, run_dir, resume, seed)
+    return build_pretrain_setup(cfg, run_dir, resume, seed)
+
+
+def make_optimizer(model: nn.Module, cfg: RunConfig, device: torch.device,
+                   lr_scale: Callable[[str], float] | None = None) -> torch.optim.AdamW:
+    """AdamW with weight decay on matrices only; fused kernels where the device has them.
+
+    `lr_scale(name)` gives a parameter's share of the scheduled rate (a fine-tuned body may
+    learn slower than its new head); each group carries it as "lr_scale".
+    """
     t = cfg.train
+    buckets: dict[tuple[bool, float], list[torch.nn.Parameter]] = {}
+    seen: set[int] = set()
+    for name, p in model.named_parameters():
+        if not p.requires_grad or id(p) in seen:
+            continue
+        seen.add(id(p))
+        scale = lr_scale(name) if lr_scale else 1.0
+        buckets.setdefault((p.dim() >= 2, scale), []).append(p)
     groups = [
-        {"params": decay, "weight_decay": t.weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
+        {"params": ps, "weight_decay": t.weight_decay if decay else 0.0, "lr_scale": scale}
+        for (decay, scale), ps in sorted(buckets.items(), key=lambda kv: kv[0], reverse=True)
     ]
     kwargs: dict[str, Any] = {"lr": t.learning_rate, "betas": (t.beta1, t.beta2)}
     if device.type in ("cuda", "cpu", "mps"):
@@ -115,37 +132,13 @@ class Trainer:
 
     # -- set-up --------------------------------------------------------------------------------
 
-    def _load_data(self) -> tuple[Tokenizer, TokenStore]:
-        data_dir = Path(self.cfg.data_dir)
-        store = TokenStore.open(data_dir / "tokens.h5")
-        tok_path = self.run_dir / runs.TOKENIZER if self.resume else data_dir / "tokenizer.model"
-        tokenizer = Tokenizer.load(tok_path)
-        if store.tokenizer_sha256 != tokenizer.sha256:
-            raise UserError(
-                f"{data_dir}: the token store was made with another tokenizer than {tok_path}. "
-                "Run `lmstudio-app prepare` again for this data."
-            )
-        if tokenizer.vocab_size > self.cfg.model.vocab_size:
-            raise UserError(
-                f"vocab_size={self.cfg.model.vocab_size} is below the tokenizer's "
-                f"{tokenizer.vocab_size} pieces: remove the vocab_size override."
-            )
-        return tokenizer, store
-
-    def _write_run_files(self, tokenizer: Tokenizer, store: TokenStore, n_params: int) -> None:
+    def _write_run_files(self, setup: Setup, n_params: int) -> None:
         from .atomic import atomic_write_bytes
 
-        atomic_write_bytes(self.run_dir / runs.TOKENIZER, tokenizer.model_bytes)
+        atomic_write_bytes(self.run_dir / runs.TOKENIZER, setup.tokenizer.model_bytes)
         save_json(self.run_dir / runs.CONFIG, {
             "run": self.cfg.to_dict(),
-            "data": {
-                "data_dir": str(Path(self.cfg.data_dir).resolve()),
-                "tokenizer_sha256": tokenizer.sha256,
-                "tokenizer_kind": tokenizer.kind,
-                "train_tokens": store.n_tokens("train"),
-                "val_tokens": store.n_tokens("val"),
-                "sources": store.sources,
-            },
+            "data": setup.data_info,
             "parameters": n_params,
             "versions": versions(),
         })
@@ -188,20 +181,17 @@ class Trainer:
         cfg, t = self.cfg, self.cfg.train
         rt = setup_runtime(t.device, t.dtype)
         self.rt = rt
-        tokenizer, store = self._load_data()
         torch.manual_seed(t.seed + rt.rank)
-
-        model = build_model(cfg.model).to(rt.device)
+        setup = build_setup(cfg, self.run_dir, self.resume, seed=t.seed + rt.rank)
+        model, objective = setup.model.to(rt.device), setup.objective
         n_params = sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
-        objective = build_objective(cfg, tokenizer, store.tokens("train"), store.tokens("val"),
-                                    store.n_chars("val"), seed=t.seed + rt.rank)
-        optimizer = make_optimizer(model, cfg, rt.device)
+        optimizer = make_optimizer(model, cfg, rt.device, setup.lr_scale)
         fp16 = rt.dtype == torch.float16 and rt.device.type == "cuda"
         scaler = torch.amp.GradScaler(rt.device.type, enabled=fp16)
         if self.resume:
             self._restore(model, optimizer, scaler, objective)
         elif rt.is_main:
-            self._write_run_files(tokenizer, store, n_params)
+            self._write_run_files(setup, n_params)
 
         train_model: nn.Module = model
         if rt.distributed:
@@ -254,7 +244,7 @@ class Trainer:
 
             lr = lr_at(self.step, t.learning_rate, t.min_lr, t.warmup_steps, t.max_steps)
             for group in optimizer.param_groups:
-                group["lr"] = lr
+                group["lr"] = lr * group["lr_scale"]
             for micro in range(t.grad_accum):
                 batch = tuple(b.to(device, non_blocking=non_blocking)
                               for b in objective.next_batch())
@@ -307,6 +297,8 @@ class Trainer:
 
         if reason == "stopped":
             self._save(model, optimizer, scaler, objective, best=False)
+        elif rt.is_main and hasattr(objective, "final_report"):
+            self._final_report(model, objective)
         runs.write_status(self.run_dir, reason, self.step, self.best)
         self.sink.finished(self.step, reason)
         return TrainResult(self.run_dir, self.step, reason, self.best, self.last_loss)
@@ -347,6 +339,18 @@ class Trainer:
         if improved:
             self.best = m.val_loss
         self._save(model, optimizer, scaler, objective, best=improved)
+
+    @torch.no_grad()
+    def _final_report(self, model: nn.Module, objective: Objective) -> None:
+        """Score the best weights on the task's test split; save results.json."""
+        best = self.run_dir / ckpt.BEST_WEIGHTS
+        if best.is_file():
+            ckpt.load_weights(model, best)
+        model.eval()
+        report = objective.final_report(model)  # type: ignore[attr-defined]
+        save_json(self.run_dir / runs.RESULTS, report)
+        headline = ", ".join(f"{k} {v:.4f}" for k, v in report.items() if isinstance(v, float))
+        self.sink.message(f"test: {headline}")
 
     # -- checkpoints ---------------------------------------------------------------------------
 
