@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .batches import CausalBatches, MaskedBatches, fixed_eval_batches
+from .batches import CausalBatches, MaskedBatches, MaskingSpec, fixed_eval_batches
 from .config import RunConfig
 from .errors import UserError
 from .models import build_model
@@ -131,9 +131,14 @@ class MaskedLM(_PretrainObjective):
 
     def eval_batches(self) -> list[Batch]:
         if self._eval_cache is None:
-            # The same masked validation windows at every evaluation, so scores compare.
-            evaluator = self._make_batches(self.val, seed=0)
-            self._eval_cache = [evaluator.next() for _ in range(self.cfg.train.eval_batches)]
+            # The same masked windows, spread over the split, at every evaluation.
+            tok = self.tokenizer
+            spec = MaskingSpec(tok.mask_id, tok.vocab_size, tok.special_ids, tok.cls_id,
+                               tok.sep_id, self.cfg.train.mask_prob)
+            self._eval_cache = fixed_eval_batches(
+                self.val, self.cfg.model.block_size, self.cfg.train.batch_size,
+                self.cfg.train.eval_batches, seed=0, masking=spec,
+            )
         return self._eval_cache
 
     def eval_extra(self, model: nn.Module, val_loss: float) -> dict[str, float]:
