@@ -124,6 +124,8 @@ class MainWindow(QMainWindow):
         self.sidebar.addItems(list(PAGE_NAMES))
         self.sidebar.setFixedWidth(130)
         self.sidebar.setObjectName("sidebar")
+        # Spacing only: colours stay the palette's, so light and dark themes both work.
+        self.sidebar.setStyleSheet("QListWidget#sidebar::item { padding: 7px 10px; }")
         self.stack = QStackedWidget()
         for name in PAGE_NAMES:
             self.stack.addWidget(self.pages[name])
@@ -150,6 +152,10 @@ class MainWindow(QMainWindow):
         state.sig_compare_run.connect(lambda _p: self.show_page("Train"))
         self.train_page.sig_run_state.connect(self.run_label.setText)
         self.train_page.sig_device.connect(self.device_label.setText)
+        # Between runs, show the device a new run would use (a run on the CPU uses a core less).
+        self._idle_device = self.device_label.text()
+        self.train_page.session.sig_done.connect(
+            lambda *_: self.device_label.setText(self._idle_device))
         self.train_page.session.sig_state.connect(self._update_actions)
         self.train_page.sig_validated.connect(lambda _v: self._update_actions())
         self._restore()

@@ -262,6 +262,7 @@ class TrainPage(QWidget):
         right_split.addWidget(samples_box)
         right_split.setStretchFactor(0, 3)
         right_split.setStretchFactor(1, 1)
+        right_split.setSizes([520, 180])
         right.addWidget(right_split, 1)
         splitter.addWidget(right_box)
         splitter.setStretchFactor(0, 0)
