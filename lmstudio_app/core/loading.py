@@ -44,13 +44,24 @@ def load_run(run_dir: Path, checkpoint: str = "best", device: str = "cpu") -> Lo
     cfg = runs.read_config(run_dir)
     tokenizer = Tokenizer.load(run_dir / runs.TOKENIZER)
     path = weights_path(run_dir, checkpoint)
-    model = build_model(cfg.model)
+    if cfg.finetune is not None:
+        # A fine-tuned run: its body plus the task's head, shaped by config.json.
+        from .models.heads import build_task_model
+
+        model = build_task_model(cfg)
+    else:
+        model = build_model(cfg.model)
     ckpt.load_weights(model, path)
     model.to(resolve_device(device)).eval()
     return LoadedRun(run_dir, cfg, tokenizer, model, path)
 
 
 def require_objective(loaded: LoadedRun, objective: str, command: str) -> None:
+    if loaded.config.finetune is not None and objective in ("clm", "mlm"):
+        raise UserError(
+            f"{loaded.run_dir} is a fine-tuned {loaded.config.objective} run; {command} needs a "
+            f"pretrained {'GPT (clm)' if objective == 'clm' else 'BERT (mlm)'} run."
+        )
     if loaded.config.objective != objective:
         kind = {"clm": "a GPT (clm)", "mlm": "a BERT (mlm)"}[objective]
         raise UserError(

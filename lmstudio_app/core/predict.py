@@ -1,4 +1,4 @@
-"""Predictions from trained models: fill-the-mask with a BERT."""
+"""Predictions from trained models: fill-the-mask, classification and question answering."""
 
 from __future__ import annotations
 
@@ -66,3 +66,54 @@ def fill_mask(model: Bert, tokenizer: Any, text: str, top_k: int = 5) -> list[tu
         (readable_piece(tokenizer, i), p)
         for p, i in zip(top.values.tolist(), top.indices.tolist(), strict=True)
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Fine-tuned runs: classification and question answering
+
+
+def _task(loaded: Any, *tasks: str) -> Any:
+    ft = loaded.config.finetune
+    if ft is None or ft.task not in tasks:
+        have = ft.task if ft is not None else f"a pretraining ({loaded.config.objective})"
+        raise UserError(f"{loaded.run_dir} is {have} run; this needs a {' or '.join(tasks)} run.")
+    return ft
+
+
+def classify(loaded: Any, texts: list[str]) -> list[dict[str, Any]]:
+    """For each text of a classify run: its label and the probability of every label."""
+    from .finetune import classify_probs
+
+    ft = _task(loaded, "classify")
+    cfg = loaded.config
+    if not texts:
+        return []
+    probs = classify_probs(loaded.model, loaded.tokenizer, list(texts), cfg.model.arch,
+                           ft.max_length or cfg.model.block_size)
+    out = []
+    for p in probs:
+        values = p.tolist()
+        best = max(range(len(values)), key=values.__getitem__)
+        out.append({"label": ft.labels[best],
+                    "probabilities": dict(zip(ft.labels, values, strict=True))})
+    return out
+
+
+def answer(loaded: Any, question: str, context: str | None = None) -> dict[str, Any]:
+    """The answer of a QA run: text and score; an extractive run adds its character start/end
+    in `context` (which it needs)."""
+    from .finetune import extract_answer, generate_answer
+
+    ft = _task(loaded, "qa-extractive", "qa-generative")
+    cfg = loaded.config
+    if not question.strip():
+        raise UserError("the question is empty; write a question.")
+    max_length = ft.max_length or cfg.model.block_size
+    if ft.task == "qa-extractive":
+        if not context or not context.strip():
+            raise UserError("an extractive QA run picks the answer from a context: give "
+                            "--context TEXT.")
+        return extract_answer(loaded.model, loaded.tokenizer, question, context, max_length,
+                              ft.stride)
+    return generate_answer(loaded.model, loaded.tokenizer, ft.template, question, context,
+                           max_length)

@@ -1,0 +1,83 @@
+"""Task heads on a pretrained body: sequence classification and extractive question answering.
+
+A head model holds the pretrained network as `body` and its new layer as `head`, so parameter
+names read body.* / head.* and the body's names stay those of GPT-2 or BERT underneath. The
+generative QA task needs no head: it fine-tunes the GPT itself.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from ..config import RunConfig
+from . import build_model
+
+
+def _body_hidden(body: nn.Module, input_ids: Tensor, attention_mask: Tensor | None,
+                 token_type_ids: Tensor | None) -> Tensor:
+    if body.config.arch == "bert":  # type: ignore[union-attr]
+        return body.hidden_states(input_ids, attention_mask, token_type_ids)  # type: ignore
+    # A causal body: right padding never reaches the real tokens before it, so no mask.
+    return body.hidden_states(input_ids)  # type: ignore[operator]
+
+
+class SequenceClassifier(nn.Module):
+    """A linear layer over one pooled position: the last real token (GPT) or [CLS] (BERT)."""
+
+    def __init__(self, body: nn.Module, n_labels: int, pooling: str) -> None:
+        super().__init__()
+        if pooling not in ("last", "cls"):
+            raise ValueError(f"pooling {pooling!r}: choose last or cls")
+        self.body = body
+        self.pooling = pooling
+        self.config = body.config  # type: ignore[union-attr]
+        self.head = nn.Linear(self.config.n_embd, n_labels)
+        nn.init.normal_(self.head.weight, std=0.02)
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
+        """Logits (B, n_labels); attention_mask is 1 on tokens, 0 on right padding."""
+        h = _body_hidden(self.body, input_ids, attention_mask, None)
+        if self.pooling == "cls":
+            pooled = h[:, 0]
+        else:
+            last = attention_mask.long().sum(dim=1).clamp(min=1) - 1
+            pooled = h[torch.arange(h.shape[0], device=h.device), last]
+        return self.head(pooled)
+
+
+class SpanExtractor(nn.Module):
+    """Start and end logits over the positions of a BERT body (SQuAD-style extractive QA)."""
+
+    def __init__(self, body: nn.Module) -> None:
+        super().__init__()
+        self.body = body
+        self.config = body.config  # type: ignore[union-attr]
+        self.head = nn.Linear(self.config.n_embd, 2)
+        nn.init.normal_(self.head.weight, std=0.02)
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor,
+                token_type_ids: Tensor) -> tuple[Tensor, Tensor]:
+        """(start_logits, end_logits), each (B, T)."""
+        h = _body_hidden(self.body, input_ids, attention_mask, token_type_ids)
+        logits = self.head(h)
+        return logits[..., 0], logits[..., 1]
+
+
+def pooling_for(arch: str) -> str:
+    return "cls" if arch == "bert" else "last"
+
+
+def build_task_model(cfg: RunConfig, body: nn.Module | None = None) -> nn.Module:
+    """The network a fine-tuning run trains: its body (fresh unless given) plus the task's head."""
+    ft = cfg.finetune
+    if ft is None:
+        raise ValueError("not a fine-tuning configuration")
+    body = body if body is not None else build_model(cfg.model)
+    if ft.task == "classify":
+        return SequenceClassifier(body, max(len(ft.labels), 1), pooling_for(cfg.model.arch))
+    if ft.task == "qa-extractive":
+        return SpanExtractor(body)
+    return body  # qa-generative: the language model itself
