@@ -258,7 +258,10 @@ class Trainer:
                 loss_sum += loss.detach()
             if t.grad_clip > 0:
                 scaler.unscale_(optimizer)
-                grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
+                # foreach: one fused norm over all gradients instead of a loop per tensor.
+                grad_norm = torch.nn.utils.clip_grad_norm_(
+                    model.parameters(), t.grad_clip, foreach=device.type in ("cpu", "cuda") or None
+                )
             else:
                 grad_norm = torch.zeros((), device=device)
             scaler.step(optimizer)
