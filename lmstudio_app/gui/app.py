@@ -162,8 +162,23 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     return app
 
 
+def display_problem() -> str | None:
+    """Why no window can open here (a Linux session without a display), or None."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    return ("no display found (DISPLAY and WAYLAND_DISPLAY are unset): start lmstudio-app from "
+            "a desktop session, or use the command line without a window: "
+            "`lmstudio-app --help`, or `lmstudio-app demo` for the sample pipeline.")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Open the window; returns the exit status."""
+    problem = display_problem()
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     calm_cpu_threads()
     app = create_app(argv)
     from .main_window import MainWindow, screen_fit
