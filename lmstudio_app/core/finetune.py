@@ -203,12 +203,26 @@ def render_prompt(template: str, question: str, context: str | None) -> str:
     return template.format(question=question, context=context or "")
 
 
+def answer_budget(max_length: int) -> int:
+    """Tokens an answer (with its end piece) may take; the prompt gets the rest of the window.
+
+    Training and generation cut the prompt the same way, so the answer starts at the positions
+    the model learned it at.
+    """
+    return max(2, min(GEN_ANSWER_TOKENS, max_length // 4))
+
+
+def prompt_ids(tokenizer: Tokenizer, prompt: str, max_length: int) -> list[int]:
+    """The prompt's tokens, cut from the left (its end, "Answer:", is what matters)."""
+    return tokenizer.encode(prompt)[-(max_length + 1 - answer_budget(max_length)):]
+
+
 def generative_rows(tokenizer: Tokenizer, prompt: str, answer: str,
                     max_length: int) -> tuple[list[int], list[int]]:
     """Inputs and targets: prompt + " answer" + end; targets only on the answer and the end."""
-    a_ids = [*tokenizer.encode(" " + answer.strip()), tokenizer.eos_id][: max_length // 2]
-    p_ids = tokenizer.encode(prompt)
-    p_ids = p_ids[-(max_length + 1 - len(a_ids)):]  # keep the prompt's end ("Answer:")
+    a_ids = [*tokenizer.encode(" " + answer.strip()), tokenizer.eos_id]
+    a_ids = a_ids[:answer_budget(max_length)]
+    p_ids = prompt_ids(tokenizer, prompt, max_length)
     seq = p_ids + a_ids
     targets = [IGNORE] * (len(p_ids) - 1) + a_ids
     return seq[:-1], targets
@@ -500,10 +514,9 @@ def generate_answer(model: nn.Module, tokenizer: Tokenizer, template: str, quest
     """A greedy answer to the prompt, stopped at the end piece, with its mean token probability."""
     from .generate import generate
 
-    prompt = render_prompt(template, question, context)
-    p_ids = tokenizer.encode(prompt)[-max(1, max_length - GEN_ANSWER_TOKENS):]
+    p_ids = prompt_ids(tokenizer, render_prompt(template, question, context), max_length)
     prompt = tokenizer.decode(p_ids)
-    text = "".join(generate(model, tokenizer, prompt, max_new_tokens=GEN_ANSWER_TOKENS,
+    text = "".join(generate(model, tokenizer, prompt, max_new_tokens=answer_budget(max_length),
                             temperature=0.0, top_k=None, top_p=None, seed=0, stop_at_eos=True))
     answer = text.strip()
     score = 0.0
