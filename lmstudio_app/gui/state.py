@@ -15,8 +15,10 @@ from PySide6.QtCore import QObject, QSettings, QStandardPaths, Signal
 
 def default_home() -> Path:
     """Where the app keeps its prepared data and runs unless the user chooses elsewhere."""
-    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
-    return Path(base or Path.home() / ".lmstudio_app")
+    # The generic data folder plus our name: AppDataLocation would repeat the name twice
+    # (organisation and application are both "lmstudio_app").
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericDataLocation)
+    return Path(base) / "lmstudio_app" if base else Path.home() / ".lmstudio_app"
 
 
 class AppState(QObject):
