@@ -21,14 +21,14 @@ run: $(STAMP)
 	$(BIN)/lmstudio-app
 
 test: $(STAMP)
-	$(BIN)/python -m ruff check lmstudio_app tests bench
+	$(BIN)/python -m ruff check lmstudio_app tests bench tools
 	$(BIN)/python -m pytest -q
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
 lint: $(STAMP)
-	$(BIN)/python -m ruff check lmstudio_app tests bench
+	$(BIN)/python -m ruff check lmstudio_app tests bench tools
 
 bench: $(STAMP)
 	$(BIN)/python bench/train_throughput.py
