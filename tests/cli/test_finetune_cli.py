@@ -1,0 +1,146 @@
+"""Fine-tuning from the command line, end to end through real subprocesses on tiny runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lmstudio_app.core.labeled import sample_qa_path, sample_sentiment_path
+from tests.conftest import austen_text
+
+TINY = ["--set", "n_layer=1", "--set", "n_head=2", "--set", "n_embd=32",
+        "--set", "block_size=64", "--set", "batch_size=8", "--set", "eval_interval=40",
+        "--set", "eval_batches=2", "--set", "log_interval=10", "--set", "sample_prompt="]
+FT = ["--set", "eval_interval=20", "--set", "log_interval=10", "--set", "learning_rate=2e-3"]
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "lmstudio_app", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    """Prepared Austen text and a tiny pretrained GPT (runs/gpt) and BERT (runs/bert)."""
+    root = tmp_path_factory.mktemp("ftcli")
+    (root / "corpus").mkdir()
+    (root / "corpus" / "austen.txt").write_text(austen_text(100_000), encoding="utf-8")
+    out = cli("prepare", "corpus", "--out", "data", "--vocab-size", "400", cwd=root)
+    assert out.returncode == 0, out.stderr
+    for objective, name in (("clm", "gpt"), ("mlm", "bert")):
+        out = cli("pretrain", "--data", "data", "--objective", objective, "--max-steps", "40",
+                  "--out", f"runs/{name}", *TINY, cwd=root)
+        assert out.returncode == 0, out.stderr
+    return root
+
+
+def test_finetune_classify_then_classify_and_eval(workdir):
+    sentiment = str(sample_sentiment_path())
+    out = cli("finetune", "--task", "classify", "--train", sentiment, "--from", "runs/gpt",
+              "--max-steps", "40", "--out", "runs/cls", "--json", *FT, cwd=workdir)
+    assert out.returncode == 0, out.stderr
+    events = [json.loads(line) for line in out.stdout.splitlines()]
+    assert events[0]["event"] == "data" and events[0]["splits"] == {"train": 480, "val": 60,
+                                                                     "test": 60}
+    evals = [e for e in events if e["event"] == "eval"]
+    assert evals and {"accuracy", "macro_f1"} <= set(evals[-1])
+    results = events[-1]
+    assert results["event"] == "results" and results["task"] == "classify"
+    assert results["n"] == 60 and 0 <= results["accuracy"] <= 1 and "confusion" in results
+
+    out = cli("classify", "--run", "runs/cls", "What a lovely, happy day!", "It broke.",
+              cwd=workdir)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert len(lines) == 2 and lines[0].split("\t")[0] in ("negative", "neutral", "positive")
+    out = cli("classify", "--run", "runs/cls", "--json", "Fine.", cwd=workdir)
+    row = json.loads(out.stdout)
+    assert set(row["probabilities"]) == {"negative", "neutral", "positive"}
+    assert sum(row["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+
+    out = cli("eval", "--run", "runs/cls", "--data", sentiment, cwd=workdir)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["n"] == 600 and report["data"]["rows_used"] == 600 and "macro_f1" in report
+
+    # Plain output prints the test figures at the end.
+    out = cli("finetune", "--task", "classify", "--train", sentiment, "--from", "runs/bert",
+              "--max-steps", "10", "--out", "runs/cls-bert", "--freeze-layers", "1",
+              "--class-weights", *FT, cwd=workdir)
+    assert out.returncode == 0, out.stderr
+    assert "test (60 examples): accuracy" in out.stdout and "600 of 600 rows used" in out.stderr
+
+
+def test_finetune_qa_then_answer(workdir):
+    qa = str(sample_qa_path())
+    out = cli("finetune", "--task", "qa-extractive", "--train", qa, "--from", "runs/bert",
+              "--max-steps", "20", "--out", "runs/qa", *FT, cwd=workdir)
+    assert out.returncode == 0, out.stderr
+    assert "exact_match" in out.stdout
+    context = "Elizabeth Bennet lives at Longbourn, near Meryton."
+    out = cli("answer", "--run", "runs/qa", "--question", "Who lives at Longbourn?",
+              "--context", context, "--json", cwd=workdir)
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    assert context[got["start"]:got["end"]] == got["answer"] != ""
+    out = cli("answer", "--run", "runs/qa", "--question", "Who?", cwd=workdir)
+    assert out.returncode == 2 and "--context" in out.stderr
+
+    out = cli("finetune", "--task", "qa-generative", "--train", qa, "--from", "runs/gpt",
+              "--max-steps", "10", "--out", "runs/gen", *FT, cwd=workdir)
+    assert out.returncode == 0, out.stderr
+    out = cli("answer", "--run", "runs/gen", "--question", "Who is Mr Darcy?", cwd=workdir)
+    assert out.returncode == 0, out.stderr
+    assert "score" in out.stderr
+
+
+def test_compare_init_prints_both(workdir):
+    out = cli("compare-init", "--task", "classify", "--train", str(sample_sentiment_path()),
+              "--from", "runs/gpt", "--max-steps", "10", "--out", "runs/cmp", "--json", *FT,
+              cwd=workdir)
+    assert out.returncode == 0, out.stderr
+    both = json.loads(out.stdout)
+    assert both["pretrained"]["reason"] == both["scratch"]["reason"] == "completed"
+    assert both["pretrained"]["step"] == both["scratch"]["step"] == 10
+    assert "accuracy" in both["pretrained"]["report"] and "accuracy" in both["scratch"]["report"]
+    assert set(both["difference"]) >= {"accuracy", "macro_f1"}
+    scratch_cfg = json.loads((workdir / "runs/cmp/scratch/config.json").read_text())["run"]
+    pre_cfg = json.loads((workdir / "runs/cmp/pretrained/config.json").read_text())["run"]
+    assert scratch_cfg["model"] == pre_cfg["model"] and scratch_cfg["train"] == pre_cfg["train"]
+    assert scratch_cfg["finetune"]["scratch"] and not pre_cfg["finetune"]["scratch"]
+
+    out = cli("compare-init", "--task", "classify", "--train", str(sample_sentiment_path()),
+              "--from", "runs/gpt", "--max-steps", "4", "--out", "runs/cmp2", *FT, cwd=workdir)
+    assert out.returncode == 0, out.stderr
+    header = out.stdout.splitlines()[0].split()
+    assert header == ["pretrained", "scratch", "difference"] and "accuracy" in out.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["finetune", "--task", "classify", "--train", "x.csv"], "--from RUN_DIR or --scratch"),
+    (["finetune", "--task", "qa-extractive", "--train", "QA", "--from", "runs/gpt"],
+     "needs a BERT model"),
+    (["finetune", "--task", "classify", "--train", "nope.csv", "--from", "runs/gpt",
+      "--out", "runs/nope"], "nope.csv: no such file"),
+    (["classify", "--run", "runs/gpt", "hello"], "needs a fine-tuned run"),
+    (["compare-init", "--task", "classify", "--train", "x.csv", "--scratch",
+      "--tokenizer-from", "data"], "needs --from"),
+    (["finetune", "--task", "classify", "--train", "x.csv", "--scratch", "--tokenizer-from",
+      "corpus"], "no tokenizer.model"),
+])
+def test_mistakes_exit_2_with_one_line(workdir, args, message):
+    args = [str(sample_qa_path()) if a == "QA" else a for a in args]
+    out = cli(*args, cwd=workdir)
+    assert out.returncode == 2, (out.stdout, out.stderr)
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], out.stderr
+
+
+@pytest.mark.parametrize("command", ["finetune", "compare-init", "eval", "classify", "answer"])
+def test_help(command, tmp_path):
+    out = cli(command, "--help", cwd=tmp_path)
+    assert out.returncode == 0 and "usage: lmstudio-app " + command in out.stdout
