@@ -1,4 +1,5 @@
-"""The Playground: talk to a GPT run, or fill the mask with a BERT run.
+"""The Playground: talk to a GPT run, fill the mask with a BERT run, or try a fine-tuned run
+(label a text, answer a question).
 
 Loading a model, generating and predicting are BackgroundJobs; the model object is handed to
 one job at a time (loading, then either a generation or a prediction), so it is never used by
@@ -39,10 +40,16 @@ from PySide6.QtWidgets import (
 from ...core import runs
 from ..jobs import BackgroundJob
 from ..state import AppState
+from ..widgets.task_panels import ClassifyPanel, QAPanel
 
 MAX_PROMPT_CHARS = 4000  # the conversation sent is cut to its end; the model sees its window
-_OBJECTIVE = {"clm": "GPT (clm)", "mlm": "BERT (mlm)"}
-_PANEL_NONE, _PANEL_CHAT, _PANEL_MASK = range(3)
+_OBJECTIVE = {"clm": "GPT (clm)", "mlm": "BERT (mlm)", "classify": "classifier",
+              "qa-extractive": "extractive QA", "qa-generative": "generative QA"}
+_PANEL_NONE, _PANEL_CHAT, _PANEL_MASK, _PANEL_CLASSIFY, _PANEL_QA = range(5)
+_PANEL_FOR = {"clm": _PANEL_CHAT, "mlm": _PANEL_MASK, "classify": _PANEL_CLASSIFY,
+              "qa-extractive": _PANEL_QA, "qa-generative": _PANEL_QA}
+_PANEL_NAME = {_PANEL_NONE: "none", _PANEL_CHAT: "chat", _PANEL_MASK: "fill-mask",
+               _PANEL_CLASSIFY: "classify", _PANEL_QA: "qa"}
 DEFAULT_MASK_TEXT = "It is a truth universally [MASK]."
 
 
@@ -84,6 +91,27 @@ def predict_mask(loaded: Any, text: str, top_k: int) -> list[tuple[str, float]]:
         return list(fill_mask(loaded.model, loaded.tokenizer, text, top_k=top_k))
 
 
+def predict_label(loaded: Any, text: str) -> dict[str, Any]:
+    import torch
+
+    from ...core.errors import UserError
+    from ...core.predict import classify
+
+    if not text.strip():
+        raise UserError("the text is empty; write something to classify.")
+    with torch.inference_mode():
+        return classify(loaded, [text])[0]
+
+
+def predict_answer(loaded: Any, question: str, context: str) -> dict[str, Any]:
+    import torch
+
+    from ...core.predict import answer
+
+    with torch.inference_mode():
+        return dict(answer(loaded, question, context or None))
+
+
 def _count(n: int) -> str:
     return f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n / 1e3:.0f}K" if n >= 1e3 else str(n)
 
@@ -95,6 +123,7 @@ class PlaygroundPage(QWidget):
     sig_load_failed = Signal(str)
     sig_reply_finished = Signal(str)  # done | stopped | failed
     sig_predictions_shown = Signal(list)
+    sig_task_result = Signal(object)  # the dict a classify or answer prediction returned
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -104,6 +133,7 @@ class PlaygroundPage(QWidget):
         self._load_wanted: tuple[Path, str] | None = None
         self._gen_job: BackgroundJob | None = None
         self._mask_job: BackgroundJob | None = None
+        self._task_job: BackgroundJob | None = None
         self._conversation = ""  # the plain text so far: every message and every reply
         self._reply_parts: list[str] = []
         self._reply_outcome = "failed"
@@ -152,6 +182,12 @@ class PlaygroundPage(QWidget):
         self.stack.addWidget(empty)
         self.stack.addWidget(self._build_chat())
         self.stack.addWidget(self._build_mask())
+        self.classify_panel = ClassifyPanel()
+        self.classify_panel.sig_requested.connect(self.classify_text)
+        self.qa_panel = QAPanel()
+        self.qa_panel.sig_requested.connect(self.ask)
+        self.stack.addWidget(self.classify_panel)
+        self.stack.addWidget(self.qa_panel)
 
         layout = QVBoxLayout(self)
         layout.addLayout(top)
@@ -323,12 +359,13 @@ class PlaygroundPage(QWidget):
             self._on_run_chosen(force=True)
 
     def _show_panel(self, objective: str | None) -> None:
-        panel = {"clm": _PANEL_CHAT, "mlm": _PANEL_MASK}.get(objective or "", _PANEL_NONE)
+        panel = _PANEL_FOR.get(objective or "", _PANEL_NONE)
+        if panel == _PANEL_QA:
+            self.qa_panel.set_extractive(objective == "qa-extractive")
         self.stack.setCurrentIndex(panel)
 
     def current_panel(self) -> str:
-        return {_PANEL_NONE: "none", _PANEL_CHAT: "chat",
-                _PANEL_MASK: "fill-mask"}[self.stack.currentIndex()]
+        return _PANEL_NAME[self.stack.currentIndex()]
 
     def _on_run_chosen(self, force: bool = False) -> None:
         path = self.selected_run()
@@ -348,7 +385,8 @@ class PlaygroundPage(QWidget):
     def _next_load(self) -> None:
         if self._load_wanted is None:
             return
-        if self._load_job is not None or self._gen_job is not None or self._mask_job is not None:
+        if any(j is not None for j in (self._load_job, self._gen_job, self._mask_job,
+                                       self._task_job)):
             # One job holds the model at a time: stop a generation, let the others finish.
             if self._gen_job is not None:
                 self._gen_job.cancel()
@@ -398,6 +436,8 @@ class PlaygroundPage(QWidget):
         generating = self._gen_job is not None
         self.send_button.setEnabled(ready and not generating)
         self.mask_button.setEnabled(ready and self._mask_job is None)
+        self.classify_panel.button.setEnabled(ready and self._task_job is None)
+        self.qa_panel.button.setEnabled(ready and self._task_job is None)
 
     def _show_error(self, message: str) -> None:
         self.error_label.setText(message)
@@ -559,6 +599,50 @@ class PlaygroundPage(QWidget):
         self._set_model_ready(self.model is not None)
         self._next_load()
 
+    # -- fine-tuned runs: classify a text, answer a question
+
+    def _task_ready(self, *tasks: str) -> Any:
+        if self.model is None or self._task_job is not None:
+            return None
+        ft = self.model.loaded.config.finetune
+        if ft is None or ft.task not in tasks:
+            self._show_error(f"This run is not a {' or '.join(tasks)} run: pick one fine-tuned "
+                             "for that on the Train page.")
+            return None
+        return self.model.loaded
+
+    def classify_text(self, text: str) -> None:
+        loaded = self._task_ready("classify")
+        if loaded is not None:
+            self._start_task(lambda report, cancel: predict_label(loaded, text),
+                             self.classify_panel.show_result)
+
+    def ask(self, question: str, context: str) -> None:
+        loaded = self._task_ready("qa-extractive", "qa-generative")
+        if loaded is not None:
+            self._start_task(lambda report, cancel: predict_answer(loaded, question, context),
+                             lambda result: self.qa_panel.show_result(result, context))
+
+    def _start_task(self, fn: Callable[..., Any], show: Callable[[Any], None]) -> None:
+        self._show_error("")
+        job = BackgroundJob(fn, self)
+
+        def shown(result: Any) -> None:
+            show(result)
+            self.sig_task_result.emit(result)
+
+        job.sig_result.connect(shown)
+        job.sig_error.connect(self._show_error)
+        job.sig_finished.connect(self._on_task_finished)
+        self._task_job = job
+        self._set_model_ready(True)
+        job.start()
+
+    def _on_task_finished(self) -> None:
+        self._task_job = None
+        self._set_model_ready(self.model is not None)
+        self._next_load()
+
     # -- page protocol
 
     def busy(self) -> str | None:
@@ -566,7 +650,8 @@ class PlaygroundPage(QWidget):
 
     def shutdown(self) -> None:
         self._load_wanted = None
-        jobs = [j for j in (self._gen_job, self._mask_job, self._load_job) if j is not None]
+        jobs = [j for j in (self._gen_job, self._mask_job, self._task_job, self._load_job)
+                if j is not None]
         for job in jobs:
             job.cancel()
         for job in jobs:

@@ -1,0 +1,195 @@
+"""Playground panels for fine-tuned runs: a text's label probabilities, and a question's answer
+highlighted in its context.
+
+The panels only show things and ask: the page runs the predictions in its BackgroundJobs (one
+job holds the model at a time) and hands the results back here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QKeySequence, QShortcut, QTextCharFormat, QTextCursor
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+DEFAULT_CLASSIFY_TEXT = "What a lovely day: I enjoyed every minute of it."
+DEFAULT_CONTEXT = "The Bennets live at Longbourn, near the village of Meryton in Hertfordshire."
+DEFAULT_QUESTION = "Where do the Bennets live?"
+HIGHLIGHT = QColor("#f7dc6f")
+
+
+def utf16_offset(text: str, index: int) -> int:
+    """Qt counts UTF-16 code units; Python counts code points (they differ past the BMP)."""
+    return len(text[:index].encode("utf-16-le")) // 2
+
+
+class ProbabilityBars(QWidget):
+    """One labelled bar per class, likeliest first, with its percentage."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.grid = QGridLayout(self)
+        self.grid.setColumnStretch(1, 1)
+        self.values: dict[str, float] = {}
+        self.bars: dict[str, QProgressBar] = {}
+
+    def set_probabilities(self, probs: dict[str, float]) -> None:
+        while self.grid.count():
+            item = self.grid.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        self.values = dict(probs)
+        self.bars = {}
+        best = max(probs, key=probs.__getitem__) if probs else None
+        for row, (label, p) in enumerate(sorted(probs.items(), key=lambda kv: -kv[1])):
+            name = QLabel(f"<b>{label}</b>" if label == best else label)
+            bar = QProgressBar()
+            bar.setRange(0, 1000)
+            bar.setValue(round(1000 * p))
+            bar.setTextVisible(False)
+            bar.setMaximumHeight(16)
+            self.grid.addWidget(name, row, 0)
+            self.grid.addWidget(bar, row, 1)
+            self.grid.addWidget(QLabel(f"{p:.1%}"), row, 2)
+            self.bars[label] = bar
+
+
+class ClassifyPanel(QWidget):
+    """A text box, a Classify button and one probability bar per label."""
+
+    sig_requested = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.text_edit = QPlainTextEdit(DEFAULT_CLASSIFY_TEXT)
+        self.text_edit.setMaximumHeight(100)
+        self.button = QPushButton("Classify")
+        self.button.setToolTip("Classify (Ctrl+Return)")
+        self.button.clicked.connect(self._request)
+        QShortcut(QKeySequence("Ctrl+Return"), self.text_edit, self._request)
+        self.result_label = QLabel("Write a text and press Classify.")
+        self.bars = ProbabilityBars()
+        box = QGroupBox("Probability of each label")
+        QVBoxLayout(box).addWidget(self.bars)
+        note = QLabel("This run was fine-tuned to label texts; it gives every label a "
+                      "probability (they add up to 100%).")
+        note.setWordWrap(True)
+        row = QHBoxLayout()
+        row.addWidget(self.text_edit, 1)
+        row.addWidget(self.button)
+        v = QVBoxLayout(self)
+        v.setContentsMargins(0, 0, 0, 0)
+        v.addWidget(note)
+        v.addLayout(row)
+        v.addWidget(self.result_label)
+        v.addWidget(box)
+        v.addStretch(1)
+
+    def _request(self) -> None:
+        if self.button.isEnabled():
+            self.sig_requested.emit(self.text_edit.toPlainText())
+
+    def show_result(self, result: dict[str, Any]) -> None:
+        probs = result["probabilities"]
+        self.result_label.setText(f"Label: <b>{result['label']}</b> "
+                                  f"({probs[result['label']]:.1%})")
+        self.bars.set_probabilities(probs)
+
+
+class QAPanel(QWidget):
+    """Context and question in; the answer out, with its score, highlighted in the context."""
+
+    sig_requested = Signal(str, str)  # question, context
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.extractive = True
+        self.context_edit = QTextEdit()
+        self.context_edit.setAcceptRichText(False)
+        self.context_edit.setPlainText(DEFAULT_CONTEXT)
+        self.question_edit = QLineEdit(DEFAULT_QUESTION)
+        self.question_edit.returnPressed.connect(self._request)
+        self.button = QPushButton("Answer")
+        self.button.clicked.connect(self._request)
+        self.context_edit.textChanged.connect(self._clear_highlight)
+        self.answer_label = QLabel("Write a context and a question, then press Answer.")
+        self.answer_label.setWordWrap(True)
+        self.answer_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        self.span: tuple[int, int] | None = None  # the highlighted characters (Python indices)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Question"))
+        row.addWidget(self.question_edit, 1)
+        row.addWidget(self.button)
+        v = QVBoxLayout(self)
+        v.setContentsMargins(0, 0, 0, 0)
+        v.addWidget(self.note)
+        v.addWidget(QLabel("Context"))
+        v.addWidget(self.context_edit, 1)
+        v.addLayout(row)
+        v.addWidget(self.answer_label)
+        self.set_extractive(True)
+
+    def set_extractive(self, extractive: bool) -> None:
+        self.extractive = extractive
+        self.note.setText(
+            "This run picks the answer out of the context: the span it chose is highlighted."
+            if extractive else
+            "This run writes its answer (the context is optional); where the answer appears "
+            "in the context, it is highlighted.")
+
+    def _request(self) -> None:
+        if self.button.isEnabled():
+            self.sig_requested.emit(self.question_edit.text(), self.context_edit.toPlainText())
+
+    def _clear_highlight(self) -> None:
+        if self.span is not None:
+            self.span = None
+            self.context_edit.setExtraSelections([])
+
+    def show_result(self, result: dict[str, Any], context: str) -> None:
+        answer = result.get("answer", "")
+        score = float(result.get("score", 0.0))
+        if "start" in result:
+            span = (int(result["start"]), int(result["end"]))
+        else:
+            at = context.find(answer) if answer.strip() else -1
+            span = (at, at + len(answer)) if at >= 0 else None
+        shown = answer if answer.strip() else "(no answer)"
+        where = "" if span is None or span[0] == span[1] else \
+            f" — characters {span[0]}–{span[1]} of the context"
+        self.answer_label.setText(f"Answer: {shown}   (score {score:.2f}){where}")
+        self.highlight(span if span and span[0] < span[1] else None, context)
+
+    def highlight(self, span: tuple[int, int] | None, context: str) -> None:
+        self.span = span
+        if span is None or context != self.context_edit.toPlainText():
+            self.context_edit.setExtraSelections([])
+            return
+        sel = QTextEdit.ExtraSelection()
+        cursor = QTextCursor(self.context_edit.document())
+        cursor.setPosition(utf16_offset(context, span[0]))
+        cursor.setPosition(utf16_offset(context, span[1]), QTextCursor.MoveMode.KeepAnchor)
+        fmt = QTextCharFormat()
+        fmt.setBackground(HIGHLIGHT)
+        sel.cursor = cursor
+        sel.format = fmt
+        self.context_edit.setExtraSelections([sel])
+
+    def highlighted_text(self) -> str:
+        sels = self.context_edit.extraSelections()
+        return sels[0].cursor.selectedText() if sels else ""
