@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shutil
 
 from PySide6.QtCore import QSettings
 
@@ -85,3 +86,59 @@ def test_task_panels_refuse_a_pretrained_run(qtbot, tmp_path, finetune_runs):
     page.classify_text("hello")  # the classify panel is hidden, but the call is guarded
     assert "not a classify run" in page.error_text()
     assert page._task_job is None
+    page.shutdown()
+
+
+# ---------------------------------------------------------------------------------------------
+# The Train page in fine-tune mode
+
+
+def train_page_on(qtbot, tmp_path, runs_root):
+    from lmstudio_app.gui.pages.train import TrainPage
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    state = AppState(settings=settings, home=runs_root.parent)
+    page = TrainPage(state)
+    qtbot.addWidget(page)
+    return page, state
+
+
+def test_finetune_mode_trains_a_classifier_and_plots_its_metrics(qtbot, tmp_path, finetune_runs):
+    from lmstudio_app.core import labeled
+    from tests.gui.fixtures_engine import _cache as engine_cache
+
+    root = tmp_path / "home" / "runs"
+    shutil.copytree(engine_cache["runs"].runs_root, root)
+    page, state = train_page_on(qtbot, tmp_path, root)
+    page.set_mode("finetune")
+    form = page.ft_form
+    assert form.isVisibleTo(page) and not page.data_group.isVisibleTo(page)
+    # Extractive QA starts only from BERT runs; classify from either.
+    form.set_task("qa-extractive")
+    assert [form.base_box.itemText(i).split(" · ")[1] for i in range(form.base_box.count())] \
+        == ["mlm"]
+    form.set_task("classify")
+    assert form.base_box.count() == 2
+    assert form.file_edit.text().endswith((".csv", ".jsonl"))  # the bundled sample
+    form.base_box.setCurrentIndex(
+        next(i for i in range(form.base_box.count()) if "gpt" in form.base_box.itemText(i)))
+
+    # A missing file is a readable message and Start stays off.
+    form.file_edit.setText(str(tmp_path / "nope.csv"))
+    assert "not found" in page.error_label.text() and not page.start_button.isEnabled()
+    form.set_file(ff._slice(labeled.sample_sentiment_path(), tmp_path / "s.csv", 60, header=True))
+    form.steps.setValue(20)
+    form.eval_every.setValue(10)
+    form.batch_size.setValue(8)
+    form.learning_rate.setText("2e-3")
+    page.device_box.setCurrentIndex(max(page.device_box.findData("cpu"), 0))
+    assert page.start_button.isEnabled(), page.error_label.text()
+    with qtbot.waitSignal(page.sig_results_shown, timeout=60000) as shown:
+        assert page.start()
+    report = shown.args[0]
+    assert report["task"] == "classify" and "confusion" in report
+    assert page.session.reason == "completed"
+    assert len(page.metrics_plot.points["accuracy"][0]) == 2  # evaluations at steps 10 and 20
+    assert set(page.metrics_plot.points) >= {"accuracy", "macro_f1"}
+    assert "accuracy" in page.results_label.text()
+    page.shutdown()

@@ -4,6 +4,9 @@ The form validates as you type with the engine's own rules (build_run_config rai
 naming the setting): the setting at fault is outlined in red with the reason, and Start stays
 disabled until the form is valid. Training runs in a TrainingSession (a worker thread); reading
 a run's history from disk runs in a BackgroundJob. The page only listens to their signals.
+
+In fine-tune mode the model rows give way to a FinetuneForm (task, base run, labeled file); the
+run goes through the same TrainingSession, and its validation metrics get a plot of their own.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from ..jobs import BackgroundJob
 from ..state import AppState
 from ..training import TrainingSession
 from ..widgets.curves import CurvesWidget, arrays_from_events
+from ..widgets.finetune_form import FinetuneForm, MetricsPlot
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,8 @@ KEY_OBJECTIVE = "train/objective"
 KEY_PRESET = "train/preset"
 KEY_DEVICE = "train/device"
 KEY_FIELDS = "train/fields"
+KEY_MODE = "train/mode"
+MODES = (("pretrain", "Pretrain"), ("finetune", "Fine-tune"))
 
 _INVALID_STYLE = "QLineEdit { border: 2px solid #d9372b; border-radius: 3px; padding: 1px; }"
 
@@ -132,6 +138,7 @@ class TrainPage(QWidget):
     sig_validated = Signal(bool)  # the form was checked: valid or not
     sig_history_loaded = Signal(object)  # Path of a run whose curves were loaded from disk
     sig_device = Signal(str)  # the device the current run trains on, described
+    sig_results_shown = Signal(object)  # a fine-tuned run's test report (results.json)
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -147,6 +154,7 @@ class TrainPage(QWidget):
         self._start_step = 0
         self._last_eval: EvalMetrics | None = None
         self._loading = False
+        self.results: dict[str, Any] = {}
 
         self._build()
         self._connect()
@@ -167,6 +175,16 @@ class TrainPage(QWidget):
         left = QVBoxLayout(form_box)
         left.setContentsMargins(0, 0, 0, 0)
 
+        mode_row = QHBoxLayout()
+        mode_row.addWidget(QLabel("Mode"))
+        self.mode_box = QComboBox()
+        for key, label in MODES:
+            self.mode_box.addItem(label, key)
+        self.mode_box.setToolTip("Pretrain a model on a corpus, or fine-tune a pretrained run "
+                                 "on labeled examples")
+        mode_row.addWidget(self.mode_box, 1)
+        left.addLayout(mode_row)
+
         data_group = QGroupBox("Data")
         data_row = QHBoxLayout(data_group)
         self.data_label = QLabel("No prepared data yet: prepare a corpus on the Data page.")
@@ -176,6 +194,10 @@ class TrainPage(QWidget):
         self.data_button.setToolTip("A folder made by Prepare (tokens.h5 and tokenizer.model)")
         data_row.addWidget(self.data_button)
         left.addWidget(data_group)
+        self.data_group = data_group
+        self.ft_form = FinetuneForm(self.state.runs_root)
+        self.ft_form.hide()
+        left.addWidget(self.ft_form)
 
         model_group = QGroupBox("Model and training")
         form = QFormLayout(model_group)
@@ -204,6 +226,7 @@ class TrainPage(QWidget):
             form.addRow(f.label, edit)
         self.device_box = QComboBox()
         form.addRow("Device", self.device_box)
+        self.model_form = form
         left.addWidget(model_group)
 
         self.size_label = QLabel(" ")
@@ -249,6 +272,18 @@ class TrainPage(QWidget):
         right_split = QSplitter(Qt.Orientation.Vertical)
         self.curves = CurvesWidget()
         right_split.addWidget(self.curves)
+        self.metrics_box = QWidget()
+        mv = QVBoxLayout(self.metrics_box)
+        mv.setContentsMargins(0, 0, 0, 0)
+        mv.addWidget(QLabel("Validation metrics"))
+        self.metrics_plot = MetricsPlot()
+        mv.addWidget(self.metrics_plot, 1)
+        self.results_label = QLabel(" ")
+        self.results_label.setWordWrap(True)
+        self.results_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        mv.addWidget(self.results_label)
+        self.metrics_box.hide()
+        right_split.addWidget(self.metrics_box)
         samples_box = QWidget()
         samples_layout = QVBoxLayout(samples_box)
         samples_layout.setContentsMargins(0, 0, 0, 0)
@@ -271,6 +306,8 @@ class TrainPage(QWidget):
 
     def _connect(self) -> None:
         self.data_button.clicked.connect(self._ask_data_dir)
+        self.mode_box.currentIndexChanged.connect(lambda _i: self._on_mode())
+        self.ft_form.sig_changed.connect(self.validate)
         self.objective_box.currentIndexChanged.connect(self._on_preset_changed)
         self.preset_box.currentIndexChanged.connect(self._on_preset_changed)
         self.device_box.currentIndexChanged.connect(self.validate)
@@ -297,6 +334,7 @@ class TrainPage(QWidget):
         st.sig_open_run.connect(self.open_run)
         st.sig_resume_run.connect(self.resume_run)
         st.sig_compare_run.connect(self.compare_run)
+        st.sig_runs_changed.connect(self._refresh_base_runs)
 
     # -- settings ------------------------------------------------------------------------------
 
@@ -327,11 +365,15 @@ class TrainPage(QWidget):
                     pass
         finally:
             self._loading = False
+        i = self.mode_box.findData(self.state.value(KEY_MODE, "pretrain"))
+        self.mode_box.setCurrentIndex(max(i, 0))
+        self._on_mode(validate=False)
         data = self.state.data_dir or self.state.value(KEY_DATA, "")
         if data and Path(str(data)).is_dir():
             self.set_data_dir(Path(str(data)))
 
     def _save_settings(self) -> None:
+        self.state.set_value(KEY_MODE, self.mode())
         self.state.set_value(KEY_OBJECTIVE, self.objective())
         self.state.set_value(KEY_PRESET, self.preset())
         self.state.set_value(KEY_DEVICE, self.device_name())
@@ -342,6 +384,28 @@ class TrainPage(QWidget):
 
     def objective(self) -> str:
         return str(self.objective_box.currentData())
+
+    def mode(self) -> str:
+        return str(self.mode_box.currentData())
+
+    def set_mode(self, mode: str) -> None:
+        self.mode_box.setCurrentIndex(max(self.mode_box.findData(mode), 0))
+
+    def _on_mode(self, validate: bool = True) -> None:
+        """Pretraining shows the data and model rows; fine-tuning shows its own form instead
+        (the model's shape comes from the base run)."""
+        fine = self.mode() == "finetune"
+        self.data_group.setVisible(not fine)
+        self.ft_form.setVisible(fine)
+        self.metrics_box.setVisible(fine)
+        for w in (self.objective_box, self.preset_box, *self.edits.values()):
+            self.model_form.setRowVisible(w, not fine)
+        if validate:
+            self.validate()
+
+    def _refresh_base_runs(self) -> None:
+        if not self.session.is_running():
+            self.ft_form.refresh_runs()
 
     def preset(self) -> str:
         return str(self.preset_box.currentData())
@@ -413,6 +477,8 @@ class TrainPage(QWidget):
         """Check the form with the engine's rules; mark what is wrong; enable Start if valid."""
         if self._loading:
             return self.config is not None
+        if self.mode() == "finetune":
+            return self._validate_finetune()
         values, errors = self.overrides()
         cfg: RunConfig | None = None
         general = ""
@@ -445,6 +511,22 @@ class TrainPage(QWidget):
         self.sig_validated.emit(valid)
         return valid
 
+    def _validate_finetune(self) -> bool:
+        cfg: RunConfig | None = None
+        try:
+            cfg = self.ft_form.config(self.device_name(), self.name_edit.text().strip())
+            general = ""
+        except UserError as exc:
+            general = str(exc)
+        self.errors, self.config, self.general_error = {}, cfg, general
+        for f in FIELDS:
+            self.edits[f.key].setStyleSheet("")
+        self.error_label.setText(general)
+        self._update_size(cfg)
+        self._update_buttons()
+        self.sig_validated.emit(cfg is not None)
+        return cfg is not None
+
     def _update_size(self, cfg: RunConfig | None) -> None:
         if cfg is None:
             self.size_label.setText("Parameters: –")
@@ -471,8 +553,8 @@ class TrainPage(QWidget):
         self.memory_estimate = mem
 
     def can_start(self) -> bool:
-        return (self.config is not None and self.data_dir is not None
-                and not self.session.is_running())
+        return (self.config is not None and not self.session.is_running()
+                and (self.data_dir is not None or self.config.finetune is not None))
 
     def _update_buttons(self) -> None:
         state = self.session.state
@@ -483,8 +565,9 @@ class TrainPage(QWidget):
         self.stop_button.setEnabled(running and state != "stopping")
         editable = not running
         for w in (self.objective_box, self.preset_box, self.device_box, self.name_edit,
-                  self.data_button, *self.edits.values()):
+                  self.data_button, self.mode_box, *self.edits.values()):
             w.setEnabled(editable)
+        self.ft_form.set_editable(editable)
 
     # -- data ----------------------------------------------------------------------------------
 
@@ -528,6 +611,8 @@ class TrainPage(QWidget):
         self.curves.clear()
         self.samples.clear()
         self.samples_view.clear()
+        self.metrics_plot.clear()
+        self.results_label.setText(" ")
         self._begin(cfg, run_dir, resume=False)
         return True
 
@@ -630,6 +715,8 @@ class TrainPage(QWidget):
     def _on_evaluation(self, m: EvalMetrics) -> None:
         self._last_eval = m
         self.curves.add_eval(m.step, m.val_loss)
+        if m.extra:
+            self.metrics_plot.add(m.step, m.extra)
         if m.sample:
             self._add_sample(m.step, m.val_loss, m.sample)
 
@@ -664,6 +751,32 @@ class TrainPage(QWidget):
         self.state.sig_runs_changed.emit()
         self.state.sig_status.emit(f"{run_dir.name}: {reason} at step {step}")
         self.sig_run_state.emit(f"Idle (last run {reason} at step {step:,})")
+        cfg = self.session.config
+        if cfg is not None and cfg.finetune is not None and reason == "completed":
+            self._read_results(Path(run_dir))
+
+    # -- fine-tuning results -------------------------------------------------------------------
+
+    def _read_results(self, run_dir: Path) -> None:
+        def work(report: Any, cancel: threading.Event) -> dict[str, Any]:
+            return runs.read_json(run_dir / runs.RESULTS)
+
+        job = BackgroundJob(work, self)
+        job.sig_result.connect(self._show_results)
+        job.sig_error.connect(lambda msg: self.results_label.setText(f"No test results: {msg}"))
+        job.sig_finished.connect(lambda j=job: self._job_done(j))
+        self._jobs.append(job)
+        job.start()
+
+    def _show_results(self, report: dict[str, Any]) -> None:
+        self.results = report
+        keys = ("accuracy", "macro_f1", "exact_match", "f1", "loss")
+        parts = [f"{k} {report[k]:.3f}" for k in keys if isinstance(report.get(k), float)]
+        n = report.get("n")
+        self.results_label.setText(
+            f"Test split{f' ({n} examples)' if n else ''}: " + " · ".join(parts)
+            if parts else "No test results were saved.")
+        self.sig_results_shown.emit(report)
 
     # -- runs from disk ------------------------------------------------------------------------
 
