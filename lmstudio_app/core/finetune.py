@@ -51,6 +51,7 @@ GEN_ANSWER_TOKENS = 32  # generative answers are cut here
 # Training settings that suit fine-tuning, over the preset's (a short run, a lower rate).
 FINETUNE_TRAIN = {"max_steps": 300, "learning_rate": 5e-4, "eval_interval": 50,
                   "weight_decay": 0.01, "sample_prompt": "", "batch_size": 16}
+MAX_MISTAKES, MISTAKE_CHARS = 500, 300  # results.json keeps this many misclassified texts
 _BYTE_PIECE = re.compile(r"<0x([0-9A-Fa-f]{2})>")
 _SPACE_MARK = "\u2581"
 
@@ -375,7 +376,11 @@ class ClassifyObjective(_TaskObjective):
         test = self.split.test
         pred = self._predict(model, test)
         report = metrics.classification_report([e.label for e in test], pred, self.labels)
-        return {"task": "classify", **report, "loss": self._test_loss(model)}
+        # The misclassified test texts (a bounded few), for a confusion matrix to show by cell.
+        mistakes = [{"text": e.text[:MISTAKE_CHARS], "label": e.label, "predicted": p}
+                    for e, p in zip(test, pred, strict=True) if p != e.label][:MAX_MISTAKES]
+        return {"task": "classify", **report, "loss": self._test_loss(model),
+                "mistakes": mistakes}
 
 
 def class_weights(train_labels: Sequence[str], labels: Sequence[str]) -> Tensor:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import shutil
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt
 
 from lmstudio_app.gui.pages.playground import PlaygroundPage
 from lmstudio_app.gui.state import AppState
@@ -141,4 +141,25 @@ def test_finetune_mode_trains_a_classifier_and_plots_its_metrics(qtbot, tmp_path
     assert len(page.metrics_plot.points["accuracy"][0]) == 2  # evaluations at steps 10 and 20
     assert set(page.metrics_plot.points) >= {"accuracy", "macro_f1"}
     assert "accuracy" in page.results_label.text()
+
+    # The confusion heatmap: counts as in results.json, darker for larger counts.
+    view = page.confusion
+    assert view.isVisibleTo(page) and view.labels == report["labels"]
+    n = len(view.labels)
+    counts = [[int(view.table.item(i, j).text()) for j in range(n)] for i in range(n)]
+    assert counts == report["confusion"] and sum(map(sum, counts)) == report["n"]
+    flat = [(counts[i][j], view.table.item(i, j).background().color().lightness())
+            for i in range(n) for j in range(n)]
+    assert min(flat)[1] >= max(flat)[1]
+    # Clicking a cell lists the test texts of that (true, predicted) pair.
+    i, j = next(((i, j) for i in range(n) for j in range(n) if i != j and counts[i][j]),
+                (0, 1))
+    with qtbot.waitSignal(view.sig_cell_chosen) as chosen:
+        rect = view.table.visualRect(view.table.model().index(i, j))
+        qtbot.mouseClick(view.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    true, pred, texts = chosen.args
+    assert (true, pred) == (view.labels[i], view.labels[j]) and len(texts) == counts[i][j]
+    assert all(m["label"] == true and m["predicted"] == pred for m in report["mistakes"]
+               if m["text"] in texts)
+    assert view.texts.toPlainText().count("•") == len(texts)
     page.shutdown()

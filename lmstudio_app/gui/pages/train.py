@@ -46,6 +46,7 @@ from ...core.sinks import EvalMetrics
 from ..jobs import BackgroundJob
 from ..state import AppState
 from ..training import TrainingSession
+from ..widgets.confusion import ConfusionView
 from ..widgets.curves import CurvesWidget, arrays_from_events
 from ..widgets.finetune_form import FinetuneForm, MetricsPlot
 
@@ -277,7 +278,12 @@ class TrainPage(QWidget):
         mv.setContentsMargins(0, 0, 0, 0)
         mv.addWidget(QLabel("Validation metrics"))
         self.metrics_plot = MetricsPlot()
-        mv.addWidget(self.metrics_plot, 1)
+        self.confusion = ConfusionView()
+        self.confusion.hide()
+        metrics_row = QHBoxLayout()
+        metrics_row.addWidget(self.metrics_plot, 1)
+        metrics_row.addWidget(self.confusion, 1)
+        mv.addLayout(metrics_row, 1)
         self.results_label = QLabel(" ")
         self.results_label.setWordWrap(True)
         self.results_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -613,6 +619,7 @@ class TrainPage(QWidget):
         self.samples_view.clear()
         self.metrics_plot.clear()
         self.results_label.setText(" ")
+        self.confusion.hide()
         self._begin(cfg, run_dir, resume=False)
         return True
 
@@ -776,6 +783,9 @@ class TrainPage(QWidget):
         self.results_label.setText(
             f"Test split{f' ({n} examples)' if n else ''}: " + " · ".join(parts)
             if parts else "No test results were saved.")
+        if report.get("confusion") and report.get("labels"):
+            self.confusion.set_report(report)
+            self.confusion.show()
         self.sig_results_shown.emit(report)
 
     # -- runs from disk ------------------------------------------------------------------------
