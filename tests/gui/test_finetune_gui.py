@@ -163,3 +163,36 @@ def test_finetune_mode_trains_a_classifier_and_plots_its_metrics(qtbot, tmp_path
                if m["text"] in texts)
     assert view.texts.toPlainText().count("•") == len(texts)
     page.shutdown()
+
+
+def test_does_pretraining_help_compares_two_runs_side_by_side(qtbot, tmp_path, finetune_runs):
+    from lmstudio_app.core import labeled
+    from tests.gui.fixtures_engine import _cache as engine_cache
+
+    root = tmp_path / "home" / "runs"
+    shutil.copytree(engine_cache["runs"].runs_root, root)
+    page, _ = train_page_on(qtbot, tmp_path, root)
+    page.set_mode("finetune")
+    form = page.ft_form
+    form.set_file(ff._slice(labeled.sample_sentiment_path(), tmp_path / "s.csv", 40, header=True),
+                  task="classify")
+    form.steps.setValue(10)
+    form.eval_every.setValue(10)
+    form.batch_size.setValue(8)
+    page.device_box.setCurrentIndex(max(page.device_box.findData("cpu"), 0))
+    assert page.compare_button.isEnabled(), page.error_label.text()
+    with qtbot.waitSignal(page.sig_comparison_shown, timeout=60000) as shown:
+        page.compare_button.click()
+        assert page.busy() and not page.start_button.isEnabled()
+    pre, scr = shown.args[0]
+    assert (pre.init, scr.init) == ("pretrained", "scratch")
+    assert pre.reason == scr.reason == "completed"
+    table = page.compare_table
+    rows = [table.verticalHeaderItem(i).text() for i in range(table.rowCount())]
+    assert "accuracy" in rows and table.columnCount() == 2
+    row = rows.index("accuracy")
+    assert table.item(row, 0).text() == f"{pre.report['accuracy']:.3f}"
+    assert table.item(row, 1).text() == f"{scr.report['accuracy']:.3f}"
+    assert "scratch" in page.results_label.text()
+    qtbot.waitUntil(lambda: page.start_button.isEnabled(), timeout=10000)
+    page.shutdown()

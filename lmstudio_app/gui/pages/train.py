@@ -22,11 +22,13 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QComboBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
@@ -34,6 +36,8 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -140,6 +144,7 @@ class TrainPage(QWidget):
     sig_history_loaded = Signal(object)  # Path of a run whose curves were loaded from disk
     sig_device = Signal(str)  # the device the current run trains on, described
     sig_results_shown = Signal(object)  # a fine-tuned run's test report (results.json)
+    sig_comparison_shown = Signal(object)  # (pretrained, scratch) InitResults
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -156,6 +161,9 @@ class TrainPage(QWidget):
         self._last_eval: EvalMetrics | None = None
         self._loading = False
         self.results: dict[str, Any] = {}
+        self._compare_job: BackgroundJob | None = None
+        self._compare_control: Any = None
+        self.comparison: tuple[Any, Any] | None = None
 
         self._build()
         self._connect()
@@ -199,6 +207,12 @@ class TrainPage(QWidget):
         self.ft_form = FinetuneForm(self.state.runs_root)
         self.ft_form.hide()
         left.addWidget(self.ft_form)
+        self.compare_button = QPushButton("Does pretraining help?")
+        self.compare_button.setToolTip(
+            "Fine-tune twice with the same budget: from the chosen run and from random weights "
+            "of the same shape, then compare their test scores")
+        self.compare_button.hide()
+        left.addWidget(self.compare_button)
 
         model_group = QGroupBox("Model and training")
         form = QFormLayout(model_group)
@@ -288,6 +302,14 @@ class TrainPage(QWidget):
         self.results_label.setWordWrap(True)
         self.results_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         mv.addWidget(self.results_label)
+        self.compare_table = QTableWidget(0, 2)
+        self.compare_table.setHorizontalHeaderLabels(["pretrained", "scratch"])
+        self.compare_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.compare_table.horizontalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.Stretch)
+        self.compare_table.setMaximumHeight(170)
+        self.compare_table.hide()
+        mv.addWidget(self.compare_table)
         self.metrics_box.hide()
         right_split.addWidget(self.metrics_box)
         samples_box = QWidget()
@@ -314,6 +336,7 @@ class TrainPage(QWidget):
         self.data_button.clicked.connect(self._ask_data_dir)
         self.mode_box.currentIndexChanged.connect(lambda _i: self._on_mode())
         self.ft_form.sig_changed.connect(self.validate)
+        self.compare_button.clicked.connect(self.compare_init)
         self.objective_box.currentIndexChanged.connect(self._on_preset_changed)
         self.preset_box.currentIndexChanged.connect(self._on_preset_changed)
         self.device_box.currentIndexChanged.connect(self.validate)
@@ -404,6 +427,7 @@ class TrainPage(QWidget):
         self.data_group.setVisible(not fine)
         self.ft_form.setVisible(fine)
         self.metrics_box.setVisible(fine)
+        self.compare_button.setVisible(fine)
         for w in (self.objective_box, self.preset_box, *self.edits.values()):
             self.model_form.setRowVisible(w, not fine)
         if validate:
@@ -560,6 +584,7 @@ class TrainPage(QWidget):
 
     def can_start(self) -> bool:
         return (self.config is not None and not self.session.is_running()
+                and self._compare_job is None
                 and (self.data_dir is not None or self.config.finetune is not None))
 
     def _update_buttons(self) -> None:
@@ -573,7 +598,11 @@ class TrainPage(QWidget):
         for w in (self.objective_box, self.preset_box, self.device_box, self.name_edit,
                   self.data_button, self.mode_box, *self.edits.values()):
             w.setEnabled(editable)
+        editable = editable and self._compare_job is None
         self.ft_form.set_editable(editable)
+        self.mode_box.setEnabled(editable)
+        self.compare_button.setEnabled(self.can_start() and self.config is not None
+                                       and self.config.finetune is not None)
 
     # -- data ----------------------------------------------------------------------------------
 
@@ -655,6 +684,8 @@ class TrainPage(QWidget):
         if self.session.is_running():
             run = self.session.run_dir.name if self.session.run_dir else "a run"
             return f"training {run} (step {self.session.step}); it will stop and save"
+        if self._compare_job is not None:
+            return "comparing pretrained and scratch fine-tuning; it will stop"
         if any(job.is_running() for job in self._jobs):
             return None  # reading a run's history: nothing is lost by closing
         return None
@@ -663,6 +694,10 @@ class TrainPage(QWidget):
         """Stop training at a step boundary (it saves), cancel history reads, wait for both."""
         self.session.stop()
         self.session.wait_finished()
+        if self._compare_job is not None:
+            self._compare_control.stop()
+            self._compare_job.cancel()
+            self._compare_job.wait_finished(60000)
         for job in list(self._jobs):
             job.cancel()
             job.wait_finished()
@@ -761,6 +796,76 @@ class TrainPage(QWidget):
         cfg = self.session.config
         if cfg is not None and cfg.finetune is not None and reason == "completed":
             self._read_results(Path(run_dir))
+
+    # -- does pretraining help? ---------------------------------------------------------------
+
+    @Slot()
+    def compare_init(self) -> bool:
+        """Fine-tune the form's run twice (pretrained and from scratch) in a background job."""
+        if not self.validate() or not self.can_start() or self.config is None \
+                or self.config.finetune is None:
+            return False
+        from ...core.control import RunControl
+        from ...core.finetune import compare_init, scratch_twin
+        from ..training import leave_a_core_for_the_window
+
+        cfg = self.config
+        try:
+            twin_name = scratch_twin(cfg).name
+        except UserError as exc:
+            self.error_label.setText(str(exc))
+            return False
+        dirs = (runs.new_run_dir(self.state.runs_root, cfg.name),
+                runs.new_run_dir(self.state.runs_root, twin_name))
+        control = RunControl()
+
+        def work(report: Any, cancel: threading.Event) -> Any:
+            with leave_a_core_for_the_window(cfg.train.device):
+                return compare_init(cfg, dirs, control=control)
+
+        job = BackgroundJob(work, self)
+        job.sig_result.connect(self._show_comparison)
+        job.sig_error.connect(lambda msg: self.error_label.setText(f"Comparison failed: {msg}"))
+        job.sig_finished.connect(self._on_compare_finished)
+        self._compare_job, self._compare_control = job, control
+        self.compare_table.setRowCount(0)
+        self.compare_table.show()
+        self.results_label.setText("Comparing: fine-tuning from the pretrained run, then from "
+                                   "random weights…")
+        self.state.sig_status.emit("Comparing pretrained and scratch fine-tuning")
+        self._update_buttons()
+        job.start()
+        return True
+
+    def _show_comparison(self, results: tuple[Any, Any]) -> None:
+        from ...core.finetune import headline
+
+        self.comparison = results
+        pre, scr = (headline(r.report) for r in results)
+        keys = [k for k in pre if k in scr] or list(pre) or list(scr)
+        rows = [*keys, "steps", "ended"]
+        self.compare_table.setRowCount(len(rows))
+        self.compare_table.setVerticalHeaderLabels(rows)
+        for col, (r, h) in enumerate(zip(results, (pre, scr), strict=True)):
+            values = [f"{h[k]:.3f}" if k in h else "–" for k in keys]
+            values += [str(r.step), r.error or r.reason]
+            for row, text in enumerate(values):
+                self.compare_table.setItem(row, col, QTableWidgetItem(text))
+        better = ""
+        main = next((k for k in ("accuracy", "f1", "macro_f1", "exact_match") if k in keys), None)
+        if main is not None:
+            diff = pre[main] - scr[main]
+            better = (f"Pretraining {'helps' if diff > 0 else 'does not help'} here: {main} "
+                      f"{pre[main]:.3f} versus {scr[main]:.3f} from scratch.")
+        self.results_label.setText(better or "Both runs ended; see the table.")
+        self.sig_comparison_shown.emit(results)
+
+    def _on_compare_finished(self) -> None:
+        job, self._compare_job = self._compare_job, None
+        if job is not None:
+            job.deleteLater()
+        self._update_buttons()
+        self.state.sig_runs_changed.emit()
 
     # -- fine-tuning results -------------------------------------------------------------------
 
