@@ -285,6 +285,7 @@ class TrainPage(QWidget):
         self.progress_label = QLabel(" ")
         right.addWidget(self.progress_label)
         right_split = QSplitter(Qt.Orientation.Vertical)
+        self.right_split = right_split
         self.curves = CurvesWidget()
         right_split.addWidget(self.curves)
         self.metrics_box = QWidget()
@@ -323,6 +324,7 @@ class TrainPage(QWidget):
         )
         samples_layout.addWidget(self.samples_view)
         right_split.addWidget(samples_box)
+        self.samples_box = samples_box
         right_split.setStretchFactor(0, 3)
         right_split.setStretchFactor(1, 1)
         right_split.setSizes([520, 180])
@@ -428,6 +430,10 @@ class TrainPage(QWidget):
         self.ft_form.setVisible(fine)
         self.metrics_box.setVisible(fine)
         self.compare_button.setVisible(fine)
+        # Fine-tuned runs write no samples; their metrics take that room.
+        self.samples_box.setVisible(not fine)
+        if fine:
+            self.right_split.setSizes([420, 380, 0])
         for w in (self.objective_box, self.preset_box, *self.edits.values()):
             self.model_form.setRowVisible(w, not fine)
         if validate:

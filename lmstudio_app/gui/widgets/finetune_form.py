@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QEvent, Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -25,7 +26,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QSpinBox,
-    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -96,7 +96,9 @@ class FinetuneForm(QWidget):
         row.addWidget(self.file_button)
         form.addRow("Labeled file", row)
 
-        self.columns = QStackedWidget()
+        self.columns = QWidget()
+        columns_layout = QVBoxLayout(self.columns)
+        columns_layout.setContentsMargins(0, 0, 0, 0)
         cls = QWidget()
         cf = QFormLayout(cls)
         cf.setContentsMargins(0, 0, 0, 0)
@@ -116,8 +118,9 @@ class FinetuneForm(QWidget):
         qf.addRow("Context column", self.context_col)
         qf.addRow("Answer column", self.answer_col)
         qf.addRow("Answer start column", self.answer_start_col)
-        self.columns.addWidget(cls)
-        self.columns.addWidget(qa)
+        columns_layout.addWidget(cls)
+        columns_layout.addWidget(qa)
+        self._class_columns, self._qa_columns = cls, qa
         form.addRow(self.columns)
 
         self.freeze_embeddings = QCheckBox("Freeze embeddings")
@@ -195,7 +198,8 @@ class FinetuneForm(QWidget):
 
     def _on_task(self) -> None:
         task = self.task()
-        self.columns.setCurrentIndex(0 if task == "classify" else 1)
+        self._class_columns.setVisible(task == "classify")
+        self._qa_columns.setVisible(task != "classify")
         self.class_weights.setEnabled(task == "classify")
         self.file_edit.blockSignals(True)
         self.file_edit.setText(self._custom_file.get(task, str(sample_for(task))))
@@ -285,6 +289,23 @@ class MetricsPlot(QWidget):
         v = QVBoxLayout(self)
         v.setContentsMargins(0, 0, 0, 0)
         v.addWidget(self.plot)
+        self._apply_palette()
+
+    def _apply_palette(self) -> None:
+        """Follow the window's palette, like the loss curves, not pyqtgraph's black."""
+        pal = self.palette()
+        text = pal.color(QPalette.ColorRole.Text)
+        self.plot.setBackground(pal.color(QPalette.ColorRole.Base))
+        for side in ("left", "bottom"):
+            axis = self.plot.getAxis(side)
+            axis.setPen(pg.mkPen(text))
+            axis.setTextPen(pg.mkPen(text))
+        self.plot.plotItem.legend.setLabelTextColor(text)
+
+    def changeEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._apply_palette()
+        super().changeEvent(event)
 
     def add(self, step: int, extra: dict[str, float]) -> None:
         for key, value in extra.items():
