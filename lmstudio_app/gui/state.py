@@ -7,6 +7,7 @@ whoever cares listens. Settings persist through QSettings.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,16 @@ def default_home() -> Path:
     return Path(base) / "lmstudio_app" if base else Path.home() / ".lmstudio_app"
 
 
+@dataclass
+class LabeledChoice:
+    """A checked labeled file for fine-tuning (what sig_labeled_ready carries)."""
+
+    path: Path
+    task: str  # "classification" | "qa"
+    columns: dict[str, str] = field(default_factory=dict)  # role -> column; "" for none
+    encoding: str = "utf-8"
+
+
 class AppState(QObject):
     sig_data_ready = Signal(object)  # Path of a prepared data folder (tokens.h5, tokenizer.model)
     sig_run_started = Signal(object)  # Path of the run folder now training
@@ -31,6 +42,7 @@ class AppState(QObject):
     sig_compare_run = Signal(object)  # Path: overlay this run's curves
     sig_use_run = Signal(object)  # Path: pick this run in the Playground
     sig_status = Signal(str)  # a short message for the status bar
+    sig_labeled_ready = Signal(object)  # LabeledChoice: the Train page's fine-tune defaults
 
     def __init__(self, settings: QSettings | None = None, home: Path | None = None,
                  parent: QObject | None = None) -> None:

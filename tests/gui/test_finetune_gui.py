@@ -196,3 +196,51 @@ def test_does_pretraining_help_compares_two_runs_side_by_side(qtbot, tmp_path, f
     assert "scratch" in page.results_label.text()
     qtbot.waitUntil(lambda: page.start_button.isEnabled(), timeout=10000)
     page.shutdown()
+
+
+# ---------------------------------------------------------------------------------------------
+# Labeled data on the Data page
+
+
+def test_mapping_dialog_checks_a_file_and_sets_the_fine_tune_defaults(qtbot, tmp_path,
+                                                                     finetune_runs):
+    from lmstudio_app.gui.pages.data import DataPage
+    from lmstudio_app.gui.widgets.labeled_dialog import bar_heights
+
+    path = tmp_path / "reviews.csv"
+    path.write_text("id,review,stars\n1,Great value and kind staff,good\n"
+                    "2,Cold food and a long wait,bad\n3,,good\n4,Lovely garden,good\n"
+                    "5,Great value and kind staff,good\n", encoding="utf-8")
+    root = tmp_path / "home" / "runs"
+    shutil.copytree(finetune_runs.runs_root, root)
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    state = AppState(settings=settings, home=root.parent)
+    data_page = DataPage(state)
+    qtbot.addWidget(data_page)
+    train, _ = train_page_on(qtbot, tmp_path, root)
+    state.sig_labeled_ready.connect(train.use_labeled)  # in the window, one shared state
+
+    dialog = data_page.open_labeled(path)
+    qtbot.waitUntil(dialog.check_button.isEnabled, timeout=10000)
+    assert dialog.columns == ["id", "review", "stars"], dialog.status.text()
+    assert dialog.table.rowCount() >= 3 and dialog.table.item(0, 1).text().startswith("Great")
+    assert dialog.mapping()["text"] == "review"  # guessed from the column's name
+    dialog.set_mapping({"text": "review", "label": "stars"})
+    assert not dialog.use_button.isEnabled()  # not checked yet
+    with qtbot.waitSignal(dialog.sig_checked, timeout=10000) as checked:
+        dialog.check_button.click()
+    report = checked.args[0]
+    assert (report.rows_read, report.rows_used) == (5, 4)
+    text = dialog.report_view.toPlainText()
+    assert "line 4" in text and "duplicate" in text
+    assert sorted(bar_heights(dialog.bars)) == [1.0, 3.0]
+    qtbot.waitUntil(dialog.use_button.isEnabled)
+    with qtbot.waitSignal(state.sig_labeled_ready) as ready:
+        dialog.use_button.click()
+    choice = ready.args[0]
+    assert choice.path == path and choice.columns == {"text": "review", "label": "stars"}
+    assert train.mode() == "finetune" and train.ft_form.task() == "classify"
+    assert train.ft_form.file_edit.text() == str(path)
+    assert train.ft_form.text_col.text() == "review" and train.ft_form.label_col.text() == "stars"
+    data_page.shutdown()
+    train.shutdown()

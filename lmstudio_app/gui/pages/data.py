@@ -273,6 +273,7 @@ class DataPage(QWidget):
         self._prepare_out: Path | None = None
         self._name_edited = False
         self.last_summary: PrepareSummary | None = None
+        self.labeled_dialog: Any = None  # the open LabeledDataDialog, if any
         self._build()
         self._load_settings()
 
@@ -290,8 +291,13 @@ class DataPage(QWidget):
         self.add_files_button.clicked.connect(self._ask_files)
         self.add_folder_button.clicked.connect(self._ask_folder)
         self.remove_button.clicked.connect(self.remove_selected)
+        self.labeled_button = QPushButton("Labeled data…")
+        self.labeled_button.setToolTip("Map and check a labeled file (CSV, TSV, JSONL) for "
+                                       "fine-tuning: classification or question answering")
+        self.labeled_button.clicked.connect(self._ask_labeled)
         buttons = QHBoxLayout()
-        for b in (self.add_files_button, self.add_folder_button, self.remove_button):
+        for b in (self.add_files_button, self.add_folder_button, self.remove_button,
+                  self.labeled_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
         self.totals_label = QLabel()
@@ -773,7 +779,34 @@ class DataPage(QWidget):
             return f"the data is being prepared ({stage})"
         return None
 
+    # -- labeled data for fine-tuning
+
+    def _ask_labeled(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Choose a labeled file", str(self.state.home),
+            "Labeled data (*.csv *.tsv *.jsonl *.json);;All files (*)")
+        if path:
+            self.open_labeled(Path(path))
+
+    def open_labeled(self, path: Path, task: str = "classification") -> Any:
+        """Open the mapping dialog on `path` (window-modal, never blocking the event loop)."""
+        from ..widgets.labeled_dialog import LabeledDataDialog
+
+        if self.labeled_dialog is not None:
+            self.labeled_dialog.close()
+        dialog = LabeledDataDialog(Path(path), task, parent=self)
+        dialog.sig_accepted_choice.connect(self._labeled_chosen)
+        self.labeled_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _labeled_chosen(self, choice: Any) -> None:
+        self.state.sig_labeled_ready.emit(choice)
+        self.state.sig_status.emit(f"{choice.path.name}: ready for fine-tuning on the Train page")
+
     def shutdown(self) -> None:
+        if self.labeled_dialog is not None:
+            self.labeled_dialog.shutdown()
         self._count_queue.clear()
         self._preview_wanted = None
         jobs = [j for j in (self._prepare_job, self._count_job, self._preview_job) if j]

@@ -366,6 +366,7 @@ class TrainPage(QWidget):
         st.sig_resume_run.connect(self.resume_run)
         st.sig_compare_run.connect(self.compare_run)
         st.sig_runs_changed.connect(self._refresh_base_runs)
+        st.sig_labeled_ready.connect(self.use_labeled)
 
     # -- settings ------------------------------------------------------------------------------
 
@@ -438,6 +439,16 @@ class TrainPage(QWidget):
             self.model_form.setRowVisible(w, not fine)
         if validate:
             self.validate()
+
+    @Slot(object)
+    def use_labeled(self, choice: Any) -> None:
+        """Make a checked labeled file (Data page) the fine-tuning defaults."""
+        if self.session.is_running() or self._compare_job is not None:
+            return
+        task = "classify" if choice.task == "classification" else (
+            self.ft_form.task() if self.ft_form.task().startswith("qa-") else "qa-extractive")
+        self.set_mode("finetune")
+        self.ft_form.set_file(choice.path, choice.columns, task)
 
     def _refresh_base_runs(self) -> None:
         if not self.session.is_running():
