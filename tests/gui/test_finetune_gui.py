@@ -244,3 +244,35 @@ def test_mapping_dialog_checks_a_file_and_sets_the_fine_tune_defaults(qtbot, tmp
     assert train.ft_form.text_col.text() == "review" and train.ft_form.label_col.text() == "stars"
     data_page.shutdown()
     train.shutdown()
+
+
+# ---------------------------------------------------------------------------------------------
+# Few-shot prompting with a GPT run
+
+
+def test_few_shot_panel_builds_an_editable_prompt_and_generates(qtbot, tmp_path, finetune_runs):
+    from lmstudio_app.gui.widgets.task_panels import few_shot_prompt, first_line
+    from tests.gui.fixtures_engine import _cache as engine_cache
+
+    engine = engine_cache["runs"]
+    page = playground_on(qtbot, tmp_path, engine.runs_root, engine.gpt)
+    assert page.current_panel() == "chat"
+    page.gpt_tabs.setCurrentIndex(1)
+    panel = page.few_shot_panel
+    panel.query_edit.setText("A dull, grey afternoon.")
+    prompt = panel.build_prompt()
+    assert prompt == few_shot_prompt(panel.shots(), "A dull, grey afternoon.", "Text: ",
+                                     "Sentiment: ")
+    assert prompt.count("Text: ") == 4 and prompt.endswith("Text: A dull, grey afternoon."
+                                                           "\nSentiment:")
+    panel.prompt_edit.setPlainText(prompt + " ")  # the user's edit is what is sent
+    panel.max_tokens.setValue(6)
+    with qtbot.waitSignal(page.sig_task_result, timeout=20000) as got:
+        panel.button.click()
+    text = got.args[0]
+    assert isinstance(text, str)  # greedy, at most six pieces of the tiny model's prose
+    assert panel.answer_label.text().startswith("Answer: ") and repr(text) in \
+        panel.raw_view.text()
+    assert first_line("  pos\nText: x") == "pos"
+    qtbot.waitUntil(panel.button.isEnabled)
+    page.shutdown()

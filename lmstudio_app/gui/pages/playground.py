@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QStackedWidget,
+    QTabWidget,
     QTextEdit,
     QVBoxLayout,
     QWidget,
@@ -40,7 +41,7 @@ from PySide6.QtWidgets import (
 from ...core import runs
 from ..jobs import BackgroundJob
 from ..state import AppState
-from ..widgets.task_panels import ClassifyPanel, QAPanel
+from ..widgets.task_panels import ClassifyPanel, FewShotPanel, QAPanel
 
 MAX_PROMPT_CHARS = 4000  # the conversation sent is cut to its end; the model sees its window
 _OBJECTIVE = {"clm": "GPT (clm)", "mlm": "BERT (mlm)", "classify": "classifier",
@@ -180,7 +181,12 @@ class PlaygroundPage(QWidget):
         empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         empty.setWordWrap(True)
         self.stack.addWidget(empty)
-        self.stack.addWidget(self._build_chat())
+        self.gpt_tabs = QTabWidget()
+        self.gpt_tabs.addTab(self._build_chat(), "Chat")
+        self.few_shot_panel = FewShotPanel()
+        self.few_shot_panel.sig_requested.connect(self.few_shot)
+        self.gpt_tabs.addTab(self.few_shot_panel, "Few-shot")
+        self.stack.addWidget(self.gpt_tabs)
         self.stack.addWidget(self._build_mask())
         self.classify_panel = ClassifyPanel()
         self.classify_panel.sig_requested.connect(self.classify_text)
@@ -438,6 +444,7 @@ class PlaygroundPage(QWidget):
         self.mask_button.setEnabled(ready and self._mask_job is None)
         self.classify_panel.button.setEnabled(ready and self._task_job is None)
         self.qa_panel.button.setEnabled(ready and self._task_job is None)
+        self.few_shot_panel.button.setEnabled(ready and self._task_job is None)
 
     def _show_error(self, message: str) -> None:
         self.error_label.setText(message)
@@ -622,6 +629,21 @@ class PlaygroundPage(QWidget):
         if loaded is not None:
             self._start_task(lambda report, cancel: predict_answer(loaded, question, context),
                              lambda result: self.qa_panel.show_result(result, context))
+
+    def few_shot(self, prompt: str, max_new_tokens: int) -> None:
+        """Greedy continuation of a few-shot prompt by a GPT run."""
+        if self.model is None or self._task_job is not None:
+            return
+        loaded = self.model.loaded
+        if loaded.config.objective != "clm":
+            self._show_error("Few-shot prompting needs a GPT (clm) run.")
+            return
+        settings = {"max_new_tokens": max_new_tokens, "temperature": 0.0, "top_k": None,
+                    "top_p": 1.0, "seed": 0, "stop_at_eos": True}
+        self._start_task(
+            lambda report, cancel: stream_reply(loaded, prompt, settings, lambda _p: None,
+                                                cancel),
+            self.few_shot_panel.show_completion)
 
     def _start_task(self, fn: Callable[..., Any], show: Callable[[Any], None]) -> None:
         self._show_error("")

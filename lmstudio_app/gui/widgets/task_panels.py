@@ -193,3 +193,114 @@ class QAPanel(QWidget):
     def highlighted_text(self) -> str:
         sels = self.context_edit.extraSelections()
         return sels[0].cursor.selectedText() if sels else ""
+
+
+DEFAULT_SHOTS = (("What a wonderful evening with friends.", "positive"),
+                 ("The train was late again and nobody said why.", "negative"),
+                 ("The meeting is on Tuesday at ten.", "neutral"))
+
+
+def few_shot_prompt(examples: list[tuple[str, str]], query: str, input_prefix: str,
+                    output_prefix: str) -> str:
+    """Labeled examples, then the query with its label left for the model to write."""
+    blocks = [f"{input_prefix}{x}\n{output_prefix}{y}" for x, y in examples
+              if x.strip() and y.strip()]
+    blocks.append(f"{input_prefix}{query}\n{output_prefix.rstrip()}")
+    return "\n\n".join(blocks)
+
+
+def first_line(text: str) -> str:
+    """The model's answer: what it wrote up to its first line break."""
+    return text.strip().split("\n", 1)[0].strip() if text.strip() else ""
+
+
+class FewShotPanel(QWidget):
+    """A few labeled examples and a query, assembled into an editable prompt for a GPT run."""
+
+    sig_requested = Signal(str, int)  # prompt, max new tokens
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        from PySide6.QtWidgets import QSpinBox, QTableWidget, QTableWidgetItem
+
+        super().__init__(parent)
+        self.examples = QTableWidget(len(DEFAULT_SHOTS) + 2, 2)
+        self.examples.setHorizontalHeaderLabels(["Example input", "Its answer"])
+        self.examples.horizontalHeader().setStretchLastSection(True)
+        self.examples.setColumnWidth(0, 420)
+        for row, (x, y) in enumerate(DEFAULT_SHOTS):
+            self.examples.setItem(row, 0, QTableWidgetItem(x))
+            self.examples.setItem(row, 1, QTableWidgetItem(y))
+        self.examples.setMaximumHeight(170)
+        self.input_prefix = QLineEdit("Text: ")
+        self.output_prefix = QLineEdit("Sentiment: ")
+        self.query_edit = QLineEdit("I could not put this book down.")
+        self.build_button = QPushButton("Build prompt")
+        self.build_button.clicked.connect(self.build_prompt)
+        self.prompt_edit = QPlainTextEdit()
+        self.prompt_edit.setPlaceholderText("Build the prompt, edit it if you like, then "
+                                            "Generate.")
+        self.max_tokens = QSpinBox()
+        self.max_tokens.setRange(1, 256)
+        self.max_tokens.setValue(8)
+        self.button = QPushButton("Generate")
+        self.button.clicked.connect(self._request)
+        self.answer_label = QLabel("The model's answer (its first line) appears here.")
+        self.answer_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.answer_label.setWordWrap(True)
+        self.raw_view = QLabel()
+        self.raw_view.setTextFormat(Qt.TextFormat.PlainText)
+        self.raw_view.setWordWrap(True)
+        note = QLabel("Few-shot prompting: a pretrained model continues a pattern. Give a few "
+                      "inputs with their answers, then a new input; it writes the answer.")
+        note.setWordWrap(True)
+        prefixes = QHBoxLayout()
+        prefixes.addWidget(QLabel("Input prefix"))
+        prefixes.addWidget(self.input_prefix)
+        prefixes.addWidget(QLabel("Answer prefix"))
+        prefixes.addWidget(self.output_prefix)
+        query = QHBoxLayout()
+        query.addWidget(QLabel("New input"))
+        query.addWidget(self.query_edit, 1)
+        query.addWidget(self.build_button)
+        gen = QHBoxLayout()
+        gen.addWidget(QLabel("Max tokens"))
+        gen.addWidget(self.max_tokens)
+        gen.addStretch(1)
+        gen.addWidget(self.button)
+        v = QVBoxLayout(self)
+        v.addWidget(note)
+        v.addWidget(self.examples)
+        v.addLayout(prefixes)
+        v.addLayout(query)
+        v.addWidget(QLabel("Prompt (editable)"))
+        v.addWidget(self.prompt_edit, 1)
+        v.addLayout(gen)
+        v.addWidget(self.answer_label)
+        v.addWidget(self.raw_view)
+
+    def shots(self) -> list[tuple[str, str]]:
+        out = []
+        for row in range(self.examples.rowCount()):
+            cells = [self.examples.item(row, c) for c in (0, 1)]
+            x, y = (c.text() if c is not None else "" for c in cells)
+            if x.strip() and y.strip():
+                out.append((x, y))
+        return out
+
+    def build_prompt(self) -> str:
+        prompt = few_shot_prompt(self.shots(), self.query_edit.text(),
+                                 self.input_prefix.text(), self.output_prefix.text())
+        self.prompt_edit.setPlainText(prompt)
+        return prompt
+
+    def _request(self) -> None:
+        if not self.button.isEnabled():
+            return
+        if not self.prompt_edit.toPlainText().strip():
+            self.build_prompt()
+        self.sig_requested.emit(self.prompt_edit.toPlainText(), self.max_tokens.value())
+
+    def show_completion(self, text: str) -> None:
+        answer = first_line(text)
+        self.answer_label.setText(f"Answer: {answer or '(nothing before a line break)'}")
+        self.raw_view.setText(f"Whole continuation: {text!r}")
