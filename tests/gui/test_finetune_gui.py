@@ -276,3 +276,18 @@ def test_few_shot_panel_builds_an_editable_prompt_and_generates(qtbot, tmp_path,
     assert first_line("  pos\nText: x") == "pos"
     qtbot.waitUntil(panel.button.isEnabled)
     page.shutdown()
+
+
+def test_opening_a_finished_classify_run_shows_its_metrics_and_confusion(qtbot, tmp_path,
+                                                                        finetune_runs):
+    import json
+
+    page, _ = train_page_on(qtbot, tmp_path, finetune_runs.runs_root)
+    with qtbot.waitSignal(page.sig_history_loaded, timeout=10000):
+        page.open_run(finetune_runs.classify)
+    qtbot.waitUntil(lambda: page.confusion.isVisibleTo(page), timeout=10000)
+    report = json.loads((finetune_runs.classify / "results.json").read_text())
+    assert page.mode() == "finetune" and page.ft_form.task() == "classify"
+    assert page.confusion.matrix == report["confusion"]
+    assert len(page.metrics_plot.points["accuracy"][0]) == 2  # evaluations at 10 and 20
+    page.shutdown()

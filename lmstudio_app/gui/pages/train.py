@@ -133,6 +133,10 @@ def read_run_history(run_dir: Path) -> dict[str, Any]:
         "arrays": arrays_from_events(events),
         "samples": [(int(e["step"]), e.get("val_loss"), e["sample"]) for e in events
                     if e.get("kind") == "eval" and e.get("sample")],
+        "metrics": [(int(e["step"]), e["extra"]) for e in events
+                    if e.get("kind") == "eval" and e.get("extra")],
+        "results": runs.read_json(Path(run_dir) / runs.RESULTS)
+        if (Path(run_dir) / runs.RESULTS).exists() else {},
     }
 
 
@@ -955,6 +959,19 @@ class TrainPage(QWidget):
         self.run_label.setText(f"Run: {run_dir.name}")
         self.run_label.setToolTip(str(run_dir))
         self._fill_from_config(cfg)
+        self.metrics_plot.clear()
+        self.confusion.hide()
+        self.compare_table.hide()
+        self.results_label.setText(" ")
+        if cfg.finetune is not None:
+            self.set_mode("finetune")
+            self.ft_form.fill_from(cfg.finetune)
+            for step, extra in history.get("metrics", []):
+                self.metrics_plot.add(step, extra)
+            if history.get("results"):
+                self._show_results(history["results"])
+        else:
+            self.set_mode("pretrain")
         self.sig_history_loaded.emit(run_dir)
 
     @Slot(object)

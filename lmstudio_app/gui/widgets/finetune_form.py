@@ -223,6 +223,20 @@ class FinetuneForm(QWidget):
             if key in edits:
                 edits[key].setText(value or "")
 
+    def fill_from(self, ft: Any) -> None:
+        """Show a fine-tuning run's settings (a FinetuneConfig), e.g. one opened from disk."""
+        columns = {"text": ft.text_col, "label": ft.label_col, "question": ft.question_col,
+                   "context": ft.context_col, "answer": ft.answer_col,
+                   "answer_start": ft.answer_start_col}
+        self.set_file(ft.train_file, columns, ft.task)
+        i = self.base_box.findData(str(ft.base_run)) if ft.base_run else -1
+        if i >= 0:
+            self.base_box.setCurrentIndex(i)
+        self.freeze_embeddings.setChecked(ft.freeze_embeddings)
+        self.freeze_layers.setValue(ft.freeze_layers)
+        self.body_lr_scale.setValue(ft.body_lr_scale)
+        self.class_weights.setChecked(ft.class_weights)
+
     def _ask_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
             self, "Choose a labeled file", str(Path(self.file_edit.text()).parent),
