@@ -177,7 +177,8 @@ class PlaygroundPage(QWidget):
 
         self.stack = QStackedWidget()
         empty = QLabel("Train a run on the Train page, then pick it here.\n\nGPT (clm) runs "
-                       "continue text; BERT (mlm) runs fill in a [MASK].")
+                       "continue text; BERT (mlm) runs fill in a [MASK]; fine-tuned runs label "
+                       "a text or answer a question.")
         empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         empty.setWordWrap(True)
         self.stack.addWidget(empty)

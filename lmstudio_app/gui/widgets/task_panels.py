@@ -128,6 +128,9 @@ class QAPanel(QWidget):
         self.answer_label = QLabel("Write a context and a question, then press Answer.")
         self.answer_label.setWordWrap(True)
         self.answer_label.setTextFormat(Qt.TextFormat.PlainText)
+        font = self.answer_label.font()
+        font.setPointSizeF(font.pointSizeF() * 1.2)
+        self.answer_label.setFont(font)
         self.note = QLabel()
         self.note.setWordWrap(True)
         self.span: tuple[int, int] | None = None  # the highlighted characters (Python indices)
@@ -138,10 +141,10 @@ class QAPanel(QWidget):
         v = QVBoxLayout(self)
         v.setContentsMargins(0, 0, 0, 0)
         v.addWidget(self.note)
-        v.addWidget(QLabel("Context"))
-        v.addWidget(self.context_edit, 1)
         v.addLayout(row)
         v.addWidget(self.answer_label)
+        v.addWidget(QLabel("Context (the answer is highlighted in it)"))
+        v.addWidget(self.context_edit, 1)
         self.set_extractive(True)
 
     def set_extractive(self, extractive: bool) -> None:
@@ -302,5 +305,5 @@ class FewShotPanel(QWidget):
 
     def show_completion(self, text: str) -> None:
         answer = first_line(text)
-        self.answer_label.setText(f"Answer: {answer or '(nothing before a line break)'}")
+        self.answer_label.setText(f"Answer: {answer or '(only blank lines: no answer)'}")
         self.raw_view.setText(f"Whole continuation: {text!r}")
