@@ -272,7 +272,11 @@ class TrainPage(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(form_box)
-        scroll.setMinimumWidth(300)
+        # The form scrolls vertically only: it is never cut on the right (fine-tune mode is
+        # the wider of the two).
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(max(380, form_box.minimumSizeHint().width()
+                                   + scroll.verticalScrollBar().sizeHint().width() + 4))
         splitter.addWidget(scroll)
 
         # Right: progress, curves, samples.
@@ -336,7 +340,7 @@ class TrainPage(QWidget):
         splitter.addWidget(right_box)
         splitter.setStretchFactor(0, 0)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([340, 900])
+        splitter.setSizes([400, 900])
 
     def _connect(self) -> None:
         self.data_button.clicked.connect(self._ask_data_dir)

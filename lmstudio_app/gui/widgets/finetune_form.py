@@ -253,7 +253,7 @@ class FinetuneForm(QWidget):
 
         base = self.base_run()
         if base is None:
-            wants = " or ".join(ARCHS_FOR_TASK[self.task()]).upper()
+            wants = " or ".join(a.upper() for a in ARCHS_FOR_TASK[self.task()])
             raise UserError(f"no pretrained {wants} run to start from: pretrain one first.")
         path = self.file_edit.text().strip()
         if not path or not Path(path).is_file():
