@@ -160,6 +160,7 @@ def main() -> int:
                    help="fine-tuning training overrides")
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=1337)
+    p.add_argument("--pooling", choices=("auto", "last", "cls", "mean"), default="auto")
     p.add_argument("--workdir", help="keep the data and runs here (default: a temporary folder)")
     args = p.parse_args()
 
@@ -211,7 +212,7 @@ def main() -> int:
     # 2. Fine-tune pretrained and scratch with equal budgets.
     ft = FinetuneConfig(task="classify", train_file=str(work / "train.csv"),
                         val_file=str(work / "val.csv"), test_file=str(work / "test.csv"),
-                        base_run=str(base))
+                        base_run=str(base), pooling=args.pooling)
     ft_over = {"max_steps": args.finetune_steps, "eval_interval": max(args.finetune_steps // 4, 1),
                "learning_rate": 1e-3, "batch_size": 32, "device": args.device,
                "seed": args.seed, "log_interval": 50}

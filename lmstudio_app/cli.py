@@ -271,8 +271,8 @@ def _finetune_run_config(args: argparse.Namespace) -> Any:
         base_run=args.from_run or "", scratch=bool(args.scratch),
         tokenizer_from=args.tokenizer_from or "", freeze_embeddings=args.freeze_embeddings,
         freeze_layers=args.freeze_layers, body_lr_scale=args.body_lr_scale,
-        class_weights=args.class_weights, max_length=args.max_length, stride=args.stride,
-        val_fraction=args.val_fraction, test_fraction=args.test_fraction,
+        class_weights=args.class_weights, pooling=args.pooling, max_length=args.max_length,
+        stride=args.stride, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
         split_seed=args.split_seed,
     )
     if args.template is not None:
@@ -605,6 +605,8 @@ def _add_finetune_args(s: argparse.ArgumentParser, presets: Any) -> None:
                    help="the pretrained body learns at F times the head's rate")
     s.add_argument("--class-weights", action="store_true",
                    help="classify: weight the loss by inverse label frequency")
+    s.add_argument("--pooling", choices=("auto", "last", "cls", "mean"), default="auto",
+                   help="classify: what the head reads (auto: GPT last token, BERT [CLS])")
     s.add_argument("--max-length", type=int, default=0, metavar="N",
                    help="tokens per example (default: the model's block_size)")
     s.add_argument("--stride", type=int, default=64, metavar="N",

@@ -143,6 +143,7 @@ class FinetuneConfig:
     freeze_layers: int = 0  # freeze the lowest N blocks of the body
     body_lr_scale: float = 1.0  # the body learns at learning_rate * this; the head at the full rate
     class_weights: bool = False  # weight the loss by inverse label frequency
+    pooling: str = "auto"  # classify: auto (GPT last token, BERT [CLS]) | last | cls | mean
     max_length: int = 0  # tokens per example; 0 means the model's block_size
     stride: int = 64  # qa-extractive: overlap between windows of a long context
     template: str = "Context: {context}\nQuestion: {question}\nAnswer:"  # qa-generative prompt
@@ -163,6 +164,8 @@ class FinetuneConfig:
             raise UserError(f"freeze_layers={self.freeze_layers}: must be 0 or more.")
         if not 0.0 < self.body_lr_scale <= 10.0:
             raise UserError(f"body_lr_scale={self.body_lr_scale}: must be in (0, 10].")
+        if self.pooling not in ("auto", "last", "cls", "mean"):
+            raise UserError(f"pooling={self.pooling!r}: choose auto, last, cls or mean.")
         if self.stride < 1 or self.max_length < 0:
             raise UserError("stride must be at least 1 and max_length 0 or more.")
         if self.task == "qa-generative" and "{question}" not in self.template:

@@ -333,6 +333,7 @@ class _TaskObjective:
 
 
 class ClassifyObjective(_TaskObjective):
+    best_metric = "accuracy"  # best.safetensors is the checkpoint with the best val accuracy
     """Cross-entropy on the class of each text, optionally weighted by inverse frequency."""
 
     def __init__(self, cfg: RunConfig, tokenizer: Tokenizer, split: labeled.Split,
@@ -392,6 +393,7 @@ def class_weights(train_labels: Sequence[str], labels: Sequence[str]) -> Tensor:
 
 
 class ExtractiveQAObjective(_TaskObjective):
+    best_metric = "f1"
     """Start/end cross-entropy over every window of every training example."""
 
     def _encode_train(self, examples: list) -> list:
@@ -435,6 +437,7 @@ class ExtractiveQAObjective(_TaskObjective):
 
 
 class GenerativeQAObjective(_TaskObjective):
+    best_metric = "f1"
     """Next-token loss on the answer and its end piece only; greedy answers for the scores."""
 
     def _encode_train(self, examples: list) -> list:

@@ -152,7 +152,8 @@ class Trainer:
                       LogFileSink(self.run_dir / runs.LOG)]
         self.sink = FanOutSink(*file_sinks, self.user_sink)
         self.step = 0
-        self.best: float | None = None
+        self.best: float | None = None  # lowest validation loss so far
+        self.best_score: float | None = None  # what chose best.safetensors (lower is better)
         self.last_loss: float | None = None
         try:
             return self._run()
@@ -338,8 +339,14 @@ class Trainer:
                 "checkpoint is kept. Lower learning_rate, then start again."
             )
         self.sink.evaluation(m)
-        improved = self.best is None or m.val_loss < self.best
+        # best.safetensors follows the task's own score where it has one (accuracy, F1: higher
+        # is better), else the validation loss; the status keeps the lowest validation loss.
+        key = getattr(objective, "best_metric", None)
+        score = -m.extra[key] if key in m.extra else m.val_loss
+        improved = self.best_score is None or score < self.best_score
         if improved:
+            self.best_score = score
+        if self.best is None or m.val_loss < self.best:
             self.best = m.val_loss
         self._save(model, optimizer, scaler, objective, best=improved)
 
@@ -374,6 +381,7 @@ class Trainer:
         state = {
             "step": self.step,
             "best_val_loss": self.best,
+            "best_score": self.best_score,
             "optimizer": optimizer.state_dict(),
             "scaler": scaler.state_dict(),
             "objective": objective.state_dict(),
@@ -397,6 +405,7 @@ class Trainer:
             torch.cuda.set_rng_state(state["cuda_rng"], self.rt.device)
         self.step = int(state["step"])
         self.best = state["best_val_loss"]
+        self.best_score = state.get("best_score", self.best)
         self.sink.message(f"resumed at step {self.step}")
 
 

@@ -23,12 +23,13 @@ def _body_hidden(body: nn.Module, input_ids: Tensor, attention_mask: Tensor | No
 
 
 class SequenceClassifier(nn.Module):
-    """A linear layer over one pooled position: the last real token (GPT) or [CLS] (BERT)."""
+    """A linear layer over a pooled representation: the last real token (GPT), [CLS] (BERT),
+    or the mean of the real tokens (either)."""
 
     def __init__(self, body: nn.Module, n_labels: int, pooling: str) -> None:
         super().__init__()
-        if pooling not in ("last", "cls"):
-            raise ValueError(f"pooling {pooling!r}: choose last or cls")
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling {pooling!r}: choose one of {', '.join(POOLINGS)}")
         self.body = body
         self.pooling = pooling
         self.config = body.config  # type: ignore[union-attr]
@@ -41,6 +42,9 @@ class SequenceClassifier(nn.Module):
         h = _body_hidden(self.body, input_ids, attention_mask, None)
         if self.pooling == "cls":
             pooled = h[:, 0]
+        elif self.pooling == "mean":
+            weights = attention_mask.to(h.dtype).unsqueeze(-1)
+            pooled = (h * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
         else:
             last = attention_mask.long().sum(dim=1).clamp(min=1) - 1
             pooled = h[torch.arange(h.shape[0], device=h.device), last]
@@ -66,7 +70,13 @@ class SpanExtractor(nn.Module):
         return logits[..., 0], logits[..., 1]
 
 
-def pooling_for(arch: str) -> str:
+POOLINGS = ("last", "cls", "mean")
+
+
+def pooling_for(arch: str, requested: str = "auto") -> str:
+    """`auto`: the last real token for a GPT body, [CLS] for a BERT body."""
+    if requested != "auto":
+        return requested
     return "cls" if arch == "bert" else "last"
 
 
@@ -77,7 +87,8 @@ def build_task_model(cfg: RunConfig, body: nn.Module | None = None) -> nn.Module
         raise ValueError("not a fine-tuning configuration")
     body = body if body is not None else build_model(cfg.model)
     if ft.task == "classify":
-        return SequenceClassifier(body, max(len(ft.labels), 1), pooling_for(cfg.model.arch))
+        return SequenceClassifier(body, max(len(ft.labels), 1),
+                                  pooling_for(cfg.model.arch, ft.pooling))
     if ft.task == "qa-extractive":
         return SpanExtractor(body)
     return body  # qa-generative: the language model itself
