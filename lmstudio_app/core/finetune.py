@@ -333,8 +333,9 @@ class _TaskObjective:
 
 
 class ClassifyObjective(_TaskObjective):
-    best_metric = "accuracy"  # best.safetensors is the checkpoint with the best val accuracy
     """Cross-entropy on the class of each text, optionally weighted by inverse frequency."""
+
+    best_metric = "accuracy"  # best.safetensors is the checkpoint with the best val accuracy
 
     def __init__(self, cfg: RunConfig, tokenizer: Tokenizer, split: labeled.Split,
                  seed: int) -> None:
@@ -392,9 +393,30 @@ def class_weights(train_labels: Sequence[str], labels: Sequence[str]) -> Tensor:
                         dtype=torch.float32)
 
 
-class ExtractiveQAObjective(_TaskObjective):
+class _QAObjective(_TaskObjective):
+    """Question answering scored by exact match and token F1 (SQuAD's normalisation)."""
+
     best_metric = "f1"
+    task = ""
+
+    def _scores(self, model: nn.Module, examples: list) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def eval_extra(self, model: nn.Module, val_loss: float) -> dict[str, float]:
+        if not self.split.val:
+            return {}
+        r = self._scores(model, self.split.val)
+        return {"exact_match": r["exact_match"], "f1": r["f1"]}
+
+    def final_report(self, model: nn.Module) -> dict[str, Any]:
+        return {"task": self.task, **self._scores(model, self.split.test),
+                "loss": self._test_loss(model)}
+
+
+class ExtractiveQAObjective(_QAObjective):
     """Start/end cross-entropy over every window of every training example."""
+
+    task = "qa-extractive"
 
     def _encode_train(self, examples: list) -> list:
         rows = []
@@ -425,20 +447,11 @@ class ExtractiveQAObjective(_TaskObjective):
                                 self.ft.stride)["answer"] for e in examples]
         return metrics.qa_report(preds, [e.answer for e in examples])
 
-    def eval_extra(self, model: nn.Module, val_loss: float) -> dict[str, float]:
-        if not self.split.val:
-            return {}
-        r = self._scores(model, self.split.val)
-        return {"exact_match": r["exact_match"], "f1": r["f1"]}
 
-    def final_report(self, model: nn.Module) -> dict[str, Any]:
-        return {"task": "qa-extractive", **self._scores(model, self.split.test),
-                "loss": self._test_loss(model)}
-
-
-class GenerativeQAObjective(_TaskObjective):
-    best_metric = "f1"
+class GenerativeQAObjective(_QAObjective):
     """Next-token loss on the answer and its end piece only; greedy answers for the scores."""
+
+    task = "qa-generative"
 
     def _encode_train(self, examples: list) -> list:
         return [generative_rows(self.tok, render_prompt(self.ft.template, e.question, e.context),
@@ -457,16 +470,6 @@ class GenerativeQAObjective(_TaskObjective):
         preds = [generate_answer(model, self.tok, self.ft.template, e.question, e.context,
                                  self.max_length)["answer"] for e in examples]
         return metrics.qa_report(preds, [e.answer for e in examples])
-
-    def eval_extra(self, model: nn.Module, val_loss: float) -> dict[str, float]:
-        if not self.split.val:
-            return {}
-        r = self._scores(model, self.split.val)
-        return {"exact_match": r["exact_match"], "f1": r["f1"]}
-
-    def final_report(self, model: nn.Module) -> dict[str, Any]:
-        return {"task": "qa-generative", **self._scores(model, self.split.test),
-                "loss": self._test_loss(model)}
 
 
 OBJECTIVES: dict[str, type[_TaskObjective]] = {
