@@ -9,11 +9,9 @@ loop only through a RunControl's flags, never through queued slots on the busy w
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,32 +27,6 @@ log = logging.getLogger(__name__)
 
 # Columns of the arrays sent by QtSink.sig_steps.
 STEP_COLUMNS = ("step", "loss", "lr", "grad_norm", "tokens_per_s", "elapsed_s")
-
-
-@contextlib.contextmanager
-def leave_a_core_for_the_window(device: str) -> Iterator[None]:
-    """While training on the CPU, use one core fewer than torch would, and restore it after.
-
-    The window's thread needs a core of its own: with every core busy in torch's intra-op
-    threads, each repaint waits for a time slice (measured on 2 cores: heartbeat p99 of 125 ms
-    with 2 threads). On machines with few cores one thread fewer costs little or nothing.
-    """
-    import torch
-
-    from ..core.device import resolve_device
-
-    try:
-        on_cpu = resolve_device(device).type == "cpu"
-    except Exception:  # an unusable device: the trainer reports it as the run's failure
-        on_cpu = False
-    before = torch.get_num_threads()
-    if on_cpu and before > 1:
-        torch.set_num_threads(before - 1)
-    try:
-        yield
-    finally:
-        if torch.get_num_threads() != before:
-            torch.set_num_threads(before)
 
 
 class QtSink(QObject, MetricsSink):
@@ -73,7 +45,7 @@ class QtSink(QObject, MetricsSink):
     sig_finished = Signal(int, str)
     sig_failed = Signal(str)
 
-    def __init__(self, max_rate_hz: float = 15.0, parent: QObject | None = None) -> None:
+    def __init__(self, max_rate_hz: float = 4.0, parent: QObject | None = None) -> None:
         QObject.__init__(self, parent)
         self._interval = 1.0 / max_rate_hz
         self._lock = threading.Lock()
@@ -147,7 +119,7 @@ class TrainingSession(QObject):
     sig_failed = Signal(str)
     sig_done = Signal(object, str)
 
-    def __init__(self, parent: QObject | None = None, max_rate_hz: float = 15.0) -> None:
+    def __init__(self, parent: QObject | None = None, max_rate_hz: float = 4.0) -> None:
         super().__init__(parent)
         self._max_rate_hz = max_rate_hz
         self._job: BackgroundJob | None = None
@@ -183,8 +155,9 @@ class TrainingSession(QObject):
 
         def work(report: Any, cancel: threading.Event) -> Any:
             # Trainer.run builds the model, picks the device and opens the store in this thread.
-            with leave_a_core_for_the_window(cfg.train.device):
-                return Trainer(cfg, run_path, sink, control, resume=resume).run()
+            # It uses every core: with OpenMP's passive waits (gui/app.py) and redraws a few
+            # times a second, the window keeps its latency and ~100% of the headless rate.
+            return Trainer(cfg, run_path, sink, control, resume=resume).run()
 
         job = BackgroundJob(work, self)
         job.sig_error.connect(self._on_failed)

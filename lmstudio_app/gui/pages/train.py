@@ -832,7 +832,6 @@ class TrainPage(QWidget):
             return False
         from ...core.control import RunControl
         from ...core.finetune import compare_init, scratch_twin
-        from ..training import leave_a_core_for_the_window
 
         cfg = self.config
         try:
@@ -845,8 +844,7 @@ class TrainPage(QWidget):
         control = RunControl()
 
         def work(report: Any, cancel: threading.Event) -> Any:
-            with leave_a_core_for_the_window(cfg.train.device):
-                return compare_init(cfg, dirs, control=control)
+            return compare_init(cfg, dirs, control=control)
 
         job = BackgroundJob(work, self)
         job.sig_result.connect(self._show_comparison)
