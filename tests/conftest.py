@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,12 @@ def austen_text(n_chars: int = 150_000) -> str:
         if files:
             return files[0].read_text(encoding="utf-8")[:n_chars]
     raise RuntimeError("no sample text found")
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m lmstudio_app ARGS` in `cwd`, as a user runs it, output captured."""
+    return subprocess.run([sys.executable, "-m", "lmstudio_app", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture(scope="session")

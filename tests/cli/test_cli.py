@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import austen_text
+from tests.conftest import austen_text, run_cli
 
 TINY = ["--set", "n_layer=1", "--set", "n_head=2", "--set", "n_embd=32",
         "--set", "block_size=32", "--set", "batch_size=8", "--set", "eval_interval=15",
         "--set", "eval_batches=2", "--set", "log_interval=5"]
 
 
-def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "lmstudio_app", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+cli = run_cli
 
 
 @pytest.fixture(scope="module")

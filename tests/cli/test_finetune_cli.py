@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from lmstudio_app.core.labeled import sample_qa_path, sample_sentiment_path
-from tests.conftest import austen_text
+from tests.conftest import austen_text, run_cli
 
 TINY = ["--set", "n_layer=1", "--set", "n_head=2", "--set", "n_embd=32",
         "--set", "block_size=64", "--set", "batch_size=8", "--set", "eval_interval=40",
@@ -18,9 +16,7 @@ TINY = ["--set", "n_layer=1", "--set", "n_head=2", "--set", "n_embd=32",
 FT = ["--set", "eval_interval=20", "--set", "log_interval=10", "--set", "learning_rate=2e-3"]
 
 
-def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "lmstudio_app", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+cli = run_cli
 
 
 @pytest.fixture(scope="module")
