@@ -127,7 +127,8 @@ def describe_device(device: torch.device) -> str:
     if device.type == "mps":
         return "MPS"
     cpu = platform.processor() or platform.machine()
-    return f"CPU: {torch.get_num_threads()} threads" + (f" ({cpu})" if cpu else "")
+    n = torch.get_num_threads()
+    return f"CPU: {n} thread{'s' if n != 1 else ''}" + (f" ({cpu})" if cpu else "")
 
 
 def estimate_memory_bytes(n_params: int, batch_size: int, block_size: int, n_layer: int,
