@@ -37,3 +37,26 @@ def percentile(values: list[float], q: float) -> float:
         return float("nan")
     k = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
     return ordered[k]
+
+
+def train_window(data: Path, home: Path, fields: dict) -> tuple:
+    """An offscreen main window on its Train page, set to train the tiny preset on the CPU over
+    `data` with `fields` (those the form shows) filled in. Returns (window, page, state)."""
+    from PySide6.QtCore import QSettings
+
+    from lmstudio_app.gui.main_window import MainWindow
+    from lmstudio_app.gui.state import AppState
+
+    state = AppState(QSettings(str(home / "settings.ini"), QSettings.Format.IniFormat), home)
+    window = MainWindow(state)
+    window.resize(1280, 820)
+    window.show()
+    window.show_page("Train")
+    page = window.train_page
+    state.sig_data_ready.emit(data)
+    page.device_box.setCurrentIndex(page.device_box.findData("cpu"))
+    page.preset_box.setCurrentIndex(page.preset_box.findData("tiny"))
+    for key, value in fields.items():
+        if key in page.edits:
+            page.set_field(key, value)
+    return window, page, state

@@ -16,8 +16,8 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from gui_common import sample_data
-from PySide6.QtCore import QEventLoop, QSettings  # noqa: E402
+from gui_common import sample_data, train_window
+from PySide6.QtCore import QEventLoop  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from lmstudio_app.core.config import build_run_config  # noqa: E402
@@ -48,22 +48,8 @@ def headless(data: Path, steps: int, work: Path) -> float:
 
 
 def windowed(app: QApplication, data: Path, steps: int, work: Path) -> float:
-    from lmstudio_app.gui.main_window import MainWindow
-    from lmstudio_app.gui.state import AppState
-
     home = Path(tempfile.mkdtemp(dir=work))
-    state = AppState(QSettings(str(home / "settings.ini"), QSettings.Format.IniFormat), home)
-    window = MainWindow(state)
-    window.resize(1280, 820)
-    window.show()
-    window.show_page("Train")
-    page = window.train_page
-    state.sig_data_ready.emit(data)
-    page.device_box.setCurrentIndex(page.device_box.findData("cpu"))
-    page.preset_box.setCurrentIndex(page.preset_box.findData("tiny"))
-    for key, value in overrides(steps).items():
-        if key in page.edits:
-            page.set_field(key, value)
+    window, page, _state = train_window(data, home, overrides(steps))
     rows = []
     page.session.sig_steps.connect(lambda r, _m: rows.extend(r.tolist()))
     loop = QEventLoop()

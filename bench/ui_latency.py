@@ -15,8 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from gui_common import percentile, sample_data
-from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer  # noqa: E402
+from gui_common import percentile, sample_data, train_window
+from PySide6.QtCore import QEventLoop, Qt, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 
@@ -26,22 +26,9 @@ def main() -> None:
     args = ap.parse_args()
     data = sample_data()
     _app = QApplication.instance() or QApplication([])  # noqa: F841 (kept alive)
-    from lmstudio_app.gui.main_window import MainWindow
-    from lmstudio_app.gui.state import AppState
-
     home = Path(tempfile.mkdtemp(prefix="lmstudio_app-latency-"))
-    state = AppState(QSettings(str(home / "settings.ini"), QSettings.Format.IniFormat), home)
-    window = MainWindow(state)
-    window.resize(1280, 820)
-    window.show()
-    window.show_page("Train")
-    page = window.train_page
-    state.sig_data_ready.emit(data)
-    page.device_box.setCurrentIndex(page.device_box.findData("cpu"))
-    page.preset_box.setCurrentIndex(page.preset_box.findData("tiny"))
-    for key, value in {"max_steps": args.steps, "eval_interval": max(args.steps // 2, 1),
-                       "log_interval": 1}.items():
-        page.set_field(key, value)
+    fields = {"max_steps": args.steps, "eval_interval": max(args.steps // 2, 1), "log_interval": 1}
+    window, page, _state = train_window(data, home, fields)
 
     lateness: list[float] = []
     last = [0.0]
