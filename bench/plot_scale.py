@@ -1,8 +1,9 @@
 """Redraw cost of a million-point curve: append a few points, redraw, repaint.
 
 A CurvesWidget (offscreen, 1200 x 700) holds 1,000,000 logged steps (loss, smoothed loss,
-learning rate, throughput); then 30 times: append 100 points and time the redraw (setData with
-peak downsampling and clip-to-view) plus a full paint of the plots into a pixmap (grab).
+learning rate, throughput); then 30 times: append 100 points and time the redraw (each series
+reduced to one min/max pair a pixel from its pyramid, then setData) plus a full paint of the
+plots into a pixmap (grab).
 Prints the median, p95 and maximum (target: under 20 ms). It prints; it never asserts.
 
     python bench/plot_scale.py [--points 1000000]

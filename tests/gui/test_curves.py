@@ -8,7 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from lmstudio_app.gui.widgets.curves import CurvesWidget, GrowingSeries, arrays_from_events, ema
+from lmstudio_app.gui.widgets.curves import CurvesWidget, arrays_from_events, ema
+from lmstudio_app.gui.widgets.series import GrowingSeries
 
 
 def reference_ema(values, alpha):
@@ -137,3 +138,31 @@ def test_png_export_and_overlays_from_run_events(qtbot, tmp_path):
     assert path.stat().st_size > 1000
     w.clear_overlays()
     assert w.overlay_names() == []
+
+
+def test_long_curves_reach_the_plot_one_pair_a_pixel_at_any_zoom(qtbot):
+    w = CurvesWidget()
+    qtbot.addWidget(w)
+    w.resize(900, 600)
+    w.show()
+    qtbot.waitExposed(w)
+    n = 200_000
+    steps = np.arange(1, n + 1, dtype=np.float64)
+    loss = 4 + np.sin(steps / 500) + np.random.default_rng(0).standard_normal(n)
+    w.append_steps(steps, loss, 1e-3 * np.cos(steps / n), np.full(n, 100.0))
+    w.flush()
+    width = w.loss_plot.getViewBox().width()
+    x, y = w.loss_curve.getData()
+    assert 100 < len(x) <= 2 * width + 1
+    assert y.min() == w.loss.y.min() and y.max() == w.loss.y.max() and x[-1] == n
+    # Zoomed in, the linked plots get the visible steps point for point.
+    w.loss_plot.setXRange(1000, 1500, padding=0)
+    for curve in (w.loss_curve, w.lr_curve):
+        x, _ = curve.getData()
+        inside = (x >= 1000) & (x <= 1500)
+        np.testing.assert_array_equal(x[inside], np.arange(1000, 1501))
+    # Back to following the data: the whole run again, reduced.
+    w.loss_plot.enableAutoRange(x=True)
+    w.loss_plot.getViewBox().updateAutoRange()
+    x, _ = w.loss_curve.getData()
+    assert len(x) <= 2 * width + 1 and x[0] == 1 and x[-1] == n

@@ -2,16 +2,16 @@
 
 Three linked plots share the step axis: loss (training raw and smoothed, validation as markers),
 learning rate and throughput. Each series keeps its own growing numpy buffer (capacity doubles
-when full) and one curve object fed with setData; peak downsampling and clip-to-view keep the
-drawing cost bounded by the plot's width, not the run's length. New points only mark the plot
-dirty: a single-shot timer redraws at most ~10 times a second, and only when points arrived.
+when full) with a min/max pyramid (series.PeakSeries), and one curve object fed with setData: a
+redraw hands the plot one min/max pair per pixel column of the visible range, so its cost is
+bounded by the plot's width, not the run's length. New points only mark the plot dirty: a
+single-shot timer redraws a few times a second, and only when points arrived.
 """
 
 from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -30,55 +30,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .series import GrowingSeries, PeakSeries
+
 # A few redraws a second look live and leave the CPU to training (measured on 2 cores:
 # at 250 ms the window trains at the headless rate; at 100 ms it lost ~9%).
 REDRAW_MS = 250
-DOWNSAMPLE_PER_PIXEL = 1.0
 _OVERLAY_COLOURS = ("#8e6cc9", "#d0873d", "#3aa59b", "#c9508a", "#7d9c2f")
-
-
-class GrowingSeries:
-    """x/y buffers that double their capacity when full; views are handed to the plot."""
-
-    def __init__(self, capacity: int = 1024, dtype: type = np.float32) -> None:
-        # float32 halves the memory traffic of every redraw (bounds and peak downsampling scan
-        # the whole series); steps stay exact up to 2**24 and losses keep 7 significant digits.
-        self._x = np.empty(capacity, dtype=dtype)
-        self._y = np.empty(capacity, dtype=dtype)
-        self.n = 0
-
-    @property
-    def capacity(self) -> int:
-        return len(self._x)
-
-    def append(self, x: Iterable[float] | np.ndarray, y: Iterable[float] | np.ndarray) -> None:
-        xs = np.asarray(x, dtype=self._x.dtype).ravel()
-        ys = np.asarray(y, dtype=self._y.dtype).ravel()
-        if len(xs) != len(ys):
-            raise ValueError("x and y differ in length")
-        need = self.n + len(xs)
-        if need > self.capacity:
-            cap = self.capacity
-            while cap < need:
-                cap *= 2
-            for name in ("_x", "_y"):
-                grown = np.empty(cap, dtype=self._x.dtype)
-                grown[: self.n] = getattr(self, name)[: self.n]
-                setattr(self, name, grown)
-        self._x[self.n:need] = xs
-        self._y[self.n:need] = ys
-        self.n = need
-
-    @property
-    def x(self) -> np.ndarray:
-        return self._x[: self.n]
-
-    @property
-    def y(self) -> np.ndarray:
-        return self._y[: self.n]
-
-    def clear(self) -> None:
-        self.n = 0
 
 
 def ema(values: np.ndarray, alpha: float, start: float | None = None) -> np.ndarray:
@@ -158,15 +115,19 @@ class CurvesWidget(QWidget):
 
     def __init__(self, parent: QWidget | None = None, redraw_ms: int = REDRAW_MS) -> None:
         super().__init__(parent)
-        self.loss = GrowingSeries()
-        self.smoothed = GrowingSeries()
-        self.lr = GrowingSeries()
-        self.throughput = GrowingSeries()
-        self.val = GrowingSeries(64)
+        self.loss = PeakSeries()
+        self.smoothed = PeakSeries()
+        self.lr = PeakSeries()
+        self.throughput = PeakSeries()
+        self.val = GrowingSeries(64)  # markers: one per evaluation, drawn as they are
         self._smoothing = 0.9
         self._ema_last: float | None = None
         self._dirty = False
         self._overlays: dict[str, list[pg.PlotDataItem]] = {}
+        # Every line drawn from a PeakSeries: (curve, its data, the plot it lives in).
+        self._lines: list[tuple[pg.PlotDataItem, PeakSeries, pg.PlotItem]] = []
+        self._drawing = False
+        self._drawn_whole = True  # the last redraw reduced whole series (auto-ranged step axis)
         self.redraw_count = 0
 
         self._timer = QTimer(self)
@@ -230,8 +191,6 @@ class CurvesWidget(QWidget):
         for plot, label in ((self.loss_plot, "loss"), (self.lr_plot, "learning rate"),
                             (self.tps_plot, "tokens/s")):
             plot.setLabel("left", label)
-            plot.setClipToView(True)
-            plot.setDownsampling(mode="peak", auto=True)
             plot.getAxis("left").setWidth(60)
         self.lr_plot.setXLink(self.loss_plot)
         self.tps_plot.setXLink(self.loss_plot)
@@ -241,24 +200,19 @@ class CurvesWidget(QWidget):
         self.lr_plot.hideAxis("bottom")
         self.legend = self.loss_plot.addLegend(offset=(-10, 10))
 
-        def curve(plot: pg.PlotItem, colour: str, name: str | None, width: float = 1.0,
-                  **kw: Any) -> pg.PlotDataItem:
-            item = plot.plot(pen=pg.mkPen(colour, width=width), name=name, antialias=False, **kw)
-            item.setDownsampling(auto=True, method="peak")
-            item.setClipToView(True)
-            # One min/max pair per pixel column already draws the exact envelope; pyqtgraph's
-            # default keeps ~5 per pixel, and drawing those dense zigzags dominates a repaint.
-            item.opts["autoDownsampleFactor"] = DOWNSAMPLE_PER_PIXEL
-            return item
-
-        self.loss_curve = curve(self.loss_plot, "#9ab8dc", "train (raw)")
-        self.smooth_curve = curve(self.loss_plot, "#1f6fd1", "train (smoothed)", width=2)
+        self.loss_curve = self._add_line(self.loss_plot, self.loss, pg.mkPen("#9ab8dc"),
+                                         "train (raw)")
+        self.smooth_curve = self._add_line(self.loss_plot, self.smoothed,
+                                           pg.mkPen("#1f6fd1", width=2), "train (smoothed)")
         self.val_curve = self.loss_plot.plot(
             pen=None, symbol="o", symbolSize=7, symbolBrush="#e0552f", symbolPen=None,
             name="validation", antialias=False,
         )
-        self.lr_curve = curve(self.lr_plot, "#3a9a4a", None)
-        self.tps_curve = curve(self.tps_plot, "#b07a1f", None)
+        self.lr_curve = self._add_line(self.lr_plot, self.lr, pg.mkPen("#3a9a4a"), None)
+        self.tps_curve = self._add_line(self.tps_plot, self.throughput, pg.mkPen("#b07a1f"), None)
+        # Zooming or panning redraws at the new range's resolution; a resize re-fits the width.
+        self.loss_plot.vb.sigXRangeChanged.connect(self._on_view_changed)
+        self.loss_plot.vb.sigResized.connect(self._schedule)
 
         self._cursor_lines = []
         for plot in (self.loss_plot, self.lr_plot, self.tps_plot):
@@ -269,6 +223,16 @@ class CurvesWidget(QWidget):
             self._cursor_lines.append(line)
         self._mouse_proxy = pg.SignalProxy(self.graphics.scene().sigMouseMoved, rateLimit=30,
                                            slot=self._on_mouse_moved)
+
+    def _add_line(self, plot: pg.PlotItem, series: PeakSeries, pen: Any,
+                  name: str | None) -> pg.PlotDataItem:
+        """A curve fed from `series` by redraw(): the data it gets is already reduced to the
+        plot's width, so pyqtgraph's own downsampling and clipping stay off."""
+        item = plot.plot(pen=pen, name=name, antialias=False)
+        item.setDownsampling(ds=1, auto=False)
+        item.setClipToView(False)
+        self._lines.append((item, series, plot))
+        return item
 
     def _apply_palette(self) -> None:
         """Follow the window's light or dark palette instead of pyqtgraph's black default."""
@@ -344,27 +308,26 @@ class CurvesWidget(QWidget):
         self.remove_overlay(name)
         colour = _OVERLAY_COLOURS[len(self._overlays) % len(_OVERLAY_COLOURS)]
         items = []
-        x, y = finite_view(arrays["step"], ema(arrays["loss"], self._smoothing))
-        line = self.loss_plot.plot(x, y, pen=pg.mkPen(colour, width=1.5,
-                                                      style=Qt.PenStyle.DashLine),
-                                   name=name, antialias=False)
-        line.setDownsampling(auto=True, method="peak")
-        line.setClipToView(True)
-        line.opts["autoDownsampleFactor"] = DOWNSAMPLE_PER_PIXEL
-        items.append(line)
+        smoothed = PeakSeries()
+        smoothed.append(*finite_view(arrays["step"], ema(arrays["loss"], self._smoothing)))
+        items.append(self._add_line(self.loss_plot, smoothed,
+                                    pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine), name))
         vx, vy = finite_view(arrays["eval_step"], arrays["val_loss"])
         if len(vx):
             items.append(self.loss_plot.plot(vx, vy, pen=None, symbol="t", symbolSize=7,
                                              symbolBrush=colour, symbolPen=None))
-        lx, ly = finite_view(arrays["step"], arrays["lr"])
-        if len(lx):
-            pen = pg.mkPen(colour, style=Qt.PenStyle.DashLine)
-            items.append(self.lr_plot.plot(lx, ly, pen=pen))
+        lr = PeakSeries()
+        lr.append(*finite_view(arrays["step"], arrays["lr"]))
+        if lr.n:
+            items.append(self._add_line(self.lr_plot, lr,
+                                        pg.mkPen(colour, style=Qt.PenStyle.DashLine), None))
         self._overlays[name] = items
         self.clear_overlays_button.setVisible(True)
+        self._schedule()
 
     def remove_overlay(self, name: str) -> None:
         for item in self._overlays.pop(name, []):
+            self._lines = [line for line in self._lines if line[0] is not item]
             for plot in (self.loss_plot, self.lr_plot):
                 if item in plot.listDataItems():
                     plot.removeItem(item)
@@ -431,13 +394,36 @@ class CurvesWidget(QWidget):
         if not self._dirty:
             return
         self._dirty = False
-        # The buffers hold finite points only (see append_steps).
-        for curve, series in ((self.loss_curve, self.loss), (self.smooth_curve, self.smoothed),
-                              (self.lr_curve, self.lr), (self.tps_curve, self.throughput),
-                              (self.val_curve, self.val)):
-            curve.setData(series.x, series.y, skipFiniteCheck=True)
+        self._drawing = True  # setData may move an auto-ranged view: that needs no new pass
+        self._drawn_whole = self.loss_plot.getViewBox().autoRangeEnabled()[0]
+        try:
+            # The buffers hold finite points only (see append_steps).
+            for curve, series, plot in self._lines:
+                curve.setData(*self._visible(series, plot), skipFiniteCheck=True)
+            self.val_curve.setData(self.val.x, self.val.y, skipFiniteCheck=True)
+        finally:
+            self._drawing = False
         self.redraw_count += 1
         self.sig_redrawn.emit()
+
+    @staticmethod
+    def _visible(series: PeakSeries, plot: pg.PlotItem) -> tuple[np.ndarray, np.ndarray]:
+        """The series reduced to the plot's width: over all of it while the step axis follows
+        the data (auto-range), over the visible steps once the user has zoomed or panned."""
+        vb = plot.getViewBox()
+        if vb.autoRangeEnabled()[0]:
+            x0, x1 = -math.inf, math.inf
+        else:
+            x0, x1 = vb.viewRange()[0]
+        # Before the first layout the width is 0: draw as for a wide plot.
+        return series.envelope(x0, x1, int(vb.width()) or 1600)
+
+    def _on_view_changed(self, *_: Any) -> None:
+        following = self.loss_plot.getViewBox().autoRangeEnabled()[0]
+        if self._drawing or (following and self._drawn_whole):
+            return  # the curves already hold whole series, reduced
+        self._dirty = True
+        self.redraw()  # O(width): cheap enough to follow a drag or a wheel zoom
 
     def n_points(self) -> int:
         return self.loss.n
