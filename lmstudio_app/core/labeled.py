@@ -123,7 +123,7 @@ class ValidationReport:
             lines.append(f"  ... and {len(self.skipped) - _SUMMARY_SKIPS} more skipped rows")
         if self.duplicates:
             what = "texts" if self.task == "classification" else "question/context pairs"
-            lines.append(f"{self.duplicates} duplicate {what} (kept)")
+            lines.append(f"{self.duplicates} duplicate {what} (kept; copies share one split)")
         if self.conflicts:
             first = self.conflicts[0]
             lines.append(
@@ -599,53 +599,74 @@ def _default_key(examples: Sequence[object]) -> Callable[[object], Hashable] | N
     return None
 
 
+def _duplicate_key(example: object) -> Hashable:
+    """What makes two examples the same: a classification text, a QA question in its context."""
+    if isinstance(example, QAExample):
+        return (example.question, example.context)
+    return getattr(example, "text", id(example))
+
+
 def stratified_split(
     examples: Sequence[T],
     val_fraction: float = 0.1,
     test_fraction: float = 0.1,
     seed: int = 1337,
     key: Callable[[T], Hashable] | None = None,
+    together: Callable[[T], Hashable] | None = _duplicate_key,
 ) -> Split[T]:
     """Train / validation / test parts, the same for the same input and seed.
 
+    Examples with the same `together` key (by default duplicates: the same text, or the same
+    question in the same context) always land in the same part, so a repeated text never
+    scores a model on something it trained on; pass None to split them freely. Fractions then
+    count such groups, which differ from example counts only by the duplicates.
+
     Stratified by `key` (by default the label, for examples that have one; pass
-    `key=lambda e: 0` for a plain shuffle): each class's share of every part is within one
-    example of the fractions, and every class with at least three examples appears in every
-    part (a class of two goes to train and validation, a class of one to train). Without a key
-    (question answering) the examples are shuffled and cut.
+    `key=lambda e: 0` for a plain shuffle); a group is stratified by its first example: each
+    class's share of every part is within one group of the fractions, and every class with at
+    least three groups appears in every part (a class of two goes to train and validation, a
+    class of one to train). Without a key (question answering) the groups are shuffled and cut.
     """
     _check_fractions(val_fraction, test_fraction)
     rng = random.Random(seed)
     key = key or _default_key(examples)
-    n_total = len(examples)
+    units: dict[Hashable, list[T]] = {}
+    for i, ex in enumerate(examples):
+        units.setdefault(together(ex) if together else i, []).append(ex)
+    groups_in_order = list(units.values())
+    n_total = len(groups_in_order)
+
+    def expand(part: list[list[T]]) -> list[T]:
+        return [ex for group in part for ex in group]
+
     if key is None:
-        order = list(examples)
+        order = list(groups_in_order)
         rng.shuffle(order)
         n_val, n_test = _part_sizes(n_total, val_fraction, test_fraction)
-        return Split(train=order[n_val + n_test:], val=order[:n_val],
-                     test=order[n_val:n_val + n_test])
+        return Split(train=expand(order[n_val + n_test:]), val=expand(order[:n_val]),
+                     test=expand(order[n_val:n_val + n_test]))
 
-    groups: dict[Hashable, list[T]] = {}
-    for ex in examples:
-        groups.setdefault(key(ex), []).append(ex)
-    keys = sorted(groups, key=lambda k: (str(type(k)), str(k)))
-    sizes = [len(groups[k]) for k in keys]
+    strata: dict[Hashable, list[list[T]]] = {}
+    for group in groups_in_order:
+        strata.setdefault(key(group[0]), []).append(group)
+    keys = sorted(strata, key=lambda k: (str(type(k)), str(k)))
+    sizes = [len(strata[k]) for k in keys]
     vals = _largest_remainder([n * val_fraction for n in sizes], round(n_total * val_fraction))
     tests = _largest_remainder([n * test_fraction for n in sizes],
                                round(n_total * test_fraction))
-    train: list[T] = []
-    val: list[T] = []
-    test: list[T] = []
+    train: list[list[T]] = []
+    val: list[list[T]] = []
+    test: list[list[T]] = []
     for k, n, v, t in zip(keys, sizes, vals, tests, strict=True):
         v, t = _class_counts(n, v, t, val_fraction, test_fraction)
-        members = list(groups[k])
+        members = list(strata[k])
         rng.shuffle(members)
         val += members[:v]
         test += members[v:v + t]
         train += members[v + t:]
     for part in (train, val, test):
         rng.shuffle(part)
-    return Split(train=train, val=val, test=test)
+    return Split(train=expand(train), val=expand(val), test=expand(test))
 
 
 def _class_counts(n: int, v: int, t: int, vf: float, tf: float) -> tuple[int, int]:

@@ -349,3 +349,16 @@ def test_bundled_sentiment_split_keeps_the_balance() -> None:
     assert split.sizes() == (480, 60, 60)
     for part in (split.val, split.test):
         assert Counter(e.label for e in part) == Counter(negative=20, neutral=20, positive=20)
+
+
+def test_duplicates_never_straddle_two_parts() -> None:
+    examples = [ClassificationExample(f"text {i % 40}", "ab"[i % 2], i + 2) for i in range(200)]
+    examples += [ClassificationExample(f"unique {i}", "ab"[i % 2], 300 + i) for i in range(100)]
+    split = stratified_split(examples, val_fraction=0.2, test_fraction=0.2, seed=5)
+    parts = [{e.text for e in part} for part in (split.train, split.val, split.test)]
+    assert not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2])
+    assert sum(split.sizes()) == 300
+    assert all(split.sizes())
+    # Without grouping, the copies of 40 texts x 5 spread over the parts.
+    free = stratified_split(examples, 0.2, 0.2, seed=5, together=None)
+    assert {e.text for e in free.train} & {e.text for e in free.test}
