@@ -1,20 +1,24 @@
-"""The Runs page over real run folders: listing, actions, delete after confirmation, polling."""
+"""The Runs page over real run folders: listing, actions, delete after confirmation, polling,
+and the confusion heatmap of a finished classify run."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QMessageBox
 
 from lmstudio_app.core import runs
 from lmstudio_app.gui.pages.runs import RunsPage
 from lmstudio_app.gui.state import AppState
 from tests.gui import fixtures_engine as fx
+from tests.gui import fixtures_finetune as ff
 
 engine_runs = fx.engine_runs
 copied_runs = fx.copied_runs
+finetune_runs = ff.finetune_runs
 
 
 def make_page(qtbot, tmp_path, home: Path) -> tuple[RunsPage, AppState]:
@@ -98,3 +102,35 @@ def test_poll_sees_a_new_run_folder(qtbot, tmp_path, copied_runs, engine_runs):
         pass  # the poll timer notices the new folder
     assert len(page.run_paths()) == 3
     page.shutdown()
+
+
+def test_runs_page_shows_the_confusion_of_a_finished_classify_run(qtbot, tmp_path,
+                                                                 finetune_runs):
+    page, _ = make_page(qtbot, tmp_path, finetune_runs.runs_root.parent)
+    assert page.select_run(finetune_runs.qa)
+    assert not page.confusion_button.isEnabled()  # a QA run has no confusion matrix
+    assert page.select_run(finetune_runs.classify)
+    assert page.confusion_button.isEnabled()
+    with qtbot.waitSignal(page.sig_confusion_shown, timeout=10000) as shown:
+        page.confusion_button.click()
+    dialog = shown.args[0]
+    report = json.loads((finetune_runs.classify / "results.json").read_text())
+    view = dialog.view
+    assert dialog.isVisible() and view.labels == report["labels"]
+    assert view.matrix == report["confusion"] and f"{report['accuracy']:.3f}" in \
+        dialog.summary.text()
+    n = len(view.labels)
+    counts = [[int(view.table.item(i, j).text()) for j in range(n)] for i in range(n)]
+    assert counts == report["confusion"]
+    i, j = next(((i, j) for i in range(n) for j in range(n) if i != j and counts[i][j]),
+                (0, 1))
+    with qtbot.waitSignal(view.sig_cell_chosen) as chosen:
+        rect = view.table.visualRect(view.table.model().index(i, j))
+        qtbot.mouseClick(view.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    true, pred, texts = chosen.args
+    expected = [m["text"] for m in report["mistakes"]
+                if (m["label"], m["predicted"]) == (true, pred)]
+    assert (true, pred) == (view.labels[i], view.labels[j]) and texts == expected
+    qtbot.waitUntil(page.confusion_button.isEnabled)
+    page.shutdown()
+    assert not dialog.isVisible()

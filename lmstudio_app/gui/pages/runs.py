@@ -2,13 +2,16 @@
 
 The table is read from disk (config.json and status.json of each run, small files), refreshed on
 state.sig_runs_changed, on Refresh, and by a light poll that only stats the status files and
-reloads when one of them changed. The actions are requests through AppState's signals; only
-Delete acts here, after asking.
+reloads when one of them changed. The actions are requests through AppState's signals; Delete
+acts here, after asking, and Confusion… opens a finished classify run's confusion heatmap (its
+results.json read in a background job).
 """
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
@@ -27,7 +30,9 @@ from PySide6.QtWidgets import (
 
 from ...core import runs
 from ...core.errors import UserError
+from ..jobs import BackgroundJob
 from ..state import AppState
+from ..widgets.confusion import ConfusionDialog, has_confusion
 
 POLL_MS = 2000
 COLUMNS = ("Name", "Objective", "Preset", "Steps", "Best val loss", "State")
@@ -50,6 +55,12 @@ def _signature(root: Path) -> tuple:
     return tuple(out)
 
 
+def has_confusion_file(s: runs.RunSummary) -> bool:
+    """A finished classify run: its results.json holds the test split's confusion matrix."""
+    return s.objective == "classify" and s.state == "completed" \
+        and (s.path / runs.RESULTS).is_file()
+
+
 class _NumberItem(QTableWidgetItem):
     """Sorts by a number kept in UserRole, not by its text."""
 
@@ -65,12 +76,15 @@ class RunsPage(QWidget):
     """A table of runs with Open, Resume, Compare, Use in Playground, Reveal and Delete."""
 
     sig_refreshed = Signal()
+    sig_confusion_shown = Signal(object)  # the ConfusionDialog just opened
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
         self._summaries: list[runs.RunSummary] = []
         self._signature: tuple = ()
+        self._jobs: list[BackgroundJob] = []
+        self.confusion_dialog: ConfusionDialog | None = None
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
@@ -97,6 +111,7 @@ class RunsPage(QWidget):
         self.reveal_button = QPushButton("Reveal")
         self.reveal_button.setToolTip("Open the run folder in the file manager")
         self.delete_button = QPushButton("Delete…")
+        self.confusion_button = QPushButton("Confusion…")
         self.refresh_button.clicked.connect(self.refresh)
         self.open_button.clicked.connect(self.open_selected)
         self.resume_button.clicked.connect(
@@ -106,10 +121,11 @@ class RunsPage(QWidget):
         self.use_button.clicked.connect(lambda: self._emit_for_selected(self.state.sig_use_run))
         self.reveal_button.clicked.connect(self.reveal_selected)
         self.delete_button.clicked.connect(self.delete_selected)
+        self.confusion_button.clicked.connect(self.show_confusion)
 
         buttons = QHBoxLayout()
         for b in (self.open_button, self.resume_button, self.compare_button, self.use_button,
-                  self.reveal_button, self.delete_button):
+                  self.confusion_button, self.reveal_button, self.delete_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
         buttons.addWidget(self.refresh_button)
@@ -225,6 +241,11 @@ class RunsPage(QWidget):
         self.delete_button.setEnabled(has and not training and s.state != "running")
         self.delete_button.setToolTip("Stop the run before deleting it" if training
                                       else "Delete the run folder and everything in it")
+        confusion = has and has_confusion_file(s)
+        self.confusion_button.setEnabled(confusion)
+        self.confusion_button.setToolTip(
+            "The test split's confusion matrix; click a cell for its misclassified texts"
+            if confusion else "Only a finished classification fine-tune has a confusion matrix")
 
     # -- actions
 
@@ -264,6 +285,42 @@ class RunsPage(QWidget):
         self.state.sig_status.emit(f"Deleted run {s.name}")
         self.state.sig_runs_changed.emit()  # refreshes this page too
 
+    def show_confusion(self) -> None:
+        """Read the selected classify run's results.json (in a job), then show its heatmap."""
+        s = self._summary(self.selected_path())
+        if s is None or not has_confusion_file(s):
+            return
+        path, name = s.path, s.name
+
+        def work(report: Any, cancel: threading.Event) -> dict[str, Any]:
+            return runs.read_json(path / runs.RESULTS)
+
+        job = BackgroundJob(work, self)
+        job.sig_result.connect(lambda result: self._open_confusion(result, name))
+        job.sig_error.connect(
+            lambda message: self.message_label.setText(f"{name}: no test results ({message})"))
+        job.sig_finished.connect(lambda j=job: self._job_done(j))
+        self._jobs.append(job)
+        self.confusion_button.setEnabled(False)
+        job.start()
+
+    def _open_confusion(self, report: dict[str, Any], name: str) -> None:
+        if not has_confusion(report):
+            self.message_label.setText(f"{name}: its results.json holds no confusion matrix.")
+            return
+        if self.confusion_dialog is not None:
+            self.confusion_dialog.close()
+        dialog = ConfusionDialog(report, name, self)
+        self.confusion_dialog = dialog
+        dialog.show()
+        self.sig_confusion_shown.emit(dialog)
+
+    def _job_done(self, job: BackgroundJob) -> None:
+        if job in self._jobs:
+            self._jobs.remove(job)
+        job.deleteLater()
+        self._update_buttons()
+
     # -- page protocol
 
     def busy(self) -> str | None:
@@ -271,3 +328,9 @@ class RunsPage(QWidget):
 
     def shutdown(self) -> None:
         self._poll.stop()
+        for job in list(self._jobs):
+            job.cancel()
+        for job in list(self._jobs):
+            job.wait_finished()
+        if self.confusion_dialog is not None:
+            self.confusion_dialog.close()

@@ -50,7 +50,7 @@ from ...core.sinks import EvalMetrics
 from ..jobs import BackgroundJob
 from ..state import AppState
 from ..training import TrainingSession
-from ..widgets.confusion import ConfusionView
+from ..widgets.confusion import ConfusionView, has_confusion
 from ..widgets.curves import CurvesWidget, arrays_from_events
 from ..widgets.finetune_form import FinetuneForm, MetricsPlot
 
@@ -911,7 +911,7 @@ class TrainPage(QWidget):
         self.results_label.setText(
             f"Test split{f' ({n} examples)' if n else ''}: " + " · ".join(parts)
             if parts else "No test results were saved.")
-        if report.get("confusion") and report.get("labels"):
+        if has_confusion(report):
             self.confusion.set_report(report)
             self.confusion.show()
         self.sig_results_shown.emit(report)

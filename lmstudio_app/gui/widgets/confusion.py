@@ -3,6 +3,7 @@
 Rows are the true labels and columns the predicted ones; a cell's colour follows its count and
 the count is written on it. Clicking a cell lists the misclassified test texts for that (true,
 predicted) pair, from results.json's "mistakes" (runs saved before it existed show counts only).
+ConfusionDialog shows the same view in a window of its own (the Runs page opens one per run).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
     QHeaderView,
     QLabel,
     QPlainTextEdit,
@@ -24,6 +27,11 @@ from PySide6.QtWidgets import (
 
 _LOW = (247, 251, 255)  # white-blue for 0 ...
 _HIGH = (8, 69, 148)  # ... deep blue for the largest count
+
+
+def has_confusion(report: dict[str, Any]) -> bool:
+    """Whether a results.json report holds a confusion matrix to show."""
+    return bool(report.get("confusion")) and bool(report.get("labels"))
 
 
 def cell_colour(count: int, largest: int) -> QColor:
@@ -106,6 +114,9 @@ class ConfusionView(QWidget):
         if row == col:
             self.cell_label.setText(f"{count} test texts of {true} labelled correctly.")
             texts = []
+        elif count == 0:
+            self.cell_label.setText(f"No test text of {true} was predicted as {pred}.")
+            texts = []
         elif texts is None:
             self.cell_label.setText(f"{count} texts of {true} predicted as {pred} (this run "
                                     "saved counts only).")
@@ -114,3 +125,29 @@ class ConfusionView(QWidget):
             self.cell_label.setText(f"{count} texts of {true} predicted as {pred}:")
             self.texts.setPlainText("\n".join(f"• {t}" for t in texts))
         self.sig_cell_chosen.emit(true, pred, texts)
+
+
+class ConfusionDialog(QDialog):
+    """A run's confusion heatmap in a window of its own, with the test scores above it."""
+
+    def __init__(self, report: dict[str, Any], run_name: str,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"Confusion matrix: {run_name}")
+        keys = ("accuracy", "macro_f1")
+        scores = " · ".join(f"{k} {report[k]:.3f}" for k in keys
+                            if isinstance(report.get(k), float))
+        n = report.get("n")
+        self.summary = QLabel(f"Test split{f' ({n} examples)' if n else ''}"
+                              + (f": {scores}" if scores else ""))
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.view = ConfusionView()
+        self.view.set_report(report)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        v = QVBoxLayout(self)
+        v.addWidget(self.summary)
+        v.addWidget(self.view, 1)
+        v.addWidget(buttons)
+        n_labels = len(self.view.labels)
+        self.resize(max(520, 140 + 110 * n_labels), max(460, 300 + 40 * n_labels))
