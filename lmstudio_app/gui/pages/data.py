@@ -788,13 +788,16 @@ class DataPage(QWidget):
         if path:
             self.open_labeled(Path(path))
 
-    def open_labeled(self, path: Path, task: str = "classification") -> Any:
-        """Open the mapping dialog on `path` (window-modal, never blocking the event loop)."""
+    def open_labeled(self, path: Path, task: str = "classification",
+                     encoding: str | None = None) -> Any:
+        """Open the mapping dialog on `path` (window-modal, never blocking the event loop);
+        the file is first read with `encoding`, by default this page's Encoding setting."""
         from ..widgets.labeled_dialog import LabeledDataDialog
 
         if self.labeled_dialog is not None:
             self.labeled_dialog.close()
-        dialog = LabeledDataDialog(Path(path), task, parent=self)
+        dialog = LabeledDataDialog(Path(path), task,
+                                   encoding or self.encoding_combo.currentText(), parent=self)
         dialog.sig_accepted_choice.connect(self._labeled_chosen)
         self.labeled_dialog = dialog
         dialog.open()

@@ -2,11 +2,13 @@
 
 Reading the columns and a preview, and the full check (core.labeled's loaders), run in
 BackgroundJobs. The check shows ValidationReport.summary() (skipped rows with their lines,
-duplicates, answers not found) and, for classification, a bar chart of the labels.
+duplicates, answers not found) and, for classification, a bar chart of the labels. The file's
+encoding is chosen here too (a change reads the preview again) and travels with the choice.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...core.corpus import ENCODINGS
 from ..jobs import BackgroundJob
 from ..state import LabeledChoice
 
@@ -50,6 +53,12 @@ def guess_column(role: str, columns: list[str]) -> str:
             if name in lc:
                 return c
     return ""
+
+
+def dialog_wording(message: str) -> str:
+    """Engine messages name command-line options; point at the dialog's Encoding instead."""
+    return re.sub(r"use --encoding \S+ or --encoding \S+", "choose another Encoding above",
+                  message)
 
 
 def read_preview(path: Path, encoding: str) -> tuple[list[str], list[dict]]:
@@ -88,6 +97,13 @@ class LabeledDataDialog(QDialog):
         self.task_box.addItem("Classification (text → label)", "classification")
         self.task_box.addItem("Question answering (question, context → answer)", "qa")
         self.task_box.setCurrentIndex(max(self.task_box.findData(task), 0))
+        self.encoding_box = QComboBox()
+        self.encoding_box.addItems(list(ENCODINGS))
+        self.encoding_box.setCurrentIndex(max(self.encoding_box.findText(encoding), 0))
+        self.encoding = self.encoding_box.currentText()
+        self.encoding_box.setToolTip("utf-8 refuses bad bytes; latin-1 reads any byte (older "
+                                     "Windows and Excel files); replace turns bad bytes into "
+                                     "\N{REPLACEMENT CHARACTER}")
         self.table = QTableWidget()
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setMaximumHeight(200)
@@ -113,6 +129,7 @@ class LabeledDataDialog(QDialog):
 
         top = QFormLayout()
         top.addRow("File", QLabel(str(self.path)))
+        top.addRow("Encoding", self.encoding_box)
         top.addRow("Task", self.task_box)
         buttons = QHBoxLayout()
         buttons.addWidget(self.check_button)
@@ -131,22 +148,56 @@ class LabeledDataDialog(QDialog):
         self.resize(760, 680)
 
         self.task_box.currentIndexChanged.connect(lambda _i: self._fill_roles())
+        self.encoding_box.currentTextChanged.connect(self.set_encoding)
         self.check_button.clicked.connect(self.check)
         self.use_button.clicked.connect(self.use)
         self.close_button.clicked.connect(self.reject)
         self.check_button.setEnabled(False)
-        self._run(lambda report, cancel: read_preview(self.path, self.encoding),
-                  self._show_preview)
+        self._read_preview()
 
     def task(self) -> str:
         return str(self.task_box.currentData())
 
+    def set_encoding(self, encoding: str) -> None:
+        """Read the file with another encoding: the preview again, and a new check needed."""
+        if encoding not in ENCODINGS or self._jobs:
+            # Not while a read runs (the box is disabled then): keep showing what is used.
+            self.encoding_box.blockSignals(True)
+            self.encoding_box.setCurrentText(self.encoding)
+            self.encoding_box.blockSignals(False)
+            return
+        if self.encoding_box.currentText() != encoding:
+            self.encoding_box.setCurrentText(encoding)  # comes back here through the signal
+            return
+        if encoding == self.encoding and self.columns:
+            return
+        self.encoding = encoding
+        self.report = None
+        self.report_view.clear()
+        self.chart.hide()
+        self._read_preview()
+
+    def _read_preview(self) -> None:
+        path, encoding = self.path, self.encoding
+        self.status.setStyleSheet("")
+        self.status.setText(f"Reading {path.name} as {encoding}…")
+        self._run(lambda report, cancel: read_preview(path, encoding), self._show_preview,
+                  self._preview_failed)
+
+    def _preview_failed(self, message: str) -> None:
+        """Nothing of the file is shown or can be checked until it reads."""
+        self.columns = []
+        self.table.clear()
+        self.table.setRowCount(0)
+        self.table.setColumnCount(0)
+        self._show_error(message)
+
     # -- jobs
 
-    def _run(self, fn: Any, then: Any) -> None:
+    def _run(self, fn: Any, then: Any, on_error: Any = None) -> None:
         job = BackgroundJob(fn, self)
         job.sig_result.connect(then)
-        job.sig_error.connect(self._show_error)
+        job.sig_error.connect(on_error or self._show_error)
         job.sig_finished.connect(lambda j=job: self._jobs.remove(j) if j in self._jobs else None)
         job.sig_finished.connect(self._update_buttons)
         self._jobs.append(job)
@@ -167,12 +218,13 @@ class LabeledDataDialog(QDialog):
         super().done(result)
 
     def _show_error(self, message: str) -> None:
-        self.status.setText(message)
+        self.status.setText(dialog_wording(message))
         self.status.setStyleSheet("QLabel { color: #c0392b; }")
 
     def _update_buttons(self) -> None:
         idle = not self._jobs
         self.check_button.setEnabled(idle and bool(self.columns))
+        self.encoding_box.setEnabled(idle)
         self.use_button.setEnabled(idle and self.report is not None
                                    and self.report.rows_used > 0)
 
@@ -196,6 +248,7 @@ class LabeledDataDialog(QDialog):
         self.sig_previewed.emit(self.columns)
 
     def _fill_roles(self) -> None:
+        keep = self.mapping()  # e.g. the file read again with another encoding
         while self.roles_form.rowCount():
             self.roles_form.removeRow(0)
         self.role_boxes = {}
@@ -205,8 +258,10 @@ class LabeledDataDialog(QDialog):
                 box.addItem(_NONE, "")
             for c in self.columns:
                 box.addItem(c, c)
-            guess = guess_column(role, self.columns)
-            box.setCurrentIndex(max(box.findData(guess), 0))
+            chosen = keep.get(role)
+            if chosen is None or box.findData(chosen) < 0:
+                chosen = guess_column(role, self.columns)
+            box.setCurrentIndex(max(box.findData(chosen), 0))
             box.currentIndexChanged.connect(lambda _i: self._mapping_changed())
             self.role_boxes[role] = box
             self.roles_form.addRow(f"{role.replace('_', ' ').capitalize()} column", box)
