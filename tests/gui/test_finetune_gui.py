@@ -291,3 +291,125 @@ def test_opening_a_finished_classify_run_shows_its_metrics_and_confusion(qtbot, 
     assert page.confusion.matrix == report["confusion"]
     assert len(page.metrics_plot.points["accuracy"][0]) == 2  # evaluations at 10 and 20
     page.shutdown()
+
+
+# ---------------------------------------------------------------------------------------------
+# The fine-tune form's settings, the labeled file's encoding, the comparison's progress and stop
+
+
+def test_fine_tune_form_settings_come_back_on_the_next_start(qtbot, tmp_path, finetune_runs):
+    import json
+
+    from lmstudio_app.gui.pages.train import KEY_FINETUNE, TrainPage
+    from tests.gui.fixtures_engine import _cache as engine_cache
+
+    engine = engine_cache["runs"]
+    root = tmp_path / "home" / "runs"
+    shutil.copytree(engine.runs_root, root)
+    page, state = train_page_on(qtbot, tmp_path, root)
+    page.set_mode("finetune")
+    form = page.ft_form
+    mine = tmp_path / "mine.csv"
+    mine.write_text("sentence,mood\nA bright morning.,good\n", encoding="utf-8")
+    form.set_file(mine, {"text": "sentence", "label": "mood"}, task="classify",
+                  encoding="latin-1")
+    bert = root / engine.bert.name
+    form.base_box.setCurrentIndex(form.base_box.findData(str(bert)))
+    form.pooling_box.setCurrentIndex(form.pooling_box.findData("mean"))
+    form.freeze_embeddings.setChecked(True)
+    form.freeze_layers.setValue(1)
+    form.body_lr_scale.setValue(0.3)
+    form.class_weights.setChecked(True)
+    form.steps.setValue(123)
+    form.eval_every.setValue(7)
+    form.learning_rate.setText("3e-4")
+    form.batch_size.setValue(5)
+    # Each task keeps its own file and encoding: QA shows its bundled sample, read as utf-8.
+    form.set_task("qa-extractive")
+    assert form.file_edit.text() != str(mine) and form.encoding() == "utf-8"
+    form.set_task("classify")
+    assert form.file_edit.text() == str(mine) and form.encoding() == "latin-1"
+    saved = form.settings()
+    assert json.loads(state.value(KEY_FINETUNE)) == saved  # persisted as it changed
+    page.shutdown()
+    state.settings.sync()
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    again = TrainPage(AppState(settings=settings, home=root.parent))
+    qtbot.addWidget(again)
+    f2 = again.ft_form
+    assert again.mode() == "finetune" and f2.isVisibleTo(again)
+    assert f2.settings() == saved
+    assert f2.task() == "classify" and f2.base_run() == bert
+    assert (f2.file_edit.text(), f2.encoding()) == (str(mine), "latin-1")
+    assert (f2.text_col.text(), f2.label_col.text()) == ("sentence", "mood")
+    assert again.config is not None, again.error_label.text()
+    ft, train = again.config.finetune, again.config.train
+    assert (ft.encoding, ft.pooling, ft.freeze_embeddings, ft.freeze_layers) == \
+        ("latin-1", "mean", True, 1)
+    assert ft.body_lr_scale == 0.3 and ft.class_weights and ft.base_run == str(bert)
+    assert (train.max_steps, train.eval_interval, train.learning_rate, train.batch_size) == \
+        (123, 7, 3e-4, 5)
+    again.shutdown()
+
+
+def _latin1_reviews(path):
+    """A labeled CSV in latin-1: every text has an é (byte 0xe9, never valid UTF-8 there)."""
+    from lmstudio_app.core import labeled
+
+    rows = labeled.sample_sentiment_path().read_text(encoding="utf-8").splitlines()[1:]
+    rows = [r for r in rows if r.isascii()]
+    rows = rows[:20] + rows[-20:]  # the sample is grouped by label: both ends
+    lines = ["text,label", *(r.replace(",", " au café,", 1) if not r.startswith('"')
+                             else r.replace('",', ' au café",', 1) for r in rows)]
+    path.write_bytes(("\n".join(lines) + "\n").encode("latin-1"))
+    return path
+
+
+def test_a_latin1_labeled_file_fine_tunes_with_the_encoding_chosen_in_the_dialog(
+        qtbot, tmp_path, finetune_runs):
+    import json
+
+    from lmstudio_app.gui.pages.data import DataPage
+    from tests.gui.fixtures_engine import _cache as engine_cache
+
+    path = _latin1_reviews(tmp_path / "cafe.csv")
+    root = tmp_path / "home" / "runs"
+    shutil.copytree(engine_cache["runs"].runs_root, root)
+    train, state = train_page_on(qtbot, tmp_path, root)
+    data_page = DataPage(state)
+    qtbot.addWidget(data_page)
+
+    # Read as utf-8 (the default), the file is refused with a pointer to the Encoding box.
+    dialog = data_page.open_labeled(path)
+    qtbot.waitUntil(lambda: "not valid UTF-8" in dialog.status.text(), timeout=10000)
+    assert "choose another Encoding" in dialog.status.text()
+    assert not dialog.check_button.isEnabled()
+    qtbot.waitUntil(dialog.encoding_box.isEnabled)  # off while the file is read
+    dialog.encoding_box.setCurrentText("latin-1")
+    qtbot.waitUntil(dialog.check_button.isEnabled, timeout=10000)
+    assert "café" in dialog.table.item(0, 0).text()
+    with qtbot.waitSignal(dialog.sig_checked, timeout=10000) as checked:
+        dialog.check_button.click()
+    assert checked.args[0].rows_used == 40
+    qtbot.waitUntil(dialog.use_button.isEnabled)
+    with qtbot.waitSignal(state.sig_labeled_ready) as ready:
+        dialog.use_button.click()
+    assert ready.args[0].encoding == "latin-1"
+
+    form = train.ft_form
+    assert train.mode() == "finetune" and form.encoding() == "latin-1"
+    assert form.file_edit.text() == str(path)
+    form.steps.setValue(4)
+    form.eval_every.setValue(4)
+    form.batch_size.setValue(8)
+    train.device_box.setCurrentIndex(max(train.device_box.findData("cpu"), 0))
+    assert train.config is not None and train.config.finetune.encoding == "latin-1"
+    with qtbot.waitSignal(train.sig_results_shown, timeout=60000):
+        assert train.start()
+    assert train.session.reason == "completed", train.error_label.text()
+    assert "UTF-8" not in train.error_label.text()
+    config = json.loads((train.session.run_dir / "config.json").read_text())
+    assert config["run"]["finetune"]["encoding"] == "latin-1"
+    data_page.shutdown()
+    train.shutdown()

@@ -7,6 +7,7 @@ a run's history from disk runs in a BackgroundJob. The page only listens to thei
 
 In fine-tune mode the model rows give way to a FinetuneForm (task, base run, labeled file); the
 run goes through the same TrainingSession, and its validation metrics get a plot of their own.
+The form's settings persist in QSettings as they change and come back on the next start.
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ KEY_PRESET = "train/preset"
 KEY_DEVICE = "train/device"
 KEY_FIELDS = "train/fields"
 KEY_MODE = "train/mode"
+KEY_FINETUNE = "train/finetune"  # the fine-tune form's settings, as JSON
 MODES = (("pretrain", "Pretrain"), ("finetune", "Fine-tune"))
 
 _INVALID_STYLE = "QLineEdit { border: 2px solid #d9372b; border-radius: 3px; padding: 1px; }"
@@ -275,8 +277,8 @@ class TrainPage(QWidget):
         # The form scrolls vertically only: it is never cut on the right (fine-tune mode is
         # the wider of the two).
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(max(380, form_box.minimumSizeHint().width()
-                                   + scroll.verticalScrollBar().sizeHint().width() + 4))
+        self.form_scroll = scroll
+        self._fit_form_width()
         splitter.addWidget(scroll)
 
         # Right: progress, curves, samples.
@@ -342,10 +344,17 @@ class TrainPage(QWidget):
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([400, 900])
 
+    def _fit_form_width(self) -> None:
+        """Keep the left pane at least as wide as the form it shows (each mode has its own)."""
+        scroll = self.form_scroll
+        scroll.setMinimumWidth(max(380, scroll.widget().minimumSizeHint().width()
+                                   + scroll.verticalScrollBar().sizeHint().width() + 4))
+
     def _connect(self) -> None:
         self.data_button.clicked.connect(self._ask_data_dir)
         self.mode_box.currentIndexChanged.connect(lambda _i: self._on_mode())
         self.ft_form.sig_changed.connect(self.validate)
+        self.ft_form.sig_changed.connect(self._save_finetune_settings)
         self.compare_button.clicked.connect(self.compare_init)
         self.objective_box.currentIndexChanged.connect(self._on_preset_changed)
         self.preset_box.currentIndexChanged.connect(self._on_preset_changed)
@@ -403,10 +412,18 @@ class TrainPage(QWidget):
                             self.edits[key].setText(str(text))
                 except (ValueError, AttributeError):
                     pass
+            saved = self.state.value(KEY_FINETUNE, "", str)
+            if saved:
+                try:
+                    ft_settings = json.loads(saved)
+                except ValueError:
+                    ft_settings = None
+                if isinstance(ft_settings, dict):
+                    self.ft_form.restore(ft_settings)
+            i = self.mode_box.findData(self.state.value(KEY_MODE, "pretrain"))
+            self.mode_box.setCurrentIndex(max(i, 0))
         finally:
             self._loading = False
-        i = self.mode_box.findData(self.state.value(KEY_MODE, "pretrain"))
-        self.mode_box.setCurrentIndex(max(i, 0))
         self._on_mode(validate=False)
         data = self.state.data_dir or self.state.value(KEY_DATA, "")
         if data and Path(str(data)).is_dir():
@@ -414,11 +431,17 @@ class TrainPage(QWidget):
 
     def _save_settings(self) -> None:
         self.state.set_value(KEY_MODE, self.mode())
+        self._save_finetune_settings()
         self.state.set_value(KEY_OBJECTIVE, self.objective())
         self.state.set_value(KEY_PRESET, self.preset())
         self.state.set_value(KEY_DEVICE, self.device_name())
         self.state.set_value(KEY_FIELDS, json.dumps(
             {k: e.text() for k, e in self.edits.items()}))
+
+    def _save_finetune_settings(self) -> None:
+        """The fine-tune form persists as it changes (QSettings writes to disk lazily)."""
+        if not self._loading:
+            self.state.set_value(KEY_FINETUNE, json.dumps(self.ft_form.settings()))
 
     # -- the form ------------------------------------------------------------------------------
 
@@ -435,6 +458,8 @@ class TrainPage(QWidget):
         """Pretraining shows the data and model rows; fine-tuning shows its own form instead
         (the model's shape comes from the base run)."""
         fine = self.mode() == "finetune"
+        if not self._loading:
+            self.state.set_value(KEY_MODE, self.mode())
         self.data_group.setVisible(not fine)
         self.ft_form.setVisible(fine)
         self.metrics_box.setVisible(fine)
@@ -445,6 +470,7 @@ class TrainPage(QWidget):
             self.right_split.setSizes([420, 380, 0])
         for w in (self.objective_box, self.preset_box, *self.edits.values()):
             self.model_form.setRowVisible(w, not fine)
+        self._fit_form_width()
         if validate:
             self.validate()
 
@@ -456,7 +482,8 @@ class TrainPage(QWidget):
         task = "classify" if choice.task == "classification" else (
             self.ft_form.task() if self.ft_form.task().startswith("qa-") else "qa-extractive")
         self.set_mode("finetune")
-        self.ft_form.set_file(choice.path, choice.columns, task)
+        self.ft_form.set_file(choice.path, choice.columns, task,
+                              getattr(choice, "encoding", None) or "utf-8")
 
     def _refresh_base_runs(self) -> None:
         if not self.session.is_running():
@@ -802,6 +829,9 @@ class TrainPage(QWidget):
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
+        # The engine names its command-line option; here the setting is in the form.
+        message = re.sub(r"use --encoding \S+ or --encoding \S+",
+                         "choose another Encoding in the fine-tuning form", message)
         self.error_label.setText(f"Training failed: {message}")
         self.state.sig_status.emit(f"Training failed: {message}")
 

@@ -1,9 +1,10 @@
 """The Train page's fine-tuning form and its validation-metric plot.
 
 The form describes one fine-tuning run: the task, the pretrained run it starts from (only runs
-whose architecture the task accepts), the labeled file and its columns, what to freeze, and the
-budget. `config()` builds the RunConfig with the engine's own rules (make_finetune_config), so
-a mistake is the engine's one-line message.
+whose architecture the task accepts), the labeled file, its encoding and columns, the pooling,
+what to freeze, and the budget. `config()` builds the RunConfig with the engine's own rules
+(make_finetune_config), so a mistake is the engine's one-line message. `settings()` and
+`restore()` turn what the form shows into a JSON-able dict and back (the page persists it).
 """
 
 from __future__ import annotations
@@ -32,10 +33,14 @@ from PySide6.QtWidgets import (
 
 from ...core import runs
 from ...core.config import ARCH_FOR_OBJECTIVE, ARCHS_FOR_TASK, TASKS, RunConfig
+from ...core.corpus import ENCODINGS
 from ...core.errors import UserError
 
 TASK_LABELS = {"classify": "Classify texts", "qa-extractive": "Extractive QA (BERT)",
                "qa-generative": "Generative QA (GPT)"}
+POOLINGS = (("auto", "automatic (GPT: last token, BERT: [CLS])"), ("last", "last token"),
+            ("cls", "first token ([CLS])"), ("mean", "mean of the tokens"))
+COLUMN_ROLES = ("text", "label", "question", "context", "answer", "answer_start")
 METRIC_COLOURS = {"accuracy": "#2e86c1", "macro_f1": "#d0873d", "exact_match": "#3aa59b",
                   "f1": "#c9508a"}
 
@@ -63,6 +68,12 @@ def sample_for(task: str) -> Path:
     return labeled.sample_sentiment_path() if task == "classify" else labeled.sample_qa_path()
 
 
+def _narrow(box: QComboBox, chars: int) -> None:
+    """Size a combo for `chars` characters whatever its items; the list still shows them whole."""
+    box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    box.setMinimumContentsLength(chars)
+
+
 class FinetuneForm(QWidget):
     """Task, base run, labeled file and columns, freezing options and budget."""
 
@@ -72,6 +83,7 @@ class FinetuneForm(QWidget):
         super().__init__(parent)
         self.runs_root = Path(runs_root)
         self._custom_file: dict[str, str] = {}  # task -> a file the user chose
+        self._file_encoding: dict[str, str] = {}  # task -> that file's encoding
         self._build()
         self.refresh_runs()
         self._on_task()
@@ -86,6 +98,8 @@ class FinetuneForm(QWidget):
         form.addRow("Task", self.task_box)
         self.base_box = QComboBox()
         self.base_box.setToolTip("The pretrained run whose body is fine-tuned")
+        # Long run names are elided, not allowed to widen the form past the page's left pane.
+        _narrow(self.base_box, 16)
         form.addRow("Start from", self.base_box)
         self.file_edit = QLineEdit()
         self.file_edit.setToolTip("A CSV, TSV or JSONL file of labeled examples")
@@ -95,6 +109,12 @@ class FinetuneForm(QWidget):
         row.addWidget(self.file_edit, 1)
         row.addWidget(self.file_button)
         form.addRow("Labeled file", row)
+        self.encoding_box = QComboBox()
+        self.encoding_box.addItems(list(ENCODINGS))
+        self.encoding_box.setToolTip("How the labeled file's bytes are read: utf-8 refuses bad "
+                                     "bytes, latin-1 reads any byte, replace turns bad bytes "
+                                     "into \N{REPLACEMENT CHARACTER}")
+        form.addRow("Encoding", self.encoding_box)
 
         self.columns = QWidget()
         columns_layout = QVBoxLayout(self.columns)
@@ -104,8 +124,14 @@ class FinetuneForm(QWidget):
         cf.setContentsMargins(0, 0, 0, 0)
         self.text_col = QLineEdit("text")
         self.label_col = QLineEdit("label")
+        self.pooling_box = QComboBox()
+        for key, label in POOLINGS:
+            self.pooling_box.addItem(label, key)
+        self.pooling_box.setToolTip("What the classifier head reads from the body's outputs")
+        _narrow(self.pooling_box, 16)
         cf.addRow("Text column", self.text_col)
         cf.addRow("Label column", self.label_col)
+        cf.addRow("Pooling", self.pooling_box)
         qa = QWidget()
         qf = QFormLayout(qa)
         qf.setContentsMargins(0, 0, 0, 0)
@@ -159,7 +185,8 @@ class FinetuneForm(QWidget):
         self.task_box.currentIndexChanged.connect(lambda _i: self._on_task())
         self.file_button.clicked.connect(self._ask_file)
         self.file_edit.textEdited.connect(self._remember_file)
-        for w in (self.base_box, self.task_box):
+        self.encoding_box.currentIndexChanged.connect(lambda _i: self._remember_encoding())
+        for w in (self.base_box, self.task_box, self.encoding_box, self.pooling_box):
             w.currentIndexChanged.connect(lambda _i: self.sig_changed.emit())
         for w in (self.file_edit, self.text_col, self.label_col, self.question_col,
                   self.context_col, self.answer_col, self.answer_start_col, self.learning_rate):
@@ -201,24 +228,48 @@ class FinetuneForm(QWidget):
         self._class_columns.setVisible(task == "classify")
         self._qa_columns.setVisible(task != "classify")
         self.class_weights.setEnabled(task == "classify")
-        self.file_edit.blockSignals(True)
+        self.pooling_box.setEnabled(task == "classify")
+        # Each task keeps its own file and that file's encoding (the bundled samples: utf-8).
+        encoding = self._file_encoding.get(task, "utf-8")
+        for w in (self.file_edit, self.encoding_box):
+            w.blockSignals(True)
         self.file_edit.setText(self._custom_file.get(task, str(sample_for(task))))
-        self.file_edit.blockSignals(False)
+        self.encoding_box.setCurrentIndex(max(self.encoding_box.findText(encoding), 0))
+        for w in (self.file_edit, self.encoding_box):
+            w.blockSignals(False)
         self.refresh_runs()
 
     def _remember_file(self, text: str) -> None:
         self._custom_file[self.task()] = text
 
+    def _remember_encoding(self) -> None:
+        self._file_encoding[self.task()] = self.encoding()
+
+    def encoding(self) -> str:
+        return self.encoding_box.currentText()
+
+    def set_encoding(self, encoding: str) -> None:
+        i = self.encoding_box.findText(encoding)
+        if i < 0:
+            raise UserError(f"encoding {encoding!r}: choose one of {', '.join(ENCODINGS)}.")
+        self.encoding_box.setCurrentIndex(i)
+
+    def _column_edits(self) -> dict[str, QLineEdit]:
+        return {"text": self.text_col, "label": self.label_col,
+                "question": self.question_col, "context": self.context_col,
+                "answer": self.answer_col, "answer_start": self.answer_start_col}
+
     def set_file(self, path: Path | str, columns: dict[str, str] | None = None,
-                 task: str | None = None) -> None:
-        """Use this labeled file (and column mapping) for `task` (default: the current one)."""
+                 task: str | None = None, encoding: str | None = None) -> None:
+        """Use this labeled file (its column mapping and encoding) for `task` (default: the
+        current one)."""
         if task is not None:
             self.set_task(task)
         self._custom_file[self.task()] = str(path)
         self.file_edit.setText(str(path))
-        edits = {"text": self.text_col, "label": self.label_col,
-                 "question": self.question_col, "context": self.context_col,
-                 "answer": self.answer_col, "answer_start": self.answer_start_col}
+        if encoding is not None:
+            self.set_encoding(encoding)
+        edits = self._column_edits()
         for key, value in (columns or {}).items():
             if key in edits:
                 edits[key].setText(value or "")
@@ -228,14 +279,82 @@ class FinetuneForm(QWidget):
         columns = {"text": ft.text_col, "label": ft.label_col, "question": ft.question_col,
                    "context": ft.context_col, "answer": ft.answer_col,
                    "answer_start": ft.answer_start_col}
-        self.set_file(ft.train_file, columns, ft.task)
+        self.set_file(ft.train_file, columns, ft.task,
+                      ft.encoding if ft.encoding in ENCODINGS else None)
         i = self.base_box.findData(str(ft.base_run)) if ft.base_run else -1
         if i >= 0:
             self.base_box.setCurrentIndex(i)
+        self.pooling_box.setCurrentIndex(max(self.pooling_box.findData(ft.pooling), 0))
         self.freeze_embeddings.setChecked(ft.freeze_embeddings)
         self.freeze_layers.setValue(ft.freeze_layers)
         self.body_lr_scale.setValue(ft.body_lr_scale)
         self.class_weights.setChecked(ft.class_weights)
+
+    # -- persistence
+
+    def settings(self) -> dict[str, Any]:
+        """What the form shows, JSON-able (the files the user chose, not the bundled samples)."""
+        return {
+            "task": self.task(),
+            "base_run": str(self.base_box.currentData() or ""),
+            "files": dict(self._custom_file),
+            "encodings": dict(self._file_encoding),
+            "columns": {k: e.text() for k, e in self._column_edits().items()},
+            "pooling": str(self.pooling_box.currentData()),
+            "freeze_embeddings": self.freeze_embeddings.isChecked(),
+            "freeze_layers": self.freeze_layers.value(),
+            "body_lr_scale": self.body_lr_scale.value(),
+            "class_weights": self.class_weights.isChecked(),
+            "steps": self.steps.value(),
+            "eval_every": self.eval_every.value(),
+            "learning_rate": self.learning_rate.text(),
+            "batch_size": self.batch_size.value(),
+        }
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        """Show saved settings (from `settings()`); unknown or mistyped entries are skipped,
+        and a base run that no longer exists leaves the first one listed chosen."""
+        def get(key: str, kind: type) -> Any:
+            value = saved.get(key)
+            if kind is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            return value if isinstance(value, kind) else None
+
+        files, encodings = get("files", dict) or {}, get("encodings", dict) or {}
+        self._custom_file = {t: str(p) for t, p in files.items() if t in TASKS and p}
+        self._file_encoding = {t: str(e) for t, e in encodings.items()
+                               if t in TASKS and e in ENCODINGS}
+        task = get("task", str)
+        if task in TASKS and task != self.task():
+            self.set_task(task)  # shows the task's file and encoding, lists its base runs
+        else:
+            self._on_task()
+        base = get("base_run", str)
+        i = self.base_box.findData(base) if base else -1
+        if i >= 0:
+            self.base_box.setCurrentIndex(i)
+        for key, value in (get("columns", dict) or {}).items():
+            edit = self._column_edits().get(key)
+            if edit is not None and isinstance(value, str):
+                edit.setText(value)
+        pooling = get("pooling", str)
+        if pooling is not None:
+            self.pooling_box.setCurrentIndex(max(self.pooling_box.findData(pooling), 0))
+        for key, box in (("freeze_embeddings", self.freeze_embeddings),
+                         ("class_weights", self.class_weights)):
+            if get(key, bool) is not None:
+                box.setChecked(saved[key])
+        for key, spin in (("freeze_layers", self.freeze_layers), ("steps", self.steps),
+                          ("eval_every", self.eval_every), ("batch_size", self.batch_size)):
+            value = get(key, int)
+            if value is not None and not isinstance(value, bool):
+                spin.setValue(value)
+        scale = get("body_lr_scale", float)
+        if scale is not None:
+            self.body_lr_scale.setValue(scale)
+        lr = get("learning_rate", str)
+        if lr:
+            self.learning_rate.setText(lr)
 
     def _ask_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -264,7 +383,7 @@ class FinetuneForm(QWidget):
             raise UserError(
                 f"learning_rate={self.learning_rate.text()}: expected a number.") from None
         ft = FinetuneConfig(
-            task=self.task(), train_file=path, base_run=str(base),
+            task=self.task(), train_file=path, base_run=str(base), encoding=self.encoding(),
             text_col=self.text_col.text().strip(), label_col=self.label_col.text().strip(),
             question_col=self.question_col.text().strip(),
             context_col=self.context_col.text().strip(),
@@ -273,7 +392,8 @@ class FinetuneForm(QWidget):
             freeze_embeddings=self.freeze_embeddings.isChecked(),
             freeze_layers=self.freeze_layers.value(),
             body_lr_scale=self.body_lr_scale.value(),
-            class_weights=self.class_weights.isChecked() and self.task() == "classify")
+            class_weights=self.class_weights.isChecked() and self.task() == "classify",
+            pooling=str(self.pooling_box.currentData()) if self.task() == "classify" else "auto")
         overrides: dict[str, Any] = {
             "max_steps": self.steps.value(), "learning_rate": lr,
             "eval_interval": min(self.eval_every.value(), self.steps.value()),
@@ -285,7 +405,8 @@ class FinetuneForm(QWidget):
         for w in self.findChildren(QWidget):
             if isinstance(w, (QComboBox, QLineEdit, QPushButton, QSpinBox, QDoubleSpinBox,
                               QCheckBox)):
-                w.setEnabled(on and (w is not self.class_weights or self.task() == "classify"))
+                classify_only = w in (self.class_weights, self.pooling_box)
+                w.setEnabled(on and (not classify_only or self.task() == "classify"))
 
 
 class MetricsPlot(QWidget):
