@@ -181,12 +181,20 @@ def test_does_pretraining_help_compares_two_runs_side_by_side(qtbot, tmp_path, f
     form.batch_size.setValue(8)
     page.device_box.setCurrentIndex(max(page.device_box.findData("cpu"), 0))
     assert page.compare_button.isEnabled(), page.error_label.text()
+    progress = []
+    page.sig_compare_progress.connect(progress.append)
     with qtbot.waitSignal(page.sig_comparison_shown, timeout=60000) as shown:
         page.compare_button.click()
         assert page.busy() and not page.start_button.isEnabled()
     pre, scr = shown.args[0]
     assert (pre.init, scr.init) == ("pretrained", "scratch")
     assert pre.reason == scr.reason == "completed"
+    # Each side's progress reached its last step, the pretrained side first.
+    sides = [p.init for p in progress]
+    assert sides == sorted(sides, key=("pretrained", "scratch").index)
+    assert {(p.init, p.step, p.max_steps) for p in progress} >= {("pretrained", 10, 10),
+                                                                 ("scratch", 10, 10)}
+    assert page.progress_label.text() == "Comparison completed."
     table = page.compare_table
     rows = [table.verticalHeaderItem(i).text() for i in range(table.rowCount())]
     assert "accuracy" in rows and table.columnCount() == 2
@@ -413,3 +421,50 @@ def test_a_latin1_labeled_file_fine_tunes_with_the_encoding_chosen_in_the_dialog
     assert config["run"]["finetune"]["encoding"] == "latin-1"
     data_page.shutdown()
     train.shutdown()
+
+
+def test_does_pretraining_help_shows_each_side_and_stops_at_a_step(qtbot, tmp_path,
+                                                                   finetune_runs):
+    from lmstudio_app.core import labeled
+    from tests.gui.fixtures_engine import _cache as engine_cache
+
+    root = tmp_path / "home" / "runs"
+    shutil.copytree(engine_cache["runs"].runs_root, root)
+    page, state = train_page_on(qtbot, tmp_path, root)
+    page.set_mode("finetune")
+    form = page.ft_form
+    form.set_file(ff._slice(labeled.sample_sentiment_path(), tmp_path / "s.csv", 40, header=True),
+                  task="classify")
+    form.steps.setValue(5000)  # far more than the test waits for: it is stopped
+    form.eval_every.setValue(5000)
+    form.batch_size.setValue(8)
+    page.device_box.setCurrentIndex(max(page.device_box.findData("cpu"), 0))
+    progress, status = [], []
+    page.sig_compare_progress.connect(progress.append)
+    state.sig_status.connect(status.append)
+    assert not page.stop_button.isEnabled()
+    assert page.compare_init()
+    assert page.stop_button.isEnabled() and not page.compare_button.isEnabled()
+    assert not page.start_button.isEnabled() and not page.device_box.isEnabled()
+    qtbot.waitUntil(lambda: any(p.step >= 2 for p in progress), timeout=30000)
+    assert {p.init for p in progress} == {"pretrained"}
+    assert page.progress.maximum() == 5000 and 2 <= page.progress.value() < 5000
+    assert "1 of 2: pretrained" in page.progress_label.text()
+    with qtbot.waitSignal(page.sig_compare_done, timeout=30000):
+        page.stop_button.click()
+        assert not page.stop_button.isEnabled()  # one stop is enough
+        assert "Stopping" in page.progress_label.text()
+    pre, scr = page.comparison
+    assert pre.reason == "stopped" and 2 <= pre.step < 5000
+    assert scr.step == 0 and not scr.run_dir.exists()  # never started: no empty folder left
+    assert "stopped" in page.results_label.text() and "scratch did not run" in \
+        page.results_label.text()
+    assert "stopped" in status[-1] and page.progress_label.text() == "Comparison stopped."
+    table = page.compare_table
+    ended = [table.verticalHeaderItem(i).text() for i in range(table.rowCount())].index("ended")
+    assert (table.item(ended, 0).text(), table.item(ended, 1).text()) == ("stopped",
+                                                                          "did not run")
+    assert page.start_button.isEnabled() and page.compare_button.isEnabled()
+    assert not page.stop_button.isEnabled() and page.busy() is None
+    assert form.steps.isEnabled()
+    page.shutdown()

@@ -16,6 +16,8 @@ import json
 import math
 import re
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,7 +49,7 @@ from ...console import format_duration
 from ...core import runs
 from ...core.config import PRESETS, RunConfig, build_run_config
 from ...core.errors import UserError
-from ...core.sinks import EvalMetrics
+from ...core.sinks import EvalMetrics, MetricsSink, StepMetrics
 from ..jobs import BackgroundJob
 from ..state import AppState
 from ..training import TrainingSession
@@ -126,6 +128,51 @@ def _fields_named(message: str) -> list[str]:
     return [k for k in FIELD_KEYS if re.search(rf"\b{k}=", message)]
 
 
+COMPARE_SIDES = ("pretrained", "scratch")
+
+
+@dataclass(frozen=True)
+class CompareProgress:
+    """Where a comparison stands: which side trains (1 of 2, 2 of 2) and its step."""
+
+    init: str  # "pretrained" | "scratch"
+    step: int
+    max_steps: int
+
+    @property
+    def side(self) -> int:
+        return COMPARE_SIDES.index(self.init) + 1
+
+
+class CompareSink(MetricsSink):
+    """Turns one side's training events into CompareProgress reports (called in the worker).
+
+    Steps are reported at most `max_rate_hz` times a second; the start and the end at once.
+    """
+
+    def __init__(self, init: str, report: Callable[[Any], None],
+                 max_rate_hz: float = 10.0) -> None:
+        self.init = init
+        self.report = report
+        self.max_steps = 0
+        self._interval = 1.0 / max_rate_hz
+        self._last = 0.0
+
+    def started(self, info: dict[str, Any]) -> None:
+        self.max_steps = int(info.get("max_steps", 0))
+        self.report(CompareProgress(self.init, int(info.get("start_step", 0)), self.max_steps))
+
+    def step(self, m: StepMetrics) -> None:
+        self.max_steps = m.max_steps
+        now = time.monotonic()
+        if now - self._last >= self._interval or m.step >= m.max_steps:
+            self._last = now
+            self.report(CompareProgress(self.init, m.step, m.max_steps))
+
+    def finished(self, step: int, reason: str) -> None:
+        self.report(CompareProgress(self.init, step, self.max_steps))
+
+
 def read_run_history(run_dir: Path) -> dict[str, Any]:
     """A run's config, curves and samples from its folder (runs in a background job)."""
     events = runs.read_metrics(run_dir)
@@ -151,6 +198,8 @@ class TrainPage(QWidget):
     sig_device = Signal(str)  # the device the current run trains on, described
     sig_results_shown = Signal(object)  # a fine-tuned run's test report (results.json)
     sig_comparison_shown = Signal(object)  # (pretrained, scratch) InitResults
+    sig_compare_progress = Signal(object)  # CompareProgress, a few times a second
+    sig_compare_done = Signal()  # the comparison's job ended (completed, stopped or failed)
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -645,12 +694,14 @@ class TrainPage(QWidget):
         self.start_button.setEnabled(self.can_start())
         self.pause_button.setEnabled(running and state in ("starting", "running"))
         self.resume_button.setEnabled(running and state in ("pausing", "paused"))
-        self.stop_button.setEnabled(running and state != "stopping")
-        editable = not running
+        comparing = self._compare_job is not None
+        self.stop_button.setEnabled(
+            (running and state != "stopping")
+            or (comparing and not self._compare_control.stop_requested))
+        editable = not running and not comparing
         for w in (self.objective_box, self.preset_box, self.device_box, self.name_edit,
                   self.data_button, self.mode_box, *self.edits.values()):
             w.setEnabled(editable)
-        editable = editable and self._compare_job is None
         self.ft_form.set_editable(editable)
         self.mode_box.setEnabled(editable)
         self.compare_button.setEnabled(self.can_start() and self.config is not None
@@ -730,6 +781,13 @@ class TrainPage(QWidget):
 
     @Slot()
     def stop(self) -> None:
+        """Stop the run, or the comparison, at the next step boundary (a run saves)."""
+        if self._compare_job is not None:
+            self._compare_control.stop()
+            self.progress_label.setText("Stopping the comparison at the next step…")
+            self.sig_run_state.emit("Comparison: stopping at the next step")
+            self._update_buttons()
+            return
         self.session.stop()
 
     def busy(self) -> str | None:
@@ -874,21 +932,55 @@ class TrainPage(QWidget):
         control = RunControl()
 
         def work(report: Any, cancel: threading.Event) -> Any:
-            return compare_init(cfg, dirs, control=control)
+            try:
+                return compare_init(cfg, dirs, lambda init: CompareSink(init, report),
+                                    control=control)
+            finally:
+                for run_dir in dirs:  # a side that never ran leaves no empty folder behind
+                    if run_dir.is_dir() and not any(run_dir.iterdir()):
+                        run_dir.rmdir()
 
         job = BackgroundJob(work, self)
+        job.sig_progress.connect(self._on_compare_progress)
         job.sig_result.connect(self._show_comparison)
-        job.sig_error.connect(lambda msg: self.error_label.setText(f"Comparison failed: {msg}"))
+        job.sig_error.connect(self._on_compare_error)
         job.sig_finished.connect(self._on_compare_finished)
         self._compare_job, self._compare_control = job, control
+        self.comparison = None
         self.compare_table.setRowCount(0)
         self.compare_table.show()
+        self.confusion.hide()
+        self.error_label.setText("")
         self.results_label.setText("Comparing: fine-tuning from the pretrained run, then from "
                                    "random weights…")
+        self.progress.setRange(0, max(cfg.train.max_steps, 1))
+        self.progress.setValue(0)
+        self.progress_label.setText("Comparison: starting the pretrained side (1 of 2)…")
+        self.run_label.setText(f"Comparing: {dirs[0].name} and {dirs[1].name}")
+        self.run_label.setToolTip(f"{dirs[0]}\n{dirs[1]}")
         self.state.sig_status.emit("Comparing pretrained and scratch fine-tuning")
         self._update_buttons()
         job.start()
         return True
+
+    @Slot(object)
+    def _on_compare_progress(self, p: CompareProgress) -> None:
+        if self._compare_job is None:
+            return
+        self.progress.setRange(0, max(p.max_steps, 1))
+        self.progress.setValue(min(p.step, p.max_steps))
+        if not self._compare_control.stop_requested:
+            self.progress_label.setText(f"Comparison {p.side} of 2: {p.init} · step "
+                                        f"{p.step:,} / {p.max_steps:,}")
+            self.sig_run_state.emit(f"Comparing ({p.init}): step {p.step:,} / {p.max_steps:,}")
+        self.sig_compare_progress.emit(p)
+
+    @Slot(str)
+    def _on_compare_error(self, message: str) -> None:
+        self.error_label.setText(f"Comparison failed: {message}")
+        self.results_label.setText("The comparison failed; see the message on the left.")
+        self.progress_label.setText("Comparison failed.")
+        self.state.sig_status.emit(f"Comparison failed: {message}")
 
     def _show_comparison(self, results: tuple[Any, Any]) -> None:
         from ...core.finetune import headline
@@ -899,18 +991,31 @@ class TrainPage(QWidget):
         rows = [*keys, "steps", "ended"]
         self.compare_table.setRowCount(len(rows))
         self.compare_table.setVerticalHeaderLabels(rows)
+        # A side stopped before it began has no folder (the job removes an empty one).
+        ran = [r.run_dir.is_dir() for r in results]
         for col, (r, h) in enumerate(zip(results, (pre, scr), strict=True)):
             values = [f"{h[k]:.3f}" if k in h else "–" for k in keys]
-            values += [str(r.step), r.error or r.reason]
+            values += [str(r.step), (r.error or r.reason) if ran[col] else "did not run"]
             for row, text in enumerate(values):
                 self.compare_table.setItem(row, col, QTableWidgetItem(text))
-        better = ""
+        unfinished = [f"{r.init} {r.reason} at step {r.step:,}" if ran[i]
+                      else f"{r.init} did not run"
+                      for i, r in enumerate(results) if r.reason != "completed"]
         main = next((k for k in ("accuracy", "f1", "macro_f1", "exact_match") if k in keys), None)
-        if main is not None:
+        stopped = self._compare_control is not None and self._compare_control.stop_requested
+        if unfinished:
+            summary = (f"Comparison {'stopped' if stopped else 'incomplete'}: "
+                       + "; ".join(unfinished) + ". No verdict without both test scores.")
+        elif main is not None:
             diff = pre[main] - scr[main]
-            better = (f"Pretraining {'helps' if diff > 0 else 'does not help'} here: {main} "
-                      f"{pre[main]:.3f} versus {scr[main]:.3f} from scratch.")
-        self.results_label.setText(better or "Both runs ended; see the table.")
+            summary = (f"Pretraining {'helps' if diff > 0 else 'does not help'} here: {main} "
+                       f"{pre[main]:.3f} versus {scr[main]:.3f} from scratch.")
+        else:
+            summary = "Both runs ended; see the table."
+        self.results_label.setText(summary)
+        self.progress_label.setText(f"Comparison {'stopped' if stopped else 'incomplete'}."
+                                    if unfinished else "Comparison completed.")
+        self.state.sig_status.emit(summary)
         self.sig_comparison_shown.emit(results)
 
     def _on_compare_finished(self) -> None:
@@ -918,7 +1023,10 @@ class TrainPage(QWidget):
         if job is not None:
             job.deleteLater()
         self._update_buttons()
+        self.validate()
+        self.sig_run_state.emit("Idle (comparison ended)")
         self.state.sig_runs_changed.emit()
+        self.sig_compare_done.emit()
 
     # -- fine-tuning results -------------------------------------------------------------------
 
