@@ -152,9 +152,10 @@ def test_long_curves_reach_the_plot_one_pair_a_pixel_at_any_zoom(qtbot):
     w.append_steps(steps, loss, 1e-3 * np.cos(steps / n), np.full(n, 100.0))
     w.flush()
     width = w.loss_plot.getViewBox().width()
-    x, y = w.loss_curve.getData()
-    assert 100 < len(x) <= 2 * width + 1
-    assert y.min() == w.loss.y.min() and y.max() == w.loss.y.max() and x[-1] == n
+    for curve, series in ((w.loss_curve, w.loss), (w.lr_curve, w.lr), (w.tps_curve, w.throughput)):
+        x, y = curve.getData()  # every plot at the full resolution of the shared step axis
+        assert width / 2 < len(x) <= 2 * width + 1
+        assert y.min() == series.y.min() and y.max() == series.y.max() and x[-1] == n
     # Zoomed in, the linked plots get the visible steps point for point.
     w.loss_plot.setXRange(1000, 1500, padding=0)
     for curve in (w.loss_curve, w.lr_curve):

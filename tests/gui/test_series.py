@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lmstudio_app.gui.widgets.series import OFF_VIEW_BUCKETS, Column, PeakSeries
+from lmstudio_app.gui.widgets.series import Column, PeakSeries
 
 
 def brute_levels(y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -107,7 +107,7 @@ def test_zoomed_envelope_is_fine_inside_the_view_and_coarse_outside():
     assert np.all(np.diff(ex) >= 0)
     inside = (ex >= x0) & (ex <= x1)
     np.testing.assert_array_equal(ex[inside], x[400_000:400_900])
-    assert len(ex) - inside.sum() <= 2 * (2 * OFF_VIEW_BUCKETS + 1) + 2
+    assert len(ex) - inside.sum() <= 2 * 3 * 21  # O(log n) tiles off the view
     assert ey.min() == s.y.min() and ey.max() == s.y.max()  # bounds for auto-range survive
     # A wider zoom: reduced, yet every visible extreme is drawn inside the view.
     x0, x1 = 100_000.5, 300_000.5
@@ -116,3 +116,23 @@ def test_zoomed_envelope_is_fine_inside_the_view_and_coarse_outside():
     assert inside.sum() <= 2 * 500 + 4
     visible = s.y[100_000:300_000]
     assert ey[inside].min() <= visible.min() and ey[inside].max() >= visible.max()
+
+
+def test_off_view_tiles_never_draw_a_far_extreme_at_the_view_edge():
+    s = PeakSeries()
+    x, y = noisy(100_000, seed=4)
+    y[99_990] = 100.0  # a spike far right of the view
+    y[5] = -100.0  # and one far left
+    s.append(x, y)
+    x0, x1 = 40_000.5, 41_000.5
+    ex, ey = s.envelope(x0, x1, 800)
+    assert ey.max() == 100.0 and ey.min() == -100.0  # bounds kept
+    yy = s.y
+    for px, py in zip(ex.tolist(), ey.tolist(), strict=True):
+        if px > x1 + 1:  # drawn right of the view: a value found between the edge and px
+            seg = yy[40_999:int(px)]
+        elif px < x0 - 1:
+            seg = yy[int(px) - 1:40_001]
+        else:
+            continue
+        assert seg.min() <= py <= seg.max(), (px, py)

@@ -124,8 +124,8 @@ class CurvesWidget(QWidget):
         self._ema_last: float | None = None
         self._dirty = False
         self._overlays: dict[str, list[pg.PlotDataItem]] = {}
-        # Every line drawn from a PeakSeries: (curve, its data, the plot it lives in).
-        self._lines: list[tuple[pg.PlotDataItem, PeakSeries, pg.PlotItem]] = []
+        # Every line drawn from a PeakSeries, with its data.
+        self._lines: list[tuple[pg.PlotDataItem, PeakSeries]] = []
         self._drawing = False
         self._drawn_whole = True  # the last redraw reduced whole series (auto-ranged step axis)
         self.redraw_count = 0
@@ -231,7 +231,7 @@ class CurvesWidget(QWidget):
         item = plot.plot(pen=pen, name=name, antialias=False)
         item.setDownsampling(ds=1, auto=False)
         item.setClipToView(False)
-        self._lines.append((item, series, plot))
+        self._lines.append((item, series))
         return item
 
     def _apply_palette(self) -> None:
@@ -398,19 +398,19 @@ class CurvesWidget(QWidget):
         self._drawn_whole = self.loss_plot.getViewBox().autoRangeEnabled()[0]
         try:
             # The buffers hold finite points only (see append_steps).
-            for curve, series, plot in self._lines:
-                curve.setData(*self._visible(series, plot), skipFiniteCheck=True)
+            for curve, series in self._lines:
+                curve.setData(*self._visible(series), skipFiniteCheck=True)
             self.val_curve.setData(self.val.x, self.val.y, skipFiniteCheck=True)
         finally:
             self._drawing = False
         self.redraw_count += 1
         self.sig_redrawn.emit()
 
-    @staticmethod
-    def _visible(series: PeakSeries, plot: pg.PlotItem) -> tuple[np.ndarray, np.ndarray]:
+    def _visible(self, series: PeakSeries) -> tuple[np.ndarray, np.ndarray]:
         """The series reduced to the plot's width: over all of it while the step axis follows
-        the data (auto-range), over the visible steps once the user has zoomed or panned."""
-        vb = plot.getViewBox()
+        the data (auto-range), over the visible steps once the user has zoomed or panned. The
+        plots share the loss plot's step axis, so its view decides for all."""
+        vb = self.loss_plot.getViewBox()
         if vb.autoRangeEnabled()[0]:
             x0, x1 = -math.inf, math.inf
         else:

@@ -14,10 +14,6 @@ from collections.abc import Iterable
 
 import numpy as np
 
-# Points left of and right of the view are drawn this coarsely: off screen, they only keep the
-# plot's data bounds (every level holds the exact extremes) for auto-range and the "A" button.
-OFF_VIEW_BUCKETS = 16
-
 
 class Column:
     """A 1-D array whose capacity doubles when full; `values` is a view of the filled part."""
@@ -138,10 +134,12 @@ class PeakSeries(GrowingSeries):
     def envelope(self, x0: float, x1: float, pixels: int) -> tuple[np.ndarray, np.ndarray]:
         """Points to draw for the view [x0, x1] on a plot `pixels` wide.
 
-        Inside the view: the raw points when there are at most two a pixel, otherwise one
-        (min, max) pair per bucket with at most one bucket a pixel, plus the last point of the
-        series so the curve ends where the data ends. Outside the view: a few coarse buckets,
-        which keep the exact extremes for the plot's bounds. x never decreases in the result.
+        Inside the view (and one point past each edge): the raw points when there are at most
+        two a pixel, otherwise one (min, max) pair per bucket with at most one bucket a pixel,
+        plus the last point so the curve ends where the data ends. Outside the view: a few
+        dozen buckets that tile it exactly, so the plot's data bounds (auto-range, the "A"
+        button) still hold every extreme; each is drawn at its end away from the view, so no
+        far extreme lands at the view's edge. x never decreases in the result.
         """
         n = self.n
         if n == 0:
@@ -154,9 +152,36 @@ class PeakSeries(GrowingSeries):
         b = min(int(np.searchsorted(xs, hi, side="right")) + 1, n)
         if b <= a:
             a, b = (n - 1, n) if a >= n else (a, a + 1)
-        parts = [self._reduce(0, a, OFF_VIEW_BUCKETS), self._reduce(a, b, max(int(pixels), 1)),
-                 self._reduce(b, n, OFF_VIEW_BUCKETS)]
+        parts = [self._tiles(0, a, at_start=True), self._reduce(a, b, max(int(pixels), 1)),
+                 self._tiles(b, n, at_start=False)]
         return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
+
+    def _bucket(self, k: int, j: int) -> tuple[float, float]:
+        """(min, max) of bucket j at level k (level 0: the point itself)."""
+        if k == 0:
+            v = float(self.y[j])
+            return v, v
+        lo_col, hi_col = self._levels[k - 1]
+        return float(lo_col.values[j]), float(hi_col.values[j])
+
+    def _tiles(self, a: int, b: int, at_start: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Points [a, b) as the fewest aligned buckets that tile them exactly (O(log n)), each
+        a (min, max) pair drawn at its first point (`at_start`) or its last."""
+        xs = self.x
+        top = self.level_count()
+        px: list[float] = []
+        py: list[float] = []
+        i = a
+        while i < b:
+            k = 0
+            while k < top and i % (2 << k) == 0 and i + (2 << k) <= b:
+                k += 1
+            size = 1 << k
+            at = float(xs[i] if at_start else xs[i + size - 1])
+            px += [at, at]
+            py += self._bucket(k, i >> k)
+            i += size
+        return np.array(px, dtype=xs.dtype), np.array(py, dtype=xs.dtype)
 
     def _reduce(self, a: int, b: int, buckets: int) -> tuple[np.ndarray, np.ndarray]:
         """Points [a, b) as they are when few, else as min/max pairs at the finest level with
