@@ -185,10 +185,11 @@ class CurvesWidget(QWidget):
         self.loss_plot = self.graphics.addPlot(row=0, col=0)
         self.lr_plot = self.graphics.addPlot(row=1, col=0)
         self.tps_plot = self.graphics.addPlot(row=2, col=0)
-        self.graphics.ci.layout.setRowStretchFactor(0, 3)
+        # 2:1:1 keeps the small plots tall enough for their vertical labels in a short window.
+        self.graphics.ci.layout.setRowStretchFactor(0, 2)
         self.graphics.ci.layout.setRowStretchFactor(1, 1)
         self.graphics.ci.layout.setRowStretchFactor(2, 1)
-        for plot, label in ((self.loss_plot, "loss"), (self.lr_plot, "learning rate"),
+        for plot, label in ((self.loss_plot, "loss"), (self.lr_plot, "lr"),
                             (self.tps_plot, "tokens/s")):
             plot.setLabel("left", label)
             plot.getAxis("left").setWidth(60)
