@@ -155,7 +155,10 @@ class PlaygroundPage(QWidget):
         self.run_combo = QComboBox()
         self.run_combo.setMinimumContentsLength(30)
         self.checkpoint_combo = QComboBox()
-        self.checkpoint_combo.addItem("best (lowest validation loss)", "best")
+        self.checkpoint_combo.addItem("best (validation)", "best")
+        self.checkpoint_combo.setToolTip(
+            "best: the weights with the lowest validation loss, or for a fine-tuned run the "
+            "highest validation accuracy or F1; latest: the last weights saved")
         self.checkpoint_combo.addItem("latest", "latest")
         self.reload_button = QPushButton("Reload")
         self.reload_button.setToolTip("Load the weights again (for example after more training)")

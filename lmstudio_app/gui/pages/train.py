@@ -367,7 +367,6 @@ class TrainPage(QWidget):
         self.compare_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.compare_table.horizontalHeader().setSectionResizeMode(
             QHeaderView.ResizeMode.Stretch)
-        self.compare_table.setMaximumHeight(170)
         self.compare_table.hide()
         mv.addWidget(self.compare_table)
         self.metrics_box.hide()
@@ -998,6 +997,9 @@ class TrainPage(QWidget):
             values += [str(r.step), (r.error or r.reason) if ran[col] else "did not run"]
             for row, text in enumerate(values):
                 self.compare_table.setItem(row, col, QTableWidgetItem(text))
+        table = self.compare_table  # tall enough for every row: the plots above can give way
+        table.setFixedHeight(table.horizontalHeader().height() + 2 * table.frameWidth()
+                             + sum(table.rowHeight(r) for r in range(table.rowCount())))
         unfinished = [f"{r.init} {r.reason} at step {r.step:,}" if ran[i]
                       else f"{r.init} did not run"
                       for i, r in enumerate(results) if r.reason != "completed"]

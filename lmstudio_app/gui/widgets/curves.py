@@ -192,6 +192,9 @@ class CurvesWidget(QWidget):
         for plot, label in ((self.loss_plot, "loss"), (self.lr_plot, "lr"),
                             (self.tps_plot, "tokens/s")):
             plot.setLabel("left", label)
+            if plot is not self.loss_plot:
+                # Short plots: two or three tick labels, so they never run into each other.
+                plot.getAxis("left").setStyle(textFillLimits=[(0, 0.8), (2, 0.35)])
             plot.getAxis("left").setWidth(60)
         self.lr_plot.setXLink(self.loss_plot)
         self.tps_plot.setXLink(self.loss_plot)

@@ -234,6 +234,7 @@ class FinetuneForm(QWidget):
         for w in (self.file_edit, self.encoding_box):
             w.blockSignals(True)
         self.file_edit.setText(self._custom_file.get(task, str(sample_for(task))))
+        self.file_edit.setCursorPosition(0)  # show where the path starts, not its end
         self.encoding_box.setCurrentIndex(max(self.encoding_box.findText(encoding), 0))
         for w in (self.file_edit, self.encoding_box):
             w.blockSignals(False)
@@ -267,6 +268,7 @@ class FinetuneForm(QWidget):
             self.set_task(task)
         self._custom_file[self.task()] = str(path)
         self.file_edit.setText(str(path))
+        self.file_edit.setCursorPosition(0)
         if encoding is not None:
             self.set_encoding(encoding)
         edits = self._column_edits()
@@ -418,7 +420,7 @@ class MetricsPlot(QWidget):
         self.plot.setLabel("left", "validation score")
         self.plot.setLabel("bottom", "step")
         self.plot.setYRange(0, 1)
-        self.plot.addLegend(offset=(-10, 10))
+        self.plot.addLegend(offset=(-10, -10))  # bottom right: rising curves end top right
         self.points: dict[str, tuple[list[float], list[float]]] = {}
         self._curves: dict[str, pg.PlotDataItem] = {}
         v = QVBoxLayout(self)
