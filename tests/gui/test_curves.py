@@ -6,6 +6,7 @@ import csv
 import math
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 
 from lmstudio_app.gui.widgets.curves import CurvesWidget, arrays_from_events, ema
@@ -167,3 +168,16 @@ def test_long_curves_reach_the_plot_one_pair_a_pixel_at_any_zoom(qtbot):
     w.loss_plot.getViewBox().updateAutoRange()
     x, _ = w.loss_curve.getData()
     assert len(x) <= 2 * width + 1 and x[0] == 1 and x[-1] == n
+
+
+@pytest.mark.parametrize(("lo", "hi", "size"), [(0.0, 1.0, 60), (16000, 24000, 60), (0, 3e-4, 45)])
+def test_short_plot_axes_space_their_labels(qtbot, lo, hi, size):
+    from lmstudio_app.gui.widgets.curves import SparseAxis
+
+    axis = SparseAxis("left")
+    spacing = axis.tickSpacing(lo, hi, size)[0][0]
+    assert size * spacing / (hi - lo) >= SparseAxis.MIN_LABEL_GAP
+    mantissa = spacing / 10 ** np.floor(np.log10(spacing))
+    assert round(float(mantissa), 6) in (1, 2, 2.5, 5)
+    tall = SparseAxis("left").tickSpacing(lo, hi, 600)[0][0]
+    assert tall == pg.AxisItem("left").tickSpacing(lo, hi, 600)[0][0]  # roomy axes unchanged

@@ -367,6 +367,8 @@ class TrainPage(QWidget):
         self.compare_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.compare_table.horizontalHeader().setSectionResizeMode(
             QHeaderView.ResizeMode.Stretch)
+        self.compare_table.verticalHeader().setDefaultSectionSize(
+            self.compare_table.fontMetrics().height() + 8)  # compact: five rows under the plots
         self.compare_table.hide()
         mv.addWidget(self.compare_table)
         self.metrics_box.hide()
@@ -515,7 +517,7 @@ class TrainPage(QWidget):
         # Fine-tuned runs write no samples; their metrics take that room.
         self.samples_box.setVisible(not fine)
         if fine:
-            self.right_split.setSizes([420, 380, 0])
+            self.right_split.setSizes([340, 460, 0])  # the task's metrics matter most here
         for w in (self.objective_box, self.preset_box, *self.edits.values()):
             self.model_form.setRowVisible(w, not fine)
         self._fit_form_width()

@@ -91,6 +91,10 @@ class ConfusionView(QWidget):
                                                   else "black")))
                 item.setToolTip(f"true {self.labels[i]}, predicted {self.labels[j]}: {count}")
                 self.table.setItem(i, j, item)
+        # Every row visible (no scrolling inside a 3 x 3 matrix): header plus n text rows.
+        row_h = self.table.fontMetrics().height() + 10
+        self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height()
+                                    + n * row_h + 2 * self.table.frameWidth())
         self.cell_label.setText(" ")
         self.texts.clear()
         if self.mistakes is None:

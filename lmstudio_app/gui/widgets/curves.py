@@ -108,6 +108,30 @@ def arrays_from_events(events: list[dict[str, Any]]) -> dict[str, np.ndarray]:
     }
 
 
+class SparseAxis(pg.AxisItem):
+    """A value axis for short plots: major ticks at least MIN_LABEL_GAP pixels apart.
+
+    pyqtgraph always draws at least ~2.25 major intervals, so a 60-pixel plot spanning 0 to 1
+    gets six labels on top of each other; this widens the spacing to the next nice step.
+    """
+
+    MIN_LABEL_GAP = 18.0
+
+    def tickSpacing(self, minVal: float, maxVal: float, size: float) -> list:  # noqa: N802, N803
+        levels = super().tickSpacing(minVal, maxVal, size)
+        span = abs(maxVal - minVal)
+        if not levels or size <= 0 or span == 0:
+            return levels
+        major = levels[0][0]
+        for factor in (1, 2, 2.5, 5, 10, 20, 25, 50):
+            spacing = major * factor
+            exponent = math.floor(math.log10(spacing))
+            nice = round(spacing / 10 ** exponent, 6) in (1, 2, 2.5, 5)
+            if nice and size * spacing / span >= self.MIN_LABEL_GAP:
+                return [(spacing, 0), *levels[1:2]]
+        return levels[:1]
+
+
 class CurvesWidget(QWidget):
     """Loss, learning rate and throughput against the step, with overlays of earlier runs."""
 
@@ -183,8 +207,9 @@ class CurvesWidget(QWidget):
         self.graphics.ci.setSpacing(2)
         layout.addWidget(self.graphics, 1)
         self.loss_plot = self.graphics.addPlot(row=0, col=0)
-        self.lr_plot = self.graphics.addPlot(row=1, col=0)
-        self.tps_plot = self.graphics.addPlot(row=2, col=0)
+        self.lr_plot = self.graphics.addPlot(row=1, col=0, axisItems={"left": SparseAxis("left")})
+        self.tps_plot = self.graphics.addPlot(row=2, col=0,
+                                              axisItems={"left": SparseAxis("left")})
         # 2:1:1 keeps the small plots tall enough for their vertical labels in a short window.
         self.graphics.ci.layout.setRowStretchFactor(0, 2)
         self.graphics.ci.layout.setRowStretchFactor(1, 1)
@@ -192,9 +217,6 @@ class CurvesWidget(QWidget):
         for plot, label in ((self.loss_plot, "loss"), (self.lr_plot, "lr"),
                             (self.tps_plot, "tokens/s")):
             plot.setLabel("left", label)
-            if plot is not self.loss_plot:
-                # Short plots: two or three tick labels, so they never run into each other.
-                plot.getAxis("left").setStyle(textFillLimits=[(0, 0.8), (2, 0.35)])
             plot.getAxis("left").setWidth(60)
         self.lr_plot.setXLink(self.loss_plot)
         self.tps_plot.setXLink(self.loss_plot)
