@@ -44,15 +44,15 @@ def test_first_start_lists_the_sample_corpus(qtbot, app_state):
 def test_add_file_counts_it_and_previews_it(qtbot, app_state, tiny_corpus):
     page = make_page(qtbot, app_state, sources=[])
     path = tiny_corpus / "austen.txt"
-    page.add_sources([path])
+    with qtbot.waitSignal(page.sig_preview_shown, timeout=5000):
+        page.add_sources([path])  # the first source is selected, so its preview shows at once
     counts = wait_counted(qtbot, page, path)
     text = path.read_text(encoding="utf-8")
     assert counts.error is None and counts.size == path.stat().st_size
     assert counts.chars == len(text) and counts.documents >= 2
     item = page.sources.topLevelItem(0)
     assert item.text(3) == f"{len(text):,}"
-    with qtbot.waitSignal(page.sig_preview_shown, timeout=5000):
-        item.setSelected(True)
+    assert item.isSelected()
     assert page.preview.toPlainText() == text[: len(page.preview.toPlainText())]
     assert len(page.preview.toPlainText()) > 1000
     assert json.loads(app_state.value(KEY_SOURCES)) == [str(path)]

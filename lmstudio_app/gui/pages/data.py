@@ -531,6 +531,9 @@ class DataPage(QWidget):
                                       | Qt.AlignmentFlag.AlignVCenter)
             self.sources.addTopLevelItem(item)
             self._queue_count(path)
+        if not self.sources.selectedItems() and self.sources.topLevelItemCount():
+            # Something to look at from the start: the first source's preview (read in a job).
+            self.sources.setCurrentItem(self.sources.topLevelItem(0))
         self._update_totals()
         if save:
             self._update_out_name()
