@@ -316,7 +316,9 @@ class DataPage(QWidget):
         self.preview_label = QLabel("Preview: select a source")
         self.preview = QPlainTextEdit()
         self.preview.setReadOnly(True)
-        self.preview.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        # Files keep their own line breaks (novels are hard-wrapped): wrapping them again at the
+        # pane's width left ragged lines with lone words; long lines scroll instead.
+        self.preview.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         right = QWidget()
         rv = QVBoxLayout(right)
         rv.setContentsMargins(0, 0, 0, 0)
