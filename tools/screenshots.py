@@ -196,7 +196,9 @@ def shoot(window, state, args) -> None:
     wait_for(lambda: bool(ready), 600, "the sample corpus to be prepared")
     previewed = signal_list(data.sig_preview_shown)
     data.sources.setCurrentItem(data.sources.topLevelItem(0))
-    wait_for(lambda: bool(previewed), 60, "the preview of the corpus")
+    # The first source is selected when the list fills, so its preview may be there already.
+    wait_for(lambda: bool(previewed) or bool(data.preview.toPlainText()), 60,
+             "the preview of the corpus")
     settle(1.0)
     save(window, args.out / "data.png")
 

@@ -165,9 +165,13 @@ def _unit_hash(*parts: object) -> float:
     return int.from_bytes(digest, "little") / 2.0**64
 
 
-def split_of(source: str, ordinal: int, seed: int, val_fraction: float) -> str:
-    """"val" or "train" for document `ordinal` of `source`: the same on every run."""
-    return "val" if _unit_hash("split", seed, source, ordinal) < val_fraction else "train"
+def split_of(document: str, seed: int, val_fraction: float) -> str:
+    """"val" or "train" for a document, from its text and the seed alone.
+
+    Not from where the file lies: the same corpus copied or moved splits the same way, and
+    copies of one document (a repeated post, a file listed twice) never straddle the splits.
+    """
+    return "val" if _unit_hash("split", seed, document) < val_fraction else "train"
 
 
 def _source_key(path: Path) -> str:
@@ -301,7 +305,7 @@ def prepare(
         rep.begin("encode")
         with TokenStoreWriter(out / STORE_FILE, tok.vocab_size, _store_attrs(cfg, tok, sources,
                                                                             fingerprint)) as w:
-            _encode_all(files, sources, cfg, tok, w, rep, check_cancel)
+            _encode_all(files, cfg, tok, w, rep, check_cancel)
         os.replace(tok_tmp, out / TOKENIZER_FILE)
     except BaseException:
         tok_tmp.unlink(missing_ok=True)
@@ -334,7 +338,6 @@ def _store_attrs(cfg: PrepareConfig, tok: Tokenizer, sources: list[dict[str, Any
 
 def _encode_all(
     files: list[Path],
-    sources: list[dict[str, Any]],
     cfg: PrepareConfig,
     tok: Tokenizer,
     writer: TokenStoreWriter,
@@ -363,11 +366,10 @@ def _encode_all(
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode") as pool:
         try:
-            for path, meta in zip(files, sources, strict=True):
-                key = meta["path"]
-                for ordinal, doc in enumerate(read_documents(path, cfg.corpus, rep.add_bytes)):
+            for path in files:
+                for doc in read_documents(path, cfg.corpus, rep.add_bytes):
                     texts.append(doc)
-                    splits.append(split_of(key, ordinal, cfg.seed, cfg.val_fraction))
+                    splits.append(split_of(doc, cfg.seed, cfg.val_fraction))
                     chars += len(doc)
                     if chars >= _BATCH_CHARS or len(texts) >= _BATCH_DOCS:
                         check_cancel()

@@ -123,12 +123,19 @@ def test_split_is_deterministic_and_by_document(small_corpus: Path, tmp_path: Pa
     for split in ("train", "val"):
         assert np.array_equal(sa.tokens(split), sb.tokens(split))
         assert np.array_equal(sa.doc_offsets(split), sb.doc_offsets(split))
-    # The split of a document depends on its source, ordinal and seed only.
-    key = str((small_corpus / "persuasion.txt").resolve())
-    picks = [split_of(key, i, 1337, 0.3) for i in range(2000)]
-    assert picks == [split_of(key, i, 1337, 0.3) for i in range(2000)]
+    # The split of a document depends on its text and the seed only, not on where it lies.
+    docs = [f"document {i}" for i in range(2000)]
+    picks = [split_of(d, 1337, 0.3) for d in docs]
+    assert picks == [split_of(d, 1337, 0.3) for d in docs]
     assert 0.25 < picks.count("val") / 2000 < 0.35
-    assert picks != [split_of(key, i, 7, 0.3) for i in range(2000)]
+    assert picks != [split_of(d, 7, 0.3) for d in docs]
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    for f in small_corpus.iterdir():
+        (moved / f.name).write_bytes(f.read_bytes())
+    c = TokenStore.open(prepare(_cfg([moved], tmp_path / "c", val_fraction=0.3)).store_path)
+    for split in ("train", "val"):
+        assert np.array_equal(sa.tokens(split), c.tokens(split))
 
 
 def test_val_gets_a_document_when_there_are_two(tmp_path: Path, austen_200k: str) -> None:
