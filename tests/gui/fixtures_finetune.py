@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 
 from tests.gui import fixtures_engine as fx
 
@@ -79,3 +80,16 @@ def _build(factory: pytest.TempPathFactory) -> FinetuneRuns:
 def finetune_runs(tmp_path_factory) -> FinetuneRuns:
     """A finished classify run and a finished qa-extractive run under one runs root."""
     return _build(tmp_path_factory)
+
+
+def click_a_mistake(qtbot, view) -> tuple[int, int, tuple]:
+    """Click the first off-diagonal cell with a count on a ConfusionView, as a user would.
+
+    Returns its row, column and the (true, predicted, texts) that sig_cell_chosen carried."""
+    n = len(view.labels)
+    i, j = next(((i, j) for i in range(n) for j in range(n) if i != j and view.matrix[i][j]),
+                (0, 1))
+    with qtbot.waitSignal(view.sig_cell_chosen) as chosen:
+        rect = view.table.visualRect(view.table.model().index(i, j))
+        qtbot.mouseClick(view.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    return i, j, tuple(chosen.args)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import shutil
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings
 
 from lmstudio_app.gui.pages.playground import PlaygroundPage
 from lmstudio_app.gui.state import AppState
@@ -152,12 +152,7 @@ def test_finetune_mode_trains_a_classifier_and_plots_its_metrics(qtbot, tmp_path
             for i in range(n) for j in range(n)]
     assert min(flat)[1] >= max(flat)[1]
     # Clicking a cell lists the test texts of that (true, predicted) pair.
-    i, j = next(((i, j) for i in range(n) for j in range(n) if i != j and counts[i][j]),
-                (0, 1))
-    with qtbot.waitSignal(view.sig_cell_chosen) as chosen:
-        rect = view.table.visualRect(view.table.model().index(i, j))
-        qtbot.mouseClick(view.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    true, pred, texts = chosen.args
+    i, j, (true, pred, texts) = ff.click_a_mistake(qtbot, view)
     assert (true, pred) == (view.labels[i], view.labels[j]) and len(texts) == counts[i][j]
     assert all(m["label"] == true and m["predicted"] == pred for m in report["mistakes"]
                if m["text"] in texts)

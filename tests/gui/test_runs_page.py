@@ -7,7 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
 
 from lmstudio_app.core import runs
@@ -122,12 +122,7 @@ def test_runs_page_shows_the_confusion_of_a_finished_classify_run(qtbot, tmp_pat
     n = len(view.labels)
     counts = [[int(view.table.item(i, j).text()) for j in range(n)] for i in range(n)]
     assert counts == report["confusion"]
-    i, j = next(((i, j) for i in range(n) for j in range(n) if i != j and counts[i][j]),
-                (0, 1))
-    with qtbot.waitSignal(view.sig_cell_chosen) as chosen:
-        rect = view.table.visualRect(view.table.model().index(i, j))
-        qtbot.mouseClick(view.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    true, pred, texts = chosen.args
+    i, j, (true, pred, texts) = ff.click_a_mistake(qtbot, view)
     expected = [m["text"] for m in report["mistakes"]
                 if (m["label"], m["predicted"]) == (true, pred)]
     assert (true, pred) == (view.labels[i], view.labels[j]) and texts == expected
