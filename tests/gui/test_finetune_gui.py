@@ -197,6 +197,14 @@ def test_does_pretraining_help_compares_two_runs_side_by_side(qtbot, tmp_path, f
     assert table.item(row, 0).text() == f"{pre.report['accuracy']:.3f}"
     assert table.item(row, 1).text() == f"{scr.report['accuracy']:.3f}"
     assert "scratch" in page.results_label.text()
+    verdict = page.compare_caption.text()
+    assert "from scratch" in verdict and page.compare_box.isVisibleTo(page)
+    qtbot.waitUntil(lambda: page.start_button.isEnabled(), timeout=10000)
+    # A plain fine-tune afterwards: its test line replaces the results, the verdict stays with
+    # its table.
+    with qtbot.waitSignal(page.sig_results_shown, timeout=60000):
+        page.start_button.click()
+    assert "accuracy" in page.results_label.text() and page.compare_caption.text() == verdict
     qtbot.waitUntil(lambda: page.start_button.isEnabled(), timeout=10000)
     page.shutdown()
 

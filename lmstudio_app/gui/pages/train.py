@@ -369,8 +369,19 @@ class TrainPage(QWidget):
             QHeaderView.ResizeMode.Stretch)
         self.compare_table.verticalHeader().setDefaultSectionSize(
             self.compare_table.fontMetrics().height() + 8)  # compact: five rows under the plots
-        self.compare_table.hide()
-        mv.addWidget(self.compare_table)
+        # The comparison keeps its verdict beside its table: a later run's test line replaces
+        # results_label, not this caption.
+        self.compare_caption = QLabel(" ")
+        self.compare_caption.setWordWrap(True)
+        self.compare_caption.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.compare_box = QWidget()
+        cb = QVBoxLayout(self.compare_box)
+        cb.setContentsMargins(0, 0, 0, 0)
+        cb.addWidget(self.compare_caption)
+        cb.addWidget(self.compare_table)
+        self.compare_box.hide()
+        mv.addWidget(self.compare_box)
         self.metrics_box.hide()
         right_split.addWidget(self.metrics_box)
         samples_box = QWidget()
@@ -949,7 +960,8 @@ class TrainPage(QWidget):
         self._compare_job, self._compare_control = job, control
         self.comparison = None
         self.compare_table.setRowCount(0)
-        self.compare_table.show()
+        self.compare_caption.setText("Does pretraining help? Comparing…")
+        self.compare_box.show()
         self.confusion.hide()
         self.error_label.setText("")
         self.results_label.setText("Comparing: fine-tuning from the pretrained run, then from "
@@ -1017,6 +1029,7 @@ class TrainPage(QWidget):
         else:
             summary = "Both runs ended; see the table."
         self.results_label.setText(summary)
+        self.compare_caption.setText(f"Does pretraining help? {summary}")
         self.progress_label.setText(f"Comparison {'stopped' if stopped else 'incomplete'}."
                                     if unfinished else "Comparison completed.")
         self.state.sig_status.emit(summary)
@@ -1105,7 +1118,7 @@ class TrainPage(QWidget):
         self._fill_from_config(cfg)
         self.metrics_plot.clear()
         self.confusion.hide()
-        self.compare_table.hide()
+        self.compare_box.hide()
         self.results_label.setText(" ")
         if cfg.finetune is not None:
             self.set_mode("finetune")
