@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..config import ModelConfig
+from .init import init_weights
 
 LN_EPS = 1e-12  # BERT's LayerNorm epsilon, kept so imported weights behave the same
 
@@ -174,7 +175,7 @@ class Bert(nn.Module):
         self.encoder = BertEncoder(cfg)
         self.cls = BertOnlyMLMHead(cfg)
         self.cls.predictions.decoder.weight = self.embeddings.word_embeddings.weight  # tied
-        self.apply(_init_weights)
+        self.apply(init_weights)
 
     @staticmethod
     def _attention_mask(attention_mask: Tensor | None) -> Tensor | None:
@@ -212,12 +213,3 @@ class Bert(nn.Module):
     def num_parameters(self) -> int:
         """Distinct parameters (the tied decoder / word embedding matrix once)."""
         return sum(p.numel() for p in self.parameters())
-
-
-def _init_weights(module: nn.Module) -> None:
-    if isinstance(module, nn.Linear):
-        nn.init.normal_(module.weight, mean=0.0, std=0.02)
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
-    elif isinstance(module, nn.Embedding):
-        nn.init.normal_(module.weight, mean=0.0, std=0.02)

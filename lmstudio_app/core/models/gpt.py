@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..config import ModelConfig
+from .init import init_weights
 
 
 class KVCache:
@@ -140,7 +141,7 @@ class GPT(nn.Module):
         )
         self.lm_head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
         self.lm_head.weight = self.transformer.wte.weight  # tied: one matrix, counted once
-        self.apply(_init_weights)
+        self.apply(init_weights)
         # Residual projections add to the stream once per layer and sublayer: scale them down
         # so the stream's variance does not grow with depth (GPT-2 paper).
         std = 0.02 / math.sqrt(2 * cfg.n_layer)
@@ -201,12 +202,3 @@ class GPT(nn.Module):
     def num_parameters(self) -> int:
         """Distinct parameters (the tied lm_head / wte matrix once)."""
         return sum(p.numel() for p in self.parameters())  # parameters() already dedups
-
-
-def _init_weights(module: nn.Module) -> None:
-    if isinstance(module, nn.Linear):
-        nn.init.normal_(module.weight, mean=0.0, std=0.02)
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
-    elif isinstance(module, nn.Embedding):
-        nn.init.normal_(module.weight, mean=0.0, std=0.02)

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from ..config import RunConfig
 from . import build_model
+from .init import init_weights
 
 
 def _body_hidden(body: nn.Module, input_ids: Tensor, attention_mask: Tensor | None,
@@ -34,8 +35,7 @@ class SequenceClassifier(nn.Module):
         self.pooling = pooling
         self.config = body.config  # type: ignore[union-attr]
         self.head = nn.Linear(self.config.n_embd, n_labels)
-        nn.init.normal_(self.head.weight, std=0.02)
-        nn.init.zeros_(self.head.bias)
+        init_weights(self.head)
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
         """Logits (B, n_labels); attention_mask is 1 on tokens, 0 on right padding."""
@@ -59,8 +59,7 @@ class SpanExtractor(nn.Module):
         self.body = body
         self.config = body.config  # type: ignore[union-attr]
         self.head = nn.Linear(self.config.n_embd, 2)
-        nn.init.normal_(self.head.weight, std=0.02)
-        nn.init.zeros_(self.head.bias)
+        init_weights(self.head)
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor,
                 token_type_ids: Tensor) -> tuple[Tensor, Tensor]:
