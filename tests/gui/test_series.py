@@ -19,8 +19,14 @@ def brute_levels(y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     return levels
 
 
-def pyramid(s: PeakSeries) -> list[tuple[np.ndarray, np.ndarray]]:
-    return [(lo.values.copy(), hi.values.copy()) for lo, hi in s._levels if lo.n]
+def assert_pyramid_exact(s: PeakSeries) -> None:
+    """Every live level of the series equals the brute-force reduction of its points."""
+    got = [(lo.values, hi.values) for lo, hi in s._levels if lo.n]
+    want = brute_levels(s.y)
+    assert len(got) == len(want)
+    for (glo, ghi), (wlo, whi) in zip(got, want, strict=True):
+        np.testing.assert_array_equal(glo, wlo)
+        np.testing.assert_array_equal(ghi, whi)
 
 
 def noisy(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -47,12 +53,7 @@ def test_levels_in_uneven_appends_equal_the_brute_reduction(n):
         k = int(rng.integers(1, 40))
         s.append(x[i:i + k], y[i:i + k])
         i += k
-    want = brute_levels(s.y)
-    got = pyramid(s)
-    assert len(got) == len(want)
-    for (glo, ghi), (wlo, whi) in zip(got, want, strict=True):
-        np.testing.assert_array_equal(glo, wlo)
-        np.testing.assert_array_equal(ghi, whi)
+    assert_pyramid_exact(s)
 
 
 def test_clear_then_a_shorter_series_rebuilds_the_pyramid():
@@ -61,12 +62,7 @@ def test_clear_then_a_shorter_series_rebuilds_the_pyramid():
     s.clear()
     x, y = noisy(300, seed=1)
     s.append(x, y)
-    got = pyramid(s)
-    want = brute_levels(s.y)
-    assert len(got) == len(want)
-    for (glo, ghi), (wlo, whi) in zip(got, want, strict=True):
-        np.testing.assert_array_equal(glo, wlo)
-        np.testing.assert_array_equal(ghi, whi)
+    assert_pyramid_exact(s)
 
 
 def test_a_short_series_is_drawn_point_for_point():
