@@ -38,10 +38,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lmstudio_app.core import labeled  # noqa: E402
-from lmstudio_app.core.config import FinetuneConfig, build_run_config  # noqa: E402
-from lmstudio_app.core.finetune import compare_init, make_finetune_config  # noqa: E402
-from lmstudio_app.core.sinks import MetricsSink  # noqa: E402
+from lmstudio_app.core.config import FinetuneConfig, build_run_config
+from lmstudio_app.core.data import labeled
+from lmstudio_app.core.objectives.finetune import compare_init, make_finetune_config
+from lmstudio_app.core.training.sinks import MetricsSink
 
 _WORD = re.compile(r"[#@]?\w+|[^\w\s]", re.UNICODE)
 
@@ -180,10 +180,10 @@ def main() -> int:
     args = p.parse_args()
 
     from lmstudio_app.core.config import parse_overrides
-    from lmstudio_app.core.corpus import CorpusOptions
-    from lmstudio_app.core.prepare import PrepareConfig, prepare
-    from lmstudio_app.core.tokenizer import TokenizerSpec
-    from lmstudio_app.core.trainer import Trainer
+    from lmstudio_app.core.data.corpus import CorpusOptions
+    from lmstudio_app.core.data.prepare import PrepareConfig, prepare
+    from lmstudio_app.core.data.tokenizer import TokenizerSpec
+    from lmstudio_app.core.training.trainer import Trainer
 
     work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="ftbench-"))
     work.mkdir(parents=True, exist_ok=True)

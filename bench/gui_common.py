@@ -16,9 +16,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lmstudio_app.core.prepare import PrepareConfig, prepare  # noqa: E402
-from lmstudio_app.core.samples import sample_corpus  # noqa: E402
-from lmstudio_app.core.tokenizer import TokenizerSpec  # noqa: E402
+from lmstudio_app.core.data.prepare import PrepareConfig, prepare
+from lmstudio_app.core.data.samples import sample_corpus
+from lmstudio_app.core.data.tokenizer import TokenizerSpec
 
 CACHE = Path(tempfile.gettempdir()) / "lmstudio_app-bench"
 

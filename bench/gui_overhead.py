@@ -20,10 +20,10 @@ from gui_common import sample_data, train_window
 from PySide6.QtCore import QEventLoop  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from lmstudio_app.core.config import build_run_config  # noqa: E402
-from lmstudio_app.core.sinks import RecordingSink  # noqa: E402
-from lmstudio_app.core.tokenizer import Tokenizer  # noqa: E402
-from lmstudio_app.core.trainer import Trainer  # noqa: E402
+from lmstudio_app.core.config import build_run_config
+from lmstudio_app.core.data.tokenizer import Tokenizer
+from lmstudio_app.core.training.sinks import RecordingSink
+from lmstudio_app.core.training.trainer import Trainer
 
 WARMUP = 10
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 def build_corpus(folder: Path, mb: float) -> int:
     """Copies of the sample novels, one file per copy, until `mb` megabytes; returns bytes."""
-    from lmstudio_app.core.samples import sample_corpus_files
+    from lmstudio_app.core.data.samples import sample_corpus_files
 
     text = "".join(p.read_text("utf-8") for p in sample_corpus_files())
     block = text.encode("utf-8")
@@ -44,8 +44,8 @@ def _cpu_seconds() -> float:
 
 
 def child(args: argparse.Namespace) -> None:
-    from lmstudio_app.core.prepare import PrepareConfig, PrepareProgress, prepare
-    from lmstudio_app.core.tokenizer import TokenizerSpec
+    from lmstudio_app.core.data.prepare import PrepareConfig, PrepareProgress, prepare
+    from lmstudio_app.core.data.tokenizer import TokenizerSpec
 
     with tempfile.TemporaryDirectory(prefix="ingest-") as tmp:
         corpus = Path(tmp) / "corpus"

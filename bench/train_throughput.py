@@ -20,12 +20,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lmstudio_app.core.config import build_run_config  # noqa: E402
-from lmstudio_app.core.prepare import PrepareConfig, prepare  # noqa: E402
-from lmstudio_app.core.samples import sample_corpus  # noqa: E402
-from lmstudio_app.core.sinks import RecordingSink  # noqa: E402
-from lmstudio_app.core.tokenizer import TokenizerSpec  # noqa: E402
-from lmstudio_app.core.trainer import Trainer  # noqa: E402
+from lmstudio_app.core.config import build_run_config
+from lmstudio_app.core.data.prepare import PrepareConfig, prepare
+from lmstudio_app.core.data.samples import sample_corpus
+from lmstudio_app.core.data.tokenizer import TokenizerSpec
+from lmstudio_app.core.training.sinks import RecordingSink
+from lmstudio_app.core.training.trainer import Trainer
 
 
 def measure(data: Path, steps: int, device: str, compile_: bool, work: Path) -> dict:
@@ -49,7 +49,7 @@ def measure(data: Path, steps: int, device: str, compile_: bool, work: Path) -> 
 
 
 def prepare_vocab(data: Path) -> int:
-    from lmstudio_app.core.tokenizer import Tokenizer
+    from lmstudio_app.core.data.tokenizer import Tokenizer
 
     return Tokenizer.load(data / "tokenizer.model").vocab_size
 

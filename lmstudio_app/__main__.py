@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
                   "(`lmstudio-app --help`).")
             return 0
         return gui_main()
-    from .cli import main as cli_main
+    from .cli.main import main as cli_main
 
     return cli_main(args)
 

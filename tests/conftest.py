@@ -33,8 +33,8 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="session")
 def prepared_data(tmp_path_factory) -> Path:
     """A real prepared data folder (unigram, 400 pieces) over ~150 KB of Austen."""
-    from lmstudio_app.core.prepare import PrepareConfig, prepare
-    from lmstudio_app.core.tokenizer import TokenizerSpec
+    from lmstudio_app.core.data.prepare import PrepareConfig, prepare
+    from lmstudio_app.core.data.tokenizer import TokenizerSpec
 
     root = tmp_path_factory.mktemp("prepared")
     corpus = root / "corpus.txt"

@@ -145,7 +145,7 @@ def ask_task(play, button) -> None:
 
 
 def qa_example(question: str) -> dict[str, str]:
-    from lmstudio_app.core.labeled import sample_qa_path
+    from lmstudio_app.core.data.labeled import sample_qa_path
 
     for line in sample_qa_path().read_text(encoding="utf-8").splitlines():
         row = json.loads(line) if line.strip() else {}

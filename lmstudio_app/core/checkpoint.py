@@ -15,8 +15,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_model, save_model
 
-from .atomic import atomic_path
 from .errors import UserError
+from .util.atomic import atomic_path
 
 WEIGHTS = "model.safetensors"
 BEST_WEIGHTS = "best.safetensors"

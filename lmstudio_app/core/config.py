@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .atomic import atomic_write_text
 from .errors import UserError
+from .util.atomic import atomic_write_text
 
 OBJECTIVES = ("clm", "mlm")
 ARCH_FOR_OBJECTIVE = {"clm": "gpt", "mlm": "bert"}

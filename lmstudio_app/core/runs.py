@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .atomic import atomic_write_text
 from .config import RunConfig
 from .errors import UserError
+from .util.atomic import atomic_write_text
 
 CONFIG = "config.json"
 STATUS = "status.json"

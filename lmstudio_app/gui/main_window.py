@@ -13,7 +13,7 @@ import platform
 from typing import Any
 
 from PySide6 import __version__ as pyside_version
-from PySide6.QtCore import QByteArray, Qt, Slot, qVersion
+from PySide6.QtCore import QByteArray, Slot, qVersion
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -23,12 +23,14 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QStackedWidget,
-    QVBoxLayout,
     QWidget,
 )
 
 from .. import __version__
-from .pages.train import TrainPage
+from .pages.data.page import DataPage
+from .pages.playground.page import PlaygroundPage
+from .pages.runs import RunsPage
+from .pages.train.page import TrainPage
 from .state import AppState
 
 log = logging.getLogger(__name__)
@@ -37,39 +39,6 @@ PAGE_NAMES = ("Data", "Train", "Playground", "Runs")
 KEY_GEOMETRY = "window/geometry"
 KEY_WINDOW_STATE = "window/state"
 KEY_PAGE = "window/page"
-
-
-class PlaceholderPage(QWidget):
-    """Stands in for a page this build does not have yet."""
-
-    def __init__(self, state: AppState, title: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        layout = QVBoxLayout(self)
-        label = QLabel(f"The {title} page is not available in this version.")
-        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        layout.addWidget(label)
-
-    def shutdown(self) -> None:
-        pass
-
-    def busy(self) -> str | None:
-        return None
-
-
-def _make_page(name: str, state: AppState) -> QWidget:
-    """The page class from its module, or a placeholder while that module is absent."""
-    module_name, class_name = {
-        "Data": ("data", "DataPage"),
-        "Playground": ("playground", "PlaygroundPage"),
-        "Runs": ("runs", "RunsPage"),
-    }[name]
-    try:
-        module = __import__(f"lmstudio_app.gui.pages.{module_name}", fromlist=[class_name])
-        cls = getattr(module, class_name)
-    except ImportError as exc:
-        log.warning("the %s page is missing: %s", name, exc)
-        return PlaceholderPage(state, name)
-    return cls(state)
 
 
 def versions_text() -> str:
@@ -98,7 +67,7 @@ def about_text() -> str:
 
 
 def default_device_text() -> str:
-    from ..core.device import describe_device, resolve_device
+    from ..core.util.device import describe_device, resolve_device
 
     try:
         return describe_device(resolve_device("auto"))
@@ -115,10 +84,11 @@ class MainWindow(QMainWindow):
         self._closing = False  # the user agreed to close (asked once)
         self._asked = False  # waiting for the training loop to stop before closing
 
-        self.pages: dict[str, QWidget] = {}
-        for name in PAGE_NAMES:
-            self.pages[name] = TrainPage(state) if name == "Train" else _make_page(name, state)
-        self.train_page: TrainPage = self.pages["Train"]  # type: ignore[assignment]
+        self.train_page = TrainPage(state)
+        self.pages: dict[str, QWidget] = {
+            "Data": DataPage(state), "Train": self.train_page,
+            "Playground": PlaygroundPage(state), "Runs": RunsPage(state),
+        }
 
         self.sidebar = QListWidget()
         self.sidebar.addItems(list(PAGE_NAMES))

@@ -19,8 +19,8 @@ import numpy as np
 from PySide6.QtCore import QCoreApplication, QElapsedTimer, QObject, QThread, Signal, Slot
 
 from ..core.config import RunConfig
-from ..core.control import RunControl
-from ..core.sinks import EvalMetrics, MetricsSink, StepMetrics
+from ..core.training.control import RunControl
+from ..core.training.sinks import EvalMetrics, MetricsSink, StepMetrics
 from .jobs import BackgroundJob
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ class TrainingSession(QObject):
         """Train `cfg` into `run_dir` in a worker thread (the model is built there)."""
         if self.is_running():
             raise RuntimeError("a training run is already in progress")
-        from ..core.trainer import Trainer
+        from ..core.training.trainer import Trainer
 
         self.config, self.run_dir = cfg, Path(run_dir)
         self.reason, self.step = "", 0

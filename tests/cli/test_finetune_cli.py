@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lmstudio_app.core.labeled import sample_qa_path, sample_sentiment_path
+from lmstudio_app.core.data.labeled import sample_qa_path, sample_sentiment_path
 from tests.conftest import austen_text, run_cli
 
 TINY = ["--set", "n_layer=1", "--set", "n_head=2", "--set", "n_embd=32",

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from lmstudio_app.core.samples import sample_corpus_files
-from lmstudio_app.core.tokenizer import Tokenizer, TokenizerSpec, train_tokenizer
+from lmstudio_app.core.data.samples import sample_corpus_files
+from lmstudio_app.core.data.tokenizer import Tokenizer, TokenizerSpec, train_tokenizer
 
 # Text a tokenizer must give back exactly: tabs, repeated and edge spaces, blank lines,
 # accented letters, emoji, CJK, a literal control-symbol spelling.

@@ -8,10 +8,11 @@ import sys
 
 def test_engine_and_cli_import_no_qt():
     code = (
-        "import sys, pkgutil, importlib, lmstudio_app.core as core\n"
-        "for m in pkgutil.walk_packages(core.__path__, 'lmstudio_app.core.'):\n"
-        "    importlib.import_module(m.name)\n"
-        "import lmstudio_app.cli, lmstudio_app.console, lmstudio_app.__main__\n"
+        "import sys, pkgutil, importlib, lmstudio_app.core as core, lmstudio_app.cli as cli\n"
+        "for pkg in (core, cli):\n"
+        "    for m in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + '.'):\n"
+        "        importlib.import_module(m.name)\n"
+        "import lmstudio_app.__main__\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in "
         "('PySide6', 'shiboken6', 'pyqtgraph', 'PyQt5', 'PyQt6')]\n"
         "assert not bad, bad\n"

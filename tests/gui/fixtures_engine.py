@@ -41,27 +41,17 @@ def _corpus(factory: pytest.TempPathFactory) -> Path:
     return _cache["corpus"]  # type: ignore[return-value]
 
 
-def _require_engine() -> None:
-    """Skip (rather than error) while the model, generation or prediction modules are absent."""
-    try:
-        from lmstudio_app.core import generate, predict  # noqa: F401
-        from lmstudio_app.core.models import build_model  # noqa: F401
-    except ImportError as exc:
-        pytest.skip(f"engine module not available: {exc}")
-
-
 def _runs(factory: pytest.TempPathFactory) -> EngineRuns:
     if "runs" in _cache:
         return _cache["runs"]  # type: ignore[return-value]
-    _require_engine()
     import torch
 
     from lmstudio_app.core import runs
     from lmstudio_app.core.config import build_run_config
-    from lmstudio_app.core.prepare import PrepareConfig, prepare
-    from lmstudio_app.core.sinks import MetricsSink
-    from lmstudio_app.core.tokenizer import TokenizerSpec
-    from lmstudio_app.core.trainer import Trainer
+    from lmstudio_app.core.data.prepare import PrepareConfig, prepare
+    from lmstudio_app.core.data.tokenizer import TokenizerSpec
+    from lmstudio_app.core.training.sinks import MetricsSink
+    from lmstudio_app.core.training.trainer import Trainer
 
     root = factory.mktemp("gui-engine")
     result = prepare(PrepareConfig(sources=[str(_corpus(factory) / "austen.txt")],

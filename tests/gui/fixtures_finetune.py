@@ -45,11 +45,12 @@ def _build(factory: pytest.TempPathFactory) -> FinetuneRuns:
         return _cache["runs"]  # type: ignore[return-value]
     import torch
 
-    from lmstudio_app.core import labeled, runs
+    from lmstudio_app.core import runs
     from lmstudio_app.core.config import FinetuneConfig
-    from lmstudio_app.core.finetune import make_finetune_config
-    from lmstudio_app.core.sinks import MetricsSink
-    from lmstudio_app.core.trainer import Trainer
+    from lmstudio_app.core.data import labeled
+    from lmstudio_app.core.objectives.finetune import make_finetune_config
+    from lmstudio_app.core.training.sinks import MetricsSink
+    from lmstudio_app.core.training.trainer import Trainer
 
     base = fx._runs(factory)
     root = factory.mktemp("gui-finetune")

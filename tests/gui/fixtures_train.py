@@ -13,25 +13,12 @@ import pytest
 _cache: dict[str, Path] = {}
 
 
-def engine_can_train() -> bool:
-    try:
-        from lmstudio_app.core.models import build_model, count_parameters  # noqa: F401
-        from lmstudio_app.core.trainer import Trainer  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-needs_trainer = pytest.mark.skipif(not engine_can_train(),
-                                   reason="the model or batch modules are not available yet")
-
-
 @pytest.fixture
 def train_data(tmp_path_factory, tiny_corpus) -> Path:
     """A prepared data folder (tokens.h5, tokenizer.model) with a 500-piece unigram tokenizer."""
     if "data" not in _cache:
-        from lmstudio_app.core.prepare import PrepareConfig, prepare
-        from lmstudio_app.core.tokenizer import TokenizerSpec
+        from lmstudio_app.core.data.prepare import PrepareConfig, prepare
+        from lmstudio_app.core.data.tokenizer import TokenizerSpec
 
         out = tmp_path_factory.mktemp("train-page") / "data"
         result = prepare(PrepareConfig(sources=[str(tiny_corpus / "austen.txt")],

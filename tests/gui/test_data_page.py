@@ -8,9 +8,9 @@ from pathlib import Path
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
-from lmstudio_app.core.samples import sample_corpus
-from lmstudio_app.core.store import TokenStore
-from lmstudio_app.gui.pages.data import KEY_SOURCES, DataPage
+from lmstudio_app.core.data.samples import sample_corpus
+from lmstudio_app.core.data.store import TokenStore
+from lmstudio_app.gui.pages.data.page import KEY_SOURCES, DataPage
 from tests.gui import fixtures_engine as fx
 
 app_state = fx.app_state

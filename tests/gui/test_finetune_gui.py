@@ -7,9 +7,9 @@ import shutil
 
 from PySide6.QtCore import QSettings
 
-from lmstudio_app.gui.pages.playground import PlaygroundPage
+from lmstudio_app.gui.pages.playground.page import PlaygroundPage
+from lmstudio_app.gui.pages.playground.task_panels import utf16_offset
 from lmstudio_app.gui.state import AppState
-from lmstudio_app.gui.widgets.task_panels import utf16_offset
 from tests.gui import fixtures_finetune as ff
 
 finetune_runs = ff.finetune_runs
@@ -94,7 +94,7 @@ def test_task_panels_refuse_a_pretrained_run(qtbot, tmp_path, finetune_runs):
 
 
 def train_page_on(qtbot, tmp_path, runs_root):
-    from lmstudio_app.gui.pages.train import TrainPage
+    from lmstudio_app.gui.pages.train.page import TrainPage
 
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     state = AppState(settings=settings, home=runs_root.parent)
@@ -104,7 +104,7 @@ def train_page_on(qtbot, tmp_path, runs_root):
 
 
 def test_finetune_mode_trains_a_classifier_and_plots_its_metrics(qtbot, tmp_path, finetune_runs):
-    from lmstudio_app.core import labeled
+    from lmstudio_app.core.data import labeled
     from tests.gui.fixtures_engine import _cache as engine_cache
 
     root = tmp_path / "home" / "runs"
@@ -161,7 +161,7 @@ def test_finetune_mode_trains_a_classifier_and_plots_its_metrics(qtbot, tmp_path
 
 
 def test_does_pretraining_help_compares_two_runs_side_by_side(qtbot, tmp_path, finetune_runs):
-    from lmstudio_app.core import labeled
+    from lmstudio_app.core.data import labeled
     from tests.gui.fixtures_engine import _cache as engine_cache
 
     root = tmp_path / "home" / "runs"
@@ -215,8 +215,8 @@ def test_does_pretraining_help_compares_two_runs_side_by_side(qtbot, tmp_path, f
 
 def test_mapping_dialog_checks_a_file_and_sets_the_fine_tune_defaults(qtbot, tmp_path,
                                                                      finetune_runs):
-    from lmstudio_app.gui.pages.data import DataPage
-    from lmstudio_app.gui.widgets.labeled_dialog import bar_heights
+    from lmstudio_app.gui.pages.data.labeled_dialog import bar_heights
+    from lmstudio_app.gui.pages.data.page import DataPage
 
     path = tmp_path / "reviews.csv"
     path.write_text("id,review,stars\n1,Great value and kind staff,good\n"
@@ -262,7 +262,7 @@ def test_mapping_dialog_checks_a_file_and_sets_the_fine_tune_defaults(qtbot, tmp
 
 
 def test_few_shot_panel_builds_an_editable_prompt_and_generates(qtbot, tmp_path, finetune_runs):
-    from lmstudio_app.gui.widgets.task_panels import few_shot_prompt, first_line
+    from lmstudio_app.gui.pages.playground.task_panels import few_shot_prompt, first_line
     from tests.gui.fixtures_engine import _cache as engine_cache
 
     engine = engine_cache["runs"]
@@ -311,7 +311,7 @@ def test_opening_a_finished_classify_run_shows_its_metrics_and_confusion(qtbot, 
 def test_fine_tune_form_settings_come_back_on_the_next_start(qtbot, tmp_path, finetune_runs):
     import json
 
-    from lmstudio_app.gui.pages.train import KEY_FINETUNE, TrainPage
+    from lmstudio_app.gui.pages.train.page import KEY_FINETUNE, TrainPage
     from tests.gui.fixtures_engine import _cache as engine_cache
 
     engine = engine_cache["runs"]
@@ -366,7 +366,7 @@ def test_fine_tune_form_settings_come_back_on_the_next_start(qtbot, tmp_path, fi
 
 def _latin1_reviews(path):
     """A labeled CSV in latin-1: every text has an é (byte 0xe9, never valid UTF-8 there)."""
-    from lmstudio_app.core import labeled
+    from lmstudio_app.core.data import labeled
 
     rows = labeled.sample_sentiment_path().read_text(encoding="utf-8").splitlines()[1:]
     rows = [r for r in rows if r.isascii()]
@@ -381,7 +381,7 @@ def test_a_latin1_labeled_file_fine_tunes_with_the_encoding_chosen_in_the_dialog
         qtbot, tmp_path, finetune_runs):
     import json
 
-    from lmstudio_app.gui.pages.data import DataPage
+    from lmstudio_app.gui.pages.data.page import DataPage
     from tests.gui.fixtures_engine import _cache as engine_cache
 
     path = _latin1_reviews(tmp_path / "cafe.csv")
@@ -428,7 +428,7 @@ def test_a_latin1_labeled_file_fine_tunes_with_the_encoding_chosen_in_the_dialog
 
 def test_does_pretraining_help_shows_each_side_and_stops_at_a_step(qtbot, tmp_path,
                                                                    finetune_runs):
-    from lmstudio_app.core import labeled
+    from lmstudio_app.core.data import labeled
     from tests.gui.fixtures_engine import _cache as engine_cache
 
     root = tmp_path / "home" / "runs"

@@ -11,11 +11,10 @@ from PySide6.QtCore import QSettings, QTimer, qVersion
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from lmstudio_app.core import runs
-from lmstudio_app.core.device import describe_device
+from lmstudio_app.core.util.device import describe_device
 from lmstudio_app.gui.main_window import PAGE_NAMES, MainWindow, about_text
 from lmstudio_app.gui.state import AppState
 from tests.gui import fixtures_engine, fixtures_train
-from tests.gui.fixtures_train import needs_trainer
 
 tiny_corpus = fixtures_engine.tiny_corpus
 train_data = fixtures_train.train_data
@@ -106,7 +105,6 @@ def test_geometry_and_page_are_restored(qtbot, tmp_path, settings):
     second.close()
 
 
-@needs_trainer
 def test_closing_while_training_asks_then_stops_saves_and_joins(qtbot, window, train_data):
     start_tiny_training(qtbot, window, train_data)
     session = window.train_page.session

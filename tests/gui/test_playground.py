@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSettings
 
-from lmstudio_app.gui.pages.playground import PlaygroundPage
+from lmstudio_app.gui.pages.playground.page import PlaygroundPage
 from lmstudio_app.gui.state import AppState
 from tests.gui import fixtures_engine as fx
 

@@ -1,0 +1,119 @@
+"""Predictions from trained models: fill-the-mask, classification and question answering."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ..errors import UserError
+from ..models.bert import Bert
+
+MASK_MARKER = "[MASK]"
+
+
+def readable_piece(tokenizer: Any, i: int) -> str:
+    """A piece as text: SentencePiece's word-boundary marker shown as the space it stands for."""
+    return tokenizer.id_to_piece(i).replace("\u2581", " ")
+
+
+def mask_input_ids(tokenizer: Any, text: str) -> tuple[list[int], int]:
+    """[CLS] left [MASK] right [SEP] as ids, and the mask's position."""
+    if text.count(MASK_MARKER) != 1:
+        found = text.count(MASK_MARKER)
+        raise UserError(
+            f"the text holds {found} {MASK_MARKER} markers: write {MASK_MARKER} exactly once, "
+            f"where the missing word goes (e.g. 'She was {MASK_MARKER} to see him.')."
+        )
+    left, right = text.split(MASK_MARKER)
+    # The tokenizer attaches a word's leading space to the word ("▁cat"), so the space before
+    # the marker belongs to the masked piece, not to the text on its left.
+    if left.endswith(" "):
+        left = left[:-1]
+    ids = [tokenizer.cls_id, *tokenizer.encode(left)]
+    pos = len(ids)
+    ids += [tokenizer.mask_id, *tokenizer.encode(right), tokenizer.sep_id]
+    return ids, pos
+
+
+def fill_mask(model: Bert, tokenizer: Any, text: str, top_k: int = 5) -> list[tuple[str, float]]:
+    """The `top_k` likeliest pieces for the one "[MASK]" in `text`, with their probabilities.
+
+    Special pieces are never proposed; the probabilities are renormalised without them.
+    """
+    ids, pos = mask_input_ids(tokenizer, text)
+    max_positions = model.config.max_positions
+    if len(ids) > max_positions:
+        raise UserError(
+            f"the text is {len(ids)} tokens with its markers; this model reads at most "
+            f"{max_positions}: shorten it."
+        )
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            x = torch.tensor([ids], dtype=torch.long, device=device)
+            h = model.hidden_states(x)[0, pos]
+            logits = model.cls(h).float()
+            special = [i for i in tokenizer.special_ids if i < logits.numel()]
+            logits[special] = float("-inf")
+            probs = torch.softmax(logits, dim=-1)
+            top = torch.topk(probs, min(top_k, logits.numel() - len(special)))
+    finally:
+        model.train(was_training)
+    return [
+        (readable_piece(tokenizer, i), p)
+        for p, i in zip(top.values.tolist(), top.indices.tolist(), strict=True)
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Fine-tuned runs: classification and question answering
+
+
+def _task(loaded: Any, *tasks: str) -> Any:
+    ft = loaded.config.finetune
+    if ft is None or ft.task not in tasks:
+        have = ft.task if ft is not None else f"a pretraining ({loaded.config.objective})"
+        raise UserError(f"{loaded.run_dir} is {have} run; this needs a {' or '.join(tasks)} run.")
+    return ft
+
+
+def classify(loaded: Any, texts: list[str]) -> list[dict[str, Any]]:
+    """For each text of a classify run: its label and the probability of every label."""
+    from ..objectives.finetune import classify_probs
+
+    ft = _task(loaded, "classify")
+    cfg = loaded.config
+    if not texts:
+        return []
+    probs = classify_probs(loaded.model, loaded.tokenizer, list(texts), cfg.model.arch,
+                           ft.max_length or cfg.model.block_size)
+    out = []
+    for p in probs:
+        values = p.tolist()
+        best = max(range(len(values)), key=values.__getitem__)
+        out.append({"label": ft.labels[best],
+                    "probabilities": dict(zip(ft.labels, values, strict=True))})
+    return out
+
+
+def answer(loaded: Any, question: str, context: str | None = None) -> dict[str, Any]:
+    """The answer of a QA run: text and score; an extractive run adds its character start/end
+    in `context` (which it needs)."""
+    from ..objectives.finetune import extract_answer, generate_answer
+
+    ft = _task(loaded, "qa-extractive", "qa-generative")
+    cfg = loaded.config
+    if not question.strip():
+        raise UserError("the question is empty; write a question.")
+    max_length = ft.max_length or cfg.model.block_size
+    if ft.task == "qa-extractive":
+        if not context or not context.strip():
+            raise UserError("an extractive QA run picks the answer from a context: give "
+                            "--context TEXT.")
+        return extract_answer(loaded.model, loaded.tokenizer, question, context, max_length,
+                              ft.stride)
+    return generate_answer(loaded.model, loaded.tokenizer, ft.template, question, context,
+                           max_length)

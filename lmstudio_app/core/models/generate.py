@@ -1,0 +1,163 @@
+"""Text generation from a GPT: KV-cache sampling, streamed as text pieces.
+
+Each step feeds only the newest token through the model; the keys and values of the earlier ones
+wait in a KVCache. When the sequence reaches the position table's end, the cache is rebuilt from
+the most recent three quarters of it and generation goes on (a sliding window that costs one
+prefill per quarter window instead of one per token).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from .gpt import GPT, KVCache
+
+# How much of the window a rebuilt cache keeps when the sequence outgrows max_positions.
+KEEP_FRACTION = 0.75
+# Prompt tokens decoded with the new ones so a piece's leading space comes out right.
+_ANCHOR_TOKENS = 8
+_REPLACEMENT = "\ufffd"
+
+
+def context_keep(max_positions: int) -> int:
+    """Tokens a rebuilt cache starts from when the sequence fills the position table."""
+    return max(1, min(max_positions - 1, int(max_positions * KEEP_FRACTION)))
+
+
+def sample_next(
+    logits: Tensor,
+    *,
+    temperature: float,
+    top_k: int | None,
+    top_p: float | None,
+    generator: torch.Generator | None,
+) -> int:
+    """One token id from the logits (V,) of the last position; temperature <= 0 is greedy."""
+    if temperature <= 0:
+        return int(torch.argmax(logits))
+    logits = logits.float() / temperature
+    if top_k is not None and 0 < top_k < logits.numel():
+        kth = torch.topk(logits, top_k).values[-1]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    probs = torch.softmax(logits, dim=-1)
+    if top_p is not None and 0 < top_p < 1:
+        sorted_probs, order = torch.sort(probs, descending=True)
+        # Keep the smallest prefix whose mass reaches top_p (the first token always stays).
+        drop = (torch.cumsum(sorted_probs, dim=0) - sorted_probs) >= top_p
+        sorted_probs[drop] = 0.0
+        probs = torch.zeros_like(probs).scatter_(0, order, sorted_probs)
+    return int(torch.multinomial(probs, 1, generator=generator))
+
+
+class _Stepper:
+    """Feeds tokens through the model with a KV cache, rebuilding it when the window is full."""
+
+    def __init__(self, model: GPT, device: torch.device) -> None:
+        self.model = model
+        self.device = device
+        self.max_positions = model.config.max_positions
+        self.cache: KVCache = model.new_cache(1)
+
+    @torch.inference_mode()
+    def prefill(self, ids: list[int]) -> Tensor:
+        """Start over from `ids` (cropped to what fits); logits (V,) of the last one."""
+        ids = ids[-context_keep(self.max_positions):] if len(ids) >= self.max_positions else ids
+        self.cache.reset()
+        x = torch.tensor([ids], dtype=torch.long, device=self.device)
+        return self.model.forward_cached(x, self.cache)[0, -1]
+
+    @torch.inference_mode()
+    def step(self, token: int, history: list[int]) -> Tensor:
+        """Logits (V,) after `token`; `history` (ending with it) rebuilds a full cache."""
+        if self.cache.free == 0:
+            return self.prefill(history)
+        x = torch.tensor([[token]], dtype=torch.long, device=self.device)
+        return self.model.forward_cached(x, self.cache)[0, -1]
+
+
+class _Detokenizer:
+    """Turns a growing id list into new text, holding back an unfinished UTF-8 character."""
+
+    def __init__(self, tokenizer: Any, prompt_ids: list[int]) -> None:
+        self.tokenizer = tokenizer
+        # Decoding a few prompt tokens in front keeps the first new piece's leading space.
+        self.anchor = prompt_ids[-_ANCHOR_TOKENS:]
+        self.base = tokenizer.decode(self.anchor)
+        self.emitted = 0
+
+    def text(self, new_ids: list[int]) -> str:
+        full = self.tokenizer.decode(self.anchor + new_ids)
+        if full.startswith(self.base):
+            return full[len(self.base):]
+        return self.tokenizer.decode(new_ids)
+
+    def new_piece(self, new_ids: list[int], final: bool = False) -> str:
+        text = self.text(new_ids)
+        if not final and text.endswith(_REPLACEMENT):
+            return ""  # a byte-fallback character still waiting for its other bytes
+        piece = text[self.emitted:]
+        self.emitted = len(text)
+        return piece
+
+
+def generate(
+    model: GPT,
+    tokenizer: Any,
+    prompt: str,
+    *,
+    max_new_tokens: int = 200,
+    temperature: float = 0.8,
+    top_k: int | None = 50,
+    top_p: float | None = 0.95,
+    seed: int | None = None,
+    stop_at_eos: bool = True,
+    cancel: threading.Event | None = None,
+) -> Iterator[str]:
+    """Continue `prompt`, yielding new text pieces as they are produced.
+
+    temperature 0 is greedy; the same seed gives the same text. An empty prompt starts from the
+    beginning-of-text token. Stops after max_new_tokens, at the end-of-text token (stop_at_eos)
+    or when `cancel` is set. The model is in eval mode while the generator runs.
+    """
+    device = next(model.parameters()).device
+    prompt_ids = tokenizer.encode(prompt) if prompt else []
+    if not prompt_ids:
+        prompt_ids = [tokenizer.bos_id]
+    generator = torch.Generator(device=device)
+    if seed is None:
+        generator.seed()
+    else:
+        generator.manual_seed(seed)
+
+    was_training = model.training
+    model.eval()
+    try:
+        stepper = _Stepper(model, device)
+        detok = _Detokenizer(tokenizer, prompt_ids)
+        history = list(prompt_ids)
+        new_ids: list[int] = []
+        logits = stepper.prefill(history)
+        for _ in range(max_new_tokens):
+            if cancel is not None and cancel.is_set():
+                break
+            token = sample_next(logits, temperature=temperature, top_k=top_k, top_p=top_p,
+                                generator=generator)
+            if stop_at_eos and token == tokenizer.eos_id:
+                break
+            history.append(token)
+            new_ids.append(token)
+            piece = detok.new_piece(new_ids)
+            if piece:
+                yield piece
+            if len(new_ids) < max_new_tokens:
+                logits = stepper.step(token, history)
+        rest = detok.new_piece(new_ids, final=True)
+        if rest:
+            yield rest
+    finally:
+        model.train(was_training)

@@ -1,0 +1,469 @@
+"""The Train page's fine-tuning form and its validation-metric plot.
+
+The form describes one fine-tuning run: the task, the pretrained run it starts from (only runs
+whose architecture the task accepts), the labeled file, its encoding and columns, the pooling,
+what to freeze, and the budget. `config()` builds the RunConfig with the engine's own rules
+(make_finetune_config), so a mistake is the engine's one-line message. `settings()` and
+`restore()` turn what the form shows into a JSON-able dict and back (the page persists it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, Signal
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ....core import runs
+from ....core.config import ARCH_FOR_OBJECTIVE, ARCHS_FOR_TASK, TASKS, RunConfig
+from ....core.data.corpus import ENCODINGS
+from ....core.errors import UserError
+
+TASK_LABELS = {"classify": "Classify texts", "qa-extractive": "Extractive QA (BERT)",
+               "qa-generative": "Generative QA (GPT)"}
+POOLINGS = (("auto", "automatic (GPT: last token, BERT: [CLS])"), ("last", "last token"),
+            ("cls", "first token ([CLS])"), ("mean", "mean of the tokens"))
+COLUMN_ROLES = ("text", "label", "question", "context", "answer", "answer_start")
+METRIC_COLOURS = {"accuracy": "#2e86c1", "macro_f1": "#d0873d", "exact_match": "#3aa59b",
+                  "f1": "#c9508a"}
+
+
+@dataclass
+class BaseRun:
+    path: Path
+    name: str
+    objective: str
+
+
+def pretrained_runs(root: Path) -> list[BaseRun]:
+    """Pretraining runs (clm or mlm) under `root` that have saved weights."""
+    out = []
+    for s in runs.list_runs(root):
+        if s.objective in ARCH_FOR_OBJECTIVE and (
+                (s.path / "best.safetensors").exists() or (s.path / "model.safetensors").exists()):
+            out.append(BaseRun(Path(s.path), s.name, s.objective))
+    return out
+
+
+def sample_for(task: str) -> Path:
+    from ....core.data import labeled
+
+    return labeled.sample_sentiment_path() if task == "classify" else labeled.sample_qa_path()
+
+
+def _narrow(box: QComboBox, chars: int) -> None:
+    """Size a combo for `chars` characters whatever its items; the list still shows them whole."""
+    box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    box.setMinimumContentsLength(chars)
+
+
+class FinetuneForm(QWidget):
+    """Task, base run, labeled file and columns, freezing options and budget."""
+
+    sig_changed = Signal()
+
+    def __init__(self, runs_root: Path, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.runs_root = Path(runs_root)
+        self._custom_file: dict[str, str] = {}  # task -> a file the user chose
+        self._file_encoding: dict[str, str] = {}  # task -> that file's encoding
+        self._build()
+        self.refresh_runs()
+        self._on_task()
+
+    def _build(self) -> None:
+        box = QGroupBox("Fine-tuning")
+        form = QFormLayout(box)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.task_box = QComboBox()
+        for task in TASKS:
+            self.task_box.addItem(TASK_LABELS[task], task)
+        form.addRow("Task", self.task_box)
+        self.base_box = QComboBox()
+        self.base_box.setToolTip("The pretrained run whose body is fine-tuned")
+        # Long run names are elided, not allowed to widen the form past the page's left pane.
+        _narrow(self.base_box, 16)
+        form.addRow("Start from", self.base_box)
+        self.file_edit = QLineEdit()
+        self.file_edit.setToolTip("A CSV, TSV or JSONL file of labeled examples")
+        self.file_button = QPushButton("…")
+        self.file_button.setToolTip("Choose a labeled file")
+        row = QHBoxLayout()
+        row.addWidget(self.file_edit, 1)
+        row.addWidget(self.file_button)
+        form.addRow("Labeled file", row)
+        self.encoding_box = QComboBox()
+        self.encoding_box.addItems(list(ENCODINGS))
+        self.encoding_box.setToolTip("How the labeled file's bytes are read: utf-8 refuses bad "
+                                     "bytes, latin-1 reads any byte, replace turns bad bytes "
+                                     "into \N{REPLACEMENT CHARACTER}")
+        form.addRow("Encoding", self.encoding_box)
+
+        self.columns = QWidget()
+        columns_layout = QVBoxLayout(self.columns)
+        columns_layout.setContentsMargins(0, 0, 0, 0)
+        cls = QWidget()
+        cf = QFormLayout(cls)
+        cf.setContentsMargins(0, 0, 0, 0)
+        self.text_col = QLineEdit("text")
+        self.label_col = QLineEdit("label")
+        self.pooling_box = QComboBox()
+        for key, label in POOLINGS:
+            self.pooling_box.addItem(label, key)
+        self.pooling_box.setToolTip("What the classifier head reads from the body's outputs")
+        _narrow(self.pooling_box, 16)
+        cf.addRow("Text column", self.text_col)
+        cf.addRow("Label column", self.label_col)
+        cf.addRow("Pooling", self.pooling_box)
+        qa = QWidget()
+        qf = QFormLayout(qa)
+        qf.setContentsMargins(0, 0, 0, 0)
+        self.question_col = QLineEdit("question")
+        self.context_col = QLineEdit("context")
+        self.answer_col = QLineEdit("answer")
+        self.answer_start_col = QLineEdit("")
+        self.answer_start_col.setPlaceholderText("none: found in the context")
+        qf.addRow("Question column", self.question_col)
+        qf.addRow("Context column", self.context_col)
+        qf.addRow("Answer column", self.answer_col)
+        qf.addRow("Answer start column", self.answer_start_col)
+        columns_layout.addWidget(cls)
+        columns_layout.addWidget(qa)
+        self._class_columns, self._qa_columns = cls, qa
+        form.addRow(self.columns)
+
+        self.freeze_embeddings = QCheckBox("Freeze embeddings")
+        self.freeze_layers = QSpinBox()
+        self.freeze_layers.setRange(0, 256)
+        self.freeze_layers.setToolTip("Keep the lowest N blocks as pretrained")
+        self.body_lr_scale = QDoubleSpinBox()
+        self.body_lr_scale.setRange(0.01, 10.0)
+        self.body_lr_scale.setSingleStep(0.1)
+        self.body_lr_scale.setValue(1.0)
+        self.body_lr_scale.setToolTip("The body learns at this fraction of the head's rate")
+        self.class_weights = QCheckBox("Weight classes by inverse frequency")
+        form.addRow(self.freeze_embeddings)
+        form.addRow("Freeze lower layers", self.freeze_layers)
+        form.addRow("Body learning-rate scale", self.body_lr_scale)
+        form.addRow(self.class_weights)
+
+        self.steps = QSpinBox()
+        self.steps.setRange(1, 10_000_000)
+        self.steps.setValue(300)
+        self.eval_every = QSpinBox()
+        self.eval_every.setRange(1, 10_000_000)
+        self.eval_every.setValue(50)
+        self.learning_rate = QLineEdit("5e-4")
+        self.batch_size = QSpinBox()
+        self.batch_size.setRange(1, 4096)
+        self.batch_size.setValue(16)
+        form.addRow("Steps", self.steps)
+        form.addRow("Evaluate every", self.eval_every)
+        form.addRow("Learning rate", self.learning_rate)
+        form.addRow("Batch size", self.batch_size)
+        v = QVBoxLayout(self)
+        v.setContentsMargins(0, 0, 0, 0)
+        v.addWidget(box)
+
+        self.task_box.currentIndexChanged.connect(lambda _i: self._on_task())
+        self.file_button.clicked.connect(self._ask_file)
+        self.file_edit.textEdited.connect(self._remember_file)
+        self.encoding_box.currentIndexChanged.connect(lambda _i: self._remember_encoding())
+        for w in (self.base_box, self.task_box, self.encoding_box, self.pooling_box):
+            w.currentIndexChanged.connect(lambda _i: self.sig_changed.emit())
+        for w in (self.file_edit, self.text_col, self.label_col, self.question_col,
+                  self.context_col, self.answer_col, self.answer_start_col, self.learning_rate):
+            w.textChanged.connect(lambda _t: self.sig_changed.emit())
+        for w in (self.freeze_layers, self.steps, self.eval_every, self.batch_size,
+                  self.body_lr_scale):
+            w.valueChanged.connect(lambda _v: self.sig_changed.emit())
+        for w in (self.freeze_embeddings, self.class_weights):
+            w.toggled.connect(lambda _b: self.sig_changed.emit())
+
+    # -- choices
+
+    def task(self) -> str:
+        return str(self.task_box.currentData())
+
+    def set_task(self, task: str) -> None:
+        self.task_box.setCurrentIndex(max(self.task_box.findData(task), 0))
+
+    def refresh_runs(self) -> None:
+        """List the pretrained runs the task can start from, keeping the current choice."""
+        keep = self.base_box.currentData()
+        self.base_box.blockSignals(True)
+        self.base_box.clear()
+        allowed = ARCHS_FOR_TASK[self.task()]
+        for r in pretrained_runs(self.runs_root):
+            if ARCH_FOR_OBJECTIVE[r.objective] in allowed:
+                self.base_box.addItem(f"{r.name} · {r.objective}", str(r.path))
+        i = self.base_box.findData(keep) if keep else -1
+        self.base_box.setCurrentIndex(i if i >= 0 else (0 if self.base_box.count() else -1))
+        self.base_box.blockSignals(False)
+        self.sig_changed.emit()
+
+    def base_run(self) -> Path | None:
+        data = self.base_box.currentData()
+        return Path(data) if data else None
+
+    def _on_task(self) -> None:
+        task = self.task()
+        self._class_columns.setVisible(task == "classify")
+        self._qa_columns.setVisible(task != "classify")
+        self.class_weights.setEnabled(task == "classify")
+        self.pooling_box.setEnabled(task == "classify")
+        # Each task keeps its own file and that file's encoding (the bundled samples: utf-8).
+        encoding = self._file_encoding.get(task, "utf-8")
+        for w in (self.file_edit, self.encoding_box):
+            w.blockSignals(True)
+        self.file_edit.setText(self._custom_file.get(task, str(sample_for(task))))
+        self.file_edit.setCursorPosition(0)  # show where the path starts, not its end
+        self.encoding_box.setCurrentIndex(max(self.encoding_box.findText(encoding), 0))
+        for w in (self.file_edit, self.encoding_box):
+            w.blockSignals(False)
+        self.refresh_runs()
+
+    def _remember_file(self, text: str) -> None:
+        self._custom_file[self.task()] = text
+
+    def _remember_encoding(self) -> None:
+        self._file_encoding[self.task()] = self.encoding()
+
+    def encoding(self) -> str:
+        return self.encoding_box.currentText()
+
+    def set_encoding(self, encoding: str) -> None:
+        i = self.encoding_box.findText(encoding)
+        if i < 0:
+            raise UserError(f"encoding {encoding!r}: choose one of {', '.join(ENCODINGS)}.")
+        self.encoding_box.setCurrentIndex(i)
+
+    def _column_edits(self) -> dict[str, QLineEdit]:
+        return {"text": self.text_col, "label": self.label_col,
+                "question": self.question_col, "context": self.context_col,
+                "answer": self.answer_col, "answer_start": self.answer_start_col}
+
+    def set_file(self, path: Path | str, columns: dict[str, str] | None = None,
+                 task: str | None = None, encoding: str | None = None) -> None:
+        """Use this labeled file (its column mapping and encoding) for `task` (default: the
+        current one)."""
+        if task is not None:
+            self.set_task(task)
+        self._custom_file[self.task()] = str(path)
+        self.file_edit.setText(str(path))
+        self.file_edit.setCursorPosition(0)
+        if encoding is not None:
+            self.set_encoding(encoding)
+        edits = self._column_edits()
+        for key, value in (columns or {}).items():
+            if key in edits:
+                edits[key].setText(value or "")
+
+    def fill_from(self, ft: Any) -> None:
+        """Show a fine-tuning run's settings (a FinetuneConfig), e.g. one opened from disk."""
+        columns = {"text": ft.text_col, "label": ft.label_col, "question": ft.question_col,
+                   "context": ft.context_col, "answer": ft.answer_col,
+                   "answer_start": ft.answer_start_col}
+        self.set_file(ft.train_file, columns, ft.task,
+                      ft.encoding if ft.encoding in ENCODINGS else None)
+        i = self.base_box.findData(str(ft.base_run)) if ft.base_run else -1
+        if i >= 0:
+            self.base_box.setCurrentIndex(i)
+        self.pooling_box.setCurrentIndex(max(self.pooling_box.findData(ft.pooling), 0))
+        self.freeze_embeddings.setChecked(ft.freeze_embeddings)
+        self.freeze_layers.setValue(ft.freeze_layers)
+        self.body_lr_scale.setValue(ft.body_lr_scale)
+        self.class_weights.setChecked(ft.class_weights)
+
+    # -- persistence
+
+    def settings(self) -> dict[str, Any]:
+        """What the form shows, JSON-able (the files the user chose, not the bundled samples)."""
+        return {
+            "task": self.task(),
+            "base_run": str(self.base_box.currentData() or ""),
+            "files": dict(self._custom_file),
+            "encodings": dict(self._file_encoding),
+            "columns": {k: e.text() for k, e in self._column_edits().items()},
+            "pooling": str(self.pooling_box.currentData()),
+            "freeze_embeddings": self.freeze_embeddings.isChecked(),
+            "freeze_layers": self.freeze_layers.value(),
+            "body_lr_scale": self.body_lr_scale.value(),
+            "class_weights": self.class_weights.isChecked(),
+            "steps": self.steps.value(),
+            "eval_every": self.eval_every.value(),
+            "learning_rate": self.learning_rate.text(),
+            "batch_size": self.batch_size.value(),
+        }
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        """Show saved settings (from `settings()`); unknown or mistyped entries are skipped,
+        and a base run that no longer exists leaves the first one listed chosen."""
+        def get(key: str, kind: type) -> Any:
+            value = saved.get(key)
+            if kind is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            return value if isinstance(value, kind) else None
+
+        files, encodings = get("files", dict) or {}, get("encodings", dict) or {}
+        self._custom_file = {t: str(p) for t, p in files.items() if t in TASKS and p}
+        self._file_encoding = {t: str(e) for t, e in encodings.items()
+                               if t in TASKS and e in ENCODINGS}
+        task = get("task", str)
+        if task in TASKS and task != self.task():
+            self.set_task(task)  # shows the task's file and encoding, lists its base runs
+        else:
+            self._on_task()
+        base = get("base_run", str)
+        i = self.base_box.findData(base) if base else -1
+        if i >= 0:
+            self.base_box.setCurrentIndex(i)
+        for key, value in (get("columns", dict) or {}).items():
+            edit = self._column_edits().get(key)
+            if edit is not None and isinstance(value, str):
+                edit.setText(value)
+        pooling = get("pooling", str)
+        if pooling is not None:
+            self.pooling_box.setCurrentIndex(max(self.pooling_box.findData(pooling), 0))
+        for key, box in (("freeze_embeddings", self.freeze_embeddings),
+                         ("class_weights", self.class_weights)):
+            if get(key, bool) is not None:
+                box.setChecked(saved[key])
+        for key, spin in (("freeze_layers", self.freeze_layers), ("steps", self.steps),
+                          ("eval_every", self.eval_every), ("batch_size", self.batch_size)):
+            value = get(key, int)
+            if value is not None and not isinstance(value, bool):
+                spin.setValue(value)
+        scale = get("body_lr_scale", float)
+        if scale is not None:
+            self.body_lr_scale.setValue(scale)
+        lr = get("learning_rate", str)
+        if lr:
+            self.learning_rate.setText(lr)
+
+    def _ask_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Choose a labeled file", str(Path(self.file_edit.text()).parent),
+            "Labeled data (*.csv *.tsv *.jsonl *.json);;All files (*)")
+        if path:
+            self.set_file(path)
+
+    # -- the run it describes
+
+    def config(self, device: str, name: str = "") -> RunConfig:
+        """The fine-tuning RunConfig; UserError (one line) when something is missing or wrong."""
+        from ....core.config import FinetuneConfig
+        from ....core.objectives.finetune import make_finetune_config
+
+        base = self.base_run()
+        if base is None:
+            wants = " or ".join(a.upper() for a in ARCHS_FOR_TASK[self.task()])
+            raise UserError(f"no pretrained {wants} run to start from: pretrain one first.")
+        path = self.file_edit.text().strip()
+        if not path or not Path(path).is_file():
+            raise UserError(f"labeled file {path or '(none)'}: not found; choose a file.")
+        try:
+            lr = float(self.learning_rate.text())
+        except ValueError:
+            raise UserError(
+                f"learning_rate={self.learning_rate.text()}: expected a number.") from None
+        ft = FinetuneConfig(
+            task=self.task(), train_file=path, base_run=str(base), encoding=self.encoding(),
+            text_col=self.text_col.text().strip(), label_col=self.label_col.text().strip(),
+            question_col=self.question_col.text().strip(),
+            context_col=self.context_col.text().strip(),
+            answer_col=self.answer_col.text().strip(),
+            answer_start_col=self.answer_start_col.text().strip(),
+            freeze_embeddings=self.freeze_embeddings.isChecked(),
+            freeze_layers=self.freeze_layers.value(),
+            body_lr_scale=self.body_lr_scale.value(),
+            class_weights=self.class_weights.isChecked() and self.task() == "classify",
+            pooling=str(self.pooling_box.currentData()) if self.task() == "classify" else "auto")
+        overrides: dict[str, Any] = {
+            "max_steps": self.steps.value(), "learning_rate": lr,
+            "eval_interval": min(self.eval_every.value(), self.steps.value()),
+            "log_interval": max(1, min(10, self.steps.value() // 10)),
+            "batch_size": self.batch_size.value(), "device": device}
+        return make_finetune_config(ft, overrides=overrides, name=name)
+
+    def set_editable(self, on: bool) -> None:
+        for w in self.findChildren(QWidget):
+            if isinstance(w, (QComboBox, QLineEdit, QPushButton, QSpinBox, QDoubleSpinBox,
+                              QCheckBox)):
+                classify_only = w in (self.class_weights, self.pooling_box)
+                w.setEnabled(on and (not classify_only or self.task() == "classify"))
+
+
+class MetricsPlot(QWidget):
+    """Validation metrics (accuracy, macro F1, exact match, F1) against the step, in [0, 1]."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.plot = pg.PlotWidget()
+        self.plot.setLabel("left", "validation score")
+        self.plot.setLabel("bottom", "step")
+        self.plot.setYRange(0, 1)
+        self.plot.addLegend(offset=(-10, -10))  # bottom right: rising curves end top right
+        self.points: dict[str, tuple[list[float], list[float]]] = {}
+        self._curves: dict[str, pg.PlotDataItem] = {}
+        v = QVBoxLayout(self)
+        v.setContentsMargins(0, 0, 0, 0)
+        v.addWidget(self.plot)
+        self._apply_palette()
+
+    def _apply_palette(self) -> None:
+        """Follow the window's palette, like the loss curves, not pyqtgraph's black."""
+        pal = self.palette()
+        text = pal.color(QPalette.ColorRole.Text)
+        self.plot.setBackground(pal.color(QPalette.ColorRole.Base))
+        for side in ("left", "bottom"):
+            axis = self.plot.getAxis(side)
+            axis.setPen(pg.mkPen(text))
+            axis.setTextPen(pg.mkPen(text))
+        self.plot.plotItem.legend.setLabelTextColor(text)
+
+    def changeEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._apply_palette()
+        super().changeEvent(event)
+
+    def add(self, step: int, extra: dict[str, float]) -> None:
+        for key, value in extra.items():
+            if not isinstance(value, (int, float)):
+                continue
+            xs, ys = self.points.setdefault(key, ([], []))
+            xs.append(float(step))
+            ys.append(float(value))
+            curve = self._curves.get(key)
+            if curve is None:
+                colour = METRIC_COLOURS.get(key, "#7d9c2f")
+                curve = self.plot.plot([], [], pen=pg.mkPen(colour, width=2), symbol="o",
+                                       symbolSize=6, symbolBrush=colour, name=key)
+                self._curves[key] = curve
+            curve.setData(xs, ys)
+
+    def clear(self) -> None:
+        for curve in self._curves.values():
+            self.plot.removeItem(curve)
+        self._curves.clear()
+        self.points.clear()
+        legend = self.plot.plotItem.legend
+        if legend is not None:
+            legend.clear()
