@@ -40,7 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lmstudio_app.core.config import FinetuneConfig, build_run_config
 from lmstudio_app.core.data import labeled
-from lmstudio_app.core.objectives.finetune import compare_init, make_finetune_config
+from lmstudio_app.core.objectives.finetune_setup import make_finetune_config
+from lmstudio_app.core.training.compare import compare_init
 from lmstudio_app.core.training.sinks import MetricsSink
 
 _WORD = re.compile(r"[#@]?\w+|[^\w\s]", re.UNICODE)

@@ -8,15 +8,8 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if not args:
-        try:
-            from .gui.app import main as gui_main
-        except ImportError as exc:
-            if "lmstudio_app.gui.app" not in str(exc) and "gui.app" not in str(exc):
-                print(f"error: the window cannot start: {exc}", file=sys.stderr)
-                return 2
-            print("The window is not part of this version yet; use a command "
-                  "(`lmstudio-app --help`).")
-            return 0
+        from .gui.app import main as gui_main
+
         return gui_main()
     from .cli.main import main as cli_main
 

@@ -12,15 +12,7 @@ import time
 from typing import IO, Any
 
 from ..core.training.sinks import EvalMetrics, MetricsSink, StepMetrics
-
-
-def format_duration(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return "--:--"
-    seconds = int(round(seconds))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+from ..core.util.units import format_duration, human_count
 
 
 class ProgressLine:
@@ -74,7 +66,7 @@ class ConsoleSink(MetricsSink):
         self._start_step = int(info.get("start_step", 0))
         self.bar.println(
             f"run {info['run_dir']}\n"
-            f"{info['objective']} {info['preset']}: {info['parameters'] / 1e6:.2f}M parameters "
+            f"{info['objective']} {info['preset']}: {human_count(info['parameters'])} parameters "
             f"on {info['device']} ({info['dtype']}), steps {info['start_step']}->"
             f"{info['max_steps']}, {info['tokens_per_step']} tokens/step"
         )

@@ -18,10 +18,6 @@ from safetensors.torch import load_model, save_model
 from .errors import UserError
 from .util.atomic import atomic_path
 
-WEIGHTS = "model.safetensors"
-BEST_WEIGHTS = "best.safetensors"
-STATE = "state.pt"
-
 
 def save_weights(model: torch.nn.Module, path: Path,
                  metadata: dict[str, str] | None = None) -> None:
@@ -33,7 +29,7 @@ def save_weights(model: torch.nn.Module, path: Path,
 def load_weights(model: torch.nn.Module, path: Path) -> None:
     """Load safetensors weights into `model`; a shape or name mismatch is a UserError."""
     if not Path(path).is_file():
-        raise UserError(f"{path}: no such weights file.")
+        raise UserError(f"{path}: no such weights file.", field="run")
     try:
         missing, unexpected = load_model(model, str(path), strict=False)
     except (SafetensorError, RuntimeError, OSError) as exc:

@@ -1,27 +1,95 @@
-"""Run configuration as dataclasses, validated once at the edge.
+"""Run configuration as dataclasses, validated once at the edge, and the table of objectives.
 
-`ModelConfig` is the architecture, `TrainConfig` the optimisation, `RunConfig` ties them to the
-data and the objective. Field names shared with nanoGPT keep nanoGPT's spelling (n_layer, n_head,
-n_embd, block_size, dropout, batch_size, learning_rate) so `--set` overrides read the same.
+`ModelConfig` is the architecture, `TrainConfig` the optimisation, `FinetuneConfig` a labeled
+task, `RunConfig` ties them to the data and the objective. Field names shared with nanoGPT keep
+nanoGPT's spelling (n_layer, n_head, n_embd, block_size, dropout, batch_size, learning_rate) so
+`--set` overrides read the same. A value the engine derives (the decay floor, the warm-up, the
+checkpoint interval) is stored as None and derived again wherever it is read, so a resumed run
+with another learning rate derives its floor from the new rate.
+
+Every validation error names its field (`UserError.field`), so each face can point at it.
 """
 
 from __future__ import annotations
 
-import json
 import typing
 from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
 from typing import Any
 
 from .errors import UserError
-from .util.atomic import atomic_write_text
+from .presets import PRESETS
 
-OBJECTIVES = ("clm", "mlm")
-ARCH_FOR_OBJECTIVE = {"clm": "gpt", "mlm": "bert"}
-TASKS = ("classify", "qa-extractive", "qa-generative")
-# Which architectures each fine-tuning task can start from.
-ARCHS_FOR_TASK = {"classify": ("gpt", "bert"), "qa-extractive": ("bert",),
-                  "qa-generative": ("gpt",)}
+# ---------------------------------------------------------------------------------------------
+# The objectives: the one table that names them.
+
+
+@dataclass(frozen=True)
+class ObjectiveSpec:
+    """What an objective is, for everyone who must not import its code (config, models, faces).
+
+    `archs` are the bodies it trains (the first is the default); `family` is the kind of labeled
+    data a task reads ("classify" or "qa"), None for pretraining on a token store; `head` is the
+    layer a task puts on the body ("sequence-classification", "span"), None for the language
+    model itself; `best_metric` is the validation score that picks best.safetensors (higher is
+    better), None for the validation loss; `columns` are the FinetuneConfig fields naming its
+    columns.
+    """
+
+    name: str
+    title: str
+    archs: tuple[str, ...]
+    family: str | None = None
+    head: str | None = None
+    best_metric: str | None = None
+    columns: tuple[str, ...] = ()
+
+    @property
+    def is_task(self) -> bool:
+        """A fine-tuning task on labeled data (else pretraining on a token store)."""
+        return self.family is not None
+
+
+_QA_COLUMNS = ("question_col", "context_col", "answer_col", "answer_start_col")
+OBJECTIVES: dict[str, ObjectiveSpec] = {s.name: s for s in (
+    ObjectiveSpec("clm", "Causal LM (GPT)", ("gpt",)),
+    ObjectiveSpec("mlm", "Masked LM (BERT)", ("bert",)),
+    ObjectiveSpec("classify", "Classify texts", ("gpt", "bert"), family="classify",
+                  head="sequence-classification", best_metric="accuracy",
+                  columns=("text_col", "label_col")),
+    ObjectiveSpec("qa-extractive", "Extractive QA (BERT)", ("bert",), family="qa", head="span",
+                  best_metric="f1", columns=_QA_COLUMNS),
+    ObjectiveSpec("qa-generative", "Generative QA (GPT)", ("gpt",), family="qa",
+                  best_metric="f1", columns=_QA_COLUMNS),
+)}
+PRETRAIN_OBJECTIVES = tuple(n for n, s in OBJECTIVES.items() if not s.is_task)
+TASKS = tuple(n for n, s in OBJECTIVES.items() if s.is_task)
+ARCHS = ("gpt", "bert")
+ARCH_TITLES = {"gpt": "GPT", "bert": "BERT"}
+
+
+def objective_spec(name: str, field_name: str = "objective") -> ObjectiveSpec:
+    """The table's row for `name`; an unknown name is a UserError naming `field_name`."""
+    try:
+        return OBJECTIVES[name]
+    except KeyError:
+        known = TASKS if field_name == "task" else tuple(OBJECTIVES)
+        raise UserError(f"{field_name}={name!r}: choose one of {', '.join(known)}.",
+                        field=field_name) from None
+
+
+def needs_arch(spec: ObjectiveSpec) -> str:
+    """"a GPT or BERT" (for messages saying which body an objective trains)."""
+    return "a " + " or ".join(ARCH_TITLES[a] for a in spec.archs)
+
+
+def _at_least_one(obj: Any, names: tuple[str, ...]) -> None:
+    for name in names:
+        if getattr(obj, name) < 1:
+            raise UserError(f"{name}={getattr(obj, name)}: must be at least 1.", field=name)
+
+
+# ---------------------------------------------------------------------------------------------
+# The sections of a run's configuration
 
 
 @dataclass
@@ -40,27 +108,29 @@ class ModelConfig:
     type_vocab_size: int = 2  # BERT segment embeddings (question / context)
 
     def __post_init__(self) -> None:
+        # The position table is part of the weights' shape: once built, it is a fact of the model.
         if self.max_positions == 0:
             self.max_positions = self.block_size
 
     def validate(self) -> None:
-        if self.arch not in ("gpt", "bert"):
-            raise UserError(f"arch={self.arch!r}: choose 'gpt' or 'bert'.")
-        for name in ("vocab_size", "n_layer", "n_head", "n_embd", "block_size", "max_positions"):
-            if getattr(self, name) < 1:
-                raise UserError(f"{name}={getattr(self, name)}: must be at least 1.")
+        if self.arch not in ARCHS:
+            raise UserError(f"arch={self.arch!r}: choose 'gpt' or 'bert'.", field="arch")
+        _at_least_one(self, ("vocab_size", "n_layer", "n_head", "n_embd", "block_size",
+                             "max_positions"))
         if self.n_embd % self.n_head:
             raise UserError(
                 f"n_embd={self.n_embd} is not divisible by n_head={self.n_head}: "
-                "choose a width that is a multiple of the number of heads."
+                "choose a width that is a multiple of the number of heads.",
+                field=("n_embd", "n_head"),
             )
         if self.block_size > self.max_positions:
             raise UserError(
                 f"block_size={self.block_size} is above the position table "
-                f"(max_positions={self.max_positions}): lower block_size or raise max_positions."
+                f"(max_positions={self.max_positions}): lower block_size or raise max_positions.",
+                field=("block_size", "max_positions"), option=str(self.max_positions),
             )
         if not 0.0 <= self.dropout < 1.0:
-            raise UserError(f"dropout={self.dropout}: must be in [0, 1).")
+            raise UserError(f"dropout={self.dropout}: must be in [0, 1).", field="dropout")
 
     @property
     def head_dim(self) -> int:
@@ -69,13 +139,17 @@ class ModelConfig:
 
 @dataclass
 class TrainConfig:
-    """How to optimise: schedule, batch, evaluation, checkpoints, device."""
+    """How to optimise: schedule, batch, evaluation, checkpoints, device.
+
+    `min_lr`, `warmup_steps` and `checkpoint_interval` are None unless the user set them; the
+    `*_value` properties give what the run uses.
+    """
 
     batch_size: int = 16
     grad_accum: int = 1
     learning_rate: float = 1e-3
-    min_lr: float = 0.0  # 0 means learning_rate / 10
-    warmup_steps: int = 0  # 0 means min(100, max_steps // 20)
+    min_lr: float | None = None  # None: learning_rate / 10
+    warmup_steps: int | None = None  # None: min(100, max_steps // 20)
     max_steps: int = 1000
     weight_decay: float = 0.1
     beta1: float = 0.9
@@ -84,7 +158,7 @@ class TrainConfig:
     eval_interval: int = 200
     eval_batches: int = 20
     log_interval: int = 10
-    checkpoint_interval: int = 0  # 0 means every evaluation
+    checkpoint_interval: int | None = None  # None: at every evaluation
     mask_prob: float = 0.15  # masked-LM selection rate
     seed: int = 1337
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
@@ -93,38 +167,50 @@ class TrainConfig:
     sample_prompt: str = "\n"  # GPT runs: generated from at each evaluation ("" disables)
     sample_tokens: int = 48
 
-    def __post_init__(self) -> None:
-        if self.min_lr == 0.0:
-            self.min_lr = self.learning_rate / 10
-        if self.warmup_steps == 0:
-            self.warmup_steps = min(100, self.max_steps // 20)
-        if self.checkpoint_interval == 0:
-            self.checkpoint_interval = self.eval_interval
+    @property
+    def min_lr_value(self) -> float:
+        """The floor of the cosine decay (learning rate units)."""
+        return self.learning_rate / 10 if self.min_lr is None else self.min_lr
+
+    @property
+    def warmup_steps_value(self) -> int:
+        return min(100, self.max_steps // 20) if self.warmup_steps is None else self.warmup_steps
+
+    @property
+    def checkpoint_interval_value(self) -> int:
+        return self.eval_interval if self.checkpoint_interval is None else self.checkpoint_interval
 
     def validate(self) -> None:
-        for name in ("batch_size", "grad_accum", "max_steps", "eval_interval", "eval_batches",
-                     "log_interval", "checkpoint_interval"):
-            if getattr(self, name) < 1:
-                raise UserError(f"{name}={getattr(self, name)}: must be at least 1.")
-        if self.learning_rate <= 0:
-            raise UserError(f"learning_rate={self.learning_rate}: must be positive.")
-        if self.min_lr > self.learning_rate:
-            raise UserError(f"min_lr={self.min_lr} is above learning_rate={self.learning_rate}.")
-        if self.warmup_steps < 0 or self.warmup_steps > self.max_steps:
-            raise UserError(f"warmup_steps={self.warmup_steps}: must be in [0, max_steps].")
+        _at_least_one(self, ("batch_size", "grad_accum", "max_steps", "eval_interval",
+                             "eval_batches", "log_interval", "checkpoint_interval_value"))
+        if not self.learning_rate > 0:
+            raise UserError(f"learning_rate={self.learning_rate}: must be positive.",
+                            field="learning_rate")
+        if self.min_lr is not None and not 0 <= self.min_lr <= self.learning_rate:
+            raise UserError(
+                f"min_lr={self.min_lr} is outside [0, learning_rate={self.learning_rate}]: "
+                "lower it, or leave it unset (learning_rate / 10).", field="min_lr")
+        if not 0 <= self.warmup_steps_value <= self.max_steps:
+            raise UserError(f"warmup_steps={self.warmup_steps}: must be in [0, max_steps].",
+                            field="warmup_steps")
         if not 0.0 < self.mask_prob < 1.0:
-            raise UserError(f"mask_prob={self.mask_prob}: must be in (0, 1).")
+            raise UserError(f"mask_prob={self.mask_prob}: must be in (0, 1).", field="mask_prob")
         if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
-            raise UserError(f"dtype={self.dtype!r}: choose auto, float32, bfloat16 or float16.")
+            raise UserError(f"dtype={self.dtype!r}: choose auto, float32, bfloat16 or float16.",
+                            field="dtype")
         if not (self.device in ("auto", "cpu", "cuda", "mps") or self.device.startswith("cuda:")):
-            raise UserError(f"device={self.device!r}: choose auto, cpu, cuda, cuda:N or mps.")
+            raise UserError(f"device={self.device!r}: choose auto, cpu, cuda, cuda:N or mps.",
+                            field="device")
+
+
+POOLINGS = ("auto", "last", "cls", "mean")
 
 
 @dataclass
 class FinetuneConfig:
     """A fine-tuning task on a labeled dataset, starting from a pretrained run or from scratch."""
 
-    task: str = "classify"  # classify | qa-extractive | qa-generative
+    task: str = "classify"  # one of TASKS
     train_file: str = ""
     val_file: str = ""  # empty: split off the training file
     test_file: str = ""  # empty: split off the training file
@@ -151,30 +237,44 @@ class FinetuneConfig:
     test_fraction: float = 0.1
     split_seed: int = 1337
 
+    @property
+    def spec(self) -> ObjectiveSpec:
+        return objective_spec(self.task, "task")
+
     def validate(self) -> None:
-        if self.task not in TASKS:
-            raise UserError(f"--task {self.task}: choose one of {', '.join(TASKS)}.")
+        spec = self.spec
+        if not spec.is_task:
+            raise UserError(f"task={self.task!r}: choose one of {', '.join(TASKS)}.",
+                            field="task")
         if not self.train_file:
-            raise UserError("fine-tuning needs --train FILE.")
+            raise UserError("fine-tuning needs a labeled training file.", field="train_file")
         if self.scratch == bool(self.base_run):
-            raise UserError("choose where to start: --from RUN_DIR or --scratch --preset NAME.")
+            raise UserError("choose where to start: a pretrained run, or random weights "
+                            "(scratch) with a preset.", field="base_run")
         if self.scratch and not self.tokenizer_from:
-            raise UserError("--scratch needs --tokenizer-from RUN_DIR|DATA_DIR.")
+            raise UserError("a model from scratch needs a tokenizer: name a run or data folder "
+                            "that holds tokenizer.model.", field="tokenizer_from")
         if self.freeze_layers < 0:
-            raise UserError(f"freeze_layers={self.freeze_layers}: must be 0 or more.")
+            raise UserError(f"freeze_layers={self.freeze_layers}: must be 0 or more.",
+                            field="freeze_layers")
         if not 0.0 < self.body_lr_scale <= 10.0:
-            raise UserError(f"body_lr_scale={self.body_lr_scale}: must be in (0, 10].")
-        if self.pooling not in ("auto", "last", "cls", "mean"):
-            raise UserError(f"pooling={self.pooling!r}: choose auto, last, cls or mean.")
-        if self.stride < 1 or self.max_length < 0:
-            raise UserError("stride must be at least 1 and max_length 0 or more.")
-        if self.task == "qa-generative" and "{question}" not in self.template:
-            raise UserError("the prompt template must contain {question}.")
+            raise UserError(f"body_lr_scale={self.body_lr_scale}: must be in (0, 10].",
+                            field="body_lr_scale")
+        if self.pooling not in POOLINGS:
+            raise UserError(f"pooling={self.pooling!r}: choose {', '.join(POOLINGS)}.",
+                            field="pooling")
+        if self.stride < 1:
+            raise UserError(f"stride={self.stride}: must be at least 1.", field="stride")
+        if self.max_length < 0:
+            raise UserError(f"max_length={self.max_length}: must be 0 (the model's block_size) "
+                            "or more.", field="max_length")
+        if spec.head is None and "{question}" not in self.template:
+            raise UserError("the prompt template must contain {question}.", field="template")
 
 
 @dataclass
 class RunConfig:
-    """Everything a pretraining run needs; saved as config.json in the run folder."""
+    """Everything a run needs; saved as config.json in the run folder."""
 
     data_dir: str = ""
     objective: str = "clm"
@@ -188,28 +288,23 @@ class RunConfig:
     def is_finetune(self) -> bool:
         return self.finetune is not None
 
+    @property
+    def spec(self) -> ObjectiveSpec:
+        return objective_spec(self.objective)
+
     def validate(self) -> None:
+        spec = self.spec
         if self.finetune is not None:
             self.finetune.validate()
             if self.objective != self.finetune.task:
-                raise UserError(f"objective {self.objective} differs from the fine-tuning task.")
-            allowed = ARCHS_FOR_TASK[self.finetune.task]
-            if self.model.arch not in allowed:
-                kinds = " or ".join(a.upper() for a in allowed)
-                raise UserError(
-                    f"{self.finetune.task} needs a {kinds} model; this one is {self.model.arch}."
-                )
-        else:
-            if self.objective not in OBJECTIVES:
-                raise UserError(
-                    f"objective={self.objective!r}: choose one of {', '.join(OBJECTIVES)}."
-                )
-            expected = ARCH_FOR_OBJECTIVE[self.objective]
-            if self.model.arch != expected:
-                raise UserError(
-                    f"objective {self.objective} trains a {expected} model, "
-                    f"not arch={self.model.arch}."
-                )
+                raise UserError(f"objective {self.objective} differs from the fine-tuning task "
+                                f"{self.finetune.task}.", field="objective")
+        elif spec.is_task:
+            raise UserError(f"objective {self.objective} is a fine-tuning task: it needs a "
+                            "labeled dataset.", field="objective")
+        if self.model.arch not in spec.archs:
+            raise UserError(f"{self.objective} trains {needs_arch(spec)} model, not "
+                            f"arch={self.model.arch}.", field="arch")
         self.model.validate()
         self.train.validate()
 
@@ -218,6 +313,7 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        """From config.json's "run" object; keys this version does not know are ignored."""
         data = dict(data)
         model = _from_known_fields(ModelConfig, data.pop("model", {}))
         train = _from_known_fields(TrainConfig, data.pop("train", {}))
@@ -233,56 +329,42 @@ def _from_known_fields(cls: type, data: dict[str, Any], **extra: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------
-# Presets: a model shape and the training settings that suit it.
-
-PRESETS: dict[str, dict[str, dict[str, Any]]] = {
-    "tiny": {  # about 1M parameters with an 8k vocabulary: minutes on a laptop CPU
-        "model": {"n_layer": 4, "n_head": 4, "n_embd": 96, "block_size": 128},
-        "train": {"batch_size": 16, "learning_rate": 2e-3, "max_steps": 2000},
-    },
-    "small": {  # about 14M parameters with an 8k vocabulary
-        "model": {"n_layer": 6, "n_head": 6, "n_embd": 384, "block_size": 256, "dropout": 0.1},
-        "train": {"batch_size": 32, "learning_rate": 6e-4, "max_steps": 5000},
-    },
-    "baby": {  # nanoGPT's CPU example shape (character vocabulary)
-        "model": {"n_layer": 4, "n_head": 4, "n_embd": 128, "block_size": 64, "dropout": 0.0},
-        "train": {"batch_size": 12, "learning_rate": 1e-3, "max_steps": 2000},
-    },
-    "gpt2-124m": {  # GPT-2 small's shape, for a GPU
-        "model": {"n_layer": 12, "n_head": 12, "n_embd": 768, "block_size": 1024, "dropout": 0.0},
-        "train": {"batch_size": 12, "grad_accum": 40, "learning_rate": 6e-4, "max_steps": 600000,
-                  "weight_decay": 0.1, "beta2": 0.95},
-    },
-    "bert-base": {  # BERT-base's shape, for a GPU
-        "model": {"n_layer": 12, "n_head": 12, "n_embd": 768, "block_size": 512, "dropout": 0.1},
-        "train": {"batch_size": 32, "grad_accum": 8, "learning_rate": 1e-4, "max_steps": 100000,
-                  "weight_decay": 0.01, "beta2": 0.999},
-    },
-}
+# Overrides: KEY=VALUE pairs typed by the field they set
 
 
 def _coerce(value: str, target: Any, key: str) -> Any:
-    """Parse a `--set` value into the type of the field it overrides."""
+    """Parse an override's text into the type of the field it sets."""
     if target is bool:
         low = value.lower()
         if low in ("1", "true", "yes", "on"):
             return True
         if low in ("0", "false", "no", "off"):
             return False
-        raise UserError(f"--set {key}={value}: expected true or false.")
+        raise UserError(f"{key}={value}: expected true or false.", field=key)
+    if value.lower() in ("", "none", "auto") and key in _DERIVED:
+        return None
     try:
         return target(value)
     except ValueError:
-        raise UserError(f"--set {key}={value}: expected a {target.__name__}.") from None
+        raise UserError(f"{key}={value}: expected a {target.__name__}.", field=key) from None
+
+
+_DERIVED = ("min_lr", "warmup_steps", "checkpoint_interval")
 
 
 def _field_types(cls: type) -> dict[str, Any]:
+    """Each field's type, with `X | None` read as X."""
     hints = typing.get_type_hints(cls)
-    return {f.name: hints[f.name] for f in fields(cls)}
+    out = {}
+    for f in fields(cls):
+        hint = hints[f.name]
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        out[f.name] = args[0] if args and type(None) in typing.get_args(hint) else hint
+    return out
 
 
 def settable_fields() -> dict[str, str]:
-    """Every key `--set` accepts, mapped to the section ("model" or "train") that holds it."""
+    """Every key an override accepts, mapped to the section ("model" or "train") that holds it."""
     out = {name: "train" for name in _field_types(TrainConfig)}
     out.update({name: "model" for name in _field_types(ModelConfig) if name != "arch"})
     return out
@@ -297,13 +379,32 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
         key, sep, value = pair.partition("=")
         key = key.strip()
         if not sep:
-            raise UserError(f"--set {pair}: write KEY=VALUE, for example --set n_layer=4.")
+            raise UserError(f"{pair}: write KEY=VALUE, for example n_layer=4.", field="set")
         if key not in known:
-            raise UserError(
-                f"--set {key}: unknown field. Known fields: {', '.join(sorted(known))}."
-            )
+            raise UserError(f"{key}: unknown field. Known fields: {', '.join(sorted(known))}.",
+                            field="set")
         out[key] = _coerce(value.strip(), types[key], key)
     return out
+
+
+def split_overrides(overrides: dict[str, Any],
+                    model_fields: tuple[str, ...] | None = None,
+                    ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Typed overrides as (model fields, train fields). Model fields outside `model_fields`
+    (when given) are refused: a model that exists keeps its shape."""
+    sections = settable_fields()
+    model_kw: dict[str, Any] = {}
+    train_kw: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if sections[key] == "model":
+            if model_fields is not None and key not in model_fields:
+                allowed = ", ".join(model_fields) if model_fields else "none"
+                raise UserError(f"{key}: this model already has its shape; of its fields only "
+                                f"{allowed} can change.", field=key)
+            model_kw[key] = value
+        else:
+            train_kw[key] = value
+    return model_kw, train_kw
 
 
 def build_run_config(
@@ -314,31 +415,18 @@ def build_run_config(
     data_dir: str = "",
     name: str = "",
 ) -> RunConfig:
-    """A validated RunConfig from a preset plus field overrides (already typed)."""
+    """A validated pretraining RunConfig from a preset plus field overrides (already typed)."""
     if preset not in PRESETS:
-        raise UserError(f"preset {preset!r}: choose one of {', '.join(PRESETS)}.")
-    if objective not in OBJECTIVES:
-        raise UserError(f"objective {objective!r}: choose one of {', '.join(OBJECTIVES)}.")
-    model_kw = dict(PRESETS[preset]["model"])
-    train_kw = dict(PRESETS[preset]["train"])
-    sections = settable_fields()
-    for key, value in (overrides or {}).items():
-        (model_kw if sections[key] == "model" else train_kw)[key] = value
-    model_kw["arch"] = ARCH_FOR_OBJECTIVE[objective]
-    model_kw.setdefault("vocab_size", vocab_size)
-    cfg = RunConfig(
-        data_dir=data_dir,
-        objective=objective,
-        preset=preset,
-        name=name or f"{preset}-{objective}",
-        model=ModelConfig(**model_kw),
-        train=TrainConfig(**train_kw),
-    )
+        raise UserError(f"preset {preset!r}: choose one of {', '.join(PRESETS)}.", field="preset")
+    spec = objective_spec(objective)
+    if spec.is_task:
+        raise UserError(f"objective {objective!r}: pretraining is one of "
+                        f"{', '.join(PRETRAIN_OBJECTIVES)}.", field="objective")
+    model_kw, train_kw = split_overrides(overrides or {})
+    model = ModelConfig(**{**PRESETS[preset]["model"], "arch": spec.archs[0],
+                           "vocab_size": vocab_size, **model_kw})
+    train = TrainConfig(**{**PRESETS[preset]["train"], **train_kw})
+    cfg = RunConfig(data_dir=data_dir, objective=objective, preset=preset,
+                    name=name or f"{preset}-{objective}", model=model, train=train)
     cfg.validate()
     return cfg
-
-
-def save_json(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON atomically: a temporary name, then os.replace."""
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
-

@@ -1,7 +1,18 @@
-"""Run folders: create, describe, list and open.
+"""The run folder: the one owner of its file names, its state and how it is read.
 
-A run folder is readable without the app: config.json, tokenizer.model, model.safetensors,
-best.safetensors, state.pt, metrics.jsonl, log.txt and status.json (state, step, best score).
+A run folder is readable without the app:
+
+    config.json        everything needed to reproduce the run ("run", "data", "versions")
+    tokenizer.model    the tokenizer the run trains with
+    model.safetensors  the latest weights; best.safetensors the best by the objective's score
+    state.pt           optimizer, schedule, sampler and RNG states (weights-only torch file)
+    metrics.jsonl      one JSON object per event ("kind": step, eval, checkpoint, ...)
+    log.txt            what happened, for a person
+    status.json        state, step, best validation loss, pid and host of the writer
+    results.json       a fine-tuned run's scores on its test split
+    data_report.json   what a fine-tune's labeled files held
+
+Nobody else spells these names: ask this module (`path`, `has_weights`, `resumable`, ...).
 """
 
 from __future__ import annotations
@@ -11,21 +22,26 @@ import os
 import shutil
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import RunConfig
+from .config import RunConfig, split_overrides
+from .data.layout import TOKENIZER as TOKENIZER  # a run folder keeps its tokenizer alike
 from .errors import UserError
-from .util.atomic import atomic_write_text
+from .util.atomic import atomic_write_json
 
 CONFIG = "config.json"
 STATUS = "status.json"
 METRICS = "metrics.jsonl"
 LOG = "log.txt"
-TOKENIZER = "tokenizer.model"
-RESULTS = "results.json"  # a fine-tuned run's scores on its test split
+RESULTS = "results.json"
+DATA_REPORT = "data_report.json"
+WEIGHTS = "model.safetensors"
+BEST_WEIGHTS = "best.safetensors"
+STATE = "state.pt"
 DEFAULT_ROOT = Path("runs")
+STATES = ("new", "running", "paused", "completed", "stopped", "failed", "interrupted")
 
 
 def new_run_dir(root: Path, name: str) -> Path:
@@ -46,15 +62,15 @@ def claim_run_dir(path: Path) -> Path:
     path = Path(path)
     if path.exists() and any(path.iterdir()):
         raise UserError(
-            f"{path} already holds files. Choose a new --out folder, or continue that run "
-            f"with --resume {path}."
+            f"{path} already holds files: choose a new run folder, or resume the run in it.",
+            field="out",
         )
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def write_status(run_dir: Path, state: str, step: int, best: float | None, **extra: Any) -> None:
-    data = {
+    atomic_write_json(Path(run_dir) / STATUS, {
         "state": state,
         "step": step,
         "best_val_loss": best,
@@ -62,8 +78,14 @@ def write_status(run_dir: Path, state: str, step: int, best: float | None, **ext
         "host": socket.gethostname(),
         "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
         **extra,
-    }
-    atomic_write_text(Path(run_dir) / STATUS, json.dumps(data, indent=2) + "\n")
+    })
+
+
+def write_json(run_dir: Path, name: str, data: dict[str, Any]) -> None:
+    """One of the folder's JSON files (config, results, data report), written atomically."""
+    if name not in (CONFIG, RESULTS, DATA_REPORT):
+        raise ValueError(f"{name} is not one of the run folder's JSON files")
+    atomic_write_json(Path(run_dir) / name, data)
 
 
 def read_config(run_dir: Path) -> RunConfig:
@@ -71,17 +93,55 @@ def read_config(run_dir: Path) -> RunConfig:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise UserError(f"{run_dir}: not a run folder (no {CONFIG}).") from None
+        raise UserError(f"{run_dir}: not a run folder (no {CONFIG}).", field="run") from None
     except json.JSONDecodeError as exc:
-        raise UserError(f"{path}: not valid JSON (line {exc.lineno}).") from None
+        raise UserError(f"{path}: not valid JSON (line {exc.lineno}).", field="run") from None
     return RunConfig.from_dict(data["run"] if "run" in data else data)
 
 
 def read_json(path: Path) -> dict[str, Any]:
+    """A JSON object from a file; {} when it is missing or unreadable."""
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return {}
+    return data if isinstance(data, dict) else {}
+
+
+def read_file(run_dir: Path, name: str) -> dict[str, Any]:
+    """config.json, status.json, results.json or data_report.json as a dict ({} if absent)."""
+    return read_json(Path(run_dir) / name)
+
+
+def is_run_dir(path: Path) -> bool:
+    return (Path(path) / CONFIG).is_file()
+
+
+def has_weights(run_dir: Path) -> bool:
+    """The run has reached a checkpoint: its weights can be used (playground, fine-tuning)."""
+    return any((Path(run_dir) / name).is_file() for name in (WEIGHTS, BEST_WEIGHTS))
+
+
+def resumable(run_dir: Path) -> bool:
+    """The run can continue: its latest weights and its training state are both on disk."""
+    run_dir = Path(run_dir)
+    return (run_dir / WEIGHTS).is_file() and (run_dir / STATE).is_file()
+
+
+def has_results(run_dir: Path) -> bool:
+    return (Path(run_dir) / RESULTS).is_file()
+
+
+def resume_config(run_dir: Path, overrides: dict[str, Any] | None = None) -> RunConfig:
+    """The run's config with what a resumed run may change: training fields (max_steps, the
+    learning rate, the device, ...). The model keeps its shape; derived values are derived again
+    from the new settings."""
+    cfg = read_config(run_dir)
+    _, train_kw = split_overrides(overrides or {}, model_fields=())
+    for key, value in train_kw.items():
+        setattr(cfg.train, key, value)
+    cfg.validate()
+    return cfg
 
 
 def _process_alive(pid: int) -> bool:
@@ -103,7 +163,7 @@ class RunSummary:
     step: int
     max_steps: int
     best_val_loss: float | None
-    state: str  # running | completed | stopped | failed | interrupted
+    state: str  # one of STATES
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -144,7 +204,7 @@ def list_runs(root: Path = DEFAULT_ROOT) -> list[RunSummary]:
         return []
     out = []
     for child in sorted(root.iterdir(), reverse=True):
-        if (child / CONFIG).is_file():
+        if is_run_dir(child):
             try:
                 out.append(summarize(child))
             except (UserError, KeyError, TypeError, ValueError):
@@ -155,8 +215,8 @@ def list_runs(root: Path = DEFAULT_ROOT) -> list[RunSummary]:
 def delete_run(run_dir: Path) -> None:
     """Remove a run folder (the caller asks the user first)."""
     run_dir = Path(run_dir)
-    if not (run_dir / CONFIG).is_file():
-        raise UserError(f"{run_dir}: not a run folder; nothing deleted.")
+    if not is_run_dir(run_dir):
+        raise UserError(f"{run_dir}: not a run folder; nothing deleted.", field="run")
     shutil.rmtree(run_dir)
 
 
@@ -173,3 +233,32 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
             except json.JSONDecodeError:
                 continue
     return out
+
+
+@dataclass
+class RunHistory:
+    """What a run folder says of its past: config, metric events, samples, test results."""
+
+    run_dir: Path
+    config: RunConfig
+    events: list[dict[str, Any]]
+    results: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def samples(self) -> list[tuple[int, float | None, str]]:
+        """(step, validation loss, sample text) of each evaluation that showed a sample."""
+        return [(int(e["step"]), e.get("val_loss"), e["sample"]) for e in self.events
+                if e.get("kind") == "eval" and e.get("sample")]
+
+    @property
+    def eval_metrics(self) -> list[tuple[int, dict[str, float]]]:
+        """(step, the objective's own validation scores) of each evaluation that has them."""
+        return [(int(e["step"]), e["extra"]) for e in self.events
+                if e.get("kind") == "eval" and e.get("extra")]
+
+
+def read_history(run_dir: Path) -> RunHistory:
+    """Config, metrics and results of a run folder (slow for long runs: read in a worker)."""
+    run_dir = Path(run_dir)
+    return RunHistory(run_dir, read_config(run_dir), read_metrics(run_dir),
+                      read_json(run_dir / RESULTS))

@@ -117,14 +117,14 @@ def test_compare_init_prints_both(workdir):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["finetune", "--task", "classify", "--train", "x.csv"], "--from RUN_DIR or --scratch"),
+    (["finetune", "--task", "classify", "--train", "x.csv"], "choose where to start"),
     (["finetune", "--task", "qa-extractive", "--train", "QA", "--from", "runs/gpt"],
-     "needs a BERT model"),
+     "needs a BERT run"),
     (["finetune", "--task", "classify", "--train", "nope.csv", "--from", "runs/gpt",
       "--out", "runs/nope"], "nope.csv: no such file"),
     (["classify", "--run", "runs/gpt", "hello"], "needs a fine-tuned run"),
     (["compare-init", "--task", "classify", "--train", "x.csv", "--scratch",
-      "--tokenizer-from", "data"], "needs --from"),
+      "--tokenizer-from", "data"], "pretrained run to compare. (option --from)"),
     (["finetune", "--task", "classify", "--train", "x.csv", "--scratch", "--tokenizer-from",
       "corpus"], "no tokenizer.model"),
 ])

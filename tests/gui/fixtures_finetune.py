@@ -48,7 +48,7 @@ def _build(factory: pytest.TempPathFactory) -> FinetuneRuns:
     from lmstudio_app.core import runs
     from lmstudio_app.core.config import FinetuneConfig
     from lmstudio_app.core.data import labeled
-    from lmstudio_app.core.objectives.finetune import make_finetune_config
+    from lmstudio_app.core.objectives.finetune_setup import make_finetune_config
     from lmstudio_app.core.training.sinks import MetricsSink
     from lmstudio_app.core.training.trainer import Trainer
 

@@ -51,10 +51,11 @@ class CorpusOptions:
     def validate(self) -> None:
         if self.encoding not in ENCODINGS:
             raise UserError(
-                f"encoding {self.encoding!r}: choose one of {', '.join(ENCODINGS)}."
-            )
+                f"encoding {self.encoding!r}: choose one of {', '.join(ENCODINGS)}.",
+                field="encoding")
         if not self.text_field:
-            raise UserError("text field is empty: give the JSONL field or CSV column name.")
+            raise UserError("text field is empty: give the JSONL field or CSV column name.",
+                            field="text_field")
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -196,8 +197,9 @@ def _decoded_blocks(
                 where = "of the uncompressed text " if gz else ""
                 raise UserError(
                     f"{path}: not valid UTF-8 at byte offset {offset} {where}"
-                    f"(byte 0x{exc.object[exc.start]:02x}); "
-                    "use --encoding replace or --encoding latin-1."
+                    f"(byte 0x{exc.object[exc.start]:02x}); read it with another encoding "
+                    "(latin-1 for Western European files, or replace to keep UTF-8 and mark "
+                    "the bad bytes).", field="encoding", option="replace"
                 ) from None
             if fed == 0 and options.encoding != "latin-1" and text.startswith("\ufeff"):
                 text = text[1:]  # a byte-order mark (Excel's CSVs carry one) is not text
@@ -280,7 +282,8 @@ def _jsonl_documents(path: Path, lines: Iterator[str], field: str) -> Iterator[s
             names = ", ".join(repr(k) for k in row) or "none"
             raise UserError(
                 f"{path}, line {lineno}: no field {field!r} (fields here: {names}); "
-                "use --text-field NAME."
+                "name the field that holds the text.", field="text_field",
+                option=next(iter(row), None)
             )
         value = row[field]
         if value is None:
@@ -288,7 +291,7 @@ def _jsonl_documents(path: Path, lines: Iterator[str], field: str) -> Iterator[s
         if not isinstance(value, str):
             raise UserError(
                 f"{path}, line {lineno}: field {field!r} holds a {type(value).__name__}, "
-                "not text; use --text-field NAME to pick a text field."
+                "not text; name a field that holds text.", field="text_field"
             )
         yield value
 
@@ -307,7 +310,8 @@ def _table_documents(path: Path, lines: Iterator[str], field: str, delimiter: st
             names = ", ".join(repr(h) for h in header) or "none"
             raise UserError(
                 f"{path}, line {reader.line_num}: no column {field!r} in the {kind} header "
-                f"(columns: {names}); use --text-field NAME."
+                f"(columns: {names}); name the column that holds the text.", field="text_field",
+                option=header[0] if header else None
             )
         col = header.index(field)
         for row in reader:

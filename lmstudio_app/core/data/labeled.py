@@ -327,12 +327,13 @@ class _Skip(Exception):
 def _check_mapping(names: dict[str, str]) -> None:
     for role, col in names.items():
         if not col or not col.strip():
-            raise UserError(f"no column given for the {role}; choose one of the file's columns.")
+            raise UserError(f"no column given for the {role}; choose one of the file's columns.",
+                            field=f"{role}_col")
     cols = list(names.values())
     for role, col in names.items():
         if cols.count(col) > 1:
             raise UserError(f"column {col!r} is mapped to more than one role ({role} and "
-                            "another); map each role to its own column.")
+                            "another); map each role to its own column.", field=f"{role}_col")
 
 
 def _missing_column(path: Path, role: str, col: str, available: Sequence[str],
@@ -344,7 +345,8 @@ def _missing_column(path: Path, role: str, col: str, available: Sequence[str],
     what = "field" if kind == "JSONL" else "column"
     return UserError(
         f"{path}: no {what} {col!r} for the {role} ({what}s found: {names}){hint}; "
-        f"map the {role} to one of them."
+        f"map the {role} to one of them.", field=f"{role}_col",
+        option=available[0] if available else None
     )
 
 
@@ -579,7 +581,8 @@ def _check_fractions(val_fraction: float, test_fraction: float) -> None:
             and val_fraction + test_fraction < 1):
         raise UserError(
             f"validation fraction {val_fraction} and test fraction {test_fraction}: each must "
-            "be at least 0 and together below 1 (e.g. 0.1 and 0.1)."
+            "be at least 0 and together below 1 (e.g. 0.1 and 0.1).",
+            field=("val_fraction", "test_fraction"), option="0.1"
         )
 
 

@@ -26,14 +26,12 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
-from ..util.atomic import atomic_write_text
+from ..util.atomic import atomic_write_json
 from .corpus import CorpusOptions, corpus_size, discover, read_documents
+from .layout import STORE, SUMMARY, TOKENIZER
 from .store import FORMAT_VERSION, TokenStore, TokenStoreWriter, token_dtype
 from .tokenizer import EmptyCorpusError, Tokenizer, TokenizerSpec, train_tokenizer
 
-TOKENIZER_FILE = "tokenizer.model"
-STORE_FILE = "tokens.h5"
-SUMMARY_FILE = "prepare.json"
 STAGES = ("scan", "tokenizer", "encode", "done")
 
 _BATCH_CHARS = 2_000_000  # text per encode batch: two batches are in memory at a time
@@ -56,13 +54,15 @@ class PrepareConfig:
 
     def validate(self) -> None:
         if not self.sources:
-            raise UserError("no corpus given: name at least one text file or folder.")
+            raise UserError("no corpus given: name at least one text file or folder.",
+                            field="sources")
         if not self.out_dir:
-            raise UserError("no output folder given: name where the prepared data goes.")
+            raise UserError("no output folder given: name where the prepared data goes.",
+                            field="out_dir")
         if not 0.0 < self.val_fraction <= 0.5:
             raise UserError(
                 f"val fraction {self.val_fraction}: choose a value above 0 and at most 0.5 "
-                "(for example 0.05)."
+                "(for example 0.05).", field="val_fraction", option="0.05"
             )
         self.tokenizer.validate()
         self.corpus.validate()
@@ -79,19 +79,20 @@ class PrepareProgress:
     stage_elapsed_s: float = 0.0  # since this stage started
 
     @property
-    def rate_mb_s(self) -> float | None:
+    def bytes_per_s(self) -> float | None:
+        """Read rate of this stage, in bytes per second; None before any byte is read."""
         if self.stage_elapsed_s <= 0 or self.bytes_done <= 0:
             return None
-        return self.bytes_done / self.stage_elapsed_s / 1e6
+        return self.bytes_done / self.stage_elapsed_s
 
     @property
     def eta_s(self) -> float | None:
         """Seconds left in this stage at the current rate (the tokenizer's own training, after
         its sample has been read, has no estimate)."""
-        rate = self.rate_mb_s
+        rate = self.bytes_per_s
         if rate is None or self.bytes_total <= 0 or self.stage not in ("tokenizer", "encode"):
             return None
-        return max(0.0, (self.bytes_total - self.bytes_done) / (rate * 1e6))
+        return max(0.0, (self.bytes_total - self.bytes_done) / rate)
 
     @property
     def fraction(self) -> float:
@@ -216,8 +217,8 @@ def _fingerprint(cfg: PrepareConfig, sources: list[dict[str, Any]]) -> dict[str,
 def _result(out: Path, store: TokenStore, reused: bool) -> PrepareResult:
     return PrepareResult(
         out_dir=out,
-        tokenizer_path=out / TOKENIZER_FILE,
-        store_path=out / STORE_FILE,
+        tokenizer_path=out / TOKENIZER,
+        store_path=out / STORE,
         reused=reused,
         train_tokens=store.n_tokens("train"),
         val_tokens=store.n_tokens("val"),
@@ -228,7 +229,7 @@ def _result(out: Path, store: TokenStore, reused: bool) -> PrepareResult:
 
 
 def _reusable(out: Path, fingerprint: dict[str, Any]) -> TokenStore | None:
-    tok_path, store_path = out / TOKENIZER_FILE, out / STORE_FILE
+    tok_path, store_path = out / TOKENIZER, out / STORE
     if not (tok_path.is_file() and store_path.is_file()):
         return None
     try:
@@ -269,7 +270,7 @@ def prepare(
 
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{TOKENIZER_FILE}.", suffix=".tmp", dir=out)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{TOKENIZER}.", suffix=".tmp", dir=out)
     os.close(fd)
     tok_tmp = Path(tmp_name)
     try:
@@ -303,17 +304,17 @@ def prepare(
 
         # Pass 2: encode everything into the store.
         rep.begin("encode")
-        with TokenStoreWriter(out / STORE_FILE, tok.vocab_size, _store_attrs(cfg, tok, sources,
+        with TokenStoreWriter(out / STORE, tok.vocab_size, _store_attrs(cfg, tok, sources,
                                                                             fingerprint)) as w:
             _encode_all(files, cfg, tok, w, rep, check_cancel)
-        os.replace(tok_tmp, out / TOKENIZER_FILE)
+        os.replace(tok_tmp, out / TOKENIZER)
     except BaseException:
         tok_tmp.unlink(missing_ok=True)
         if created and not any(out.iterdir()):
             out.rmdir()  # a failed first prepare leaves no trace
         raise
 
-    store = TokenStore.open(out / STORE_FILE)
+    store = TokenStore.open(out / STORE)
     result = _result(out, store, reused=False)
     _write_summary(out, cfg, tok, store, rep)
     rep.begin("done")
@@ -395,13 +396,13 @@ def _write_summary(out: Path, cfg: PrepareConfig, tok: Tokenizer, store: TokenSt
         "format_version": FORMAT_VERSION,
         "sources": store.sources,
         "tokenizer": {
-            "file": TOKENIZER_FILE,
+            "file": TOKENIZER,
             "kind": tok.kind,
             "vocab_size": tok.vocab_size,
             "sha256": tok.sha256,
             "spec": cfg.tokenizer.to_dict(),
         },
-        "store": STORE_FILE,
+        "store": STORE,
         "corpus_options": cfg.corpus.to_dict(),
         "val_fraction": cfg.val_fraction,
         "seed": cfg.seed,
@@ -417,12 +418,12 @@ def _write_summary(out: Path, cfg: PrepareConfig, tok: Tokenizer, store: TokenSt
         "seconds": round(time.monotonic() - rep.start, 2),
         "prepared_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    atomic_write_text(out / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+    atomic_write_json(out / SUMMARY, summary)
 
 
 def load_summary(out_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """The prepare.json of a prepared folder."""
-    path = Path(out_dir) / SUMMARY_FILE
+    path = Path(out_dir) / SUMMARY
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

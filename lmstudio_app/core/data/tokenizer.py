@@ -56,15 +56,17 @@ class TokenizerSpec:
 
     def validate(self) -> None:
         if self.kind not in KINDS:
-            raise UserError(f"tokenizer kind {self.kind!r}: choose one of {', '.join(KINDS)}.")
+            raise UserError(f"tokenizer kind {self.kind!r}: choose one of {', '.join(KINDS)}.",
+                            field="kind")
         if self.vocab_size < MIN_VOCAB:
             raise UserError(
                 f"vocab size {self.vocab_size} is too small: a tokenizer needs at least "
-                f"{MIN_VOCAB} pieces (7 special pieces, the newline and 256 byte pieces); "
-                "use a larger --vocab-size."
+                f"{MIN_VOCAB} pieces (7 special pieces, the newline and 256 byte pieces).",
+                field="vocab_size", option=str(MIN_VOCAB)
             )
         if self.vocab_size > 1 << 20:
-            raise UserError(f"vocab size {self.vocab_size} is too large: use at most 1048576.")
+            raise UserError(f"vocab size {self.vocab_size} is too large: use at most 1048576.",
+                            field="vocab_size", option="1048576")
         if self.sample_bytes < 1:
             raise UserError(f"sample_bytes={self.sample_bytes}: must be positive.")
 
@@ -351,13 +353,14 @@ def _training_error(exc: RuntimeError, spec: TokenizerSpec, n_lines: int) -> Exc
     high = _TOO_HIGH.search(message)
     if high:
         return UserError(
-            f"vocab size {spec.vocab_size} is too large for this corpus: use --vocab-size "
-            f"{high.group(2)} or less (or add more text)."
+            f"vocab size {spec.vocab_size} is too large for this corpus: use {high.group(2)} or "
+            "less (or add more text).", field="vocab_size", option=high.group(2)
         )
     low = _TOO_LOW.search(message)
     if low:
         return UserError(
             f"vocab size {spec.vocab_size} cannot hold the {low.group(2)} pieces this corpus "
-            f"needs (characters, bytes, specials): use --vocab-size {low.group(2)} or more."
+            f"needs (characters, bytes, specials): use {low.group(2)} or more.",
+            field="vocab_size", option=low.group(2)
         )
     return RuntimeError(f"SentencePiece training failed: {message}")

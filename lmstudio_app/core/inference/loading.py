@@ -1,4 +1,4 @@
-"""Open a run folder's model for inference (playground, generate, fill-mask)."""
+"""Open a run folder's model for inference (playground, generate, fill-mask, classify, QA)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,14 @@ from torch import nn
 
 from .. import checkpoint as ckpt
 from .. import runs
-from ..config import RunConfig
+from ..config import FinetuneConfig, RunConfig, objective_spec
 from ..data.tokenizer import Tokenizer
 from ..errors import UserError
 from ..models import build_model
+from ..models.heads import build_task_model
 from ..util.device import resolve_device
+
+CHECKPOINTS = ("best", "latest")
 
 
 @dataclass
@@ -28,44 +31,46 @@ class LoadedRun:
 def weights_path(run_dir: Path, checkpoint: str = "best") -> Path:
     """best.safetensors when asked and present, else model.safetensors (the latest)."""
     run_dir = Path(run_dir)
-    if checkpoint not in ("best", "latest"):
-        raise UserError(f"checkpoint {checkpoint!r}: choose best or latest.")
-    best, latest = run_dir / ckpt.BEST_WEIGHTS, run_dir / ckpt.WEIGHTS
+    if checkpoint not in CHECKPOINTS:
+        raise UserError(f"checkpoint {checkpoint!r}: choose best or latest.", field="checkpoint")
+    best, latest = run_dir / runs.BEST_WEIGHTS, run_dir / runs.WEIGHTS
     if checkpoint == "best" and best.is_file():
         return best
     if latest.is_file():
         return latest
-    raise UserError(f"{run_dir}: no weights yet (the run has not reached its first checkpoint).")
+    raise UserError(f"{run_dir}: no weights yet (the run has not reached its first checkpoint).",
+                    field="run")
 
 
 def load_run(run_dir: Path, checkpoint: str = "best", device: str = "cpu") -> LoadedRun:
-    """Build the run's model on `device`, load its weights and tokenizer, in eval mode."""
+    """Build the run's model on `device`, load its weights and tokenizer, in eval mode.
+
+    Raises UserError when the folder is not a run, has no weights yet, or its files are damaged.
+    """
     run_dir = Path(run_dir)
     cfg = runs.read_config(run_dir)
     tokenizer = Tokenizer.load(run_dir / runs.TOKENIZER)
     path = weights_path(run_dir, checkpoint)
-    if cfg.finetune is not None:
-        # A fine-tuned run: its body plus the task's head, shaped by config.json.
-        from ..models.heads import build_task_model
-
-        model = build_task_model(cfg)
-    else:
-        model = build_model(cfg.model)
+    # A fine-tuned run is its body plus the task's head, shaped by config.json.
+    model = build_task_model(cfg) if cfg.finetune is not None else build_model(cfg.model)
     ckpt.load_weights(model, path)
     model.to(resolve_device(device)).eval()
     return LoadedRun(run_dir, cfg, tokenizer, model, path)
 
 
-def require_objective(loaded: LoadedRun, objective: str, command: str) -> None:
-    if loaded.config.finetune is not None and objective in ("clm", "mlm"):
-        raise UserError(
-            f"{loaded.run_dir} is a fine-tuned {loaded.config.objective} run; {command} needs a "
-            f"pretrained {'GPT (clm)' if objective == 'clm' else 'BERT (mlm)'} run."
-        )
+def require_objective(loaded: LoadedRun, objective: str) -> None:
+    """Refuse a run of another objective (a GPT for fill-mask, a classifier for chat, ...)."""
     if loaded.config.objective != objective:
-        kind = {"clm": "a GPT (clm)", "mlm": "a BERT (mlm)"}[objective]
-        raise UserError(
-            f"{loaded.run_dir} is a {loaded.config.objective} run; {command} needs {kind} run."
-        )
+        want, have = objective_spec(objective), loaded.config.spec
+        raise UserError(f"{loaded.run_dir} is a {have.title} run; this needs a {want.title} "
+                        "run.", field="run")
 
 
+def require_task(loaded: LoadedRun, family: str | None = None) -> FinetuneConfig:
+    """The run's fine-tuning config; refuse a pretraining run, or a task of another family."""
+    ft = loaded.config.finetune
+    if ft is None or (family is not None and ft.spec.family != family):
+        have = loaded.config.spec.title
+        want = "a fine-tuned" if family is None else f"a fine-tuned {family}"
+        raise UserError(f"{loaded.run_dir} is a {have} run; this needs {want} run.", field="run")
+    return ft

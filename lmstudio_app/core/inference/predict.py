@@ -8,6 +8,10 @@ import torch
 
 from ..errors import UserError
 from ..models.bert import Bert
+from ..objectives import task_class
+from ..objectives.classify import classify_probs
+from ..objectives.task import QAObjective, max_length
+from .loading import LoadedRun, require_task
 
 MASK_MARKER = "[MASK]"
 
@@ -23,8 +27,8 @@ def mask_input_ids(tokenizer: Any, text: str) -> tuple[list[int], int]:
         found = text.count(MASK_MARKER)
         raise UserError(
             f"the text holds {found} {MASK_MARKER} markers: write {MASK_MARKER} exactly once, "
-            f"where the missing word goes (e.g. 'She was {MASK_MARKER} to see him.')."
-        )
+            f"where the missing word goes (e.g. 'She was {MASK_MARKER} to see him.').",
+            field="text")
     left, right = text.split(MASK_MARKER)
     # The tokenizer attaches a word's leading space to the word ("▁cat"), so the space before
     # the marker belongs to the masked piece, not to the text on its left.
@@ -46,8 +50,7 @@ def fill_mask(model: Bert, tokenizer: Any, text: str, top_k: int = 5) -> list[tu
     if len(ids) > max_positions:
         raise UserError(
             f"the text is {len(ids)} tokens with its markers; this model reads at most "
-            f"{max_positions}: shorten it."
-        )
+            f"{max_positions}: shorten it.", field="text")
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -68,28 +71,14 @@ def fill_mask(model: Bert, tokenizer: Any, text: str, top_k: int = 5) -> list[tu
     ]
 
 
-# ---------------------------------------------------------------------------------------------
-# Fine-tuned runs: classification and question answering
-
-
-def _task(loaded: Any, *tasks: str) -> Any:
-    ft = loaded.config.finetune
-    if ft is None or ft.task not in tasks:
-        have = ft.task if ft is not None else f"a pretraining ({loaded.config.objective})"
-        raise UserError(f"{loaded.run_dir} is {have} run; this needs a {' or '.join(tasks)} run.")
-    return ft
-
-
-def classify(loaded: Any, texts: list[str]) -> list[dict[str, Any]]:
+def classify(loaded: LoadedRun, texts: list[str]) -> list[dict[str, Any]]:
     """For each text of a classify run: its label and the probability of every label."""
-    from ..objectives.finetune import classify_probs
-
-    ft = _task(loaded, "classify")
+    ft = require_task(loaded, "classify")
     cfg = loaded.config
     if not texts:
         return []
     probs = classify_probs(loaded.model, loaded.tokenizer, list(texts), cfg.model.arch,
-                           ft.max_length or cfg.model.block_size)
+                           max_length(cfg))
     out = []
     for p in probs:
         values = p.tolist()
@@ -99,21 +88,12 @@ def classify(loaded: Any, texts: list[str]) -> list[dict[str, Any]]:
     return out
 
 
-def answer(loaded: Any, question: str, context: str | None = None) -> dict[str, Any]:
+def answer(loaded: LoadedRun, question: str, context: str | None = None) -> dict[str, Any]:
     """The answer of a QA run: text and score; an extractive run adds its character start/end
     in `context` (which it needs)."""
-    from ..objectives.finetune import extract_answer, generate_answer
-
-    ft = _task(loaded, "qa-extractive", "qa-generative")
-    cfg = loaded.config
+    ft = require_task(loaded, "qa")
     if not question.strip():
-        raise UserError("the question is empty; write a question.")
-    max_length = ft.max_length or cfg.model.block_size
-    if ft.task == "qa-extractive":
-        if not context or not context.strip():
-            raise UserError("an extractive QA run picks the answer from a context: give "
-                            "--context TEXT.")
-        return extract_answer(loaded.model, loaded.tokenizer, question, context, max_length,
-                              ft.stride)
-    return generate_answer(loaded.model, loaded.tokenizer, ft.template, question, context,
-                           max_length)
+        raise UserError("the question is empty; write a question.", field="question")
+    cls = task_class(ft.task)
+    assert issubclass(cls, QAObjective)
+    return cls.answer(loaded.model, loaded.tokenizer, loaded.config, question, context)

@@ -85,9 +85,10 @@ def build_task_model(cfg: RunConfig, body: nn.Module | None = None) -> nn.Module
     if ft is None:
         raise ValueError("not a fine-tuning configuration")
     body = body if body is not None else build_model(cfg.model)
-    if ft.task == "classify":
+    head = ft.spec.head
+    if head == "sequence-classification":
         return SequenceClassifier(body, max(len(ft.labels), 1),
                                   pooling_for(cfg.model.arch, ft.pooling))
-    if ft.task == "qa-extractive":
+    if head == "span":
         return SpanExtractor(body)
-    return body  # qa-generative: the language model itself
+    return body  # no head: the task trains the language model itself

@@ -1,4 +1,5 @@
-"""Training and evaluation batches: causal windows and masked-LM rows from a token array.
+"""Training and evaluation batches: causal windows and masked-LM rows from a token array, and
+shuffled epochs of labeled rows.
 
 Random draws come from a private torch.Generator whose state is saved with the run, so a resumed
 run draws exactly the batches it would have drawn had it never stopped.
@@ -37,8 +38,7 @@ def _check_length(n_tokens: int, needed: int, what: str) -> None:
     if n_tokens < needed:
         raise UserError(
             f"{what} needs at least {needed} tokens but the data holds {n_tokens}: "
-            "add text or lower block_size."
-        )
+            "add text or lower block_size.", field="block_size")
 
 
 class CausalBatches:
@@ -122,7 +122,8 @@ class MaskedBatches:
         mask_prob: float = 0.15,
     ) -> None:
         if block_size < 3:
-            raise UserError(f"block_size={block_size}: masked-LM rows need at least 3 positions.")
+            raise UserError(f"block_size={block_size}: masked-LM rows need at least 3 positions.",
+                            field="block_size", option="3")
         self._tokens = _as_tensor(tokens)
         _check_length(len(self._tokens), block_size - 2,
                       f"A masked-LM row of block_size={block_size}")
@@ -237,3 +238,33 @@ def fixed_eval_batches(
     starts = _even_starts(len(t) - span + 1, span, batch_size * n_batches)
     rows = masker.rows(t[starts[:, None] + torch.arange(span)])
     return [masker(chunk, generator) for chunk in rows.split(batch_size)]
+
+
+class ShuffledBatches:
+    """Row indices in epochs of a seeded permutation; the state goes into state.pt."""
+
+    def __init__(self, n: int, batch_size: int, seed: int) -> None:
+        self.n, self.batch_size = n, batch_size
+        self.generator = torch.Generator().manual_seed(seed)
+        self.perm = torch.randperm(n, generator=self.generator)
+        self.pos = 0
+
+    def next(self) -> list[int]:
+        out: list[int] = []
+        while len(out) < self.batch_size:
+            if self.pos >= self.n:
+                self.perm = torch.randperm(self.n, generator=self.generator)
+                self.pos = 0
+            take = min(self.batch_size - len(out), self.n - self.pos)
+            out += self.perm[self.pos:self.pos + take].tolist()
+            self.pos += take
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"generator": self.generator.get_state(), "perm": self.perm.clone(),
+                "pos": self.pos}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.generator.set_state(state["generator"])
+        self.perm = state["perm"]
+        self.pos = int(state["pos"])

@@ -22,9 +22,10 @@ from torch import nn
 
 from .. import checkpoint as ckpt
 from .. import runs
-from ..config import RunConfig, save_json
+from ..config import RunConfig
 from ..errors import UserError
-from ..objectives.pretrain import Objective, Setup, build_pretrain_setup
+from ..objectives import Objective, Setup, build_setup
+from ..util.atomic import atomic_write_bytes
 from ..util.device import Runtime, describe_device, setup_runtime
 from .control import RunControl
 from .sinks import EvalMetrics, FanOutSink, JsonLinesSink, LogFileSink, MetricsSink, StepMetrics
@@ -51,15 +52,6 @@ def lr_at(step: int, lr: float, min_lr: float, warmup: int, max_steps: int) -> f
         return min_lr
     progress = (step - warmup) / max(1, max_steps - warmup)
     return min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (lr - min_lr)
-
-
-def build_setup(cfg: RunConfig, run_dir: Path, resume: bool, seed: int) -> Setup:
-    """Pretraining reads a token store; fine-tuning a labeled dataset and a pretrained run."""
-    if cfg.finetune is not None:
-        from ..objectives.finetune import build_finetune_setup
-
-        return build_finetune_setup(cfg, run_dir, resume, seed)
-    return build_pretrain_setup(cfg, run_dir, resume, seed)
 
 
 def make_optimizer(model: nn.Module, cfg: RunConfig, device: torch.device,
@@ -133,10 +125,8 @@ class Trainer:
     # -- set-up --------------------------------------------------------------------------------
 
     def _write_run_files(self, setup: Setup, n_params: int) -> None:
-        from ..util.atomic import atomic_write_bytes
-
         atomic_write_bytes(self.run_dir / runs.TOKENIZER, setup.tokenizer.model_bytes)
-        save_json(self.run_dir / runs.CONFIG, {
+        runs.write_json(self.run_dir, runs.CONFIG, {
             "run": self.cfg.to_dict(),
             "data": setup.data_info,
             "parameters": n_params,
@@ -243,7 +233,8 @@ class Trainer:
                 window_start, window_steps = time.perf_counter(), 0
                 continue
 
-            lr = lr_at(self.step, t.learning_rate, t.min_lr, t.warmup_steps, t.max_steps)
+            lr = lr_at(self.step, t.learning_rate, t.min_lr_value, t.warmup_steps_value,
+                       t.max_steps)
             for group in optimizer.param_groups:
                 group["lr"] = lr * group["lr_scale"]
             for micro in range(t.grad_accum):
@@ -296,12 +287,12 @@ class Trainer:
             if self.step % t.eval_interval == 0 or last:
                 self._evaluate_and_save(model, objective, optimizer, scaler, rt)
                 window_start = time.perf_counter()
-            elif self.step % t.checkpoint_interval == 0:
+            elif self.step % t.checkpoint_interval_value == 0:
                 self._save(model, optimizer, scaler, objective, best=False)
 
         if reason == "stopped":
             self._save(model, optimizer, scaler, objective, best=False)
-        elif rt.is_main and hasattr(objective, "final_report"):
+        elif rt.is_main and objective.reports_on_test:
             self._final_report(model, objective)
         runs.write_status(self.run_dir, reason, self.step, self.best)
         self.sink.finished(self.step, reason)
@@ -341,8 +332,8 @@ class Trainer:
         self.sink.evaluation(m)
         # best.safetensors follows the task's own score where it has one (accuracy, F1: higher
         # is better), else the validation loss; the status keeps the lowest validation loss.
-        key = getattr(objective, "best_metric", None)
-        score = -m.extra[key] if key in m.extra else m.val_loss
+        key = self.cfg.spec.best_metric
+        score = -m.extra[key] if key is not None and key in m.extra else m.val_loss
         improved = self.best_score is None or score < self.best_score
         if improved:
             self.best_score = score
@@ -353,12 +344,12 @@ class Trainer:
     @torch.no_grad()
     def _final_report(self, model: nn.Module, objective: Objective) -> None:
         """Score the best weights on the task's test split; save results.json."""
-        best = self.run_dir / ckpt.BEST_WEIGHTS
+        best = self.run_dir / runs.BEST_WEIGHTS
         if best.is_file():
             ckpt.load_weights(model, best)
         model.eval()
-        report = objective.final_report(model)  # type: ignore[attr-defined]
-        save_json(self.run_dir / runs.RESULTS, report)
+        report = objective.final_report(model)
+        runs.write_json(self.run_dir, runs.RESULTS, report)
         headline = ", ".join(f"{k} {v:.4f}" for k, v in report.items() if isinstance(v, float))
         self.sink.message(f"test: {headline}")
 
@@ -374,10 +365,10 @@ class Trainer:
                 "checkpoint is kept. Lower learning_rate or set grad_clip, then start again."
             )
         meta = {"step": str(self.step), "objective": self.cfg.objective}
-        weights = self.run_dir / ckpt.WEIGHTS
+        weights = self.run_dir / runs.WEIGHTS
         ckpt.save_weights(model, weights, meta)
         if best:
-            ckpt.save_weights(model, self.run_dir / ckpt.BEST_WEIGHTS, meta)
+            ckpt.save_weights(model, self.run_dir / runs.BEST_WEIGHTS, meta)
         state = {
             "step": self.step,
             "best_val_loss": self.best,
@@ -389,14 +380,14 @@ class Trainer:
         }
         if self.rt.device.type == "cuda":
             state["cuda_rng"] = torch.cuda.get_rng_state(self.rt.device)
-        ckpt.save_state(state, self.run_dir / ckpt.STATE)
+        ckpt.save_state(state, self.run_dir / runs.STATE)
         runs.write_status(self.run_dir, "running", self.step, self.best)
         self.sink.checkpoint(self.step, str(weights), best)
 
     def _restore(self, model: nn.Module, optimizer: torch.optim.Optimizer,
                  scaler: torch.amp.GradScaler, objective: Objective) -> None:
-        state = ckpt.load_state(self.run_dir / ckpt.STATE)
-        ckpt.load_weights(model, self.run_dir / ckpt.WEIGHTS)
+        state = ckpt.load_state(self.run_dir / runs.STATE)
+        ckpt.load_weights(model, self.run_dir / runs.WEIGHTS)
         optimizer.load_state_dict(state["optimizer"])
         scaler.load_state_dict(state["scaler"])
         objective.load_state_dict(state["objective"])

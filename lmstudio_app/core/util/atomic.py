@@ -6,10 +6,12 @@ A crash at any moment leaves either the old file or the new one, never half of o
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 
 @contextlib.contextmanager
@@ -41,3 +43,8 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | os.PathLike[str], data: Any) -> None:
+    """JSON, indented for a person, written atomically."""
+    atomic_write_text(path, json.dumps(data, indent=2) + "\n")

@@ -62,20 +62,23 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
             raise UserError(
-                f"--device {name}: no CUDA GPU is visible to PyTorch here "
-                f"(torch {torch.__version__}). Use --device cpu, or install a CUDA build of torch."
+                f"device {name}: no CUDA GPU is visible to PyTorch here "
+                f"(torch {torch.__version__}). Train on the CPU, or install a CUDA build of "
+                "torch.", field="device", option="cpu"
             )
         dev = torch.device(name)
         if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise UserError(f"--device {name}: only {torch.cuda.device_count()} GPU(s) here.")
+            raise UserError(f"device {name}: only {torch.cuda.device_count()} GPU(s) here.",
+                            field="device", option="cuda:0")
         return dev
     if name == "mps":
         if not _mps_available():
-            raise UserError("--device mps: Apple MPS is not available here. Use --device cpu.")
+            raise UserError("device mps: Apple MPS is not available here; train on the CPU.",
+                            field="device", option="cpu")
         return torch.device("mps")
     if name == "cpu":
         return torch.device("cpu")
-    raise UserError(f"--device {name}: choose auto, cpu, cuda, cuda:N or mps.")
+    raise UserError(f"device {name}: choose auto, cpu, cuda, cuda:N or mps.", field="device")
 
 
 def pick_dtype(device: torch.device, requested: str = "auto") -> torch.dtype:

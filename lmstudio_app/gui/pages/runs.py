@@ -58,7 +58,7 @@ def _signature(root: Path) -> tuple:
 def has_confusion_file(s: runs.RunSummary) -> bool:
     """A finished classify run: its results.json holds the test split's confusion matrix."""
     return s.objective == "classify" and s.state == "completed" \
-        and (s.path / runs.RESULTS).is_file()
+        and runs.has_results(s.path)
 
 
 class _NumberItem(QTableWidgetItem):
@@ -231,12 +231,11 @@ class RunsPage(QWidget):
         s = self._summary(path)
         has = s is not None
         training = has and self._is_training(s.path)
-        has_weights = has and any((s.path / f).is_file()
-                                  for f in ("model.safetensors", "best.safetensors"))
+        has_weights = has and runs.has_weights(s.path)
         for b in (self.open_button, self.compare_button, self.reveal_button):
             b.setEnabled(has)
         self.resume_button.setEnabled(has and not training and s.state != "running"
-                                      and (s.path / "state.pt").is_file())
+                                      and runs.resumable(s.path))
         self.use_button.setEnabled(has_weights)
         self.delete_button.setEnabled(has and not training and s.state != "running")
         self.delete_button.setToolTip("Stop the run before deleting it" if training

@@ -70,7 +70,7 @@ def test_store_decodes_back_to_the_documents(small_corpus: Path, tmp_path: Path)
     last_encode = [e for e in events if e.stage == "encode"][-1]
     assert last_encode.bytes_done == last_encode.bytes_total > 0
     assert last_encode.files_done == last_encode.files_total == 2
-    assert last_encode.rate_mb_s is not None and last_encode.rate_mb_s > 0
+    assert last_encode.bytes_per_s is not None and last_encode.bytes_per_s > 0
     assert last_encode.eta_s == 0.0
 
 
@@ -159,8 +159,9 @@ def test_jsonl_csv_and_gz_sources(tmp_path: Path, austen_200k: str) -> None:
     result = prepare(_cfg([folder], tmp_path / "out", corpus=CorpusOptions(text_field="body"),
                           tokenizer=TokenizerSpec("bpe", 600)))
     assert result.train_documents + result.val_documents == 400
-    with pytest.raises(UserError, match="--text-field"):
+    with pytest.raises(UserError, match="no field 'text'") as err:
         prepare(_cfg([folder], tmp_path / "out2"))
+    assert err.value.field == "text_field"
 
 
 def test_empty_corpus_and_bad_settings(tmp_path: Path, small_corpus: Path) -> None:

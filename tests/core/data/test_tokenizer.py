@@ -119,8 +119,8 @@ def test_vocab_too_large_suggests_smaller(tmp_path: Path, austen_chapter: str) -
     with pytest.raises(UserError) as err:
         train_tokenizer([austen_chapter], TokenizerSpec("unigram", 20_000), tmp_path / "t.model")
     msg = str(err.value)
-    assert "vocab size 20000 is too large" in msg and "--vocab-size" in msg
-    limit = int(msg.split("--vocab-size ")[1].split()[0])
+    assert "vocab size 20000 is too large" in msg and err.value.field == "vocab_size"
+    limit = int(err.value.option)
     assert MIN_VOCAB <= limit < 20_000
     # The suggested size works.
     tok = train_tokenizer([austen_chapter], TokenizerSpec("unigram", limit), tmp_path / "t.model")

@@ -15,19 +15,17 @@ from lmstudio_app.core.config import FinetuneConfig, build_run_config
 from lmstudio_app.core.data import labeled
 from lmstudio_app.core.data.tokenizer import Tokenizer, TokenizerSpec, train_tokenizer
 from lmstudio_app.core.errors import UserError
+from lmstudio_app.core.inference.evaluate import evaluate_examples
 from lmstudio_app.core.inference.loading import load_run
 from lmstudio_app.core.inference.predict import answer, classify
 from lmstudio_app.core.models import build_model
 from lmstudio_app.core.models.heads import build_task_model
-from lmstudio_app.core.objectives.finetune import (
-    ClassifyObjective,
-    best_span,
-    char_spans,
-    evaluate_examples,
+from lmstudio_app.core.objectives.classify import ClassifyObjective
+from lmstudio_app.core.objectives.encoding import best_span, char_spans, qa_windows, render_prompt
+from lmstudio_app.core.objectives.finetune_setup import (
+    build_finetune_setup,
     load_task_data,
     make_finetune_config,
-    qa_windows,
-    render_prompt,
     scratch_twin,
 )
 from lmstudio_app.core.training.control import RunControl
@@ -291,10 +289,9 @@ def test_freeze_options_keep_weights_and_body_lr_scale(bert_run, tmp_path):
     assert frozen and moving
     assert all(torch.equal(before[k], after["body." + k]) for k in frozen)
     assert any(not torch.equal(before[k], after["body." + k]) for k in moving)
-    from lmstudio_app.core.objectives.finetune import build_finetune_setup
-
     cfg = runs.read_config(run)
-    setup = build_finetune_setup(cfg, tmp_path / "again", resume=False, seed=0)
+    setup = build_finetune_setup(cfg, tmp_path / "again", resume=False, seed=0,
+                                 objective_cls=ClassifyObjective)
     assert setup.lr_scale("body.encoder.layer.1.output.dense.weight") == 0.5
     assert setup.lr_scale("head.weight") == 1.0
 

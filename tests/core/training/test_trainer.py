@@ -142,9 +142,9 @@ def test_pickled_checkpoint_is_refused(prepared_data, tmp_path):
         def __reduce__(self):
             return (open, (str(marker), "w"))
 
-    torch.save({"step": 3, "evil": Payload()}, run / ckpt.STATE)
+    torch.save({"step": 3, "evil": Payload()}, run / runs.STATE)
     with pytest.raises(UserError, match="refused"):
-        ckpt.load_state(run / ckpt.STATE)
+        ckpt.load_state(run / runs.STATE)
     result = Trainer(runs.read_config(run), run, RecordingSink(), resume=True).run()
     assert result.reason == "failed"
     assert not marker.exists()  # nothing in the file ran

@@ -41,10 +41,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ....cli.console import format_duration
 from ....core.data.corpus import ENCODINGS, CorpusOptions, corpus_size, discover, read_documents
 from ....core.data.tokenizer import KINDS, MIN_VOCAB
 from ....core.errors import UserError
+from ....core.util.units import format_duration, human_bytes, human_rate
 from ...jobs import BackgroundJob, JobCancelled
 from ...state import AppState
 from .token_view import TokenView
@@ -74,12 +74,6 @@ def gui_wording(message: str) -> str:
     return message
 
 
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -135,7 +129,7 @@ def read_preview(path: str, options: CorpusOptions) -> tuple[str, str]:
     codec = "latin-1" if options.encoding == "latin-1" else "utf-8"
     text = raw.decode(codec, errors="replace")
     if cut:
-        note += f" (first {PREVIEW_BYTES // 1024} KB)"
+        note += f" (first {human_bytes(PREVIEW_BYTES)})"
     return text, note
 
 
@@ -727,11 +721,10 @@ class DataPage(QWidget):
         total = p.bytes_total or 0
         if total:
             self.progress.setValue(int(1000 * min(1.0, p.bytes_done / total)))
-        rate = f"{p.rate_mb_s:.1f} MB/s" if getattr(p, "rate_mb_s", None) else "– MB/s"
         self.progress_label.setText(
             f"{_STAGES.get(p.stage, p.stage)} · files {p.files_done}/{p.files_total} · "
-            f"{p.bytes_done / 1e6:.1f} / {total / 1e6:.1f} MB · {rate} · "
-            f"ETA {format_duration(getattr(p, 'eta_s', None))}")
+            f"{human_bytes(p.bytes_done)} / {human_bytes(total)} · {human_rate(p.bytes_per_s)} · "
+            f"ETA {format_duration(p.eta_s)}")
 
     def _on_prepared(self, s: PrepareSummary) -> None:
         self.last_summary = s

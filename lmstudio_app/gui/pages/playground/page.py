@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 )
 
 from ....core import runs
+from ....core.util.units import human_count
 from ...jobs import BackgroundJob
 from ...state import AppState
 from .task_panels import ClassifyPanel, FewShotPanel, QAPanel
@@ -111,10 +112,6 @@ def predict_answer(loaded: Any, question: str, context: str) -> dict[str, Any]:
 
     with torch.inference_mode():
         return dict(answer(loaded, question, context or None))
-
-
-def _count(n: int) -> str:
-    return f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n / 1e3:.0f}K" if n >= 1e3 else str(n)
 
 
 class PlaygroundPage(QWidget):
@@ -423,7 +420,7 @@ class PlaygroundPage(QWidget):
         self._show_panel(objective)
         self.model_label.setText(
             f"{info.loaded.run_dir.name}: {_OBJECTIVE.get(objective, objective)}, "
-            f"{_count(info.n_params)} parameters, {cfg.model.n_layer} layers × "
+            f"{human_count(info.n_params)} parameters, {cfg.model.n_layer} layers × "
             f"{cfg.model.n_embd}, context {cfg.model.block_size} tokens, "
             f"vocabulary {info.loaded.tokenizer.vocab_size}; weights {info.loaded.weights.name}")
         if self._conversation:

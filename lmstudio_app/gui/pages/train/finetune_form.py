@@ -32,12 +32,10 @@ from PySide6.QtWidgets import (
 )
 
 from ....core import runs
-from ....core.config import ARCH_FOR_OBJECTIVE, ARCHS_FOR_TASK, TASKS, RunConfig
+from ....core.config import OBJECTIVES, PRETRAIN_OBJECTIVES, TASKS, RunConfig, needs_arch
 from ....core.data.corpus import ENCODINGS
 from ....core.errors import UserError
 
-TASK_LABELS = {"classify": "Classify texts", "qa-extractive": "Extractive QA (BERT)",
-               "qa-generative": "Generative QA (GPT)"}
 POOLINGS = (("auto", "automatic (GPT: last token, BERT: [CLS])"), ("last", "last token"),
             ("cls", "first token ([CLS])"), ("mean", "mean of the tokens"))
 COLUMN_ROLES = ("text", "label", "question", "context", "answer", "answer_start")
@@ -56,8 +54,7 @@ def pretrained_runs(root: Path) -> list[BaseRun]:
     """Pretraining runs (clm or mlm) under `root` that have saved weights."""
     out = []
     for s in runs.list_runs(root):
-        if s.objective in ARCH_FOR_OBJECTIVE and (
-                (s.path / "best.safetensors").exists() or (s.path / "model.safetensors").exists()):
+        if s.objective in PRETRAIN_OBJECTIVES and runs.has_weights(s.path):
             out.append(BaseRun(Path(s.path), s.name, s.objective))
     return out
 
@@ -94,7 +91,7 @@ class FinetuneForm(QWidget):
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.task_box = QComboBox()
         for task in TASKS:
-            self.task_box.addItem(TASK_LABELS[task], task)
+            self.task_box.addItem(OBJECTIVES[task].title, task)
         form.addRow("Task", self.task_box)
         self.base_box = QComboBox()
         self.base_box.setToolTip("The pretrained run whose body is fine-tuned")
@@ -210,9 +207,9 @@ class FinetuneForm(QWidget):
         keep = self.base_box.currentData()
         self.base_box.blockSignals(True)
         self.base_box.clear()
-        allowed = ARCHS_FOR_TASK[self.task()]
+        allowed = OBJECTIVES[self.task()].archs
         for r in pretrained_runs(self.runs_root):
-            if ARCH_FOR_OBJECTIVE[r.objective] in allowed:
+            if OBJECTIVES[r.objective].archs[0] in allowed:
                 self.base_box.addItem(f"{r.name} · {r.objective}", str(r.path))
         i = self.base_box.findData(keep) if keep else -1
         self.base_box.setCurrentIndex(i if i >= 0 else (0 if self.base_box.count() else -1))
@@ -370,12 +367,13 @@ class FinetuneForm(QWidget):
     def config(self, device: str, name: str = "") -> RunConfig:
         """The fine-tuning RunConfig; UserError (one line) when something is missing or wrong."""
         from ....core.config import FinetuneConfig
-        from ....core.objectives.finetune import make_finetune_config
+        from ....core.objectives.finetune_setup import make_finetune_config
 
         base = self.base_run()
         if base is None:
-            wants = " or ".join(a.upper() for a in ARCHS_FOR_TASK[self.task()])
-            raise UserError(f"no pretrained {wants} run to start from: pretrain one first.")
+            raise UserError(f"no pretrained run to start from: pretrain "
+                            f"{needs_arch(OBJECTIVES[self.task()])} model first.",
+                            field="base_run")
         path = self.file_edit.text().strip()
         if not path or not Path(path).is_file():
             raise UserError(f"labeled file {path or '(none)'}: not found; choose a file.")

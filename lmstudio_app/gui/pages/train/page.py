@@ -45,11 +45,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ....cli.console import format_duration
 from ....core import runs
-from ....core.config import PRESETS, RunConfig, build_run_config
+from ....core.config import RunConfig, build_run_config
 from ....core.errors import UserError
+from ....core.presets import PRESETS
 from ....core.training.sinks import EvalMetrics, MetricsSink, StepMetrics
+from ....core.util.units import format_duration, human_bytes, human_count
 from ...jobs import BackgroundJob
 from ...state import AppState
 from ...training import TrainingSession
@@ -105,22 +106,8 @@ MODES = (("pretrain", "Pretrain"), ("finetune", "Fine-tune"))
 _INVALID_STYLE = "QLineEdit { border: 2px solid #d9372b; border-radius: 3px; padding: 1px; }"
 
 
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GiB"
 
 
-def human_count(n: int) -> str:
-    if n >= 1e9:
-        return f"{n / 1e9:.2f} B"
-    if n >= 1e6:
-        return f"{n / 1e6:.2f} M"
-    if n >= 1e3:
-        return f"{n / 1e3:.1f} k"
-    return str(n)
 
 
 def _fields_named(message: str) -> list[str]:
@@ -725,7 +712,7 @@ class TrainPage(QWidget):
     def set_data_dir(self, path: Path) -> None:
         """Train on this prepared folder (announced by the Data page, or chosen here)."""
         path = Path(path)
-        tok = path / "tokenizer.model"
+        tok = path / runs.TOKENIZER
         try:
             from ....core.data.tokenizer import Tokenizer
 
@@ -930,7 +917,8 @@ class TrainPage(QWidget):
         if not self.validate() or not self.can_start() or self.config is None \
                 or self.config.finetune is None:
             return False
-        from ....core.objectives.finetune import compare_init, scratch_twin
+        from ....core.objectives.finetune_setup import scratch_twin
+        from ....core.training.compare import compare_init
         from ....core.training.control import RunControl
 
         cfg = self.config
@@ -996,7 +984,7 @@ class TrainPage(QWidget):
         self.state.sig_status.emit(f"Comparison failed: {message}")
 
     def _show_comparison(self, results: tuple[Any, Any]) -> None:
-        from ....core.objectives.finetune import headline
+        from ....core.training.compare import headline
 
         self.comparison = results
         pre, scr = (headline(r.report) for r in results)

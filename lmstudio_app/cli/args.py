@@ -1,0 +1,151 @@
+"""Argument helpers shared by the commands: typed values checked at the edge, and the groups of
+options several commands take (run folders, devices, overrides, labeled columns).
+
+Each option's `dest` is the configuration field it sets, so an engine error that names a field
+(`UserError.field`) finds its flag in the parser (`flag_for`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+from ..core.config import POOLINGS, TASKS, settable_fields
+from ..core.presets import PRESETS
+
+ENCODING_CHOICES = ("utf-8", "latin-1", "replace")
+EXIT_USAGE = 2
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with a mistake reported as one line (and exit status 2), not the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+
+
+def _number(kind: type, low: float | None = None, high: float | None = None,
+            low_open: bool = False, what: str = "") -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not {'a whole number' if kind is int else 'a number'}") from None
+        if kind is float and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text} is not a finite number")
+        too_low = low is not None and (value <= low if low_open else value < low)
+        if too_low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{text}: must be {what}")
+        return value
+
+    parse.__name__ = "whole number" if kind is int else "number"
+    return parse
+
+
+positive_int = _number(int, 1, what="at least 1")
+count = _number(int, 0, what="0 or more")
+fraction = _number(float, 0.0, 1.0, low_open=True, what="in (0, 1]")
+share = _number(float, 0.0, 1.0, what="in [0, 1]")
+non_negative = _number(float, 0.0, what="0 or more")
+positive = _number(float, 0.0, low_open=True, what="above 0")
+
+
+def add_set(s: argparse.ArgumentParser, what: str = "a field") -> None:
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help=f"override {what}, e.g. --set learning_rate=3e-4 "
+                        f"(fields: {', '.join(sorted(settable_fields()))})")
+
+
+def add_device(s: argparse.ArgumentParser, default: str | None = None) -> None:
+    s.add_argument("--device", default=default, metavar="auto|cpu|cuda|cuda:N|mps",
+                   help="default auto: CUDA, else MPS, else CPU")
+
+
+def add_run_folder(s: argparse.ArgumentParser) -> None:
+    """Where a new run goes: --out, or a fresh folder under the runs root named --name."""
+    s.add_argument("--out", metavar="RUN_DIR", help="the run folder (default: runs/<time>-<name>)")
+    s.add_argument("--runs-root", default="runs", metavar="DIR", help=argparse.SUPPRESS)
+    s.add_argument("--name", help="a name for the run folder")
+    s.add_argument("--json", action="store_true", help="one JSON object per line, for scripts")
+
+
+def add_loaded_run(s: argparse.ArgumentParser, device: str = "auto") -> None:
+    """A finished run to use: --run, which weights, on which device."""
+    s.add_argument("--run", required=True, metavar="RUN_DIR")
+    s.add_argument("--checkpoint", choices=("best", "latest"), default="best")
+    add_device(s, device)
+
+
+def add_columns(s: argparse.ArgumentParser, defaults: bool) -> None:
+    d = (lambda v: v) if defaults else (lambda v: None)
+    g = s.add_argument_group("columns (CSV/TSV header names or JSONL fields)")
+    g.add_argument("--text-col", default=d("text"), metavar="C", help="classify: the text")
+    g.add_argument("--label-col", default=d("label"), metavar="L", help="classify: the label")
+    g.add_argument("--question-col", default=d("question"), metavar="Q")
+    g.add_argument("--context-col", default=d("context"), metavar="X")
+    g.add_argument("--answer-col", default=d("answer"), metavar="A")
+    g.add_argument("--answer-start-col", default=None, metavar="S",
+                   help="the answer's character offset (default: found in the context)")
+
+
+def add_encoding(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--encoding", choices=ENCODING_CHOICES, default="utf-8",
+                   help="how to read bytes that are not UTF-8 (default: refuse them)")
+
+
+def add_finetune(s: argparse.ArgumentParser) -> None:
+    """The options of a fine-tuning run (finetune and compare-init)."""
+    s.add_argument("--task", choices=TASKS)
+    s.add_argument("--train", dest="train_file", metavar="FILE",
+                   help="labeled .csv .tsv or .jsonl (optionally .gz)")
+    s.add_argument("--val", dest="val_file", metavar="FILE",
+                   help="default: split off the training file")
+    s.add_argument("--test", dest="test_file", metavar="FILE",
+                   help="default: split off the training file")
+    s.add_argument("--from", dest="base_run", metavar="RUN_DIR", help="the pretrained run")
+    s.add_argument("--scratch", action="store_true", help="random weights instead")
+    s.add_argument("--preset", default="tiny", choices=sorted(PRESETS),
+                   help="with --scratch: the model's shape")
+    s.add_argument("--arch", choices=("gpt", "bert"),
+                   help="with --scratch and classify: the body (default gpt)")
+    s.add_argument("--tokenizer-from", metavar="RUN_DIR|DATA_DIR",
+                   help="with --scratch: where tokenizer.model is")
+    add_columns(s, defaults=True)
+    add_encoding(s)
+    s.add_argument("--max-steps", type=positive_int, metavar="N")
+    add_set(s, "a training field")
+    s.add_argument("--freeze-embeddings", action="store_true")
+    s.add_argument("--freeze-layers", type=count, default=0, metavar="N",
+                   help="freeze the lowest N blocks")
+    s.add_argument("--body-lr-scale", type=positive, default=1.0, metavar="F",
+                   help="the pretrained body learns at F times the head's rate")
+    s.add_argument("--class-weights", action="store_true",
+                   help="classify: weight the loss by inverse label frequency")
+    s.add_argument("--pooling", choices=POOLINGS, default="auto",
+                   help="classify: what the head reads (auto: GPT last token, BERT [CLS])")
+    s.add_argument("--max-length", type=count, default=0, metavar="N",
+                   help="tokens per example (default: the model's block_size)")
+    s.add_argument("--stride", type=positive_int, default=64, metavar="N",
+                   help="qa-extractive: overlap of the windows of a long context")
+    s.add_argument("--template", metavar="TEXT",
+                   help="qa-generative prompt with {question} and {context} (\\n for newline)")
+    s.add_argument("--val-fraction", type=share, default=0.1, metavar="F")
+    s.add_argument("--test-fraction", type=share, default=0.1, metavar="F")
+    s.add_argument("--split-seed", type=int, default=1337, metavar="S")
+    add_device(s)
+    add_run_folder(s)
+
+
+def flag_for(parser: argparse.ArgumentParser, field: str) -> str | None:
+    """The option that sets configuration field `field` in this command, if it has one."""
+    for action in parser._actions:
+        if action.dest == field and action.option_strings:
+            return action.option_strings[0]
+    if field in settable_fields() and any(a.dest == "set" for a in parser._actions):
+        return "--set"
+    return None

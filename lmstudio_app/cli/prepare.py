@@ -1,0 +1,78 @@
+"""`prepare`: corpora -> SentencePiece tokenizer -> HDF5 token store, with a progress line; and
+`demo`, the sample pipeline on the bundled corpus."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..core.util.units import format_duration, human_bytes, human_rate
+from .args import ENCODING_CHOICES, positive_int
+from .console import ProgressLine
+
+_STAGES = {"scan": "scanning", "tokenizer": "training tokenizer", "encode": "encoding"}
+
+
+def add_arguments(s: argparse.ArgumentParser) -> None:
+    from ..core.data.tokenizer import KINDS
+
+    s.add_argument("sources", nargs="+", metavar="corpus",
+                   help="files or folders (.txt .md .jsonl .csv .tsv, .gz)")
+    s.add_argument("--out", dest="out_dir", required=True, metavar="DATA_DIR",
+                   help="folder for the store")
+    s.add_argument("--tokenizer", dest="kind", choices=KINDS, default="unigram")
+    s.add_argument("--vocab-size", type=positive_int, default=8000, metavar="N")
+    s.add_argument("--val-fraction", type=float, default=0.05, metavar="F",
+                   help="share of documents held out for validation (default 0.05)")
+    s.add_argument("--text-field", default="text", metavar="NAME",
+                   help="JSONL field or CSV/TSV column holding the text (default: text)")
+    s.add_argument("--encoding", choices=ENCODING_CHOICES, default="utf-8",
+                   help="how to read bytes that are not UTF-8 (default: refuse them)")
+    s.add_argument("--include", action="append", default=[], metavar="GLOB",
+                   help="in folders, only files matching this pattern (repeatable)")
+    s.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                   help="in folders, skip files matching this pattern (repeatable)")
+
+
+def _progress() -> Callable[[Any], None]:
+    bar = ProgressLine()
+
+    def show(p: Any) -> None:
+        if p.stage == "done":
+            bar.clear()
+            return
+        bar.update(
+            p.fraction,
+            f"{_STAGES.get(p.stage, p.stage)}: files {p.files_done}/{p.files_total} "
+            f"{human_bytes(p.bytes_done)}/{human_bytes(p.bytes_total)} "
+            f"{human_rate(p.bytes_per_s)} ETA {format_duration(p.eta_s)}",
+        )
+
+    return show
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..core.data.corpus import CorpusOptions
+    from ..core.data.prepare import PrepareConfig, prepare
+    from ..core.data.tokenizer import TokenizerSpec
+
+    cfg = PrepareConfig(
+        sources=list(args.sources),
+        out_dir=args.out_dir,
+        tokenizer=TokenizerSpec(kind=args.kind, vocab_size=args.vocab_size),
+        corpus=CorpusOptions(text_field=args.text_field, encoding=args.encoding,
+                             include=tuple(args.include), exclude=tuple(args.exclude)),
+        val_fraction=args.val_fraction,
+    )
+    start = time.perf_counter()
+    result = prepare(cfg, progress=_progress())
+    took = time.perf_counter() - start
+    verb = "reused" if result.reused else f"wrote in {took:.1f} s"
+    print(
+        f"{result.out_dir}: {verb}; vocabulary {result.vocab_size}, "
+        f"train {result.train_tokens:,} tokens ({result.train_documents} documents), "
+        f"val {result.val_tokens:,} tokens ({result.val_documents} documents)"
+    )
+    return 0

@@ -1,0 +1,264 @@
+"""Commands that train: pretrain, finetune and compare-init.
+
+Ctrl-C stops at the next step boundary and saves (a second Ctrl-C aborts at once); a resumed
+run takes the training fields it is given (the rules are the engine's: `runs.resume_config`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..core.config import PRETRAIN_OBJECTIVES
+from ..core.presets import PRESETS
+from ..core.training.sinks import MetricsSink
+from .args import add_device, add_finetune, add_run_folder, add_set, positive_int
+from .console import ConsoleSink, JsonSink
+
+
+def _install_stop_handler(control: Any) -> None:
+    """First Ctrl-C: stop at the next step boundary and save. Second: abort at once."""
+
+    def handler(signum: int, frame: Any) -> None:
+        if control.stop_requested:
+            raise KeyboardInterrupt
+        print("\nstopping at the next step and saving (Ctrl-C again to abort)", file=sys.stderr)
+        control.stop()
+
+    signal.signal(signal.SIGINT, handler)
+
+
+def _run_dir(args: argparse.Namespace, name: str) -> Path:
+    from ..core import runs
+
+    if args.out:
+        return runs.claim_run_dir(Path(args.out))
+    return runs.new_run_dir(Path(args.runs_root), name)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    from ..core.config import parse_overrides
+
+    overrides = parse_overrides(args.set)
+    for key in ("max_steps", "device"):
+        if getattr(args, key, None) is not None:
+            overrides[key] = getattr(args, key)
+    if getattr(args, "compile", False):
+        overrides["compile"] = True
+    return overrides
+
+
+def _train(cfg: Any, run_dir: Path, sink: MetricsSink, resume: bool) -> Any:
+    """Run the trainer with Ctrl-C handling; a failed run is a UserError with its message."""
+    from ..core import runs
+    from ..core.errors import UserError
+    from ..core.training.control import RunControl
+    from ..core.training.trainer import Trainer
+
+    control = RunControl()
+    _install_stop_handler(control)
+    result = Trainer(cfg, run_dir, sink, control, resume=resume).run()
+    if result.reason == "failed":
+        raise UserError(runs.read_file(run_dir, runs.STATUS).get("error", "training failed"))
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# pretrain
+
+
+def add_pretrain_arguments(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--data", dest="data_dir", metavar="DATA_DIR", help="a folder made by prepare")
+    s.add_argument("--objective", choices=PRETRAIN_OBJECTIVES, default="clm",
+                   help="clm: next-token prediction (GPT); mlm: masked-LM (BERT)")
+    s.add_argument("--preset", default="tiny", choices=sorted(PRESETS))
+    add_set(s)
+    s.add_argument("--max-steps", type=positive_int, metavar="N")
+    add_device(s)
+    s.add_argument("--compile", action="store_true", help="use torch.compile")
+    s.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped run")
+    add_run_folder(s)
+
+
+def run_pretrain(args: argparse.Namespace) -> int:
+    from ..core import runs
+    from ..core.config import build_run_config
+    from ..core.data.layout import TOKENIZER
+    from ..core.data.tokenizer import Tokenizer
+    from ..core.errors import UserError
+
+    overrides = _overrides(args)
+    if args.resume:
+        run_dir = Path(args.resume)
+        cfg = runs.resume_config(run_dir, overrides)
+    else:
+        if not args.data_dir:
+            raise UserError("pretraining needs a prepared data folder.", field="data_dir")
+        tok_path = Path(args.data_dir) / TOKENIZER
+        if not tok_path.is_file():
+            raise UserError(f"{args.data_dir}: no {TOKENIZER} here; prepare a corpus into this "
+                            "folder first.", field="data_dir")
+        vocab = Tokenizer.load(tok_path).vocab_size
+        cfg = build_run_config(args.objective, args.preset, vocab, overrides,
+                               data_dir=str(args.data_dir), name=args.name or "")
+        run_dir = _run_dir(args, cfg.name)
+    result = _train(cfg, run_dir, JsonSink() if args.json else ConsoleSink(), bool(args.resume))
+    if not args.json:
+        best = f"{result.best_val_loss:.4f}" if result.best_val_loss is not None else "n/a"
+        print(f"{result.reason} at step {result.step}; best val loss {best}; run {run_dir}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# finetune and compare-init
+
+
+class _DataNote(MetricsSink):
+    """Shows what the labeled files held (rows used, skipped lines) once the run has started."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+
+    def started(self, info: dict[str, Any]) -> None:
+        from ..core import runs
+
+        report = runs.read_file(Path(info["run_dir"]), runs.DATA_REPORT)
+        if not report:
+            return
+        if self.as_json:
+            print(json.dumps({"event": "data", "splits": report.get("splits"),
+                              "summary": report.get("summary", "")}), flush=True)
+        else:
+            splits = report.get("splits", {})
+            print(f"data: train {splits.get('train')}, val {splits.get('val')}, "
+                  f"test {splits.get('test')} examples", file=sys.stderr)
+            for line in str(report.get("summary", "")).splitlines():
+                print(f"  {line}", file=sys.stderr)
+
+
+def _finetune_config(args: argparse.Namespace) -> Any:
+    from ..core.config import FinetuneConfig
+    from ..core.errors import UserError
+    from ..core.objectives.finetune_setup import make_finetune_config
+
+    if not args.task:
+        raise UserError("fine-tuning needs a task.", field="task")
+    ft = FinetuneConfig(
+        task=args.task, train_file=args.train_file or "", val_file=args.val_file or "",
+        test_file=args.test_file or "", encoding=args.encoding,
+        text_col=args.text_col, label_col=args.label_col, question_col=args.question_col,
+        context_col=args.context_col, answer_col=args.answer_col,
+        answer_start_col=args.answer_start_col or "",
+        base_run=args.base_run or "", scratch=bool(args.scratch),
+        tokenizer_from=args.tokenizer_from or "", freeze_embeddings=args.freeze_embeddings,
+        freeze_layers=args.freeze_layers, body_lr_scale=args.body_lr_scale,
+        class_weights=args.class_weights, pooling=args.pooling, max_length=args.max_length,
+        stride=args.stride, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
+        split_seed=args.split_seed,
+    )
+    if args.template is not None:
+        ft.template = args.template.replace("\\n", "\n")
+    ft.validate()
+    return make_finetune_config(ft, preset=args.preset, arch=args.arch,
+                                overrides=_overrides(args), name=args.name or "")
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    from ..core.training.compare import headline
+
+    figures = ", ".join(f"{k} {v:.4f}" for k, v in headline(report).items())
+    print(f"test ({report.get('n', 0)} examples): {figures}")
+    for label, row in report.get("per_class", {}).items():
+        print(f"  {label:<16} precision {row['precision']:.3f} recall {row['recall']:.3f} "
+              f"f1 {row['f1']:.3f} support {row['support']}")
+    if report.get("confusion"):
+        print("  confusion (rows true, columns predicted): "
+              + " | ".join(" ".join(str(c) for c in row) for row in report["confusion"]))
+
+
+def add_finetune_arguments(s: argparse.ArgumentParser) -> None:
+    add_finetune(s)
+    s.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped fine-tune")
+
+
+def run_finetune(args: argparse.Namespace) -> int:
+    from ..core import runs
+    from ..core.errors import UserError
+    from ..core.training.sinks import FanOutSink
+
+    if args.resume:
+        run_dir = Path(args.resume)
+        cfg = runs.resume_config(run_dir, _overrides(args))
+        if cfg.finetune is None:
+            raise UserError(f"{run_dir} is a pretraining run; continue it as a pretraining run.",
+                            field="resume")
+    else:
+        cfg = _finetune_config(args)
+        run_dir = _run_dir(args, cfg.name)
+    sink = FanOutSink(_DataNote(args.json), JsonSink() if args.json else ConsoleSink())
+    result = _train(cfg, run_dir, sink, bool(args.resume))
+    report = runs.read_file(run_dir, runs.RESULTS)
+    if args.json:
+        print(json.dumps({"event": "results", "run_dir": str(run_dir), "reason": result.reason,
+                          "step": result.step, **report}))
+    else:
+        print(f"{result.reason} at step {result.step}; run {run_dir}")
+        if report:
+            _print_report(report)
+    return 0
+
+
+def add_compare_arguments(s: argparse.ArgumentParser) -> None:
+    add_finetune(s)
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from ..core import runs
+    from ..core.errors import UserError
+    from ..core.objectives.finetune_setup import scratch_twin
+    from ..core.training.compare import compare_init, headline, verdict
+    from ..core.training.control import RunControl
+
+    if not args.base_run:
+        raise UserError("the comparison needs the pretrained run to compare.", field="base_run")
+    cfg = _finetune_config(args)
+    twin = scratch_twin(cfg)
+    if args.out:
+        out = Path(args.out)
+        dirs = (runs.claim_run_dir(out / "pretrained"), runs.claim_run_dir(out / "scratch"))
+    else:
+        dirs = (runs.new_run_dir(Path(args.runs_root), cfg.name),
+                runs.new_run_dir(Path(args.runs_root), twin.name))
+    control = RunControl()
+    _install_stop_handler(control)
+
+    def sink_for(init: str) -> MetricsSink | None:
+        if args.json:
+            return None
+        print(f"== fine-tuning from {init} ==", file=sys.stderr)
+        return ConsoleSink()
+
+    pre, scr = compare_init(cfg, dirs, sink_for, control)
+    said = verdict(pre, scr)
+    a, b = headline(pre.report), headline(scr.report)
+    if args.json:
+        diff = {k: v - b[k] for k, v in a.items() if k in b}
+        print(json.dumps({"pretrained": pre.as_dict(), "scratch": scr.as_dict(),
+                          "difference": diff, "verdict": said.text}))
+    else:
+        print(f"{'':<14}{'pretrained':>12}{'scratch':>12}{'difference':>12}")
+        for key in a:
+            if key in b:
+                print(f"{key:<14}{a[key]:>12.4f}{b[key]:>12.4f}{a[key] - b[key]:>+12.4f}")
+        for side in (pre, scr):
+            note = f" ({side.error})" if side.error else ""
+            print(f"{side.init}: {side.reason} at step {side.step}, run {side.run_dir}{note}")
+        print(said.text)
+    failed = [s for s in (pre, scr) if s.reason == "failed"]
+    if failed:
+        raise UserError(f"{failed[0].init} run failed: {failed[0].error}")
+    return 0

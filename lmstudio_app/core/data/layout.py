@@ -1,0 +1,12 @@
+"""File names of a prepared data folder (and of the tokenizer file every folder shares).
+
+A data folder made by prepare holds tokenizer.model (SentencePiece), tokens.h5 (the HDF5 token
+store) and prepare.json (what was prepared, from what, and the figures). A run folder keeps its
+tokenizer under the same name, so any folder with a tokenizer can lend it.
+"""
+
+from __future__ import annotations
+
+TOKENIZER = "tokenizer.model"
+STORE = "tokens.h5"
+SUMMARY = "prepare.json"

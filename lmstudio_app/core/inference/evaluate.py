@@ -1,0 +1,38 @@
+"""Scoring a fine-tuned run on a labeled file: the task's own metrics (accuracy, macro F1 and
+the confusion matrix; or exact match and F1)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..data import labeled
+from ..data.labeled import ClassificationColumns, QAColumns
+from ..objectives import task_class
+from ..objectives.finetune_setup import columns_of
+from .loading import LoadedRun, require_task
+
+
+def evaluate_examples(loaded: LoadedRun, examples: Sequence[Any]) -> dict[str, Any]:
+    """Metrics of a fine-tuned run on labeled examples; raises UserError for a pretraining run."""
+    ft = require_task(loaded)
+    cls = task_class(ft.task)
+    return {"task": ft.task,
+            **cls.score_examples(loaded.model, loaded.tokenizer, loaded.config, examples)}
+
+
+def evaluate_file(loaded: LoadedRun, path: str | Path,
+                  columns: ClassificationColumns | QAColumns | None = None,
+                  encoding: str = "utf-8") -> dict[str, Any]:
+    """Load a labeled file with the run's task (columns default to the run's) and score it."""
+    ft = require_task(loaded)
+    columns = columns or columns_of(ft)
+    if isinstance(columns, ClassificationColumns):
+        examples, report = labeled.load_classification(path, columns, encoding)
+    else:
+        examples, report = labeled.load_qa(path, columns, encoding)
+    out = evaluate_examples(loaded, examples)
+    out["data"] = {"path": str(path), "rows_read": report.rows_read,
+                   "rows_used": report.rows_used, "skipped": len(report.skipped)}
+    return out

@@ -1,0 +1,54 @@
+"""Causal language modelling (GPT): predict each next token of random windows of the corpus."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from .base import Batch
+from .batches import CausalBatches, fixed_eval_batches
+from .pretrain import LanguageModelObjective
+
+
+class CausalLM(LanguageModelObjective):
+    """Next-token cross-entropy on (B, T) windows; validation also in bits per character."""
+
+    name = "clm"
+
+    def _make_batches(self, tokens: np.ndarray, seed: int) -> CausalBatches:
+        return CausalBatches(tokens, self.cfg.model.block_size, self.cfg.train.batch_size, seed)
+
+    def loss(self, model: nn.Module, batch: Batch) -> torch.Tensor:
+        x, y = batch
+        return model(x, y)[1]
+
+    def eval_batches(self) -> list[Batch]:
+        if self._eval_cache is None:
+            self._eval_cache = fixed_eval_batches(
+                self.val, self.cfg.model.block_size, self.cfg.train.batch_size,
+                self.cfg.train.eval_batches, seed=0,
+            )
+        return self._eval_cache
+
+    def eval_extra(self, model: nn.Module, val_loss: float) -> dict[str, float]:
+        # Bits per character: the loss of the whole validation text, spread over its characters.
+        if not self.val_chars or not len(self.val):
+            return {}
+        bpc = val_loss * (len(self.val) / self.val_chars) / math.log(2)
+        return {"bits_per_char": bpc}
+
+    def sample(self, model: nn.Module) -> str | None:
+        """A short generation from the configured prompt (temperature 0.8, top-k 50, seeded)."""
+        prompt = self.cfg.train.sample_prompt
+        if not prompt:
+            return None
+        from ..models.generate import generate
+
+        with torch.random.fork_rng(devices=[]):
+            pieces = generate(model, self.tokenizer, prompt,
+                              max_new_tokens=self.cfg.train.sample_tokens,
+                              temperature=0.8, top_k=50, top_p=None, seed=1234)
+            return prompt + "".join(pieces)
