@@ -8,6 +8,13 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if not args:
+        # Before any Qt import: a platform plugin that cannot load aborts the process.
+        from .gui.platform_check import platform_problem
+
+        problem = platform_problem()
+        if problem:
+            print(f"error: the window cannot start: {problem}", file=sys.stderr)
+            return 2
         try:
             from .gui.app import main as gui_main
         except ImportError as exc:
