@@ -5,8 +5,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
+PACKAGE_STAMP := $(VENV)/.installed-package
 
-.PHONY: run test test-slow lint bench bench-gui screenshots clean
+.PHONY: run test test-slow lint bench bench-gui bench-package package screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +40,20 @@ bench-gui: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/ui_latency.py
 	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/gui_overhead.py
 	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/plot_scale.py
+
+# The one-folder bundle dist/lmstudio_app/ (PyInstaller onedir; see packaging/README.md).
+$(PACKAGE_STAMP): pyproject.toml | $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,package]'
+	touch $@
+
+package: $(PACKAGE_STAMP)
+	$(BIN)/python -m PyInstaller --noconfirm --log-level WARN --distpath dist \
+		--workpath build/pyinstaller packaging/lmstudio_app.spec
+	@du -sh dist/lmstudio_app
+
+# The bundle's size, start time and CLI run (builds it when out of date).
+bench-package: $(PACKAGE_STAMP)
+	$(BIN)/python bench/bundle.py
 
 # Pictures of each page for the docs (offscreen: no display needed).
 screenshots: $(STAMP)

@@ -7,7 +7,18 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if args and args[0] in ("--install-desktop", "--uninstall-desktop"):
+        from .desktop_entry import main as desktop_main
+
+        return desktop_main(args)
     if not args:
+        # Before any Qt import: a platform plugin that cannot load aborts the process.
+        from .gui.platform_check import platform_problem
+
+        problem = platform_problem()
+        if problem:
+            print(f"error: the window cannot start: {problem}", file=sys.stderr)
+            return 2
         from .gui.app import main as gui_main
 
         return gui_main()

@@ -8,7 +8,6 @@ message instead of ending the program.
 
 from __future__ import annotations
 
-import importlib.resources
 import logging
 import logging.handlers
 import os
@@ -23,6 +22,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from ..core.errors import UserError
+from ..desktop_entry import icon_files
 
 APP_NAME = "lmstudio_app"
 LOG_FILE = "lmstudio_app.log"
@@ -31,14 +31,9 @@ log = logging.getLogger("lmstudio_app")
 
 
 def app_icon() -> QIcon:
-    """The window icon, from the package's resources (never a path relative to the cwd)."""
+    """The window icon: the SVG and its hicolor sizes, the files the desktop entry installs."""
     icon = QIcon()
-    try:
-        folder = importlib.resources.files("lmstudio_app.resources") / "icons"
-    except ModuleNotFoundError:
-        folder = Path(__file__).resolve().parents[2] / "resources" / "icons"  # type: ignore
-    for name in ("lmstudio_app.svg", "lmstudio_app-256.png", "lmstudio_app-64.png"):
-        path = folder / name
+    for _, path in icon_files():
         if path.is_file():
             icon.addFile(str(path))
     return icon
