@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import prepare, train, use
+from . import instruments, prepare, train, use
 from .args import EXIT_USAGE, Parser, flag_for, positive_int
 
 EXAMPLES = """\
@@ -78,6 +78,12 @@ COMMANDS: dict[str, Command] = {
                         use.add_classify_arguments, use.run_classify),
     "answer": Command("answer a question with a fine-tuned QA run",
                       use.add_answer_arguments, use.run_answer),
+    "token-losses": Command("the loss of each token of a passage under a pretrained run",
+                            instruments.add_token_losses_arguments, instruments.run_token_losses),
+    "hard-tokens": Command("the token types of the validation split the model finds hardest",
+                           instruments.add_hard_tokens_arguments, instruments.run_hard_tokens),
+    "attention": Command("attention weights of every layer and head for a text",
+                         instruments.add_attention_arguments, instruments.run_attention),
     "runs": Command("list run folders", use.add_runs_arguments, use.run_runs),
     "demo": Command("the sample pipeline on the bundled corpus, in the terminal",
                     _add_demo_arguments, _run_demo),

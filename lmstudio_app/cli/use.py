@@ -25,19 +25,36 @@ def add_generate_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--top-p", type=fraction, default=0.95, metavar="P",
                    help="nucleus sampling: the smallest set of pieces holding P (1 disables)")
     s.add_argument("--seed", type=int, metavar="S")
+    s.add_argument("--show-probs", action="store_true",
+                   help="one line per token: its probability, the entropy and the top 5 "
+                        "alternatives (with --json: one JSON object per token)")
+    s.add_argument("--json", action="store_true", help="with --show-probs: JSON lines")
 
 
 def run_generate(args: argparse.Namespace) -> int:
     from ..core.inference.loading import load_run, require_objective
-    from ..core.models.generate import generate
+    from ..core.models.generate import generate_choices
 
     loaded = load_run(Path(args.run), args.checkpoint, args.device)
     require_objective(loaded, "clm")
+    choices = generate_choices(loaded.model, loaded.tokenizer, args.prompt,
+                               max_new_tokens=args.max_new_tokens, temperature=args.temperature,
+                               top_k=args.top_k or None, top_p=args.top_p, seed=args.seed)
+    if args.show_probs:
+        for c in choices:
+            if args.json:
+                print(json.dumps({"token_id": c.token_id, "piece": c.piece, "text": c.text,
+                                  "probability": c.probability, "entropy_bits": c.entropy_bits,
+                                  "top": [{"piece": p, "probability": q} for p, q in c.top]}),
+                      flush=True)
+            else:
+                top = "  ".join(f"{p!r} {q:.3f}" for p, q in c.top)
+                print(f"{c.probability:6.3f}  {c.entropy_bits:5.2f} bits  {c.piece!r:<16} "
+                      f"| {top}", flush=True)
+        return 0
     sys.stdout.write(args.prompt)
-    for piece in generate(loaded.model, loaded.tokenizer, args.prompt,
-                          max_new_tokens=args.max_new_tokens, temperature=args.temperature,
-                          top_k=args.top_k or None, top_p=args.top_p, seed=args.seed):
-        sys.stdout.write(piece)
+    for c in choices:
+        sys.stdout.write(c.text)
         sys.stdout.flush()
     sys.stdout.write("\n")
     return 0

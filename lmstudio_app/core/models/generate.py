@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -29,18 +30,16 @@ def context_keep(max_positions: int) -> int:
     return max(1, min(max_positions - 1, int(max_positions * KEEP_FRACTION)))
 
 
-def sample_next(
-    logits: Tensor,
-    *,
-    temperature: float,
-    top_k: int | None,
-    top_p: float | None,
-    generator: torch.Generator | None,
-) -> int:
-    """One token id from the logits (V,) of the last position; temperature <= 0 is greedy."""
+def sampling_distribution(
+    logits: Tensor, *, temperature: float, top_k: int | None, top_p: float | None,
+) -> Tensor:
+    """The probabilities (V,) the sampler draws from: softmax(logits / temperature), cut to the
+    top-k pieces and to the smallest set holding top_p of the mass (Holtzman et al. 2020), then
+    renormalised. temperature <= 0 (greedy) reports the model's own softmax (temperature 1)."""
+    logits = logits.float()
     if temperature <= 0:
-        return int(torch.argmax(logits))
-    logits = logits.float() / temperature
+        return torch.softmax(logits, dim=-1)
+    logits = logits / temperature
     if top_k is not None and 0 < top_k < logits.numel():
         kth = torch.topk(logits, top_k).values[-1]
         logits = logits.masked_fill(logits < kth, float("-inf"))
@@ -51,7 +50,51 @@ def sample_next(
         drop = (torch.cumsum(sorted_probs, dim=0) - sorted_probs) >= top_p
         sorted_probs[drop] = 0.0
         probs = torch.zeros_like(probs).scatter_(0, order, sorted_probs)
-    return int(torch.multinomial(probs, 1, generator=generator))
+        probs = probs / probs.sum()
+    return probs
+
+
+def sample_next(
+    logits: Tensor,
+    *,
+    temperature: float,
+    top_k: int | None,
+    top_p: float | None,
+    generator: torch.Generator | None,
+) -> tuple[int, Tensor]:
+    """One token id from the logits (V,) of the last position, and the distribution (V,) it was
+    drawn from; temperature <= 0 is greedy (the likeliest token)."""
+    probs = sampling_distribution(logits, temperature=temperature, top_k=top_k, top_p=top_p)
+    if temperature <= 0:
+        return int(torch.argmax(logits)), probs
+    return int(torch.multinomial(probs, 1, generator=generator)), probs
+
+
+@dataclass(frozen=True)
+class TokenChoice:
+    """One generated token: the text it completes, its probability under the distribution the
+    sampler used, the likeliest alternatives and that distribution's entropy (bits).
+
+    `text` is the new text this token makes appear: "" while a byte-fallback character waits for
+    its other bytes (the token completing it carries the whole character).
+    """
+
+    token_id: int
+    piece: str
+    text: str
+    probability: float
+    top: tuple[tuple[str, float], ...]
+    entropy_bits: float
+
+
+def _choice(tokenizer: Any, token: int, text: str, probs: Tensor, top_n: int) -> TokenChoice:
+    top = torch.topk(probs, min(top_n, probs.numel()))
+    alternatives = tuple((tokenizer.id_to_piece(int(i)), float(p))
+                         for p, i in zip(top.values, top.indices, strict=True) if p > 0)
+    p = probs.clamp_min(1e-30)
+    entropy = float(-(probs * torch.log2(p)).sum())
+    return TokenChoice(token, tokenizer.id_to_piece(token), text, float(probs[token]),
+                       alternatives, entropy)
 
 
 class _Stepper:
@@ -96,16 +139,16 @@ class _Detokenizer:
             return full[len(self.base):]
         return self.tokenizer.decode(new_ids)
 
-    def new_piece(self, new_ids: list[int], final: bool = False) -> str:
+    def new_piece(self, new_ids: list[int]) -> str:
         text = self.text(new_ids)
-        if not final and text.endswith(_REPLACEMENT):
+        if text.endswith(_REPLACEMENT):
             return ""  # a byte-fallback character still waiting for its other bytes
         piece = text[self.emitted:]
         self.emitted = len(text)
         return piece
 
 
-def generate(
+def generate_choices(
     model: GPT,
     tokenizer: Any,
     prompt: str,
@@ -117,12 +160,14 @@ def generate(
     seed: int | None = None,
     stop_at_eos: bool = True,
     cancel: threading.Event | None = None,
-) -> Iterator[str]:
-    """Continue `prompt`, yielding new text pieces as they are produced.
+    top_n: int = 5,
+) -> Iterator[TokenChoice]:
+    """Continue `prompt` token by token, each with its probability and `top_n` alternatives.
 
     temperature 0 is greedy; the same seed gives the same text. An empty prompt starts from the
     beginning-of-text token. Stops after max_new_tokens, at the end-of-text token (stop_at_eos)
-    or when `cancel` is set. The model is in eval mode while the generator runs.
+    or when `cancel` is set; a character whose bytes were not all generated when it stops is
+    left out. The model is in eval mode while the generator runs.
     """
     device = next(model.parameters()).device
     prompt_ids = tokenizer.encode(prompt) if prompt else []
@@ -145,19 +190,22 @@ def generate(
         for _ in range(max_new_tokens):
             if cancel is not None and cancel.is_set():
                 break
-            token = sample_next(logits, temperature=temperature, top_k=top_k, top_p=top_p,
-                                generator=generator)
+            token, probs = sample_next(logits, temperature=temperature, top_k=top_k,
+                                       top_p=top_p, generator=generator)
             if stop_at_eos and token == tokenizer.eos_id:
                 break
             history.append(token)
             new_ids.append(token)
-            piece = detok.new_piece(new_ids)
-            if piece:
-                yield piece
+            yield _choice(tokenizer, token, detok.new_piece(new_ids), probs, top_n)
             if len(new_ids) < max_new_tokens:
                 logits = stepper.step(token, history)
-        rest = detok.new_piece(new_ids, final=True)
-        if rest:
-            yield rest
     finally:
         model.train(was_training)
+
+
+def generate(model: GPT, tokenizer: Any, prompt: str, **options: Any) -> Iterator[str]:
+    """Continue `prompt`, yielding new text pieces as they are produced (the options are
+    generate_choices')."""
+    for choice in generate_choices(model, tokenizer, prompt, **options):
+        if choice.text:
+            yield choice.text

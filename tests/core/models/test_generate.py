@@ -11,7 +11,13 @@ from lmstudio_app.core.config import ModelConfig
 from lmstudio_app.core.errors import UserError
 from lmstudio_app.core.inference.predict import fill_mask, mask_input_ids
 from lmstudio_app.core.models import GPT, Bert, build_model
-from lmstudio_app.core.models.generate import _Detokenizer, context_keep, generate
+from lmstudio_app.core.models.generate import (
+    _Detokenizer,
+    context_keep,
+    generate,
+    generate_choices,
+    sampling_distribution,
+)
 
 PROMPT = "It is a truth universally acknowledged, that a single man"
 
@@ -47,7 +53,8 @@ def _greedy_reference(model: GPT, tok, prompt: str, n: int) -> str:
         if len(ids) - start >= max_pos:  # the window is full: slide it as generate does
             start = len(ids) - context_keep(max_pos)
     anchor = (tok.encode(prompt) or [tok.bos_id])[-8:]
-    return tok.decode(anchor + new)[len(tok.decode(anchor)):]
+    # A character whose bytes were not all generated is left out, as generate does.
+    return tok.decode(anchor + new)[len(tok.decode(anchor)):].rstrip("\ufffd")
 
 
 def test_greedy_generation_equals_full_forward(unigram_tokenizer):
@@ -71,9 +78,10 @@ def test_generation_keeps_going_past_the_position_table(unigram_tokenizer):
 def test_empty_prompt_starts_from_bos(unigram_tokenizer):
     tok = unigram_tokenizer
     model = _gpt(tok)
-    text = "".join(generate(model, tok, "", max_new_tokens=12, temperature=0))
-    assert text == _greedy_reference(model, tok, "", 12)
-    assert text
+    choices = list(generate_choices(model, tok, "", max_new_tokens=12, temperature=0,
+                                    stop_at_eos=False))
+    assert len(choices) == 12
+    assert "".join(c.text for c in choices) == _greedy_reference(model, tok, "", 12)
 
 
 def test_same_seed_same_text(unigram_tokenizer):
@@ -153,7 +161,6 @@ def test_detokenizer_holds_back_partial_characters(unigram_tokenizer):
     assert any(tok.id_to_piece(i).startswith("<0x") for i in ids)
     detok = _Detokenizer(tok, tok.encode("Hello,"))
     pieces = [detok.new_piece(ids[: i + 1]) for i in range(len(ids))]
-    pieces.append(detok.new_piece(ids, final=True))
     assert "".join(pieces) == text
     assert not any("\ufffd" in p for p in pieces)
     assert sum(1 for p in pieces if p) > 5
@@ -188,3 +195,51 @@ def test_fill_mask_returns_ordinary_pieces_with_probabilities(unigram_tokenizer)
 def test_fill_mask_needs_exactly_one_marker(unigram_tokenizer, text):
     with pytest.raises(UserError, match=r"\[MASK\] exactly once"):
         fill_mask(_bert(unigram_tokenizer), unigram_tokenizer, text)
+
+
+# -------------------------------------------------------------------------------- probabilities
+
+
+SHORT = "It is a truth"  # short enough that no window slides in these tests
+
+
+def _full_logits(model: GPT, ids: list[int]) -> torch.Tensor:
+    with torch.no_grad():
+        return model(torch.tensor([ids]))[0][0, -1]
+
+
+def test_choices_report_the_models_softmax_for_each_step(unigram_tokenizer):
+    tok = unigram_tokenizer
+    model = _gpt(tok)
+    ids = tok.encode(SHORT)
+    choices = list(generate_choices(model, tok, SHORT, max_new_tokens=10, temperature=0,
+                                    stop_at_eos=False))
+    for c in choices:
+        probs = torch.softmax(_full_logits(model, ids).float(), -1)
+        assert c.token_id == int(probs.argmax())
+        assert abs(c.probability - float(probs[c.token_id])) < 1e-5
+        assert c.top[0] == (tok.id_to_piece(c.token_id), pytest.approx(c.probability))
+        assert len(c.top) == 5 and [p for _, p in c.top] == sorted((p for _, p in c.top),
+                                                                  reverse=True)
+        entropy = float(-(probs * torch.log2(probs.clamp_min(1e-30))).sum())
+        assert abs(c.entropy_bits - entropy) < 1e-4
+        ids.append(c.token_id)
+
+
+@pytest.mark.parametrize(("temperature", "top_k", "top_p"),
+                         [(1.5, None, None), (0.8, 3, None), (1.0, None, 0.5)])
+def test_sampled_choices_report_the_distribution_the_sampler_used(unigram_tokenizer, temperature,
+                                                                   top_k, top_p):
+    tok = unigram_tokenizer
+    model = _gpt(tok)
+    ids = tok.encode(SHORT)
+    choices = list(generate_choices(model, tok, SHORT, max_new_tokens=8, temperature=temperature,
+                                    top_k=top_k, top_p=top_p, seed=7, stop_at_eos=False))
+    for c in choices:
+        used = sampling_distribution(_full_logits(model, ids), temperature=temperature,
+                                     top_k=top_k, top_p=top_p)
+        assert abs(float(used.sum()) - 1.0) < 1e-5
+        assert abs(c.probability - float(used[c.token_id])) < 1e-5 and c.probability > 0
+        if top_k is not None:
+            assert len(c.top) <= top_k  # nothing outside the top-k is ever proposed
+        ids.append(c.token_id)
