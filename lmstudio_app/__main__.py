@@ -6,6 +6,9 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .core.util.threads import calm_cpu_threads
+
+    calm_cpu_threads()  # before anything imports torch, for the window and the CLI alike
     args = sys.argv[1:] if argv is None else argv
     if args and args[0] in ("--install-desktop", "--uninstall-desktop"):
         from .desktop_entry import main as desktop_main
