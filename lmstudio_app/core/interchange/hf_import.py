@@ -85,6 +85,9 @@ def read_hf_config(src: Path) -> dict[str, Any]:
 def model_config_from_hf(src: Path, hf: dict[str, Any]) -> tuple[ModelConfig, str]:
     """Our ModelConfig for a GPT-2 / BERT config.json, and the architecture it names."""
     model_type = hf.get("model_type")
+    if model_type is None:
+        raise UserError(f"{src / HF_CONFIG}: not a Hugging Face model configuration (no "
+                        "model_type).", field="hf")
     if model_type not in ARCHITECTURES:
         raise _refuse(src, "model_type", model_type,
                       "only GPT-2 (gpt2) and BERT (bert) models can be imported")
