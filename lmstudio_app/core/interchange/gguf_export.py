@@ -74,8 +74,8 @@ def _write_tensor(writer: Any, gguf: Any, name: str, value: torch.Tensor, dtype:
         writer.add_tensor(name, data.astype(np.float16))
     else:
         bf16 = gguf.GGMLQuantizationType.BF16
-        writer.add_tensor(name, gguf.quants.quantize(data, bf16), raw_shape=data.shape,
-                          raw_dtype=bf16)
+        # Quantised bytes (rows of 2 * n uint8); the writer derives the logical shape from them.
+        writer.add_tensor(name, gguf.quants.quantize(data, bf16), raw_dtype=bf16)
 
 
 def _spm_vocab(writer: Any, gguf: Any, tok: Tokenizer) -> None:

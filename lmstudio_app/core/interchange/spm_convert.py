@@ -13,7 +13,10 @@ The equivalent `tokenizers` pipeline:
     decoder      "▁" -> " ", byte pieces -> bytes -> text
 
 (after transformers' convert_slow_tokenizer.SpmConverter, without its protobuf dependency).
-Tests check the ids equal SentencePiece's on a long stretch of the Austen corpus.
+Tests check the ids equal SentencePiece's on a long stretch of the Austen corpus. One
+difference is intended: a special piece spelled out in the text ("[MASK]") becomes that special
+token, as transformers' pipelines expect (fill-mask writes "[MASK]" into the text); our own
+encoder spells it out in characters and inserts special ids itself.
 """
 
 from __future__ import annotations

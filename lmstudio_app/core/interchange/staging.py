@@ -50,8 +50,8 @@ def check_new_destination(out: Path, field: str = "out") -> Path:
     if out.exists() and not (out.is_dir() and not any(out.iterdir())):
         raise UserError(f"{out} already exists: choose a new name, or remove it first.",
                         field=field)
-    if not out.parent.exists():
-        raise UserError(f"{out.parent}: no such folder.", field=field)
+    if out.parent.exists() and not out.parent.is_dir():
+        raise UserError(f"{out.parent} is a file, not a folder.", field=field)
     return out
 
 
@@ -60,6 +60,7 @@ def staged_folder(out: Path, field: str = "out") -> Iterator[Path]:
     """A temporary folder beside `out`, renamed to `out` when the block succeeds, removed
     when it fails."""
     out = check_new_destination(Path(out), field)
+    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()

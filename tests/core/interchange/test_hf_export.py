@@ -14,7 +14,7 @@ from lmstudio_app.core.inference.loading import load_run
 from lmstudio_app.core.interchange.hf_export import export_hf, hf_architecture
 from lmstudio_app.core.interchange.hf_import import import_hf
 from lmstudio_app.core.objectives.encoding import classify_ids, pad_rows, qa_windows
-from tests.core.interchange.conftest import HF_MISSING, paragraph
+from tests.interchange_fixtures import HF_MISSING, paragraph
 
 transformers = pytest.importorskip("transformers", reason=HF_MISSING)
 

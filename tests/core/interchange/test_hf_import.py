@@ -23,7 +23,7 @@ from lmstudio_app.core.models.generate import generate
 from lmstudio_app.core.objectives.finetune_setup import make_finetune_config
 from lmstudio_app.core.training.sinks import RecordingSink
 from lmstudio_app.core.training.trainer import Trainer
-from tests.core.interchange.conftest import HF_MISSING, paragraph
+from tests.interchange_fixtures import HF_MISSING, paragraph
 
 transformers = pytest.importorskip("transformers", reason=HF_MISSING)
 

@@ -1,9 +1,11 @@
-"""Tiny runs of each kind trained a few steps with our engine, and tiny random GPT-2 / BERT
-folders made with transformers. Everything here needs the optional `hf` extra."""
+"""Fixtures for export and import (tests/core/interchange, tests/cli, tests/gui): tiny runs of
+each kind trained a few steps with our engine, and tiny random GPT-2 / BERT folders made with
+transformers. Those need the optional `hf` extra; tests that use them skip without it."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,10 +48,19 @@ def _finetune(out: Path, **fields) -> Path:
     return out
 
 
+# Made once per session.
+_MADE: dict[str, Any] = {}
+
+
 @pytest.fixture(scope="session")
 def tiny_runs(prepared_data, tmp_path_factory) -> dict[str, Path]:
     """gpt, bert (pretrained a few steps), cls-gpt, cls-bert, qa (fine-tuned from them)."""
-    root = tmp_path_factory.mktemp("runs")
+    if "runs" not in _MADE:
+        _MADE["runs"] = _make_runs(prepared_data, tmp_path_factory.mktemp("runs"))
+    return _MADE["runs"]
+
+
+def _make_runs(prepared_data: Path, root: Path) -> dict[str, Path]:
     out = {"gpt": _pretrain(prepared_data, "clm", root / "gpt"),
            "bert": _pretrain(prepared_data, "mlm", root / "bert")}
     sentiment, qa = str(labeled.sample_sentiment_path()), str(labeled.sample_qa_path())
@@ -66,7 +77,9 @@ def tiny_runs(prepared_data, tmp_path_factory) -> dict[str, Path]:
 def hf_gpt2(tmp_path_factory) -> Path:
     from tests.core.interchange.hf_models import save_gpt2
 
-    return save_gpt2(tmp_path_factory.mktemp("hf") / "gpt2")
+    if "gpt2" not in _MADE:
+        _MADE["gpt2"] = save_gpt2(tmp_path_factory.mktemp("hf") / "gpt2")
+    return _MADE["gpt2"]
 
 
 @pytest.fixture(scope="session")
