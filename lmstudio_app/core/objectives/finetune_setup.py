@@ -65,12 +65,13 @@ def read_base(base: Path, task: str) -> tuple[RunConfig, dict[str, Any]]:
 
 
 def _base_tokenizer(base: Path, recorded_sha: str | None) -> Tokenizer:
-    tokenizer = load_tokenizer(tokenizer_file(base, "base_run"))
+    path = tokenizer_file(base, "base_run")
+    tokenizer = load_tokenizer(path)
     if recorded_sha and recorded_sha != tokenizer.sha256:
         raise UserError(
-            f"{base}: {TOKENIZER} differs from the tokenizer this run was trained with "
+            f"{base}: {path.name} differs from the tokenizer this run was trained with "
             f"(sha256 {tokenizer.sha256[:12]} vs {recorded_sha[:12]} in {runs.CONFIG}); put the "
-            f"run's own {TOKENIZER} back.", field="base_run")
+            f"run's own {path.name} back.", field="base_run")
     return tokenizer
 
 
