@@ -48,3 +48,7 @@ def prepared_data(tmp_path_factory) -> Path:
 def pytest_configure(config):
     # Two cores on CI: keep torch from oversubscribing them when tests run training.
     os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+
+# Export / import fixtures, shared by several folders (imported last: they use austen_text).
+from tests.interchange_fixtures import hf_bert, hf_gpt2, tiny_runs  # noqa: E402, F401

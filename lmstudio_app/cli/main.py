@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import instruments, prepare, train, use
+from . import instruments, interchange, prepare, train, use
 from .args import EXIT_USAGE, Parser, flag_for, positive_int
 
 EXAMPLES = """\
@@ -24,6 +24,8 @@ examples:
   lmstudio-app generate --run runs/<run> --prompt "It is a truth"
   lmstudio-app finetune --task classify --train reviews.csv --from runs/<run> --out runs/cls
   lmstudio-app classify --run runs/cls "What a lovely day"
+  lmstudio-app export --run runs/<run> --format hf --out exported/<name>
+  lmstudio-app import --hf path/to/gpt2 --out runs/gpt2
   lmstudio-app runs
 """
 
@@ -85,6 +87,10 @@ COMMANDS: dict[str, Command] = {
     "attention": Command("attention weights of every layer and head for a text",
                          instruments.add_attention_arguments, instruments.run_attention),
     "runs": Command("list run folders", use.add_runs_arguments, use.run_runs),
+    "export": Command("write a run as a Hugging Face folder or a GGUF file",
+                      interchange.add_export_arguments, interchange.run_export),
+    "import": Command("make a run from a local Hugging Face GPT-2 or BERT folder",
+                      interchange.add_import_arguments, interchange.run_import),
     "demo": Command("the sample pipeline on the bundled corpus, in the terminal",
                     _add_demo_arguments, _run_demo),
 }

@@ -65,6 +65,9 @@ PRETRAIN_OBJECTIVES = tuple(n for n, s in OBJECTIVES.items() if not s.is_task)
 TASKS = tuple(n for n, s in OBJECTIVES.items() if s.is_task)
 ARCHS = ("gpt", "bert")
 ARCH_TITLES = {"gpt": "GPT", "bert": "BERT"}
+# The GELU of the feed-forward layers, by Hugging Face's names: "gelu" is the exact (erf) form,
+# "gelu_new" GPT-2's tanh approximation (Hendrycks & Gimpel 2016), kept for imported GPT-2s.
+ACTIVATIONS = ("gelu", "gelu_new")
 
 
 def objective_spec(name: str, field_name: str = "objective") -> ObjectiveSpec:
@@ -106,6 +109,7 @@ class ModelConfig:
     dropout: float = 0.0
     bias: bool = True
     type_vocab_size: int = 2  # BERT segment embeddings (question / context)
+    activation: str = "gelu"  # one of ACTIVATIONS
 
     def __post_init__(self) -> None:
         # The position table is part of the weights' shape: once built, it is a fact of the model.
@@ -131,6 +135,9 @@ class ModelConfig:
             )
         if not 0.0 <= self.dropout < 1.0:
             raise UserError(f"dropout={self.dropout}: must be in [0, 1).", field="dropout")
+        if self.activation not in ACTIVATIONS:
+            raise UserError(f"activation={self.activation!r}: choose one of "
+                            f"{', '.join(ACTIVATIONS)}.", field="activation")
 
     @property
     def head_dim(self) -> int:

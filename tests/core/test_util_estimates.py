@@ -8,7 +8,7 @@ import pytest
 
 from lmstudio_app.core.config import FinetuneConfig, build_run_config
 from lmstudio_app.core.models import count_parameters
-from lmstudio_app.core.util.flops import flops_per_token, mfu, peak_bf16_flops
+from lmstudio_app.core.models.flops import flops_per_token, mfu, peak_bf16_flops
 from lmstudio_app.core.util.memory import estimate_training_memory
 
 

@@ -25,6 +25,8 @@ import sentencepiece as spm
 
 from ..errors import UserError
 from ..util.atomic import atomic_write_bytes
+from .layout import TOKENIZER
+from .tokenizer_base import BaseTokenizer
 
 KINDS = ("unigram", "bpe", "char")
 # Ids 0..6, in this order. The last three are control symbols: text never encodes to them,
@@ -38,6 +40,7 @@ MIN_VOCAB = len(SPECIAL_PIECES) + 1 + N_BYTE_PIECES + 1
 
 _MAX_LINE_CHARS = 1024  # training lines are cut to this; SentencePiece skips over-long sentences
 _MODEL_TYPES = {1: "unigram", 2: "bpe", 3: "word", 4: "char"}
+_BYTE_PIECE = re.compile(r"<0x([0-9A-Fa-f]{2})>")
 
 
 class EmptyCorpusError(UserError):
@@ -116,8 +119,11 @@ def _model_type(model: bytes) -> str:
     return "unigram"
 
 
-class Tokenizer:
+class Tokenizer(BaseTokenizer):
     """A loaded SentencePiece model with this app's special pieces."""
+
+    backend = "sentencepiece"
+    file_name = TOKENIZER  # type: ignore[assignment]
 
     def __init__(self, model_bytes: bytes, origin: str = "tokenizer model") -> None:
         sp = spm.SentencePieceProcessor()
@@ -183,6 +189,36 @@ class Tokenizer:
         The space marker is shown as a space; byte pieces keep their "<0xE2>" form.
         """
         return [p.replace("\u2581", " ") for p in self._sp.encode(text, out_type=str)]
+
+    def char_spans(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        """Spans built from the pieces: the word-boundary marker stands for one space (or a
+        literal U+2581), the newline piece for one newline, and byte-fallback pieces add UTF-8
+        bytes until a character is complete; every byte piece of one character gets that
+        character's span."""
+        ids = self.encode(text)
+        spans: list[tuple[int, int]] = []
+        pos = 0
+        pending = b""
+        for i in ids:
+            piece = self.id_to_piece(i)
+            byte = _BYTE_PIECE.fullmatch(piece)
+            if byte:
+                pending += bytes([int(byte.group(1), 16)])
+                try:
+                    ch = pending.decode("utf-8")
+                except UnicodeDecodeError:
+                    spans.append((pos, pos + 1))  # part of the character starting at pos
+                    continue
+                pending = b""
+                spans.append((pos, pos + len(ch)))
+                pos += len(ch)
+                continue
+            start = pos
+            pos += len(piece)  # the marker and the newline piece are one character each
+            spans.append((start, pos))
+        if pos != len(text) or pending:
+            raise ValueError(f"pieces cover {pos} characters of a text of {len(text)}")
+        return ids, spans
 
     def id_to_piece(self, i: int) -> str:
         return self._sp.id_to_piece(int(i))

@@ -10,7 +10,8 @@ from torch import nn
 from .. import checkpoint as ckpt
 from .. import runs
 from ..config import FinetuneConfig, RunConfig, objective_spec
-from ..data.tokenizer import Tokenizer
+from ..data.tokenizer_base import BaseTokenizer
+from ..data.tokenizer_files import load_tokenizer
 from ..errors import UserError
 from ..models import build_model
 from ..models.heads import build_task_model
@@ -23,7 +24,7 @@ CHECKPOINTS = ("best", "latest")
 class LoadedRun:
     run_dir: Path
     config: RunConfig
-    tokenizer: Tokenizer
+    tokenizer: BaseTokenizer
     model: nn.Module
     weights: Path
 
@@ -49,7 +50,7 @@ def load_run(run_dir: Path, checkpoint: str = "best", device: str = "cpu") -> Lo
     """
     run_dir = Path(run_dir)
     cfg = runs.read_config(run_dir)
-    tokenizer = Tokenizer.load(run_dir / runs.TOKENIZER)
+    tokenizer = load_tokenizer(run_dir, field="run")
     path = weights_path(run_dir, checkpoint)
     # A fine-tuned run is its body plus the task's head, shaped by config.json.
     model = build_task_model(cfg) if cfg.finetune is not None else build_model(cfg.model)

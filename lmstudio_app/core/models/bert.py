@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..config import ModelConfig
-from .init import init_weights
+from .init import gelu_approximation, init_weights
 
 LN_EPS = 1e-12  # BERT's LayerNorm epsilon, kept so imported weights behave the same
 
@@ -91,9 +91,10 @@ class BertIntermediate(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.dense = nn.Linear(cfg.n_embd, 4 * cfg.n_embd, bias=cfg.bias)
+        self.approximate = gelu_approximation(cfg)
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.gelu(self.dense(x))
+        return F.gelu(self.dense(x), approximate=self.approximate)
 
 
 class BertOutput(nn.Module):
@@ -135,9 +136,10 @@ class BertPredictionTransform(nn.Module):
         super().__init__()
         self.dense = nn.Linear(cfg.n_embd, cfg.n_embd, bias=cfg.bias)
         self.LayerNorm = nn.LayerNorm(cfg.n_embd, eps=LN_EPS, bias=cfg.bias)
+        self.approximate = gelu_approximation(cfg)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.LayerNorm(F.gelu(self.dense(x)))
+        return self.LayerNorm(F.gelu(self.dense(x), approximate=self.approximate))
 
 
 class BertLMPredictionHead(nn.Module):

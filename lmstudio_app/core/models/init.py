@@ -1,8 +1,11 @@
-"""The weight initialisation GPT-2 and BERT share: N(0, 0.02) for matrices, zero biases."""
+"""What GPT-2 and BERT share: the weight initialisation (N(0, 0.02) for matrices, zero biases)
+and the choice of GELU."""
 
 from __future__ import annotations
 
 from torch import nn
+
+from ..config import ModelConfig
 
 INIT_STD = 0.02
 
@@ -15,3 +18,8 @@ def init_weights(module: nn.Module) -> None:
             nn.init.zeros_(module.bias)
     elif isinstance(module, nn.Embedding):
         nn.init.normal_(module.weight, mean=0.0, std=INIT_STD)
+
+
+def gelu_approximation(cfg: ModelConfig) -> str:
+    """`approximate=` of torch's GELU for cfg.activation: "none" (erf) or "tanh" (gelu_new)."""
+    return "tanh" if cfg.activation == "gelu_new" else "none"

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..data.tokenizer import Tokenizer
+from ..data.tokenizer_base import BaseTokenizer as Tokenizer
 
 Batch = tuple[torch.Tensor, ...]
 

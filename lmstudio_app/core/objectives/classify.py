@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from ..config import FinetuneConfig, RunConfig
 from ..data import labeled
-from ..data.tokenizer import Tokenizer
+from ..data.tokenizer_base import BaseTokenizer as Tokenizer
 from ..errors import UserError
 from . import scores
 from .base import Batch

@@ -9,7 +9,6 @@ holds it (or [CLS] when none does).
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,46 +16,18 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..data.tokenizer import Tokenizer
+from ..data.tokenizer_base import BaseTokenizer as Tokenizer
 from ..errors import UserError
 from .batches import IGNORE
 
 MAX_ANSWER_TOKENS = 30  # extractive answers longer than this are never proposed
 GEN_ANSWER_TOKENS = 32  # generative answers are cut here
-_BYTE_PIECE = re.compile(r"<0x([0-9A-Fa-f]{2})>")
 
 
 def char_spans(tokenizer: Tokenizer, text: str) -> tuple[list[int], list[tuple[int, int]]]:
-    """The ids of `text` and each token's [start, end) in characters of `text`.
-
-    Built from the pieces: the word-boundary marker stands for one space (or a literal U+2581),
-    the newline piece for one newline, and byte-fallback pieces add UTF-8 bytes until a
-    character is complete; every byte piece of one character gets that character's span.
-    """
-    ids = tokenizer.encode(text)
-    spans: list[tuple[int, int]] = []
-    pos = 0
-    pending = b""
-    for i in ids:
-        piece = tokenizer.id_to_piece(i)
-        byte = _BYTE_PIECE.fullmatch(piece)
-        if byte:
-            pending += bytes([int(byte.group(1), 16)])
-            try:
-                ch = pending.decode("utf-8")
-            except UnicodeDecodeError:
-                spans.append((pos, pos + 1))  # part of the character starting at pos
-                continue
-            pending = b""
-            spans.append((pos, pos + len(ch)))
-            pos += len(ch)
-            continue
-        start = pos
-        pos += len(piece)  # the marker and the newline piece are one character each
-        spans.append((start, pos))
-    if pos != len(text) or pending:
-        raise ValueError(f"pieces cover {pos} characters of a text of {len(text)}")
-    return ids, spans
+    """The ids of `text` and each token's [start, end) in characters of `text` (the tokenizer
+    backend knows how its tokens map to characters)."""
+    return tokenizer.char_spans(text)
 
 
 def trim_span(text: str, start: int, end: int) -> tuple[int, int]:

@@ -28,7 +28,8 @@ from ..config import (
 )
 from ..data import labeled
 from ..data.layout import TOKENIZER
-from ..data.tokenizer import Tokenizer
+from ..data.tokenizer_base import BaseTokenizer as Tokenizer
+from ..data.tokenizer_files import find_tokenizer, load_tokenizer
 from ..errors import UserError
 from ..models import build_model
 from ..models.heads import build_task_model
@@ -38,13 +39,10 @@ from .task import TaskObjective, max_length
 
 
 def tokenizer_file(folder: Path, field: str) -> Path:
-    """The tokenizer.model of a run or data folder (or the file itself); `field` names the
+    """The tokenizer file of a run or data folder (or the file itself); `field` names the
     setting that gave the folder, for the error."""
-    folder = Path(folder)
-    if folder.is_file() and folder.suffix == ".model":
-        return folder
-    path = folder / TOKENIZER
-    if not path.is_file():
+    path = find_tokenizer(folder)
+    if path is None:
         raise UserError(f"{folder}: no {TOKENIZER} here; name a run folder or a prepared data "
                         "folder.", field=field)
     return path
@@ -67,12 +65,13 @@ def read_base(base: Path, task: str) -> tuple[RunConfig, dict[str, Any]]:
 
 
 def _base_tokenizer(base: Path, recorded_sha: str | None) -> Tokenizer:
-    tokenizer = Tokenizer.load(tokenizer_file(base, "base_run"))
+    path = tokenizer_file(base, "base_run")
+    tokenizer = load_tokenizer(path)
     if recorded_sha and recorded_sha != tokenizer.sha256:
         raise UserError(
-            f"{base}: {TOKENIZER} differs from the tokenizer this run was trained with "
+            f"{base}: {path.name} differs from the tokenizer this run was trained with "
             f"(sha256 {tokenizer.sha256[:12]} vs {recorded_sha[:12]} in {runs.CONFIG}); put the "
-            f"run's own {TOKENIZER} back.", field="base_run")
+            f"run's own {path.name} back.", field="base_run")
     return tokenizer
 
 
@@ -143,7 +142,7 @@ def build_finetune_setup(cfg: RunConfig, run_dir: Path, resume: bool, seed: int,
     info: dict[str, Any] = {"task": ft.task}
     body_weights: Path | None = None
     if resume:
-        tokenizer = Tokenizer.load(run_dir / runs.TOKENIZER)
+        tokenizer = load_tokenizer(run_dir, field="run")
     elif ft.base_run:
         base = Path(ft.base_run)
         base_cfg, base_data = read_base(base, ft.task)
@@ -153,7 +152,7 @@ def build_finetune_setup(cfg: RunConfig, run_dir: Path, resume: bool, seed: int,
         info.update(base_run=str(base.resolve()), base_weights=body_weights.name,
                     base_objective=base_cfg.objective)
     else:
-        tokenizer = Tokenizer.load(tokenizer_file(Path(ft.tokenizer_from), "tokenizer_from"))
+        tokenizer = load_tokenizer(tokenizer_file(Path(ft.tokenizer_from), "tokenizer_from"))
         _check_vocab(tokenizer, cfg.model, ft.tokenizer_from, "tokenizer_from")
         info.update(scratch=True, tokenizer_from=str(Path(ft.tokenizer_from).resolve()))
     if tokenizer.vocab_size > cfg.model.vocab_size:
@@ -182,6 +181,7 @@ def build_finetune_setup(cfg: RunConfig, run_dir: Path, resume: bool, seed: int,
     runs.write_json(run_dir, runs.DATA_REPORT, report)
     info.update(
         tokenizer_sha256=tokenizer.sha256, tokenizer_kind=tokenizer.kind,
+        tokenizer_backend=tokenizer.backend,
         splits=report["splits"], training_rows=len(objective.rows), labels=list(ft.labels),
         skipped_rows=sum(len(r.skipped) for r in reports.values()), data_summary=summary,
         frozen_parameters=len(frozen),
@@ -219,7 +219,7 @@ def make_finetune_config(
             raise UserError(f"preset {preset!r}: choose one of {', '.join(PRESETS)}.",
                             field="preset")
         model_kw, train_kw = split_overrides(overrides or {})
-        tok = Tokenizer.load(tokenizer_file(Path(ft.tokenizer_from or "."), "tokenizer_from"))
+        tok = load_tokenizer(tokenizer_file(Path(ft.tokenizer_from or "."), "tokenizer_from"))
         model = ModelConfig(**{**PRESETS[preset]["model"], "arch": arch or ft.spec.archs[0],
                                "vocab_size": tok.vocab_size, **model_kw})
     train = TrainConfig(**{**PRESETS[preset]["train"], **FINETUNE_TRAIN, **train_kw})

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..config import RunConfig
-from ..data.tokenizer import Tokenizer
+from ..data.tokenizer_base import BaseTokenizer as Tokenizer
 from ..errors import UserError
 from .base import Batch
 from .encoding import best_span, pad_rows, qa_windows

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from ..config import RunConfig
-from ..data.tokenizer import Tokenizer
+from ..data.tokenizer_base import BaseTokenizer as Tokenizer
 from .base import Batch
 from .batches import IGNORE
 from .encoding import answer_budget, generative_rows, pad_rows, prompt_ids, render_prompt

@@ -125,7 +125,7 @@ class Trainer:
     # -- set-up --------------------------------------------------------------------------------
 
     def _write_run_files(self, setup: Setup, n_params: int) -> None:
-        atomic_write_bytes(self.run_dir / runs.TOKENIZER, setup.tokenizer.model_bytes)
+        atomic_write_bytes(self.run_dir / setup.tokenizer.file_name, setup.tokenizer.model_bytes)
         runs.write_json(self.run_dir, runs.CONFIG, {
             "run": self.cfg.to_dict(),
             "data": setup.data_info,

@@ -4,7 +4,8 @@ The table is read from disk (config.json and status.json of each run, small file
 state.sig_runs_changed, on Refresh, and by a light poll that only stats the status files and
 reloads when one of them changed. The actions are requests through AppState's signals; Delete
 acts here, after asking, and Confusion… opens a finished classify run's confusion heatmap (its
-results.json read in a background job).
+results.json read in a background job). Export… and Import model… open the dialogs of
+runs_interchange.py.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from ...core.errors import UserError
 from ..jobs import BackgroundJob
 from ..state import AppState
 from ..widgets.confusion import ConfusionDialog, has_confusion
+from .runs_interchange import ExportDialog, ImportDialog
 
 POLL_MS = 2000
 COLUMNS = ("Name", "Objective", "Preset", "Steps", "Best val loss", "State")
@@ -85,6 +87,7 @@ class RunsPage(QWidget):
         self._signature: tuple = ()
         self._jobs: list[BackgroundJob] = []
         self.confusion_dialog: ConfusionDialog | None = None
+        self.interchange_dialog: ExportDialog | ImportDialog | None = None
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
@@ -122,12 +125,20 @@ class RunsPage(QWidget):
         self.reveal_button.clicked.connect(self.reveal_selected)
         self.delete_button.clicked.connect(self.delete_selected)
         self.confusion_button.clicked.connect(self.show_confusion)
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip("Write this run as a Hugging Face folder or a GGUF file")
+        self.import_button = QPushButton("Import model…")
+        self.import_button.setToolTip("Make a run from a local GPT-2 or BERT folder")
+        self.export_button.clicked.connect(self.export_selected)
+        self.import_button.clicked.connect(self.import_model)
 
         buttons = QHBoxLayout()
         for b in (self.open_button, self.resume_button, self.compare_button, self.use_button,
-                  self.confusion_button, self.reveal_button, self.delete_button):
+                  self.confusion_button, self.reveal_button, self.delete_button,
+                  self.export_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
+        buttons.addWidget(self.import_button)
         buttons.addWidget(self.refresh_button)
 
         self.root_label = QLabel()
@@ -237,6 +248,7 @@ class RunsPage(QWidget):
         self.resume_button.setEnabled(has and not training and s.state != "running"
                                       and runs.resumable(s.path))
         self.use_button.setEnabled(has_weights)
+        self.export_button.setEnabled(has_weights)
         self.delete_button.setEnabled(has and not training and s.state != "running")
         self.delete_button.setToolTip("Stop the run before deleting it" if training
                                       else "Delete the run folder and everything in it")
@@ -303,6 +315,20 @@ class RunsPage(QWidget):
         self.confusion_button.setEnabled(False)
         job.start()
 
+    def export_selected(self) -> None:
+        path = self.selected_path()
+        if path is not None and runs.has_weights(path):
+            self._show_interchange(ExportDialog(path, self))
+
+    def import_model(self) -> None:
+        self._show_interchange(ImportDialog(self.state, self))
+
+    def _show_interchange(self, dialog: ExportDialog | ImportDialog) -> None:
+        if self.interchange_dialog is not None and self.interchange_dialog.job is None:
+            self.interchange_dialog.close()
+        self.interchange_dialog = dialog
+        dialog.show()
+
     def _open_confusion(self, report: dict[str, Any], name: str) -> None:
         if not has_confusion(report):
             self.message_label.setText(f"{name}: its results.json holds no confusion matrix.")
@@ -333,3 +359,6 @@ class RunsPage(QWidget):
             job.wait_finished()
         if self.confusion_dialog is not None:
             self.confusion_dialog.close()
+        dialog = self.interchange_dialog
+        if dialog is not None and dialog.job is not None:
+            dialog.job.wait_finished()

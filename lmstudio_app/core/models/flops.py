@@ -44,7 +44,7 @@ def peak_bf16_flops(device_name: str) -> float | None:
 
 def non_embedding_parameters(cfg: ModelConfig) -> int:
     """Parameters that take part in the matrix multiplies: all but the position table."""
-    from ..models import count_parameters
+    from . import count_parameters
 
     return count_parameters(cfg) - cfg.max_positions * cfg.n_embd
 

@@ -1,0 +1,60 @@
+"""export and import: runs as Hugging Face folders or GGUF files, and Hugging Face models as
+runs."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .args import add_loaded_run
+
+FORMATS = ("hf", "gguf")
+GGUF_DTYPES = ("f32", "f16", "bf16")
+
+
+def add_export_arguments(s: argparse.ArgumentParser) -> None:
+    add_loaded_run(s, device="cpu")
+    s.add_argument("--format", required=True, choices=FORMATS,
+                   help="hf: a transformers folder; gguf: one file for llama.cpp (GPT runs)")
+    s.add_argument("--out", required=True, metavar="DIR|FILE.gguf",
+                   help="a new folder (hf) or file (gguf); it must not exist yet")
+    s.add_argument("--dtype", choices=GGUF_DTYPES, default="f16",
+                   help="gguf: precision of the matrices (default f16; vectors stay f32)")
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from ..core.util.units import format_duration, human_bytes
+
+    if args.format == "hf":
+        from ..core.interchange.hf_export import export_hf
+
+        r = export_hf(Path(args.run), Path(args.out), args.checkpoint)
+        what = r.architecture
+    else:
+        from ..core.interchange.gguf_export import export_gguf
+
+        r = export_gguf(Path(args.run), Path(args.out), args.checkpoint, args.dtype)
+        what = f"GGUF gpt2, {r.dtype}"
+    print(f"{r.out}: {what}, {human_bytes(r.bytes)}, {format_duration(r.seconds)}")
+    return 0
+
+
+def add_import_arguments(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--hf", required=True, metavar="DIR",
+                   help="a local GPT-2 or BERT folder (config.json, weights, tokenizer)")
+    s.add_argument("--out", required=True, metavar="RUN_DIR",
+                   help="the new run folder; it must not exist yet")
+
+
+def run_import(args: argparse.Namespace) -> int:
+    import sys
+
+    from ..core.interchange.hf_import import import_hf
+    from ..core.util.units import format_duration, human_bytes, human_count
+
+    r = import_hf(Path(args.hf), Path(args.out))
+    print(f"{r.out}: {r.objective} run from {r.architecture}, {human_count(r.parameters)} "
+          f"parameters, {human_bytes(r.bytes)}, {format_duration(r.seconds)}")
+    for note in r.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return 0

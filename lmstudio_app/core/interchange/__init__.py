@@ -1,0 +1,1 @@
+"""Models that travel: Hugging Face export and import, GGUF export."""
