@@ -126,6 +126,8 @@ def test_finetune_mode_trains_a_classifier_and_plots_its_metrics(qtbot, tmp_path
     # A missing file is a readable message and Start stays off.
     form.file_edit.setText(str(tmp_path / "nope.csv"))
     assert "not found" in page.error_label.text() and not page.start_button.isEnabled()
+    assert page.error_label.text().startswith("Labeled file: ")
+    assert "border" in form.file_edit.styleSheet() and form.steps.styleSheet() == ""
     form.set_file(ff._slice(labeled.sample_sentiment_path(), tmp_path / "s.csv", 60, header=True))
     form.steps.setValue(20)
     form.eval_every.setValue(10)
@@ -199,6 +201,10 @@ def test_does_pretraining_help_compares_two_runs_side_by_side(qtbot, tmp_path, f
     assert "scratch" in page.results_label.text()
     verdict = page.compare_caption.text()
     assert "from scratch" in verdict and page.compare_box.isVisibleTo(page)
+    # The engine's verdict, word for word as the command line prints it.
+    from lmstudio_app.core.training.compare import verdict as engine_verdict
+
+    assert verdict == f"Does pretraining help? {engine_verdict(pre, scr).text}"
     qtbot.waitUntil(lambda: page.start_button.isEnabled(), timeout=10000)
     # A plain fine-tune afterwards: its test line replaces the results, the verdict stays with
     # its table.
@@ -394,12 +400,15 @@ def test_a_latin1_labeled_file_fine_tunes_with_the_encoding_chosen_in_the_dialog
     # Read as utf-8 (the default), the file is refused with a pointer to the Encoding box.
     dialog = data_page.open_labeled(path)
     qtbot.waitUntil(lambda: "not valid UTF-8" in dialog.status.text(), timeout=10000)
-    assert "choose another Encoding" in dialog.status.text()
+    # The dialog names its own setting, outlines it, and names no command-line flag.
+    assert dialog.status.text().startswith("Encoding: ") and "--" not in dialog.status.text()
+    assert "border" in dialog.encoding_box.styleSheet()
     assert not dialog.check_button.isEnabled()
     qtbot.waitUntil(dialog.encoding_box.isEnabled)  # off while the file is read
     dialog.encoding_box.setCurrentText("latin-1")
     qtbot.waitUntil(dialog.check_button.isEnabled, timeout=10000)
     assert "café" in dialog.table.item(0, 0).text()
+    assert dialog.encoding_box.styleSheet() == ""
     with qtbot.waitSignal(dialog.sig_checked, timeout=10000) as checked:
         dialog.check_button.click()
     assert checked.args[0].rows_used == 40
@@ -460,7 +469,7 @@ def test_does_pretraining_help_shows_each_side_and_stops_at_a_step(qtbot, tmp_pa
     pre, scr = page.comparison
     assert pre.reason == "stopped" and 2 <= pre.step < 5000
     assert scr.step == 0 and not scr.run_dir.exists()  # never started: no empty folder left
-    assert "stopped" in page.results_label.text() and "scratch did not run" in \
+    assert "stopped" in page.results_label.text() and "scratch did not start" in \
         page.results_label.text()
     assert "stopped" in status[-1] and page.progress_label.text() == "Comparison stopped."
     table = page.compare_table
