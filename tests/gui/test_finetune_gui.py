@@ -7,6 +7,7 @@ import shutil
 
 from PySide6.QtCore import QSettings
 
+from lmstudio_app.core.config import OBJECTIVES
 from lmstudio_app.gui.pages.playground.page import PlaygroundPage
 from lmstudio_app.gui.pages.playground.task_panels import utf16_offset
 from lmstudio_app.gui.state import AppState
@@ -28,7 +29,8 @@ def playground_on(qtbot, tmp_path, runs_root, run):
 
 def test_classify_panel_shows_one_bar_per_label_summing_to_one(qtbot, tmp_path, finetune_runs):
     page = playground_on(qtbot, tmp_path, finetune_runs.runs_root, finetune_runs.classify)
-    assert page.current_panel() == "classify" and "classifier" in page.model_label.text()
+    assert page.current_panel() == "classify"
+    assert OBJECTIVES["classify"].title in page.model_label.text()
     panel = page.classify_panel
     panel.text_edit.setPlainText("I loved this film, what a joy.")
     with qtbot.waitSignal(page.sig_task_result, timeout=20000) as got:

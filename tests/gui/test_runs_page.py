@@ -11,6 +11,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
 
 from lmstudio_app.core import runs
+from lmstudio_app.core.config import OBJECTIVES
 from lmstudio_app.gui.pages.runs import RunsPage
 from lmstudio_app.gui.state import AppState
 from tests.gui import fixtures_engine as fx
@@ -34,7 +35,8 @@ def test_lists_both_runs_with_their_state(qtbot, tmp_path, engine_runs):
     assert set(page.run_paths()) == {engine_runs.gpt, engine_runs.bert}
     gpt = page.row_text(engine_runs.gpt)
     bert = page.row_text(engine_runs.bert)
-    assert gpt[1:3] == ["GPT (clm)", "tiny"] and bert[1] == "BERT (mlm)"
+    # The objectives by their titles in the engine's table.
+    assert gpt[1:3] == [OBJECTIVES["clm"].title, "tiny"] and bert[1] == OBJECTIVES["mlm"].title
     assert gpt[3] == "30 / 30" and gpt[5] == "completed" and bert[5] == "completed"
     best = runs.summarize(engine_runs.gpt).best_val_loss
     assert gpt[4] == f"{best:.4f}"

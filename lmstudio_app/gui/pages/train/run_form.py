@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ....core.config import RunConfig, build_run_config
+from ....core.config import PRETRAIN_OBJECTIVES, RunConfig, build_run_config
 from ....core.data.layout import TOKENIZER
 from ....core.errors import UserError
 from ...objectives import tasks_of_family
@@ -147,7 +147,8 @@ class RunForm(QWidget):
         self._loading = True
         try:
             mf.fill_devices(self.state.value(KEY_DEVICE, ""))
-            i = mf.objective_box.findData(self.state.value(KEY_OBJECTIVE, "clm"))
+            i = mf.objective_box.findData(self.state.value(KEY_OBJECTIVE,
+                                                            PRETRAIN_OBJECTIVES[0]))
             mf.objective_box.setCurrentIndex(max(i, 0))
             i = mf.preset_box.findData(self.state.value(KEY_PRESET, "tiny"))
             mf.preset_box.setCurrentIndex(max(i, 0))
