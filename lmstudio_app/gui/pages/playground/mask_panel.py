@@ -9,12 +9,13 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
+
+from .task_panels import add_bar_row, clear_grid
 
 DEFAULT_MASK_TEXT = "It is a truth universally [MASK]."
 
@@ -53,19 +54,8 @@ class MaskPanel(QWidget):
 
     def show_predictions(self, predictions: list[tuple[str, float]]) -> None:
         """One row per (piece, probability), likeliest first as given."""
-        while self.results_grid.count():
-            item = self.results_grid.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
+        clear_grid(self.results_grid)
         for row, (piece, prob) in enumerate(predictions):
-            shown = piece.replace(" ", "\u00b7") or "\u2205"
-            label = QLabel(shown)
+            label = QLabel(piece.replace(" ", "\u00b7") or "\u2205")
             label.setToolTip(repr(piece))
-            bar = QProgressBar()
-            bar.setRange(0, 1000)
-            bar.setValue(round(1000 * prob))
-            bar.setTextVisible(False)
-            bar.setMaximumHeight(14)
-            self.results_grid.addWidget(label, row, 0)
-            self.results_grid.addWidget(bar, row, 1)
-            self.results_grid.addWidget(QLabel(f"{prob:.1%}"), row, 2)
+            add_bar_row(self.results_grid, row, label, prob, 14)
