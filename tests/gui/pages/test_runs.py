@@ -14,12 +14,6 @@ from lmstudio_app.core import runs
 from lmstudio_app.core.config import OBJECTIVES
 from lmstudio_app.gui.pages.runs import RunsPage
 from lmstudio_app.gui.state import AppState
-from tests.gui import fixtures_engine as fx
-from tests.gui import fixtures_finetune as ff
-
-engine_runs = fx.engine_runs
-copied_runs = fx.copied_runs
-finetune_runs = ff.finetune_runs
 
 
 def make_page(qtbot, tmp_path, home: Path) -> tuple[RunsPage, AppState]:
@@ -106,8 +100,8 @@ def test_poll_sees_a_new_run_folder(qtbot, tmp_path, copied_runs, engine_runs):
     page.shutdown()
 
 
-def test_runs_page_shows_the_confusion_of_a_finished_classify_run(qtbot, tmp_path,
-                                                                 finetune_runs):
+def test_runs_page_shows_the_confusion_of_a_finished_classify_run(qtbot, tmp_path, finetune_runs,
+                                                                  click_a_mistake):
     page, _ = make_page(qtbot, tmp_path, finetune_runs.runs_root.parent)
     assert page.select_run(finetune_runs.qa)
     assert not page.confusion_button.isEnabled()  # a QA run has no confusion matrix
@@ -124,7 +118,7 @@ def test_runs_page_shows_the_confusion_of_a_finished_classify_run(qtbot, tmp_pat
     n = len(view.labels)
     counts = [[int(view.table.item(i, j).text()) for j in range(n)] for i in range(n)]
     assert counts == report["confusion"]
-    i, j, (true, pred, texts) = ff.click_a_mistake(qtbot, view)
+    i, j, (true, pred, texts) = click_a_mistake(view)
     expected = [m["text"] for m in report["mistakes"]
                 if (m["label"], m["predicted"]) == (true, pred)]
     assert (true, pred) == (view.labels[i], view.labels[j]) and texts == expected

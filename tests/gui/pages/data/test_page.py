@@ -12,10 +12,6 @@ from PySide6.QtGui import QDropEvent
 from lmstudio_app.core.data.samples import sample_corpus
 from lmstudio_app.core.data.store import TokenStore
 from lmstudio_app.gui.pages.data.page import KEY_SOURCES, DataPage
-from tests.gui import fixtures_engine as fx
-
-app_state = fx.app_state
-tiny_corpus = fx.tiny_corpus
 
 
 def make_page(qtbot, state, sources=None):
@@ -42,9 +38,9 @@ def test_first_start_lists_the_sample_corpus(qtbot, app_state):
     assert json.loads(app_state.value(KEY_SOURCES)) == [str(sample_corpus())]
 
 
-def test_add_file_counts_it_and_previews_it(qtbot, app_state, tiny_corpus):
+def test_add_file_counts_it_and_previews_it(qtbot, app_state, austen_corpus):
     page = make_page(qtbot, app_state, sources=[])
-    path = tiny_corpus / "austen.txt"
+    path = austen_corpus / "austen.txt"
     with qtbot.waitSignal(page.sig_preview_shown, timeout=5000):
         page.add_sources([path])  # the first source is selected, so its preview shows at once
     counts = wait_counted(qtbot, page, path)
@@ -60,23 +56,23 @@ def test_add_file_counts_it_and_previews_it(qtbot, app_state, tiny_corpus):
     page.shutdown()
 
 
-def test_drop_on_the_list_adds_sources(qtbot, app_state, tiny_corpus):
+def test_drop_on_the_list_adds_sources(qtbot, app_state, austen_corpus):
     page = make_page(qtbot, app_state, sources=[])
     mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(tiny_corpus))])
+    mime.setUrls([QUrl.fromLocalFile(str(austen_corpus))])
     event = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime,
                        Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     page.sources.dropEvent(event)
-    assert page.source_paths() == [str(tiny_corpus)]
-    assert wait_counted(qtbot, page, tiny_corpus).files == 1
+    assert page.source_paths() == [str(austen_corpus)]
+    assert wait_counted(qtbot, page, austen_corpus).files == 1
     page.shutdown()
 
 
 def test_bad_utf8_gives_a_readable_message_and_keeps_the_list(qtbot, app_state, tmp_path,
-                                                             tiny_corpus):
+                                                              austen_corpus):
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"Some good text first.\n\nthen a bad byte \xff here\n")
-    good = tiny_corpus / "austen.txt"
+    good = austen_corpus / "austen.txt"
     page = make_page(qtbot, app_state, sources=[good])
     page.add_sources([bad])
     counts = wait_counted(qtbot, page, bad)
@@ -100,8 +96,8 @@ def test_bad_utf8_gives_a_readable_message_and_keeps_the_list(qtbot, app_state, 
     page.shutdown()
 
 
-def test_prepare_shows_progress_figures_and_pieces(qtbot, app_state, tiny_corpus):
-    page = make_page(qtbot, app_state, sources=[tiny_corpus / "austen.txt"])
+def test_prepare_shows_progress_figures_and_pieces(qtbot, app_state, austen_corpus):
+    page = make_page(qtbot, app_state, sources=[austen_corpus / "austen.txt"])
     page.vocab_spin.setValue(500)
     assert page.out_dir().parent == app_state.data_root
     assert page.out_dir().name == "austen-unigram-500"
@@ -152,13 +148,13 @@ def test_cancel_prepare_leaves_no_thread_and_no_store(qtbot, app_state, tmp_path
     page.shutdown()
 
 
-def test_settings_persist(qtbot, app_state, tiny_corpus):
-    page = make_page(qtbot, app_state, sources=[tiny_corpus])
+def test_settings_persist(qtbot, app_state, austen_corpus):
+    page = make_page(qtbot, app_state, sources=[austen_corpus])
     page.kind_combo.setCurrentText("bpe")
     page.vocab_spin.setValue(1000)
     page.shutdown()
     again = make_page(qtbot, app_state)
-    assert again.source_paths() == [str(tiny_corpus)]
+    assert again.source_paths() == [str(austen_corpus)]
     assert again.kind_combo.currentText() == "bpe" and again.vocab_spin.value() == 1000
     assert Path(again.out_dir()).name.endswith("-bpe-1000")
     again.shutdown()
