@@ -31,15 +31,22 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="session")
-def prepared_data(tmp_path_factory) -> Path:
-    """A real prepared data folder (unigram, 400 pieces) over ~150 KB of Austen."""
+def austen_corpus(tmp_path_factory) -> Path:
+    """A folder holding austen.txt: ~150 KB of real prose (austen_text())."""
+    folder = tmp_path_factory.mktemp("austen")
+    (folder / "austen.txt").write_text(austen_text(), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def prepared_data(tmp_path_factory, austen_corpus) -> Path:
+    """A real prepared data folder (unigram, 400 pieces) over austen_corpus: the one store the
+    engine's tests and the window's tests train on."""
     from lmstudio_app.core.data.prepare import PrepareConfig, prepare
     from lmstudio_app.core.data.tokenizer import TokenizerSpec
 
     root = tmp_path_factory.mktemp("prepared")
-    corpus = root / "corpus.txt"
-    corpus.write_text(austen_text(), encoding="utf-8")
-    cfg = PrepareConfig(sources=[str(corpus)], out_dir=str(root / "data"),
+    cfg = PrepareConfig(sources=[str(austen_corpus / "austen.txt")], out_dir=str(root / "data"),
                         tokenizer=TokenizerSpec(kind="unigram", vocab_size=400),
                         val_fraction=0.1)
     return prepare(cfg).out_dir

@@ -32,7 +32,7 @@ class JobCancelled(Exception):
 class _Worker(QObject):
     progress = Signal(object)
     result = Signal(object)
-    error = Signal(str)
+    error = Signal(str, object)  # the line, the config fields at fault
     cancelled = Signal()
     done = Signal()
 
@@ -48,13 +48,13 @@ class _Worker(QObject):
         except JobCancelled:
             self.cancelled.emit()
         except UserError as exc:
-            self.error.emit(str(exc))
+            self.error.emit(str(exc), exc.fields)
         except Exception as exc:  # a bug: the log keeps the traceback, the user gets a line
             log.error("background job failed:\n%s", traceback.format_exc())
             if self._cancel.is_set():
                 self.cancelled.emit()
             else:
-                self.error.emit(f"{type(exc).__name__}: {exc} (details in the log file)")
+                self.error.emit(f"{type(exc).__name__}: {exc} (details in the log file)", ())
         else:
             if self._cancel.is_set():
                 self.cancelled.emit()
@@ -69,12 +69,15 @@ class BackgroundJob(QObject):
 
     Signals (delivered in the GUI thread): `sig_progress(object)`, `sig_result(object)`,
     `sig_error(str)` (one readable line), `sig_cancelled()`, then always `sig_finished()` once
-    the thread has ended.
+    the thread has ended. A form that outlines the settings at fault listens to
+    `sig_error_fields(str, tuple)` instead: the same line and the UserError's `fields` (the config
+    fields it names; empty for a bug or a mistake that is no one setting's).
     """
 
     sig_progress = Signal(object)
     sig_result = Signal(object)
     sig_error = Signal(str)
+    sig_error_fields = Signal(str, object)
     sig_cancelled = Signal()
     sig_finished = Signal()
 
@@ -88,7 +91,7 @@ class BackgroundJob(QObject):
         # Receivers are this object (GUI thread): queued connections, slots run in the GUI thread.
         self._worker.progress.connect(self.sig_progress)
         self._worker.result.connect(self.sig_result)
-        self._worker.error.connect(self.sig_error)
+        self._worker.error.connect(self._on_error)
         self._worker.cancelled.connect(self.sig_cancelled)
         self._worker.done.connect(self._thread.quit)
         self._thread.finished.connect(self._on_thread_finished)
@@ -105,6 +108,11 @@ class BackgroundJob(QObject):
 
     def is_running(self) -> bool:
         return self._running
+
+    @Slot(str, object)
+    def _on_error(self, message: str, fields: tuple[str, ...]) -> None:
+        self.sig_error.emit(message)
+        self.sig_error_fields.emit(message, tuple(fields))
 
     @Slot()
     def _on_thread_finished(self) -> None:

@@ -27,7 +27,7 @@ class LabeledChoice:
     """A checked labeled file for fine-tuning (what sig_labeled_ready carries)."""
 
     path: Path
-    task: str  # "classification" | "qa"
+    family: str  # the kind of labeled data: "classify" | "qa" (core ObjectiveSpec.family)
     columns: dict[str, str] = field(default_factory=dict)  # role -> column; "" for none
     encoding: str = "utf-8"
 

@@ -1,4 +1,5 @@
-"""Fixtures for the data-pipeline tests: real Austen text from the bundled sample corpus."""
+"""Fixtures for the engine's tests: real Austen text from the bundled sample corpus, and a sink
+that stops a run at a given step."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import pytest
 
 from lmstudio_app.core.data.samples import sample_corpus_files
 from lmstudio_app.core.data.tokenizer import Tokenizer, TokenizerSpec, train_tokenizer
+from lmstudio_app.core.training.control import RunControl
+from lmstudio_app.core.training.sinks import RecordingSink
 
 # Text a tokenizer must give back exactly: tabs, repeated and edge spaces, blank lines,
 # accented letters, emoji, CJK, a literal control-symbol spelling.
@@ -64,3 +67,22 @@ def small_corpus(tmp_path: Path, sample_files: list[Path]) -> Path:
         text = src.read_text("utf-8")
         (folder / src.name).write_text(text[: text.index("\n\n", n) + 2], encoding="utf-8")
     return folder
+
+
+class StopAt(RecordingSink):
+    """Records events and asks the loop to stop once it reaches `step`."""
+
+    def __init__(self, control: RunControl, step: int) -> None:
+        super().__init__()
+        self.control, self.at = control, step
+
+    def step(self, m):
+        super().step(m)
+        if m.step == self.at:
+            self.control.stop()
+
+
+@pytest.fixture
+def stop_at() -> type[StopAt]:
+    """StopAt(control, step): a RecordingSink that stops the run at `step` (to test resuming)."""
+    return StopAt

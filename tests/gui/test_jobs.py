@@ -31,16 +31,31 @@ def test_result_arrives_in_gui_thread(qtbot):
     assert not job.is_running()
 
 
-def test_user_error_becomes_one_line(qtbot):
+def test_user_error_becomes_one_line_with_its_fields(qtbot):
     def fn(report, cancel):
-        raise UserError("corpus.txt: not valid UTF-8 at byte 12.\nUse --encoding replace.")
+        raise UserError("corpus.txt: not valid UTF-8 at byte 12.\nRead it as latin-1.",
+                        field="encoding", option="latin-1")
 
     job = BackgroundJob(fn)
-    errors = []
+    errors, located = [], []
     job.sig_error.connect(errors.append)
+    job.sig_error_fields.connect(lambda message, fields: located.append((message, fields)))
     with qtbot.waitSignal(job.sig_finished, timeout=5000):
         job.start()
-    assert errors == ["corpus.txt: not valid UTF-8 at byte 12. Use --encoding replace."]
+    assert errors == ["corpus.txt: not valid UTF-8 at byte 12. Read it as latin-1."]
+    assert located == [(errors[0], ("encoding",))]
+
+
+def test_a_bug_is_one_line_naming_no_field(qtbot):
+    def fn(report, cancel):
+        raise ZeroDivisionError("division by zero")
+
+    job = BackgroundJob(fn)
+    located = []
+    job.sig_error_fields.connect(lambda message, fields: located.append((message, fields)))
+    with qtbot.waitSignal(job.sig_finished, timeout=5000):
+        job.start()
+    assert located == [("ZeroDivisionError: division by zero (details in the log file)", ())]
 
 
 def test_cancel_is_seen_by_the_job(qtbot):

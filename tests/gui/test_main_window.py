@@ -14,10 +14,6 @@ from lmstudio_app.core import runs
 from lmstudio_app.core.util.device import describe_device
 from lmstudio_app.gui.main_window import PAGE_NAMES, MainWindow, about_text
 from lmstudio_app.gui.state import AppState
-from tests.gui import fixtures_engine, fixtures_train
-
-tiny_corpus = fixtures_engine.tiny_corpus
-train_data = fixtures_train.train_data
 
 TINY = {"n_layer": 1, "n_head": 2, "n_embd": 32, "block_size": 32, "batch_size": 4,
         "log_interval": 1, "max_steps": 5000, "eval_interval": 1000}
@@ -105,8 +101,8 @@ def test_geometry_and_page_are_restored(qtbot, tmp_path, settings):
     second.close()
 
 
-def test_closing_while_training_asks_then_stops_saves_and_joins(qtbot, window, train_data):
-    start_tiny_training(qtbot, window, train_data)
+def test_closing_while_training_asks_then_stops_saves_and_joins(qtbot, window, prepared_data):
+    start_tiny_training(qtbot, window, prepared_data)
     session = window.train_page.session
     run_dir = session.run_dir
     assert "Training" in window.run_label.text()

@@ -7,6 +7,7 @@ weights differ (the scratch twin is `objectives.finetune_setup.scratch_twin`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from .. import runs
 from ..config import RunConfig
 from ..objectives.finetune_setup import scratch_twin
 from .control import RunControl
-from .sinks import MetricsSink
+from .sinks import MetricsSink, StepMetrics
 from .trainer import Trainer
 
 SIDES = ("pretrained", "scratch")
@@ -40,6 +41,51 @@ class InitResult:
     def as_dict(self) -> dict[str, Any]:
         return {"init": self.init, "run_dir": str(self.run_dir), "reason": self.reason,
                 "step": self.step, "report": self.report, "error": self.error}
+
+
+@dataclass(frozen=True)
+class CompareProgress:
+    """Where a comparison stands: which side trains (1 of 2, 2 of 2) and its step."""
+
+    init: str  # one of SIDES
+    step: int
+    max_steps: int
+
+    @property
+    def side(self) -> int:
+        """1 for the side that trains first (pretrained), 2 for the other."""
+        return SIDES.index(self.init) + 1
+
+
+class CompareSink(MetricsSink):
+    """Turns one side's training events into CompareProgress reports, for a face that shows
+    the comparison's progress (the window connects `report` to a signal).
+
+    Called in the training thread. Steps are reported at most `max_rate_hz` times a second
+    (and the last step always); the start and the end at once.
+    """
+
+    def __init__(self, init: str, report: Callable[[CompareProgress], None],
+                 max_rate_hz: float = 10.0) -> None:
+        self.init = init
+        self.report = report
+        self.max_steps = 0
+        self._interval = 1.0 / max_rate_hz
+        self._last = float("-inf")  # the first step is always reported
+
+    def started(self, info: dict[str, Any]) -> None:
+        self.max_steps = int(info.get("max_steps", 0))
+        self.report(CompareProgress(self.init, int(info.get("start_step", 0)), self.max_steps))
+
+    def step(self, m: StepMetrics) -> None:
+        self.max_steps = m.max_steps
+        now = time.monotonic()
+        if now - self._last >= self._interval or m.step >= m.max_steps:
+            self._last = now
+            self.report(CompareProgress(self.init, m.step, m.max_steps))
+
+    def finished(self, step: int, reason: str) -> None:
+        self.report(CompareProgress(self.init, step, self.max_steps))
 
 
 def headline(report: dict[str, Any]) -> dict[str, float]:

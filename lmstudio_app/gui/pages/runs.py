@@ -32,13 +32,13 @@ from PySide6.QtWidgets import (
 from ...core import runs
 from ...core.errors import UserError
 from ..jobs import BackgroundJob
+from ..objectives import has_classes, title
 from ..state import AppState
 from ..widgets.confusion import ConfusionDialog, has_confusion
 from .runs_interchange import ExportDialog, ImportDialog
 
 POLL_MS = 2000
 COLUMNS = ("Name", "Objective", "Preset", "Steps", "Best val loss", "State")
-_OBJECTIVE = {"clm": "GPT (clm)", "mlm": "BERT (mlm)"}
 
 
 def _signature(root: Path) -> tuple:
@@ -58,9 +58,8 @@ def _signature(root: Path) -> tuple:
 
 
 def has_confusion_file(s: runs.RunSummary) -> bool:
-    """A finished classify run: its results.json holds the test split's confusion matrix."""
-    return s.objective == "classify" and s.state == "completed" \
-        and runs.has_results(s.path)
+    """A finished run of a task with classes: its test results hold a confusion matrix."""
+    return has_classes(s.objective) and s.state == "completed" and runs.has_results(s.path)
 
 
 class _NumberItem(QTableWidgetItem):
@@ -85,7 +84,7 @@ class RunsPage(QWidget):
         self.state = state
         self._summaries: list[runs.RunSummary] = []
         self._signature: tuple = ()
-        self._jobs: list[BackgroundJob] = []
+        self._jobs: dict[BackgroundJob, str] = {}  # reading a run's results -> the run's name
         self.confusion_dialog: ConfusionDialog | None = None
         self.interchange_dialog: ExportDialog | ImportDialog | None = None
 
@@ -185,7 +184,7 @@ class RunsPage(QWidget):
             state = s.state
             if self._is_training(s.path):
                 state = "training"
-            cells = [name, QTableWidgetItem(_OBJECTIVE.get(s.objective, s.objective)),
+            cells = [name, QTableWidgetItem(title(s.objective)),
                      QTableWidgetItem(s.preset), steps, best, QTableWidgetItem(state)]
             for col, item in enumerate(cells):
                 if col in (3, 4):
@@ -304,14 +303,15 @@ class RunsPage(QWidget):
         path, name = s.path, s.name
 
         def work(report: Any, cancel: threading.Event) -> dict[str, Any]:
-            return runs.read_json(path / runs.RESULTS)
+            return runs.read_file(path, runs.RESULTS)
 
         job = BackgroundJob(work, self)
-        job.sig_result.connect(lambda result: self._open_confusion(result, name))
-        job.sig_error.connect(
-            lambda message: self.message_label.setText(f"{name}: no test results ({message})"))
-        job.sig_finished.connect(lambda j=job: self._job_done(j))
-        self._jobs.append(job)
+        # The job's signals go to this page's methods, not to closures over the page (see the
+        # Train page's _read_in_job): the run's name waits in _jobs.
+        job.sig_result.connect(self._open_confusion)
+        job.sig_error.connect(self._on_results_error)
+        job.sig_finished.connect(self._job_done)
+        self._jobs[job] = name
         self.confusion_button.setEnabled(False)
         job.start()
 
@@ -329,7 +329,8 @@ class RunsPage(QWidget):
         self.interchange_dialog = dialog
         dialog.show()
 
-    def _open_confusion(self, report: dict[str, Any], name: str) -> None:
+    def _open_confusion(self, report: dict[str, Any]) -> None:
+        name = self._jobs[self.sender()]
         if not has_confusion(report):
             self.message_label.setText(f"{name}: its results.json holds no confusion matrix.")
             return
@@ -340,9 +341,13 @@ class RunsPage(QWidget):
         dialog.show()
         self.sig_confusion_shown.emit(dialog)
 
-    def _job_done(self, job: BackgroundJob) -> None:
-        if job in self._jobs:
-            self._jobs.remove(job)
+    def _on_results_error(self, message: str) -> None:
+        name = self._jobs[self.sender()]
+        self.message_label.setText(f"{name}: no test results ({message})")
+
+    def _job_done(self) -> None:
+        job = self.sender()
+        self._jobs.pop(job, None)
         job.deleteLater()
         self._update_buttons()
 

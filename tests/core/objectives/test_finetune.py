@@ -251,23 +251,12 @@ def test_tokenizer_mismatch_is_refused(gpt_run, prepared_data, tmp_path):
                                             base_run=str(gpt_run)))
 
 
-class StopAt(RecordingSink):
-    def __init__(self, control: RunControl, at: int) -> None:
-        super().__init__()
-        self.control, self.at = control, at
-
-    def step(self, m):
-        super().step(m)
-        if m.step == self.at:
-            self.control.stop()
-
-
-def test_resume_of_a_finetune_continues_the_same_curve(gpt_run, tmp_path):
+def test_resume_of_a_finetune_continues_the_same_curve(gpt_run, tmp_path, stop_at):
     src = str(labeled.sample_sentiment_path())
     whole, _ = _finetune(tmp_path / "whole", 20, task="classify", train_file=src,
                          base_run=str(gpt_run), train={"log_interval": 1, "dropout": 0.1})
     control = RunControl()
-    first, run = _finetune(tmp_path / "split", 20, control, StopAt(control, 8),
+    first, run = _finetune(tmp_path / "split", 20, control, stop_at(control, 8),
                            task="classify", train_file=src, base_run=str(gpt_run),
                            train={"log_interval": 1, "dropout": 0.1})
     second = RecordingSink()

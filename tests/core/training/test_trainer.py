@@ -26,19 +26,6 @@ def tiny_cfg(data, objective="clm", **over):
     return build_run_config(objective, "tiny", vocab, {**TINY, **over}, data_dir=str(data))
 
 
-class StopAt(RecordingSink):
-    """Records events and asks the loop to stop once it reaches `step`."""
-
-    def __init__(self, control: RunControl, step: int) -> None:
-        super().__init__()
-        self.control, self.at = control, step
-
-    def step(self, m):
-        super().step(m)
-        if m.step == self.at:
-            self.control.stop()
-
-
 def test_schedule_warms_up_then_decays():
     assert lr_at(0, 1.0, 0.1, 10, 100) == pytest.approx(0.1)
     assert lr_at(9, 1.0, 0.1, 10, 100) == pytest.approx(1.0)
@@ -70,14 +57,14 @@ def test_run_writes_a_readable_run_folder(prepared_data, tmp_path, objective):
         assert sink.evals[-1].bits_per_char is not None and sink.evals[-1].sample
 
 
-def test_resume_continues_the_same_curve(prepared_data, tmp_path):
+def test_resume_continues_the_same_curve(prepared_data, tmp_path, stop_at):
     """Stop at step 15, resume, and match an uninterrupted run for 25 more steps."""
     over = {"max_steps": 40, "dropout": 0.1}
     whole = RecordingSink()
     Trainer(tiny_cfg(prepared_data, **over), tmp_path / "whole", whole).run()
 
     control = RunControl()
-    first = StopAt(control, 15)
+    first = stop_at(control, 15)
     r1 = Trainer(tiny_cfg(prepared_data, **over), tmp_path / "split", first, control).run()
     assert (r1.reason, r1.step) == ("stopped", 15)
     assert runs.summarize(tmp_path / "split").state == "stopped"

@@ -4,11 +4,14 @@ Reading the columns and a preview, and the full check (core.labeled's loaders), 
 BackgroundJobs. The check shows ValidationReport.summary() (skipped rows with their lines,
 duplicates, answers not found) and, for classification, a bar chart of the labels. The file's
 encoding is chosen here too (a change reads the preview again) and travels with the choice.
+The kinds of labeled data are the engine's task families ("classify", "qa"); a mistake the
+engine finds in the file outlines the control of the field it names (the encoding, a column).
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +36,8 @@ from PySide6.QtWidgets import (
 from ....core.data.corpus import ENCODINGS
 from ...jobs import BackgroundJob
 from ...state import LabeledChoice
+from ...widgets.field_marks import Control, FieldMarks
 
-ROLES = {"classification": ("text", "label"),
-         "qa": ("question", "context", "answer", "answer_start")}
 OPTIONAL = {"answer_start"}
 _NONE = "(none)"
 
@@ -55,27 +57,46 @@ def guess_column(role: str, columns: list[str]) -> str:
     return ""
 
 
-def dialog_wording(message: str) -> str:
-    """Engine messages name command-line options; point at the dialog's Encoding instead."""
-    return re.sub(r"use --encoding \S+ or --encoding \S+", "choose another Encoding above",
-                  message)
-
-
 def read_preview(path: Path, encoding: str) -> tuple[list[str], list[dict]]:
     from ....core.data import labeled
 
     return labeled.detect_columns(path, encoding), labeled.preview_rows(path, 20, encoding)
 
 
-def check_file(path: Path, task: str, columns: dict[str, str], encoding: str) -> Any:
+def _check_classify(path: Path, columns: dict[str, str], encoding: str) -> Any:
     from ....core.data import labeled
 
-    if task == "classification":
-        cols = labeled.ClassificationColumns(columns["text"], columns["label"])
-        return labeled.load_classification(path, cols, encoding)[1]
+    cols = labeled.ClassificationColumns(columns["text"], columns["label"])
+    return labeled.load_classification(path, cols, encoding)[1]
+
+
+def _check_qa(path: Path, columns: dict[str, str], encoding: str) -> Any:
+    from ....core.data import labeled
+
     cols = labeled.QAColumns(columns["question"], columns["context"], columns["answer"],
                              columns.get("answer_start") or None)
     return labeled.load_qa(path, cols, encoding)[1]
+
+
+@dataclass(frozen=True)
+class Family:
+    """One kind of labeled data: how the dialog names it, its column roles, and its check."""
+
+    title: str
+    roles: tuple[str, ...]
+    check: Callable[[Path, dict[str, str], str], Any]  # -> the file's ValidationReport
+
+
+FAMILIES = {
+    "classify": Family("Classification (text → label)", ("text", "label"), _check_classify),
+    "qa": Family("Question answering (question, context → answer)",
+                 ("question", "context", "answer", "answer_start"), _check_qa),
+}
+
+
+def check_file(path: Path, family: str, columns: dict[str, str], encoding: str) -> Any:
+    """Read every row of a labeled file of `family` with the engine's loader: its report."""
+    return FAMILIES[family].check(path, columns, encoding)
 
 
 class LabeledDataDialog(QDialog):
@@ -85,7 +106,7 @@ class LabeledDataDialog(QDialog):
     sig_checked = Signal(object)  # the ValidationReport
     sig_accepted_choice = Signal(object)  # LabeledChoice
 
-    def __init__(self, path: Path, task: str = "classification", encoding: str = "utf-8",
+    def __init__(self, path: Path, family: str = "classify", encoding: str = "utf-8",
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Labeled data: {Path(path).name}")
@@ -94,9 +115,9 @@ class LabeledDataDialog(QDialog):
         self.report: Any = None
         self._jobs: list[BackgroundJob] = []
         self.task_box = QComboBox()
-        self.task_box.addItem("Classification (text → label)", "classification")
-        self.task_box.addItem("Question answering (question, context → answer)", "qa")
-        self.task_box.setCurrentIndex(max(self.task_box.findData(task), 0))
+        for name, fam in FAMILIES.items():
+            self.task_box.addItem(fam.title, name)
+        self.task_box.setCurrentIndex(max(self.task_box.findData(family), 0))
         self.encoding_box = QComboBox()
         self.encoding_box.addItems(list(ENCODINGS))
         self.encoding_box.setCurrentIndex(max(self.encoding_box.findText(encoding), 0))
@@ -108,6 +129,7 @@ class LabeledDataDialog(QDialog):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setMaximumHeight(200)
         self.role_boxes: dict[str, QComboBox] = {}
+        self.marks = FieldMarks({"encoding": Control("Encoding", self.encoding_box)})
         self.roles_form = QFormLayout()
         self.check_button = QPushButton("Check")
         self.use_button = QPushButton("Use for fine-tuning")
@@ -155,7 +177,8 @@ class LabeledDataDialog(QDialog):
         self.check_button.setEnabled(False)
         self._read_preview()
 
-    def task(self) -> str:
+    def family(self) -> str:
+        """The kind of labeled data chosen: "classify" or "qa"."""
         return str(self.task_box.currentData())
 
     def set_encoding(self, encoding: str) -> None:
@@ -180,24 +203,25 @@ class LabeledDataDialog(QDialog):
     def _read_preview(self) -> None:
         path, encoding = self.path, self.encoding
         self.status.setStyleSheet("")
+        self.marks.clear()
         self.status.setText(f"Reading {path.name} as {encoding}…")
         self._run(lambda report, cancel: read_preview(path, encoding), self._show_preview,
                   self._preview_failed)
 
-    def _preview_failed(self, message: str) -> None:
+    def _preview_failed(self, message: str, fields: tuple[str, ...]) -> None:
         """Nothing of the file is shown or can be checked until it reads."""
         self.columns = []
         self.table.clear()
         self.table.setRowCount(0)
         self.table.setColumnCount(0)
-        self._show_error(message)
+        self._show_error(message, fields)
 
     # -- jobs
 
     def _run(self, fn: Any, then: Any, on_error: Any = None) -> None:
         job = BackgroundJob(fn, self)
         job.sig_result.connect(then)
-        job.sig_error.connect(on_error or self._show_error)
+        job.sig_error_fields.connect(on_error or self._show_error)
         job.sig_finished.connect(lambda j=job: self._jobs.remove(j) if j in self._jobs else None)
         job.sig_finished.connect(self._update_buttons)
         self._jobs.append(job)
@@ -217,8 +241,9 @@ class LabeledDataDialog(QDialog):
         self.shutdown()
         super().done(result)
 
-    def _show_error(self, message: str) -> None:
-        self.status.setText(dialog_wording(message))
+    def _show_error(self, message: str, fields: tuple[str, ...] = ()) -> None:
+        """The engine's line after the labels of the settings it names, which are outlined."""
+        self.status.setText(self.marks.show(message, fields))
         self.status.setStyleSheet("QLabel { color: #c0392b; }")
 
     def _update_buttons(self) -> None:
@@ -249,10 +274,12 @@ class LabeledDataDialog(QDialog):
 
     def _fill_roles(self) -> None:
         keep = self.mapping()  # e.g. the file read again with another encoding
+        self.marks.clear()  # before its role boxes go with their rows
         while self.roles_form.rowCount():
             self.roles_form.removeRow(0)
         self.role_boxes = {}
-        for role in ROLES[self.task()]:
+        controls = {"encoding": Control("Encoding", self.encoding_box)}
+        for role in FAMILIES[self.family()].roles:
             box = QComboBox()
             if role in OPTIONAL:
                 box.addItem(_NONE, "")
@@ -264,7 +291,10 @@ class LabeledDataDialog(QDialog):
             box.setCurrentIndex(max(box.findData(chosen), 0))
             box.currentIndexChanged.connect(lambda _i: self._mapping_changed())
             self.role_boxes[role] = box
-            self.roles_form.addRow(f"{role.replace('_', ' ').capitalize()} column", box)
+            label = f"{role.replace('_', ' ').capitalize()} column"
+            self.roles_form.addRow(label, box)
+            controls[f"{role}_col"] = Control(label, box)  # as FinetuneConfig names the column
+        self.marks = FieldMarks(controls)
         self._mapping_changed()
 
     def _mapping_changed(self) -> None:
@@ -284,10 +314,11 @@ class LabeledDataDialog(QDialog):
     def check(self) -> None:
         if self._jobs or not self.columns:
             return
-        path, task, cols, enc = self.path, self.task(), self.mapping(), self.encoding
+        path, family, cols, enc = self.path, self.family(), self.mapping(), self.encoding
         self.status.setStyleSheet("")
+        self.marks.clear()
         self.status.setText("Checking every row…")
-        self._run(lambda report, cancel: check_file(path, task, cols, enc), self._show_report)
+        self._run(lambda report, cancel: check_file(path, family, cols, enc), self._show_report)
 
     def _show_report(self, report: Any) -> None:
         self.report = report
@@ -309,7 +340,7 @@ class LabeledDataDialog(QDialog):
         self.sig_checked.emit(report)
 
     def choice(self) -> LabeledChoice:
-        return LabeledChoice(self.path, self.task(), self.mapping(), self.encoding)
+        return LabeledChoice(self.path, self.family(), self.mapping(), self.encoding)
 
     def use(self) -> None:
         if self.report is None:

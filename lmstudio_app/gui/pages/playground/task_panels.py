@@ -36,6 +36,26 @@ def utf16_offset(text: str, index: int) -> int:
     return len(text[:index].encode("utf-16-le")) // 2
 
 
+def add_bar_row(grid: QGridLayout, row: int, name: QLabel, p: float, height: int) -> QProgressBar:
+    """One row of a probability chart: the name, a bar of `p` in [0, 1], the percentage."""
+    bar = QProgressBar()
+    bar.setRange(0, 1000)
+    bar.setValue(round(1000 * p))
+    bar.setTextVisible(False)
+    bar.setMaximumHeight(height)
+    grid.addWidget(name, row, 0)
+    grid.addWidget(bar, row, 1)
+    grid.addWidget(QLabel(f"{p:.1%}"), row, 2)
+    return bar
+
+
+def clear_grid(grid: QGridLayout) -> None:
+    while grid.count():
+        item = grid.takeAt(0)
+        if item.widget() is not None:
+            item.widget().deleteLater()
+
+
 class ProbabilityBars(QWidget):
     """One labelled bar per class, likeliest first, with its percentage."""
 
@@ -47,24 +67,13 @@ class ProbabilityBars(QWidget):
         self.bars: dict[str, QProgressBar] = {}
 
     def set_probabilities(self, probs: dict[str, float]) -> None:
-        while self.grid.count():
-            item = self.grid.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
+        clear_grid(self.grid)
         self.values = dict(probs)
         self.bars = {}
         best = max(probs, key=probs.__getitem__) if probs else None
         for row, (label, p) in enumerate(sorted(probs.items(), key=lambda kv: -kv[1])):
             name = QLabel(f"<b>{label}</b>" if label == best else label)
-            bar = QProgressBar()
-            bar.setRange(0, 1000)
-            bar.setValue(round(1000 * p))
-            bar.setTextVisible(False)
-            bar.setMaximumHeight(16)
-            self.grid.addWidget(name, row, 0)
-            self.grid.addWidget(bar, row, 1)
-            self.grid.addWidget(QLabel(f"{p:.1%}"), row, 2)
-            self.bars[label] = bar
+            self.bars[label] = add_bar_row(self.grid, row, name, p, 16)
 
 
 class ClassifyPanel(QWidget):

@@ -1,10 +1,11 @@
-"""The Train page's fine-tuning form and its validation-metric plot.
+"""The Train page's fine-tuning form.
 
 The form describes one fine-tuning run: the task, the pretrained run it starts from (only runs
-whose architecture the task accepts), the labeled file, its encoding and columns, the pooling,
-what to freeze, and the budget. `config()` builds the RunConfig with the engine's own rules
-(make_finetune_config), so a mistake is the engine's one-line message. `settings()` and
-`restore()` turn what the form shows into a JSON-able dict and back (the page persists it).
+whose architecture the task accepts), the labeled file, its encoding and the task's columns, the
+pooling, what to freeze, and the budget. `config()` builds the RunConfig with the engine's own
+rules (make_finetune_config), so a mistake is the engine's one-line message, and `marks` (one
+table from config field to control) outlines the setting it names. `settings()` and `restore()`
+turn what the form shows into a JSON-able dict and back (the page persists it).
 """
 
 from __future__ import annotations
@@ -13,9 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pyqtgraph as pg
-from PySide6.QtCore import QEvent, Signal
-from PySide6.QtGui import QPalette
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -35,12 +34,23 @@ from ....core import runs
 from ....core.config import OBJECTIVES, PRETRAIN_OBJECTIVES, TASKS, RunConfig, needs_arch
 from ....core.data.corpus import ENCODINGS
 from ....core.errors import UserError
+from ...objectives import has_classes
+from ...widgets.field_marks import Control, FieldMarks
 
 POOLINGS = (("auto", "automatic (GPT: last token, BERT: [CLS])"), ("last", "last token"),
             ("cls", "first token ([CLS])"), ("mean", "mean of the tokens"))
-COLUMN_ROLES = ("text", "label", "question", "context", "answer", "answer_start")
-METRIC_COLOURS = {"accuracy": "#2e86c1", "macro_f1": "#d0873d", "exact_match": "#3aa59b",
-                  "f1": "#c9508a"}
+# The FinetuneConfig fields naming a labeled file's columns, with the form's labels; a task shows
+# the rows of its ObjectiveSpec.columns. Settings and labeled choices key them by role ("text").
+COLUMNS = {"text_col": "Text column", "label_col": "Label column",
+           "question_col": "Question column", "context_col": "Context column",
+           "answer_col": "Answer column", "answer_start_col": "Answer start column"}
+COLUMN_DEFAULTS = {"text_col": "text", "label_col": "label", "question_col": "question",
+                   "context_col": "context", "answer_col": "answer", "answer_start_col": ""}
+
+
+def role(column_field: str) -> str:
+    """"text_col" -> "text": how settings and labeled choices name a column."""
+    return column_field.removesuffix("_col")
 
 
 @dataclass
@@ -60,9 +70,11 @@ def pretrained_runs(root: Path) -> list[BaseRun]:
 
 
 def sample_for(task: str) -> Path:
+    """The bundled labeled sample of the task's kind of data (its family)."""
     from ....core.data import labeled
 
-    return labeled.sample_sentiment_path() if task == "classify" else labeled.sample_qa_path()
+    samples = {"classify": labeled.sample_sentiment_path, "qa": labeled.sample_qa_path}
+    return samples[OBJECTIVES[task].family]()
 
 
 def _narrow(box: QComboBox, chars: int) -> None:
@@ -89,64 +101,63 @@ class FinetuneForm(QWidget):
         box = QGroupBox("Fine-tuning")
         form = QFormLayout(box)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        controls: dict[str, Control] = {}
+
+        def row(layout: QFormLayout, name: str, label: str, widget: QWidget,
+                shown: QWidget | QHBoxLayout | None = None) -> None:
+            """A labeled row for the config field `name`, entered in the form's table."""
+            controls[name] = Control(label, widget)
+            layout.addRow(label, shown if shown is not None else widget)
+
         self.task_box = QComboBox()
         for task in TASKS:
             self.task_box.addItem(OBJECTIVES[task].title, task)
-        form.addRow("Task", self.task_box)
+        row(form, "task", "Task", self.task_box)
         self.base_box = QComboBox()
         self.base_box.setToolTip("The pretrained run whose body is fine-tuned")
         # Long run names are elided, not allowed to widen the form past the page's left pane.
         _narrow(self.base_box, 16)
-        form.addRow("Start from", self.base_box)
+        row(form, "base_run", "Start from", self.base_box)
         self.file_edit = QLineEdit()
         self.file_edit.setToolTip("A CSV, TSV or JSONL file of labeled examples")
         self.file_button = QPushButton("…")
         self.file_button.setToolTip("Choose a labeled file")
-        row = QHBoxLayout()
-        row.addWidget(self.file_edit, 1)
-        row.addWidget(self.file_button)
-        form.addRow("Labeled file", row)
+        file_row = QHBoxLayout()
+        file_row.addWidget(self.file_edit, 1)
+        file_row.addWidget(self.file_button)
+        row(form, "train_file", "Labeled file", self.file_edit, file_row)
         self.encoding_box = QComboBox()
         self.encoding_box.addItems(list(ENCODINGS))
         self.encoding_box.setToolTip("How the labeled file's bytes are read: utf-8 refuses bad "
                                      "bytes, latin-1 reads any byte, replace turns bad bytes "
                                      "into \N{REPLACEMENT CHARACTER}")
-        form.addRow("Encoding", self.encoding_box)
+        row(form, "encoding", "Encoding", self.encoding_box)
 
+        # The columns of the task's labeled data (and a classifier's pooling), in a form of
+        # their own: the rows a task does not read are hidden.
         self.columns = QWidget()
-        columns_layout = QVBoxLayout(self.columns)
-        columns_layout.setContentsMargins(0, 0, 0, 0)
-        cls = QWidget()
-        cf = QFormLayout(cls)
-        cf.setContentsMargins(0, 0, 0, 0)
-        self.text_col = QLineEdit("text")
-        self.label_col = QLineEdit("label")
-        self.pooling_box = QComboBox()
-        for key, label in POOLINGS:
-            self.pooling_box.addItem(label, key)
-        self.pooling_box.setToolTip("What the classifier head reads from the body's outputs")
-        _narrow(self.pooling_box, 16)
-        cf.addRow("Text column", self.text_col)
-        cf.addRow("Label column", self.label_col)
-        cf.addRow("Pooling", self.pooling_box)
-        qa = QWidget()
-        qf = QFormLayout(qa)
-        qf.setContentsMargins(0, 0, 0, 0)
-        self.question_col = QLineEdit("question")
-        self.context_col = QLineEdit("context")
-        self.answer_col = QLineEdit("answer")
-        self.answer_start_col = QLineEdit("")
+        self.columns_form = QFormLayout(self.columns)
+        self.columns_form.setContentsMargins(0, 0, 0, 0)
+        self.column_edits: dict[str, QLineEdit] = {}
+        for name, label in COLUMNS.items():
+            edit = QLineEdit(COLUMN_DEFAULTS[name])
+            self.column_edits[name] = edit
+            row(self.columns_form, name, label, edit)
+            if name == "label_col":
+                self.pooling_box = QComboBox()
+                for key, text in POOLINGS:
+                    self.pooling_box.addItem(text, key)
+                self.pooling_box.setToolTip("What the classifier head reads from the body's "
+                                            "outputs")
+                _narrow(self.pooling_box, 16)
+                row(self.columns_form, "pooling", "Pooling", self.pooling_box)
+        (self.text_col, self.label_col, self.question_col, self.context_col, self.answer_col,
+         self.answer_start_col) = self.column_edits.values()
         self.answer_start_col.setPlaceholderText("none: found in the context")
-        qf.addRow("Question column", self.question_col)
-        qf.addRow("Context column", self.context_col)
-        qf.addRow("Answer column", self.answer_col)
-        qf.addRow("Answer start column", self.answer_start_col)
-        columns_layout.addWidget(cls)
-        columns_layout.addWidget(qa)
-        self._class_columns, self._qa_columns = cls, qa
         form.addRow(self.columns)
 
         self.freeze_embeddings = QCheckBox("Freeze embeddings")
+        controls["freeze_embeddings"] = Control("Freeze embeddings", self.freeze_embeddings)
         self.freeze_layers = QSpinBox()
         self.freeze_layers.setRange(0, 256)
         self.freeze_layers.setToolTip("Keep the lowest N blocks as pretrained")
@@ -156,9 +167,10 @@ class FinetuneForm(QWidget):
         self.body_lr_scale.setValue(1.0)
         self.body_lr_scale.setToolTip("The body learns at this fraction of the head's rate")
         self.class_weights = QCheckBox("Weight classes by inverse frequency")
+        controls["class_weights"] = Control("Weight classes", self.class_weights)
         form.addRow(self.freeze_embeddings)
-        form.addRow("Freeze lower layers", self.freeze_layers)
-        form.addRow("Body learning-rate scale", self.body_lr_scale)
+        row(form, "freeze_layers", "Freeze lower layers", self.freeze_layers)
+        row(form, "body_lr_scale", "Body learning-rate scale", self.body_lr_scale)
         form.addRow(self.class_weights)
 
         self.steps = QSpinBox()
@@ -171,10 +183,11 @@ class FinetuneForm(QWidget):
         self.batch_size = QSpinBox()
         self.batch_size.setRange(1, 4096)
         self.batch_size.setValue(16)
-        form.addRow("Steps", self.steps)
-        form.addRow("Evaluate every", self.eval_every)
-        form.addRow("Learning rate", self.learning_rate)
-        form.addRow("Batch size", self.batch_size)
+        row(form, "max_steps", "Steps", self.steps)
+        row(form, "eval_interval", "Evaluate every", self.eval_every)
+        row(form, "learning_rate", "Learning rate", self.learning_rate)
+        row(form, "batch_size", "Batch size", self.batch_size)
+        self.marks = FieldMarks(controls)
         v = QVBoxLayout(self)
         v.setContentsMargins(0, 0, 0, 0)
         v.addWidget(box)
@@ -185,8 +198,7 @@ class FinetuneForm(QWidget):
         self.encoding_box.currentIndexChanged.connect(lambda _i: self._remember_encoding())
         for w in (self.base_box, self.task_box, self.encoding_box, self.pooling_box):
             w.currentIndexChanged.connect(lambda _i: self.sig_changed.emit())
-        for w in (self.file_edit, self.text_col, self.label_col, self.question_col,
-                  self.context_col, self.answer_col, self.answer_start_col, self.learning_rate):
+        for w in (self.file_edit, *self.column_edits.values(), self.learning_rate):
             w.textChanged.connect(lambda _t: self.sig_changed.emit())
         for w in (self.freeze_layers, self.steps, self.eval_every, self.batch_size,
                   self.body_lr_scale):
@@ -222,10 +234,11 @@ class FinetuneForm(QWidget):
 
     def _on_task(self) -> None:
         task = self.task()
-        self._class_columns.setVisible(task == "classify")
-        self._qa_columns.setVisible(task != "classify")
-        self.class_weights.setEnabled(task == "classify")
-        self.pooling_box.setEnabled(task == "classify")
+        for name, edit in self.column_edits.items():
+            self.columns_form.setRowVisible(edit, name in OBJECTIVES[task].columns)
+        self.columns_form.setRowVisible(self.pooling_box, has_classes(task))
+        self.class_weights.setEnabled(has_classes(task))
+        self.pooling_box.setEnabled(has_classes(task))
         # Each task keeps its own file and that file's encoding (the bundled samples: utf-8).
         encoding = self._file_encoding.get(task, "utf-8")
         for w in (self.file_edit, self.encoding_box):
@@ -249,13 +262,13 @@ class FinetuneForm(QWidget):
     def set_encoding(self, encoding: str) -> None:
         i = self.encoding_box.findText(encoding)
         if i < 0:
-            raise UserError(f"encoding {encoding!r}: choose one of {', '.join(ENCODINGS)}.")
+            raise UserError(f"encoding {encoding!r}: choose one of {', '.join(ENCODINGS)}.",
+                            field="encoding")
         self.encoding_box.setCurrentIndex(i)
 
     def _column_edits(self) -> dict[str, QLineEdit]:
-        return {"text": self.text_col, "label": self.label_col,
-                "question": self.question_col, "context": self.context_col,
-                "answer": self.answer_col, "answer_start": self.answer_start_col}
+        """The column edits by role ("text", "label", ...), as settings and choices name them."""
+        return {role(name): edit for name, edit in self.column_edits.items()}
 
     def set_file(self, path: Path | str, columns: dict[str, str] | None = None,
                  task: str | None = None, encoding: str | None = None) -> None:
@@ -275,9 +288,7 @@ class FinetuneForm(QWidget):
 
     def fill_from(self, ft: Any) -> None:
         """Show a fine-tuning run's settings (a FinetuneConfig), e.g. one opened from disk."""
-        columns = {"text": ft.text_col, "label": ft.label_col, "question": ft.question_col,
-                   "context": ft.context_col, "answer": ft.answer_col,
-                   "answer_start": ft.answer_start_col}
+        columns = {role(name): getattr(ft, name) for name in COLUMNS}
         self.set_file(ft.train_file, columns, ft.task,
                       ft.encoding if ft.encoding in ENCODINGS else None)
         i = self.base_box.findData(str(ft.base_run)) if ft.base_run else -1
@@ -376,24 +387,22 @@ class FinetuneForm(QWidget):
                             field="base_run")
         path = self.file_edit.text().strip()
         if not path or not Path(path).is_file():
-            raise UserError(f"labeled file {path or '(none)'}: not found; choose a file.")
+            raise UserError(f"labeled file {path or '(none)'}: not found; choose a file.",
+                            field="train_file")
         try:
             lr = float(self.learning_rate.text())
         except ValueError:
-            raise UserError(
-                f"learning_rate={self.learning_rate.text()}: expected a number.") from None
+            raise UserError(f"learning_rate={self.learning_rate.text()}: expected a number.",
+                            field="learning_rate") from None
+        classes = has_classes(self.task())
         ft = FinetuneConfig(
             task=self.task(), train_file=path, base_run=str(base), encoding=self.encoding(),
-            text_col=self.text_col.text().strip(), label_col=self.label_col.text().strip(),
-            question_col=self.question_col.text().strip(),
-            context_col=self.context_col.text().strip(),
-            answer_col=self.answer_col.text().strip(),
-            answer_start_col=self.answer_start_col.text().strip(),
+            **{name: edit.text().strip() for name, edit in self.column_edits.items()},
             freeze_embeddings=self.freeze_embeddings.isChecked(),
             freeze_layers=self.freeze_layers.value(),
             body_lr_scale=self.body_lr_scale.value(),
-            class_weights=self.class_weights.isChecked() and self.task() == "classify",
-            pooling=str(self.pooling_box.currentData()) if self.task() == "classify" else "auto")
+            class_weights=self.class_weights.isChecked() and classes,
+            pooling=str(self.pooling_box.currentData()) if classes else "auto")
         overrides: dict[str, Any] = {
             "max_steps": self.steps.value(), "learning_rate": lr,
             "eval_interval": min(self.eval_every.value(), self.steps.value()),
@@ -405,63 +414,5 @@ class FinetuneForm(QWidget):
         for w in self.findChildren(QWidget):
             if isinstance(w, (QComboBox, QLineEdit, QPushButton, QSpinBox, QDoubleSpinBox,
                               QCheckBox)):
-                classify_only = w in (self.class_weights, self.pooling_box)
-                w.setEnabled(on and (not classify_only or self.task() == "classify"))
-
-
-class MetricsPlot(QWidget):
-    """Validation metrics (accuracy, macro F1, exact match, F1) against the step, in [0, 1]."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.plot = pg.PlotWidget()
-        self.plot.setLabel("left", "validation score")
-        self.plot.setLabel("bottom", "step")
-        self.plot.setYRange(0, 1)
-        self.plot.addLegend(offset=(-10, -10))  # bottom right: rising curves end top right
-        self.points: dict[str, tuple[list[float], list[float]]] = {}
-        self._curves: dict[str, pg.PlotDataItem] = {}
-        v = QVBoxLayout(self)
-        v.setContentsMargins(0, 0, 0, 0)
-        v.addWidget(self.plot)
-        self._apply_palette()
-
-    def _apply_palette(self) -> None:
-        """Follow the window's palette, like the loss curves, not pyqtgraph's black."""
-        pal = self.palette()
-        text = pal.color(QPalette.ColorRole.Text)
-        self.plot.setBackground(pal.color(QPalette.ColorRole.Base))
-        for side in ("left", "bottom"):
-            axis = self.plot.getAxis(side)
-            axis.setPen(pg.mkPen(text))
-            axis.setTextPen(pg.mkPen(text))
-        self.plot.plotItem.legend.setLabelTextColor(text)
-
-    def changeEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
-        if event.type() == QEvent.Type.PaletteChange:
-            self._apply_palette()
-        super().changeEvent(event)
-
-    def add(self, step: int, extra: dict[str, float]) -> None:
-        for key, value in extra.items():
-            if not isinstance(value, (int, float)):
-                continue
-            xs, ys = self.points.setdefault(key, ([], []))
-            xs.append(float(step))
-            ys.append(float(value))
-            curve = self._curves.get(key)
-            if curve is None:
-                colour = METRIC_COLOURS.get(key, "#7d9c2f")
-                curve = self.plot.plot([], [], pen=pg.mkPen(colour, width=2), symbol="o",
-                                       symbolSize=6, symbolBrush=colour, name=key)
-                self._curves[key] = curve
-            curve.setData(xs, ys)
-
-    def clear(self) -> None:
-        for curve in self._curves.values():
-            self.plot.removeItem(curve)
-        self._curves.clear()
-        self.points.clear()
-        legend = self.plot.plotItem.legend
-        if legend is not None:
-            legend.clear()
+                classes_only = w in (self.class_weights, self.pooling_box)
+                w.setEnabled(on and (not classes_only or has_classes(self.task())))

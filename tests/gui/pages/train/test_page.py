@@ -11,10 +11,6 @@ from PySide6.QtCore import QSettings, Qt
 from lmstudio_app.core import runs
 from lmstudio_app.gui.pages.train.page import TrainPage
 from lmstudio_app.gui.state import AppState
-from tests.gui import fixtures_engine, fixtures_train
-
-tiny_corpus = fixtures_engine.tiny_corpus
-train_data = fixtures_train.train_data
 
 TINY = {"n_layer": 1, "n_head": 2, "n_embd": 32, "block_size": 32, "batch_size": 4,
         "log_interval": 1, "learning_rate": 0.003}
@@ -27,10 +23,10 @@ def state(tmp_path):
 
 
 @pytest.fixture
-def page(qtbot, state, train_data):
+def page(qtbot, state, prepared_data):
     page = TrainPage(state)
     qtbot.addWidget(page)
-    state.sig_data_ready.emit(train_data)
+    state.sig_data_ready.emit(prepared_data)
     page.device_box.setCurrentIndex(page.device_box.findData("cpu"))
     yield page
     page.shutdown()

@@ -11,14 +11,9 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
 
 from lmstudio_app.core import runs
+from lmstudio_app.core.config import OBJECTIVES
 from lmstudio_app.gui.pages.runs import RunsPage
 from lmstudio_app.gui.state import AppState
-from tests.gui import fixtures_engine as fx
-from tests.gui import fixtures_finetune as ff
-
-engine_runs = fx.engine_runs
-copied_runs = fx.copied_runs
-finetune_runs = ff.finetune_runs
 
 
 def make_page(qtbot, tmp_path, home: Path) -> tuple[RunsPage, AppState]:
@@ -34,7 +29,8 @@ def test_lists_both_runs_with_their_state(qtbot, tmp_path, engine_runs):
     assert set(page.run_paths()) == {engine_runs.gpt, engine_runs.bert}
     gpt = page.row_text(engine_runs.gpt)
     bert = page.row_text(engine_runs.bert)
-    assert gpt[1:3] == ["GPT (clm)", "tiny"] and bert[1] == "BERT (mlm)"
+    # The objectives by their titles in the engine's table.
+    assert gpt[1:3] == [OBJECTIVES["clm"].title, "tiny"] and bert[1] == OBJECTIVES["mlm"].title
     assert gpt[3] == "30 / 30" and gpt[5] == "completed" and bert[5] == "completed"
     best = runs.summarize(engine_runs.gpt).best_val_loss
     assert gpt[4] == f"{best:.4f}"
@@ -104,8 +100,8 @@ def test_poll_sees_a_new_run_folder(qtbot, tmp_path, copied_runs, engine_runs):
     page.shutdown()
 
 
-def test_runs_page_shows_the_confusion_of_a_finished_classify_run(qtbot, tmp_path,
-                                                                 finetune_runs):
+def test_runs_page_shows_the_confusion_of_a_finished_classify_run(qtbot, tmp_path, finetune_runs,
+                                                                  click_a_mistake):
     page, _ = make_page(qtbot, tmp_path, finetune_runs.runs_root.parent)
     assert page.select_run(finetune_runs.qa)
     assert not page.confusion_button.isEnabled()  # a QA run has no confusion matrix
@@ -122,7 +118,7 @@ def test_runs_page_shows_the_confusion_of_a_finished_classify_run(qtbot, tmp_pat
     n = len(view.labels)
     counts = [[int(view.table.item(i, j).text()) for j in range(n)] for i in range(n)]
     assert counts == report["confusion"]
-    i, j, (true, pred, texts) = ff.click_a_mistake(qtbot, view)
+    i, j, (true, pred, texts) = click_a_mistake(view)
     expected = [m["text"] for m in report["mistakes"]
                 if (m["label"], m["predicted"]) == (true, pred)]
     assert (true, pred) == (view.labels[i], view.labels[j]) and texts == expected

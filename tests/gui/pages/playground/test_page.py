@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings
-
-from lmstudio_app.gui.pages.playground.page import PlaygroundPage
-from lmstudio_app.gui.state import AppState
-from tests.gui import fixtures_engine as fx
-
-engine_runs = fx.engine_runs
+from lmstudio_app.core.config import OBJECTIVES
 
 
-def make_page(qtbot, tmp_path, engine_runs, run):
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    state = AppState(settings=settings, home=engine_runs.runs_root.parent)
-    page = PlaygroundPage(state)
-    qtbot.addWidget(page)
-    with qtbot.waitSignal(page.sig_model_loaded, timeout=20000,
-                          check_params_cb=lambda path: path == run):
-        state.sig_use_run.emit(run)
-    return page, state
-
-
-def test_chat_streams_a_reply_from_a_gpt_run(qtbot, tmp_path, engine_runs):
-    page, _ = make_page(qtbot, tmp_path, engine_runs, engine_runs.gpt)
+def test_chat_streams_a_reply_from_a_gpt_run(qtbot, tmp_path, engine_runs, playground_on):
+    page = playground_on(engine_runs.runs_root, engine_runs.gpt)
     assert page.current_panel() == "chat"
-    assert "GPT (clm)" in page.model_label.text()
+    assert OBJECTIVES["clm"].title in page.model_label.text()
     page.max_tokens_spin.setValue(24)
     page.seed = 1
     page.stop_at_eos = False
@@ -52,8 +35,8 @@ def test_chat_streams_a_reply_from_a_gpt_run(qtbot, tmp_path, engine_runs):
     page.shutdown()
 
 
-def test_stop_during_generation(qtbot, tmp_path, engine_runs):
-    page, _ = make_page(qtbot, tmp_path, engine_runs, engine_runs.gpt)
+def test_stop_during_generation(qtbot, tmp_path, engine_runs, playground_on):
+    page = playground_on(engine_runs.runs_root, engine_runs.gpt)
     page.max_tokens_spin.setValue(4000)
     page.stop_at_eos = False
     page.message_edit.setPlainText("She")
@@ -69,9 +52,16 @@ def test_stop_during_generation(qtbot, tmp_path, engine_runs):
     page.shutdown()
 
 
-def test_fill_mask_shows_five_predictions_for_a_bert_run(qtbot, tmp_path, engine_runs):
-    page, _ = make_page(qtbot, tmp_path, engine_runs, engine_runs.bert)
+def test_fill_mask_shows_five_predictions_for_a_bert_run(qtbot, tmp_path, engine_runs,
+                                                         playground_on):
+    page = playground_on(engine_runs.runs_root, engine_runs.bert)
     assert page.current_panel() == "fill-mask"
+    # A BERT run does not chat: the message names both objectives by their titles.
+    page.message_edit.setPlainText("It is a truth")
+    page.send()
+    assert not page.is_generating()
+    assert OBJECTIVES["mlm"].title in page.error_text()
+    assert OBJECTIVES["clm"].title in page.error_text()
     page.mask_edit.setText("She was a [MASK] woman.")
     with qtbot.waitSignal(page.sig_predictions_shown, timeout=10000) as shown:
         page.mask_button.click()

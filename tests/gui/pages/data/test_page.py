@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
@@ -11,10 +12,6 @@ from PySide6.QtGui import QDropEvent
 from lmstudio_app.core.data.samples import sample_corpus
 from lmstudio_app.core.data.store import TokenStore
 from lmstudio_app.gui.pages.data.page import KEY_SOURCES, DataPage
-from tests.gui import fixtures_engine as fx
-
-app_state = fx.app_state
-tiny_corpus = fx.tiny_corpus
 
 
 def make_page(qtbot, state, sources=None):
@@ -41,9 +38,9 @@ def test_first_start_lists_the_sample_corpus(qtbot, app_state):
     assert json.loads(app_state.value(KEY_SOURCES)) == [str(sample_corpus())]
 
 
-def test_add_file_counts_it_and_previews_it(qtbot, app_state, tiny_corpus):
+def test_add_file_counts_it_and_previews_it(qtbot, app_state, austen_corpus):
     page = make_page(qtbot, app_state, sources=[])
-    path = tiny_corpus / "austen.txt"
+    path = austen_corpus / "austen.txt"
     with qtbot.waitSignal(page.sig_preview_shown, timeout=5000):
         page.add_sources([path])  # the first source is selected, so its preview shows at once
     counts = wait_counted(qtbot, page, path)
@@ -59,28 +56,29 @@ def test_add_file_counts_it_and_previews_it(qtbot, app_state, tiny_corpus):
     page.shutdown()
 
 
-def test_drop_on_the_list_adds_sources(qtbot, app_state, tiny_corpus):
+def test_drop_on_the_list_adds_sources(qtbot, app_state, austen_corpus):
     page = make_page(qtbot, app_state, sources=[])
     mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(tiny_corpus))])
+    mime.setUrls([QUrl.fromLocalFile(str(austen_corpus))])
     event = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime,
                        Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     page.sources.dropEvent(event)
-    assert page.source_paths() == [str(tiny_corpus)]
-    assert wait_counted(qtbot, page, tiny_corpus).files == 1
+    assert page.source_paths() == [str(austen_corpus)]
+    assert wait_counted(qtbot, page, austen_corpus).files == 1
     page.shutdown()
 
 
 def test_bad_utf8_gives_a_readable_message_and_keeps_the_list(qtbot, app_state, tmp_path,
-                                                             tiny_corpus):
+                                                              austen_corpus):
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"Some good text first.\n\nthen a bad byte \xff here\n")
-    good = tiny_corpus / "austen.txt"
+    good = austen_corpus / "austen.txt"
     page = make_page(qtbot, app_state, sources=[good])
     page.add_sources([bad])
     counts = wait_counted(qtbot, page, bad)
     assert "bad.txt" in counts.error and "UTF-8" in counts.error
-    assert "Encoding" in page.error_text() and "Traceback" not in page.error_text()
+    assert counts.fields == ("encoding",)
+    assert page.error_text().startswith("Encoding: ") and "Traceback" not in page.error_text()
     assert page.sources.topLevelItem(1).text(4) == "error"
 
     # Preparing with the bad file fails with a readable line; nothing listed is lost.
@@ -98,8 +96,8 @@ def test_bad_utf8_gives_a_readable_message_and_keeps_the_list(qtbot, app_state, 
     page.shutdown()
 
 
-def test_prepare_shows_progress_figures_and_pieces(qtbot, app_state, tiny_corpus):
-    page = make_page(qtbot, app_state, sources=[tiny_corpus / "austen.txt"])
+def test_prepare_shows_progress_figures_and_pieces(qtbot, app_state, austen_corpus):
+    page = make_page(qtbot, app_state, sources=[austen_corpus / "austen.txt"])
     page.vocab_spin.setValue(500)
     assert page.out_dir().parent == app_state.data_root
     assert page.out_dir().name == "austen-unigram-500"
@@ -109,10 +107,13 @@ def test_prepare_shows_progress_figures_and_pieces(qtbot, app_state, tiny_corpus
     with qtbot.waitSignal(page.sig_prepare_finished, timeout=30000) as done:
         page.start_prepare()
         assert page.busy() is not None and not page.prepare_button.isEnabled()
-        page._prepare_job.sig_progress.connect(lambda p: job_progress.append(p.stage))
-        page._prepare_job.sig_progress.connect(lambda p: labels.append(page.progress_label.text()))
+        job = page.prepare_panel.job
+        job.sig_progress.connect(lambda p: job_progress.append(p.stage))
+        job.sig_progress.connect(lambda p: labels.append(page.progress_label.text()))
     stages = set(job_progress)
-    assert any("MB/s" in t and "ETA" in t and "files 1/1" in t for t in labels)
+    # A rate in binary units (core.util.units), the time left and the files done.
+    assert any(re.search(r"\d [KMG]?i?B/s", t) and "ETA" in t and "files 1/1" in t
+               for t in labels)
     assert done.args == ["done"]
     assert {"tokenizer", "encode"} <= stages
     assert ready == [page.out_dir()]
@@ -137,7 +138,8 @@ def test_cancel_prepare_leaves_no_thread_and_no_store(qtbot, app_state, tmp_path
     out = page.out_dir()
     with qtbot.waitSignal(page.sig_prepare_finished, timeout=30000) as done:
         page.start_prepare()
-        qtbot.waitUntil(lambda: page._prepare_stage in ("tokenizer", "encode"), timeout=10000)
+        qtbot.waitUntil(lambda: page.prepare_panel.stage in ("tokenizer", "encode"),
+                        timeout=10000)
         page.cancel_button.click()
     assert done.args == ["cancelled"]
     assert page.busy() is None and page.prepare_button.isEnabled()
@@ -146,13 +148,13 @@ def test_cancel_prepare_leaves_no_thread_and_no_store(qtbot, app_state, tmp_path
     page.shutdown()
 
 
-def test_settings_persist(qtbot, app_state, tiny_corpus):
-    page = make_page(qtbot, app_state, sources=[tiny_corpus])
+def test_settings_persist(qtbot, app_state, austen_corpus):
+    page = make_page(qtbot, app_state, sources=[austen_corpus])
     page.kind_combo.setCurrentText("bpe")
     page.vocab_spin.setValue(1000)
     page.shutdown()
     again = make_page(qtbot, app_state)
-    assert again.source_paths() == [str(tiny_corpus)]
+    assert again.source_paths() == [str(austen_corpus)]
     assert again.kind_combo.currentText() == "bpe" and again.vocab_spin.value() == 1000
     assert Path(again.out_dir()).name.endswith("-bpe-1000")
     again.shutdown()
@@ -163,10 +165,38 @@ def test_missing_column_names_the_setting_to_change(qtbot, app_state, tmp_path):
     rows.write_text('{"body": "First document."}\n{"body": "Second one."}\n', encoding="utf-8")
     page = make_page(qtbot, app_state, sources=[rows])
     counts = wait_counted(qtbot, page, rows)
-    assert "rows.jsonl" in counts.error and "Text field" in counts.error
+    assert "rows.jsonl" in counts.error and counts.fields == ("text_field",)
+    # The page names the setting by its label, outlines it, and keeps its tooltip's reason.
+    assert page.error_text().startswith("Text field: ") and "rows.jsonl" in page.error_text()
+    assert "border" in page.field_edit.styleSheet()
+    assert page.field_edit.toolTip().startswith("Text field (text_field): ")
     page.field_edit.setText("body")
     page.field_edit.editingFinished.emit()
     counts = wait_counted(qtbot, page, rows)
     assert counts.error is None and counts.documents == 2
+    assert page.field_edit.styleSheet() == "" and page.error_text() == ""
     assert counts.chars == len("First document.") + len("Second one.")
+    page.shutdown()
+
+
+def test_a_failed_prepare_outlines_the_encoding_and_names_no_flag(qtbot, app_state, tmp_path):
+    bad = tmp_path / "latin.txt"
+    bad.write_bytes("Caf\u00e9 au lait, and more text after it.\n".encode("latin-1") * 50)
+    page = make_page(qtbot, app_state, sources=[bad])
+    page.vocab_spin.setValue(100)
+    app_state.home.mkdir(parents=True, exist_ok=True)
+    tip = page.encoding_combo.toolTip()
+    with qtbot.waitSignal(page.sig_prepare_finished, timeout=20000) as done:
+        page.start_prepare()
+    assert done.args == ["failed"]
+    text = page.error_text()
+    assert text.startswith("Preparing the data failed: Encoding: ") and "latin.txt" in text
+    assert "--" not in text and "UTF-8" in text
+    assert "border" in page.encoding_combo.styleSheet()
+    assert page.encoding_combo.toolTip().startswith("Encoding (encoding): ")
+    assert page.kind_combo.styleSheet() == "" and page.field_edit.styleSheet() == ""
+    # Choosing another encoding takes the outline and the line away, and the tooltip comes back.
+    page.encoding_combo.setCurrentText("latin-1")
+    assert page.encoding_combo.styleSheet() == "" and page.error_text() == ""
+    assert page.encoding_combo.toolTip() == tip
     page.shutdown()

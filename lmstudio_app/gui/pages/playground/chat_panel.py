@@ -1,0 +1,186 @@
+"""Chat with a GPT run, honestly: a pretrained language model continues text.
+
+The prompt is the conversation so far as plain text plus the new message, the model's
+continuation is the reply, and the exact text sent is shown beside it with the sampling
+settings. The page runs the generation (one job holds the model at a time) and hands each piece
+here as it comes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QFont, QKeySequence, QShortcut, QTextCharFormat, QTextCursor
+from PySide6.QtWidgets import (
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...state import AppState
+
+MAX_PROMPT_CHARS = 4000  # the conversation sent is cut to its end; the model sees its window
+
+
+class ChatPanel(QWidget):
+    """Transcript and message on the left; sampling settings and the last prompt on the right."""
+
+    sig_send = Signal()  # Send was asked for (button or Ctrl+Return)
+
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.conversation = ""  # the plain text so far: every message and every reply
+        self.reply_parts: list[str] = []
+        self.transcript = QTextEdit()
+        self.transcript.setReadOnly(True)
+        self.transcript.setPlaceholderText("The conversation appears here.")
+        self.message_edit = QPlainTextEdit()
+        self.message_edit.setPlaceholderText("Write the beginning of a text, e.g. "
+                                             "\"It is a truth universally\"")
+        self.message_edit.setMaximumHeight(80)
+        self.send_button = QPushButton("Send")
+        self.send_button.setToolTip("Send (Ctrl+Return)")
+        QShortcut(QKeySequence("Ctrl+Return"), self.message_edit, self.sig_send.emit)
+        self.stop_button = QPushButton("Stop")
+        self.clear_button = QPushButton("Clear")
+        self.stop_button.setEnabled(False)
+        self.send_button.clicked.connect(self.sig_send)
+        buttons = QVBoxLayout()
+        for b in (self.send_button, self.stop_button, self.clear_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        entry = QHBoxLayout()
+        entry.addWidget(self.message_edit, 1)
+        entry.addLayout(buttons)
+
+        self.temperature_spin = QDoubleSpinBox()
+        self.temperature_spin.setRange(0.0, 2.0)
+        self.temperature_spin.setSingleStep(0.1)
+        self.temperature_spin.setValue(state.value("playground/temperature", 0.8, float))
+        self.temperature_spin.setToolTip("0 always picks the likeliest piece; higher is bolder")
+        self.top_k_spin = QSpinBox()
+        self.top_k_spin.setRange(0, 100000)
+        self.top_k_spin.setValue(state.value("playground/top_k", 50, int))
+        self.top_k_spin.setSpecialValueText("off")
+        self.top_p_spin = QDoubleSpinBox()
+        self.top_p_spin.setRange(0.05, 1.0)
+        self.top_p_spin.setSingleStep(0.05)
+        self.top_p_spin.setValue(state.value("playground/top_p", 0.95, float))
+        self.max_tokens_spin = QSpinBox()
+        self.max_tokens_spin.setRange(1, 4096)
+        self.max_tokens_spin.setValue(state.value("playground/max_tokens", 120, int))
+        for spin in (self.temperature_spin, self.top_k_spin, self.top_p_spin,
+                     self.max_tokens_spin):
+            spin.valueChanged.connect(self._save_sampling)
+        form = QFormLayout()
+        form.addRow("Temperature", self.temperature_spin)
+        form.addRow("Top-k", self.top_k_spin)
+        form.addRow("Top-p", self.top_p_spin)
+        form.addRow("Max tokens", self.max_tokens_spin)
+        sampling = QGroupBox("Sampling")
+        sampling.setLayout(form)
+
+        self.sent_view = QPlainTextEdit()
+        self.sent_view.setReadOnly(True)
+        self.sent_view.setPlaceholderText("The exact text sent to the model appears here.")
+        sent_box = QGroupBox("Last prompt sent (the model continues this text)")
+        sv = QVBoxLayout(sent_box)
+        sv.addWidget(self.sent_view)
+
+        side = QVBoxLayout()
+        side.addWidget(sampling)
+        side.addWidget(sent_box, 1)
+        note = QLabel("A pretrained model continues text. Each message is added to the "
+                      "conversation so far, and the model's continuation is its reply.")
+        note.setWordWrap(True)
+        main = QVBoxLayout()
+        main.addWidget(note)
+        main.addWidget(self.transcript, 1)
+        main.addLayout(entry)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addLayout(main, 3)
+        row.addLayout(side, 1)
+
+    def _save_sampling(self) -> None:
+        self.state.set_value("playground/temperature", self.temperature_spin.value())
+        self.state.set_value("playground/top_k", self.top_k_spin.value())
+        self.state.set_value("playground/top_p", self.top_p_spin.value())
+        self.state.set_value("playground/max_tokens", self.max_tokens_spin.value())
+
+    def sampling_settings(self, seed: int | None, stop_at_eos: bool) -> dict[str, Any]:
+        return {
+            "max_new_tokens": self.max_tokens_spin.value(),
+            "temperature": self.temperature_spin.value(),
+            "top_k": self.top_k_spin.value() or None,
+            "top_p": self.top_p_spin.value(),
+            "seed": seed,
+            "stop_at_eos": stop_at_eos,
+        }
+
+    def prompt_for(self, message: str) -> str:
+        """The conversation so far, the new message on its own line, cut to its last part."""
+        prompt = self.conversation
+        if prompt and message and not prompt.endswith("\n"):
+            prompt += "\n"
+        prompt += message
+        return prompt[-MAX_PROMPT_CHARS:]
+
+    def begin_reply(self) -> str:
+        """Take the written message into the conversation; the prompt to send."""
+        message = self.message_edit.toPlainText()
+        prompt = self.prompt_for(message)
+        self.sent_view.setPlainText(prompt)
+        self.message_edit.clear()
+        if self.conversation and message and not self.conversation.endswith("\n"):
+            self.append("\n", user=False)
+        self.append(message, user=True)
+        self.conversation = prompt
+        self.reply_parts = []
+        self.set_generating(True)
+        return prompt
+
+    def add_piece(self, piece: str) -> None:
+        self.reply_parts.append(piece)
+        self.append(piece, user=False)
+
+    def end_reply(self, stopped: bool) -> None:
+        """What was shown is what the conversation holds, stopped or not."""
+        self.conversation += "".join(self.reply_parts)
+        if stopped:
+            self.append(" [stopped]", user=False)
+        self.append("\n", user=False)
+        if self.conversation and not self.conversation.endswith("\n"):
+            self.conversation += "\n"
+        self.set_generating(False)
+
+    def set_generating(self, on: bool) -> None:
+        """Stop while a reply is written, Clear otherwise (the page enables Send)."""
+        self.stop_button.setEnabled(on)
+        self.clear_button.setEnabled(not on)
+
+    def append(self, text: str, user: bool) -> None:
+        cursor = self.transcript.textCursor()
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        fmt = QTextCharFormat()
+        fmt.setFontWeight(QFont.Weight.Bold if user else QFont.Weight.Normal)
+        cursor.insertText(text, fmt)
+        self.transcript.setTextCursor(cursor)
+        self.transcript.ensureCursorVisible()
+
+    def clear(self) -> None:
+        """Forget the conversation (the page asks only while no reply is written)."""
+        self.conversation = ""
+        self.reply_parts = []
+        self.transcript.clear()
+        self.sent_view.clear()

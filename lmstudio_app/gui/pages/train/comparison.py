@@ -1,0 +1,60 @@
+"""Does pretraining help? One comparison (core.training.compare.compare_init) in a BackgroundJob.
+
+The engine trains both sides and turns their events into CompareProgress reports (CompareSink);
+here the reports become the job's progress signal, and a stop is the RunControl's flag, seen by
+the loop at its next step.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject
+
+from ....core import runs
+from ....core.config import RunConfig
+from ....core.objectives.finetune_setup import scratch_twin
+from ....core.training.compare import CompareSink, compare_init
+from ....core.training.control import RunControl
+from ...jobs import BackgroundJob
+
+
+class Comparison:
+    """The folders, the stop flag and the job of one comparison.
+
+    Making one claims both run folders (pretrained first); a form whose run has no scratch twin
+    raises UserError before any folder is made. Call `job.start()` once connected.
+    """
+
+    def __init__(self, cfg: RunConfig, runs_root: Path, parent: QObject) -> None:
+        twin_name = scratch_twin(cfg).name
+        self.dirs = (runs.new_run_dir(runs_root, cfg.name), runs.new_run_dir(runs_root, twin_name))
+        self.control = RunControl()
+        dirs, control = self.dirs, self.control
+
+        def work(report: Any, cancel: threading.Event) -> Any:
+            try:
+                return compare_init(cfg, dirs, lambda init: CompareSink(init, report),
+                                    control=control)
+            finally:
+                for run_dir in dirs:  # a side that never ran leaves no empty folder behind
+                    if run_dir.is_dir() and not any(run_dir.iterdir()):
+                        run_dir.rmdir()
+
+        self.job = BackgroundJob(work, parent)
+
+    @property
+    def stop_requested(self) -> bool:
+        return self.control.stop_requested
+
+    def stop(self) -> None:
+        """Stop at the next step boundary (a side that has not started does not start)."""
+        self.control.stop()
+
+    def shutdown(self) -> None:
+        """Stop, and wait (spinning the event loop) until the job has ended."""
+        self.control.stop()
+        self.job.cancel()
+        self.job.wait_finished(60000)

@@ -1,0 +1,195 @@
+"""The Train page's "Model and training" form: objective, preset, run name, the model and
+training fields, and the device.
+
+The fields are typed text, so a value that does not parse is found here (a form-side mistake);
+everything else is the engine's rule, checked by the page with build_run_config. `marks` is the
+form's one table from config field to control: it outlines the fields a UserError names.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QLineEdit, QWidget
+
+from ....core.config import PRETRAIN_OBJECTIVES, RunConfig, build_run_config
+from ....core.errors import UserError
+from ....core.presets import PRESETS
+from ....core.util.units import human_bytes, human_count
+from ...objectives import title
+from ...widgets.field_marks import Control, FieldMarks
+
+
+@dataclass(frozen=True)
+class Field:
+    key: str  # the RunConfig field (ModelConfig or TrainConfig), as `--set` spells it
+    label: str
+    kind: type  # int or float
+    tip: str
+    optional: bool = False  # blank means "automatic" (the engine derives it)
+
+
+FIELDS = (
+    Field("n_layer", "Layers", int, "Transformer blocks (n_layer)"),
+    Field("n_head", "Attention heads", int, "Heads per block (n_head); divides the width"),
+    Field("n_embd", "Width", int, "Embedding width (n_embd)"),
+    Field("block_size", "Context length", int, "Tokens per training window (block_size)"),
+    Field("dropout", "Dropout", float, "Dropout probability in [0, 1)"),
+    Field("batch_size", "Batch size", int, "Windows per step (batch_size)"),
+    Field("grad_accum", "Gradient accumulation", int,
+          "Micro-batches per optimizer step (grad_accum)"),
+    Field("learning_rate", "Learning rate", float, "Peak learning rate (cosine decay after)"),
+    Field("warmup_steps", "Warm-up steps", int, "Linear warm-up; blank: automatic",
+          optional=True),
+    Field("max_steps", "Steps", int, "Optimizer steps to train (max_steps)"),
+    Field("eval_interval", "Evaluate every", int,
+          "Steps between evaluations and checkpoints (eval_interval)"),
+    Field("log_interval", "Log every", int,
+          "Steps between points on the curves; each log forces a device sync on a GPU"),
+    Field("weight_decay", "Weight decay", float, "AdamW weight decay on matrices"),
+    Field("seed", "Seed", int, "Random seed: the same seed gives the same run"),
+)
+FIELD_KEYS = tuple(f.key for f in FIELDS)
+
+
+def _format_value(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _section(cfg: RunConfig, key: str) -> Any:
+    return cfg.model if hasattr(cfg.model, key) else cfg.train
+
+
+class ModelForm(QGroupBox):
+    """The pretraining settings; the run name and the device serve fine-tuning as well."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Model and training", parent)
+        form = QFormLayout(self)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.form = form
+        self.objective_box = QComboBox()
+        for name in PRETRAIN_OBJECTIVES:
+            self.objective_box.addItem(title(name), name)
+        form.addRow("Objective", self.objective_box)
+        self.preset_box = QComboBox()
+        for name in PRESETS:
+            self.preset_box.addItem(name, name)
+        self.preset_box.setToolTip("A model shape and the training settings that suit it")
+        form.addRow("Preset", self.preset_box)
+        self.name_edit = QLineEdit()
+        self.name_edit.setPlaceholderText("automatic")
+        self.name_edit.setToolTip("Part of the run folder's name")
+        form.addRow("Run name", self.name_edit)
+        self.edits: dict[str, QLineEdit] = {}
+        for f in FIELDS:
+            edit = QLineEdit()
+            edit.setObjectName(f"field_{f.key}")
+            edit.setToolTip(f.tip)
+            if f.optional:
+                edit.setPlaceholderText("automatic")
+            self.edits[f.key] = edit
+            form.addRow(f.label, edit)
+        self.device_box = QComboBox()
+        form.addRow("Device", self.device_box)
+        self.marks = FieldMarks({
+            "objective": Control("Objective", self.objective_box),
+            "preset": Control("Preset", self.preset_box),
+            "name": Control("Run name", self.name_edit),
+            **{f.key: Control(f.label, self.edits[f.key]) for f in FIELDS},
+            "device": Control("Device", self.device_box),
+        })
+
+    # -- what it shows
+
+    def objective(self) -> str:
+        return str(self.objective_box.currentData())
+
+    def preset(self) -> str:
+        return str(self.preset_box.currentData())
+
+    def device_name(self) -> str:
+        return str(self.device_box.currentData() or "cpu")
+
+    def run_name(self) -> str:
+        return self.name_edit.text().strip()
+
+    def fill_devices(self, saved: str) -> None:
+        """List the devices this machine has; choose `saved` if it is one of them."""
+        from ....core.util.device import available_devices
+
+        self.device_box.clear()
+        for name, description in available_devices():
+            self.device_box.addItem(description, name)
+        i = self.device_box.findData(saved)
+        if i >= 0:
+            self.device_box.setCurrentIndex(i)
+
+    def fill_from_preset(self, vocab_size: int) -> None:
+        """Show the preset's values; the automatic (optional) fields go blank."""
+        cfg = build_run_config(self.objective(), self.preset(), vocab_size)
+        for f in FIELDS:
+            text = "" if f.optional else _format_value(getattr(_section(cfg, f.key), f.key))
+            self.edits[f.key].setText(text)
+
+    def fill_from_config(self, cfg: RunConfig) -> None:
+        """Show a run's settings (e.g. one opened from disk)."""
+        self.objective_box.setCurrentIndex(max(self.objective_box.findData(cfg.objective), 0))
+        self.preset_box.setCurrentIndex(max(self.preset_box.findData(cfg.preset), 0))
+        for f in FIELDS:
+            self.edits[f.key].setText(_format_value(getattr(_section(cfg, f.key), f.key)))
+        self.name_edit.setText(cfg.name)
+
+    def set_pretraining_rows_visible(self, visible: bool) -> None:
+        """Fine-tuning takes the model's shape from its base run: only name and device stay."""
+        for w in (self.objective_box, self.preset_box, *self.edits.values()):
+            self.form.setRowVisible(w, visible)
+
+    def set_editable(self, on: bool) -> None:
+        for w in (self.objective_box, self.preset_box, self.device_box, self.name_edit,
+                  *self.edits.values()):
+            w.setEnabled(on)
+
+    # -- what it says
+
+    def overrides(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """The typed field values, and the fields that do not parse (key -> reason)."""
+        values: dict[str, Any] = {}
+        errors: dict[str, str] = {}
+        for f in FIELDS:
+            text = self.edits[f.key].text().strip()
+            if not text:
+                if not f.optional:
+                    errors[f.key] = f"{f.key}: enter a value."
+                continue
+            try:
+                values[f.key] = f.kind(text) if f.kind is float else int(text, 10)
+            except ValueError:
+                what = "a whole number" if f.kind is int else "a number"
+                errors[f.key] = f"{f.key}={text}: expected {what}."
+                continue
+            if f.kind is float and not math.isfinite(values[f.key]):
+                errors[f.key] = f"{f.key}={text}: expected a finite number."
+        values["device"] = self.device_name()
+        return values, errors
+
+
+def size_text(cfg: RunConfig, device: str, device_text: str) -> tuple[str, int, int] | None:
+    """"Parameters: 1.2 M (1,234,567) · about 40.0 MiB to train on ... · N tokens per step",
+    the parameter count and the memory estimate (bytes); None when the model cannot be sized."""
+    try:
+        from ....core.models import count_parameters
+        from ....core.util.device import estimate_memory_bytes
+
+        n = count_parameters(cfg.model)
+    except (ImportError, UserError, ValueError):
+        return None
+    m, t = cfg.model, cfg.train
+    mem = estimate_memory_bytes(n, t.batch_size, m.block_size, m.n_layer, m.n_embd,
+                                m.vocab_size, device.startswith("cuda"))
+    tokens = t.batch_size * m.block_size * t.grad_accum
+    text = (f"Parameters: {human_count(n)} ({n:,}) · about {human_bytes(mem)} to train on "
+            f"{device_text or device} · {tokens:,} tokens per step")
+    return text, n, mem

@@ -1,0 +1,334 @@
+"""The Train page's left pane: what the next run will be, and whether it can start.
+
+Pretraining shows the prepared data and the model form; fine-tuning shows its own form instead
+(the model's shape comes from the base run). Either way the form is checked as it changes with
+the engine's own rules (build_run_config, make_finetune_config): the controls of the fields a
+UserError names are outlined with the reason, and the message says which settings to change.
+The settings persist in QSettings as they change and come back on the next start. The run
+buttons sit at the bottom; the page enables them (it knows whether a run is going).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ....core.config import PRETRAIN_OBJECTIVES, RunConfig, build_run_config
+from ....core.data.layout import TOKENIZER
+from ....core.errors import UserError
+from ...objectives import tasks_of_family
+from ...state import AppState
+from ...widgets.field_marks import FieldMarks
+from .finetune_form import FinetuneForm
+from .model_form import ModelForm, size_text
+
+DEFAULT_VOCAB = 8000
+
+# Settings keys (one place).
+KEY_DATA = "train/data_dir"
+KEY_OBJECTIVE = "train/objective"
+KEY_PRESET = "train/preset"
+KEY_DEVICE = "train/device"
+KEY_FIELDS = "train/fields"
+KEY_MODE = "train/mode"
+KEY_FINETUNE = "train/finetune"  # the fine-tune form's settings, as JSON
+MODES = (("pretrain", "Pretrain"), ("finetune", "Fine-tune"))
+
+
+def field_messages(marks: FieldMarks, errors: dict[str, str]) -> list[str]:
+    """Each distinct reason once, after the labels of the fields it concerns."""
+    by_reason: dict[str, list[str]] = {}
+    for key, reason in errors.items():
+        by_reason.setdefault(reason, []).append(key)
+    return [marks.describe(reason, keys) for reason, keys in by_reason.items()]
+
+
+class RunForm(QWidget):
+    """Mode, data or fine-tuning form, model and training settings, size, errors, buttons."""
+
+    sig_validated = Signal(bool)  # the form was checked: valid or not
+    sig_mode = Signal(bool)  # the mode changed: True for fine-tuning
+
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.data_dir: Path | None = None
+        self.vocab_size = DEFAULT_VOCAB
+        self.config: RunConfig | None = None  # the valid config the form describes, or None
+        self.errors: dict[str, str] = {}  # field key -> reason
+        self.general_error = ""
+        self.parameter_count = 0
+        self.memory_estimate = 0
+        self._loading = False
+        self._build()
+        self.data_button.clicked.connect(self._ask_data_dir)
+        self.mode_box.currentIndexChanged.connect(lambda _i: self._on_mode())
+        self.ft_form.sig_changed.connect(self.validate)
+        self.ft_form.sig_changed.connect(self._save_finetune_settings)
+        self.model_form.objective_box.currentIndexChanged.connect(self._on_preset_changed)
+        self.model_form.preset_box.currentIndexChanged.connect(self._on_preset_changed)
+        self.model_form.device_box.currentIndexChanged.connect(self.validate)
+        self.model_form.name_edit.textChanged.connect(self.validate)
+        for edit in self.model_form.edits.values():
+            edit.textChanged.connect(self.validate)
+
+    def _build(self) -> None:
+        left = QVBoxLayout(self)
+        left.setContentsMargins(0, 0, 0, 0)
+        mode_row = QHBoxLayout()
+        mode_row.addWidget(QLabel("Mode"))
+        self.mode_box = QComboBox()
+        for key, label in MODES:
+            self.mode_box.addItem(label, key)
+        self.mode_box.setToolTip("Pretrain a model on a corpus, or fine-tune a pretrained run "
+                                 "on labeled examples")
+        mode_row.addWidget(self.mode_box, 1)
+        left.addLayout(mode_row)
+
+        self.data_group = QGroupBox("Data")
+        data_row = QHBoxLayout(self.data_group)
+        self.data_label = QLabel("No prepared data yet: prepare a corpus on the Data page.")
+        self.data_label.setWordWrap(True)
+        data_row.addWidget(self.data_label, 1)
+        self.data_button = QPushButton("Choose…")
+        self.data_button.setToolTip("A folder made by Prepare (tokens.h5 and tokenizer.model)")
+        data_row.addWidget(self.data_button)
+        left.addWidget(self.data_group)
+        self.ft_form = FinetuneForm(self.state.runs_root)
+        self.ft_form.hide()
+        left.addWidget(self.ft_form)
+        self.compare_button = QPushButton("Does pretraining help?")
+        self.compare_button.setToolTip(
+            "Fine-tune twice with the same budget: from the chosen run and from random weights "
+            "of the same shape, then compare their test scores")
+        self.compare_button.hide()
+        left.addWidget(self.compare_button)
+        self.model_form = ModelForm()
+        left.addWidget(self.model_form)
+
+        self.size_label = QLabel(" ")
+        self.size_label.setWordWrap(True)
+        left.addWidget(self.size_label)
+        self.error_label = QLabel("")
+        self.error_label.setWordWrap(True)
+        self.error_label.setStyleSheet("color: #d9372b;")
+        self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        left.addWidget(self.error_label)
+
+        buttons = QHBoxLayout()
+        self.start_button = QPushButton("Start")
+        self.start_button.setToolTip("Start training (Ctrl+Return)")
+        self.pause_button = QPushButton("Pause")
+        self.resume_button = QPushButton("Resume")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop at the next step and save (Ctrl+.)")
+        for b in (self.start_button, self.pause_button, self.resume_button, self.stop_button):
+            buttons.addWidget(b)
+        left.addLayout(buttons)
+        left.addStretch(1)
+
+    # -- settings ------------------------------------------------------------------------------
+
+    def load_settings(self) -> None:
+        mf = self.model_form
+        self._loading = True
+        try:
+            mf.fill_devices(self.state.value(KEY_DEVICE, ""))
+            i = mf.objective_box.findData(self.state.value(KEY_OBJECTIVE,
+                                                            PRETRAIN_OBJECTIVES[0]))
+            mf.objective_box.setCurrentIndex(max(i, 0))
+            i = mf.preset_box.findData(self.state.value(KEY_PRESET, "tiny"))
+            mf.preset_box.setCurrentIndex(max(i, 0))
+            mf.fill_from_preset(self.vocab_size)
+            saved = self.state.value(KEY_FIELDS, "")
+            if saved:
+                try:
+                    for key, text in json.loads(saved).items():
+                        if key in mf.edits:
+                            mf.edits[key].setText(str(text))
+                except (ValueError, AttributeError):
+                    pass
+            saved = self.state.value(KEY_FINETUNE, "", str)
+            if saved:
+                try:
+                    ft_settings = json.loads(saved)
+                except ValueError:
+                    ft_settings = None
+                if isinstance(ft_settings, dict):
+                    self.ft_form.restore(ft_settings)
+            i = self.mode_box.findData(self.state.value(KEY_MODE, "pretrain"))
+            self.mode_box.setCurrentIndex(max(i, 0))
+        finally:
+            self._loading = False
+        self._on_mode(validate=False)
+        data = self.state.data_dir or self.state.value(KEY_DATA, "")
+        if data and Path(str(data)).is_dir():
+            self.set_data_dir(Path(str(data)))
+
+    def save_settings(self) -> None:
+        mf = self.model_form
+        self.state.set_value(KEY_MODE, self.mode())
+        self._save_finetune_settings()
+        self.state.set_value(KEY_OBJECTIVE, mf.objective())
+        self.state.set_value(KEY_PRESET, mf.preset())
+        self.state.set_value(KEY_DEVICE, mf.device_name())
+        self.state.set_value(KEY_FIELDS, json.dumps(
+            {k: e.text() for k, e in mf.edits.items()}))
+
+    def _save_finetune_settings(self) -> None:
+        """The fine-tune form persists as it changes (QSettings writes to disk lazily)."""
+        if not self._loading:
+            self.state.set_value(KEY_FINETUNE, json.dumps(self.ft_form.settings()))
+
+    # -- mode and filling ----------------------------------------------------------------------
+
+    def mode(self) -> str:
+        return str(self.mode_box.currentData())
+
+    def set_mode(self, mode: str) -> None:
+        self.mode_box.setCurrentIndex(max(self.mode_box.findData(mode), 0))
+
+    def _on_mode(self, validate: bool = True) -> None:
+        fine = self.mode() == "finetune"
+        if not self._loading:
+            self.state.set_value(KEY_MODE, self.mode())
+        self.data_group.setVisible(not fine)
+        self.ft_form.setVisible(fine)
+        self.compare_button.setVisible(fine)
+        self.model_form.set_pretraining_rows_visible(not fine)
+        self.sig_mode.emit(fine)
+        if validate:
+            self.validate()
+
+    def use_labeled(self, choice: Any) -> None:
+        """Make a checked labeled file the fine-tuning defaults: the task stays when it reads
+        that kind of data (choice.family), else the first task that does."""
+        tasks = tasks_of_family(choice.family)
+        task = self.ft_form.task() if self.ft_form.task() in tasks else tasks[0]
+        self.set_mode("finetune")
+        self.ft_form.set_file(choice.path, choice.columns, task,
+                              getattr(choice, "encoding", None) or "utf-8")
+
+    def _fill(self, fill: Any, *args: Any) -> None:
+        """Fill the form without checking it at each field; then check it once."""
+        self._loading = True
+        try:
+            fill(*args)
+        finally:
+            self._loading = False
+        self.validate()
+
+    def fill_from_config(self, cfg: RunConfig) -> None:
+        """Show a run's settings (one opened from disk): its model form, and its fine-tuning
+        form and mode when it is a fine-tune."""
+        self._fill(self.model_form.fill_from_config, cfg)
+        if cfg.finetune is not None:
+            self.set_mode("finetune")
+            self.ft_form.fill_from(cfg.finetune)
+        else:
+            self.set_mode("pretrain")
+
+    @Slot()
+    def _on_preset_changed(self) -> None:
+        if not self._loading:
+            self._fill(self.model_form.fill_from_preset, self.vocab_size)
+
+    # -- checking ------------------------------------------------------------------------------
+
+    @Slot()
+    def validate(self) -> bool:
+        """Check the form with the engine's rules; mark what is wrong; say whether it is valid."""
+        if self._loading:
+            return self.config is not None
+        fine = self.mode() == "finetune"
+        mf = self.model_form
+        marks = self.ft_form.marks if fine else mf.marks
+        (mf.marks if fine else self.ft_form.marks).clear()
+        errors: dict[str, str] = {}
+        cfg: RunConfig | None = None
+        general = ""
+        try:
+            if fine:
+                cfg = self.ft_form.config(mf.device_name(), mf.run_name())
+            else:
+                values, errors = mf.overrides()
+                if not errors:
+                    cfg = build_run_config(mf.objective(), mf.preset(), self.vocab_size, values,
+                                           data_dir=str(self.data_dir or ""),
+                                           name=mf.run_name())
+        except UserError as exc:
+            named = [f for f in exc.fields if f in marks.controls]
+            errors.update(dict.fromkeys(named, str(exc)))
+            if not named:
+                general = str(exc)
+        self.errors, self.config = errors, cfg
+        marks.mark(errors)
+        if not fine and not general and self.data_dir is None:
+            general = "No prepared data: prepare a corpus on the Data page, or choose a folder."
+        self.general_error = general
+        shown = field_messages(marks, errors) + ([general] if general else [])
+        self.error_label.setText("\n".join(shown))
+        self._update_size(cfg)
+        self.sig_validated.emit(cfg is not None)
+        return cfg is not None
+
+    def _update_size(self, cfg: RunConfig | None) -> None:
+        mf = self.model_form
+        sized = size_text(cfg, mf.device_name(), mf.device_box.currentText()) if cfg else None
+        if sized is None:
+            self.size_label.setText("Parameters: –")
+            return
+        text, self.parameter_count, self.memory_estimate = sized
+        self.size_label.setText(text)
+
+    def ready(self) -> bool:
+        """The form describes a valid run that has its data."""
+        return self.config is not None and (self.data_dir is not None
+                                            or self.config.finetune is not None)
+
+    def set_editable(self, on: bool) -> None:
+        self.model_form.set_editable(on)
+        self.data_button.setEnabled(on)
+        self.ft_form.set_editable(on)
+        self.mode_box.setEnabled(on)
+
+    # -- data ----------------------------------------------------------------------------------
+
+    @Slot(object)
+    def set_data_dir(self, path: Path) -> None:
+        """Train on this prepared folder (announced by the Data page, or chosen here)."""
+        path = Path(path)
+        try:
+            from ....core.data.tokenizer import Tokenizer
+
+            # A small file: read at once.
+            self.vocab_size = Tokenizer.load(path / TOKENIZER).vocab_size
+        except (UserError, OSError) as exc:
+            self.data_dir = None
+            self.data_label.setText(f"{path}: {exc}")
+            self.validate()
+            return
+        self.data_dir = path
+        self.state.set_value(KEY_DATA, str(path))
+        self.data_label.setText(f"{path.name}  ·  vocabulary {self.vocab_size:,}")
+        self.data_label.setToolTip(str(path))
+        self.validate()
+
+    def _ask_data_dir(self) -> None:
+        start = str(self.data_dir or self.state.data_root)
+        path = QFileDialog.getExistingDirectory(self, "Choose a prepared data folder", start)
+        if path:
+            self.set_data_dir(Path(path))

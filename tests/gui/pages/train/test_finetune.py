@@ -1,0 +1,234 @@
+"""The Train page in fine-tune mode, on tiny real runs: training a classifier and plotting its
+metrics and confusion, does pretraining help (both sides, and a stop), a finished run opened
+from disk, and the form's settings on the next start."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from PySide6.QtCore import QSettings
+
+from lmstudio_app.core.data import labeled
+from lmstudio_app.core.training.compare import verdict as engine_verdict
+from lmstudio_app.gui.pages.train.page import KEY_FINETUNE, TrainPage
+from lmstudio_app.gui.state import AppState
+
+
+def test_finetune_mode_trains_a_classifier_and_plots_its_metrics(qtbot, tmp_path, train_page_on,
+                                                                 labeled_slice, click_a_mistake,
+                                                                 engine_runs):
+    root = tmp_path / "home" / "runs"
+    shutil.copytree(engine_runs.runs_root, root)
+    page, state = train_page_on(root)
+    page.set_mode("finetune")
+    form = page.ft_form
+    assert form.isVisibleTo(page) and not page.data_group.isVisibleTo(page)
+    # Extractive QA starts only from BERT runs; classify from either.
+    form.set_task("qa-extractive")
+    assert [form.base_box.itemText(i).split(" · ")[1] for i in range(form.base_box.count())] \
+        == ["mlm"]
+    form.set_task("classify")
+    assert form.base_box.count() == 2
+    assert form.file_edit.text().endswith((".csv", ".jsonl"))  # the bundled sample
+    form.base_box.setCurrentIndex(
+        next(i for i in range(form.base_box.count()) if "gpt" in form.base_box.itemText(i)))
+
+    # A missing file is a readable message and Start stays off.
+    form.file_edit.setText(str(tmp_path / "nope.csv"))
+    assert "not found" in page.error_label.text() and not page.start_button.isEnabled()
+    assert page.error_label.text().startswith("Labeled file: ")
+    assert "border" in form.file_edit.styleSheet() and form.steps.styleSheet() == ""
+    form.set_file(labeled_slice(labeled.sample_sentiment_path(), tmp_path / "s.csv", 60,
+                                header=True))
+    form.steps.setValue(20)
+    form.eval_every.setValue(10)
+    form.batch_size.setValue(8)
+    form.learning_rate.setText("2e-3")
+    page.device_box.setCurrentIndex(max(page.device_box.findData("cpu"), 0))
+    assert page.start_button.isEnabled(), page.error_label.text()
+    with qtbot.waitSignal(page.sig_results_shown, timeout=60000) as shown:
+        assert page.start()
+    report = shown.args[0]
+    assert report["task"] == "classify" and "confusion" in report
+    assert page.session.reason == "completed"
+    assert len(page.metrics_plot.points["accuracy"][0]) == 2  # evaluations at steps 10 and 20
+    assert set(page.metrics_plot.points) >= {"accuracy", "macro_f1"}
+    assert "accuracy" in page.results_label.text()
+
+    # The confusion heatmap: counts as in results.json, darker for larger counts.
+    view = page.confusion
+    assert view.isVisibleTo(page) and view.labels == report["labels"]
+    n = len(view.labels)
+    counts = [[int(view.table.item(i, j).text()) for j in range(n)] for i in range(n)]
+    assert counts == report["confusion"] and sum(map(sum, counts)) == report["n"]
+    flat = [(counts[i][j], view.table.item(i, j).background().color().lightness())
+            for i in range(n) for j in range(n)]
+    assert min(flat)[1] >= max(flat)[1]
+    # Clicking a cell lists the test texts of that (true, predicted) pair.
+    i, j, (true, pred, texts) = click_a_mistake(view)
+    assert (true, pred) == (view.labels[i], view.labels[j]) and len(texts) == counts[i][j]
+    assert all(m["label"] == true and m["predicted"] == pred for m in report["mistakes"]
+               if m["text"] in texts)
+    assert view.texts.toPlainText().count("•") == len(texts)
+    page.shutdown()
+
+
+def test_does_pretraining_help_compares_two_runs_side_by_side(qtbot, tmp_path, train_page_on,
+                                                              labeled_slice, engine_runs):
+    root = tmp_path / "home" / "runs"
+    shutil.copytree(engine_runs.runs_root, root)
+    page, _ = train_page_on(root)
+    page.set_mode("finetune")
+    form = page.ft_form
+    form.set_file(labeled_slice(labeled.sample_sentiment_path(), tmp_path / "s.csv", 40,
+                                header=True), task="classify")
+    form.steps.setValue(10)
+    form.eval_every.setValue(10)
+    form.batch_size.setValue(8)
+    page.device_box.setCurrentIndex(max(page.device_box.findData("cpu"), 0))
+    assert page.compare_button.isEnabled(), page.error_label.text()
+    progress = []
+    page.sig_compare_progress.connect(progress.append)
+    with qtbot.waitSignal(page.sig_comparison_shown, timeout=60000) as shown:
+        page.compare_button.click()
+        assert page.busy() and not page.start_button.isEnabled()
+    pre, scr = shown.args[0]
+    assert (pre.init, scr.init) == ("pretrained", "scratch")
+    assert pre.reason == scr.reason == "completed"
+    # Each side's progress reached its last step, the pretrained side first.
+    sides = [p.init for p in progress]
+    assert sides == sorted(sides, key=("pretrained", "scratch").index)
+    assert {(p.init, p.step, p.max_steps) for p in progress} >= {("pretrained", 10, 10),
+                                                                 ("scratch", 10, 10)}
+    assert page.progress_label.text() == "Comparison completed."
+    table = page.compare_table
+    rows = [table.verticalHeaderItem(i).text() for i in range(table.rowCount())]
+    assert "accuracy" in rows and table.columnCount() == 2
+    row = rows.index("accuracy")
+    assert table.item(row, 0).text() == f"{pre.report['accuracy']:.3f}"
+    assert table.item(row, 1).text() == f"{scr.report['accuracy']:.3f}"
+    assert "scratch" in page.results_label.text()
+    verdict = page.compare_caption.text()
+    assert "from scratch" in verdict and page.compare_box.isVisibleTo(page)
+    # The engine's verdict, word for word as the command line prints it.
+    assert verdict == f"Does pretraining help? {engine_verdict(pre, scr).text}"
+    qtbot.waitUntil(lambda: page.start_button.isEnabled(), timeout=10000)
+    # A plain fine-tune afterwards: its test line replaces the results, the verdict stays with
+    # its table.
+    with qtbot.waitSignal(page.sig_results_shown, timeout=60000):
+        page.start_button.click()
+    assert "accuracy" in page.results_label.text() and page.compare_caption.text() == verdict
+    qtbot.waitUntil(lambda: page.start_button.isEnabled(), timeout=10000)
+    page.shutdown()
+
+
+def test_opening_a_finished_classify_run_shows_its_metrics_and_confusion(qtbot, tmp_path,
+                                                                         finetune_runs,
+                                                                         train_page_on):
+    page, _ = train_page_on(finetune_runs.runs_root)
+    with qtbot.waitSignal(page.sig_history_loaded, timeout=10000):
+        page.open_run(finetune_runs.classify)
+    qtbot.waitUntil(lambda: page.confusion.isVisibleTo(page), timeout=10000)
+    report = json.loads((finetune_runs.classify / "results.json").read_text())
+    assert page.mode() == "finetune" and page.ft_form.task() == "classify"
+    assert page.confusion.matrix == report["confusion"]
+    assert len(page.metrics_plot.points["accuracy"][0]) == 2  # evaluations at 10 and 20
+    page.shutdown()
+
+
+
+def test_fine_tune_form_settings_come_back_on_the_next_start(qtbot, tmp_path, train_page_on,
+                                                             engine_runs):
+    engine = engine_runs
+    root = tmp_path / "home" / "runs"
+    shutil.copytree(engine.runs_root, root)
+    page, state = train_page_on(root)
+    page.set_mode("finetune")
+    form = page.ft_form
+    mine = tmp_path / "mine.csv"
+    mine.write_text("sentence,mood\nA bright morning.,good\n", encoding="utf-8")
+    form.set_file(mine, {"text": "sentence", "label": "mood"}, task="classify",
+                  encoding="latin-1")
+    bert = root / engine.bert.name
+    form.base_box.setCurrentIndex(form.base_box.findData(str(bert)))
+    form.pooling_box.setCurrentIndex(form.pooling_box.findData("mean"))
+    form.freeze_embeddings.setChecked(True)
+    form.freeze_layers.setValue(1)
+    form.body_lr_scale.setValue(0.3)
+    form.class_weights.setChecked(True)
+    form.steps.setValue(123)
+    form.eval_every.setValue(7)
+    form.learning_rate.setText("3e-4")
+    form.batch_size.setValue(5)
+    # Each task keeps its own file and encoding: QA shows its bundled sample, read as utf-8.
+    form.set_task("qa-extractive")
+    assert form.file_edit.text() != str(mine) and form.encoding() == "utf-8"
+    form.set_task("classify")
+    assert form.file_edit.text() == str(mine) and form.encoding() == "latin-1"
+    saved = form.settings()
+    assert json.loads(state.value(KEY_FINETUNE)) == saved  # persisted as it changed
+    page.shutdown()
+    state.settings.sync()
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    again = TrainPage(AppState(settings=settings, home=root.parent))
+    qtbot.addWidget(again)
+    f2 = again.ft_form
+    assert again.mode() == "finetune" and f2.isVisibleTo(again)
+    assert f2.settings() == saved
+    assert f2.task() == "classify" and f2.base_run() == bert
+    assert (f2.file_edit.text(), f2.encoding()) == (str(mine), "latin-1")
+    assert (f2.text_col.text(), f2.label_col.text()) == ("sentence", "mood")
+    assert again.config is not None, again.error_label.text()
+    ft, train = again.config.finetune, again.config.train
+    assert (ft.encoding, ft.pooling, ft.freeze_embeddings, ft.freeze_layers) == \
+        ("latin-1", "mean", True, 1)
+    assert ft.body_lr_scale == 0.3 and ft.class_weights and ft.base_run == str(bert)
+    assert (train.max_steps, train.eval_interval, train.learning_rate, train.batch_size) == \
+        (123, 7, 3e-4, 5)
+    again.shutdown()
+
+
+def test_does_pretraining_help_shows_each_side_and_stops_at_a_step(qtbot, tmp_path, train_page_on,
+                                                                   labeled_slice, engine_runs):
+    root = tmp_path / "home" / "runs"
+    shutil.copytree(engine_runs.runs_root, root)
+    page, state = train_page_on(root)
+    page.set_mode("finetune")
+    form = page.ft_form
+    form.set_file(labeled_slice(labeled.sample_sentiment_path(), tmp_path / "s.csv", 40,
+                                header=True), task="classify")
+    form.steps.setValue(5000)  # far more than the test waits for: it is stopped
+    form.eval_every.setValue(5000)
+    form.batch_size.setValue(8)
+    page.device_box.setCurrentIndex(max(page.device_box.findData("cpu"), 0))
+    progress, status = [], []
+    page.sig_compare_progress.connect(progress.append)
+    state.sig_status.connect(status.append)
+    assert not page.stop_button.isEnabled()
+    assert page.compare_init()
+    assert page.stop_button.isEnabled() and not page.compare_button.isEnabled()
+    assert not page.start_button.isEnabled() and not page.device_box.isEnabled()
+    qtbot.waitUntil(lambda: any(p.step >= 2 for p in progress), timeout=30000)
+    assert {p.init for p in progress} == {"pretrained"}
+    assert page.progress.maximum() == 5000 and 2 <= page.progress.value() < 5000
+    assert "1 of 2: pretrained" in page.progress_label.text()
+    with qtbot.waitSignal(page.sig_compare_done, timeout=30000):
+        page.stop_button.click()
+        assert not page.stop_button.isEnabled()  # one stop is enough
+        assert "Stopping" in page.progress_label.text()
+    pre, scr = page.comparison
+    assert pre.reason == "stopped" and 2 <= pre.step < 5000
+    assert scr.step == 0 and not scr.run_dir.exists()  # never started: no empty folder left
+    assert "stopped" in page.results_label.text() and "scratch did not start" in \
+        page.results_label.text()
+    assert "stopped" in status[-1] and page.progress_label.text() == "Comparison stopped."
+    table = page.compare_table
+    ended = [table.verticalHeaderItem(i).text() for i in range(table.rowCount())].index("ended")
+    assert (table.item(ended, 0).text(), table.item(ended, 1).text()) == ("stopped",
+                                                                          "did not run")
+    assert page.start_button.isEnabled() and page.compare_button.isEnabled()
+    assert not page.stop_button.isEnabled() and page.busy() is None
+    assert form.steps.isEnabled()
+    page.shutdown()
