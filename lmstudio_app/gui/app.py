@@ -22,6 +22,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from ..core.errors import UserError
+from ..core.util.threads import calm_cpu_threads
 from ..desktop_entry import icon_files
 
 APP_NAME = "lmstudio_app"
@@ -130,17 +131,6 @@ class ExceptionReporter:
             self._showing = False
 
 
-def calm_cpu_threads() -> None:
-    """Let torch's OpenMP threads sleep, not spin, while they wait (call before importing torch).
-
-    By default they spin at every barrier; beside a GUI thread on a machine with few cores the
-    spinning threads and the GUI thread starve each other (measured on 2 cores: 200 steps of a
-    one-layer model took 13 to 100 s instead of 2 s). Passive waiting costs nothing measurable.
-    """
-    if "torch" not in sys.modules:
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
 def create_app(argv: list[str] | None = None) -> QApplication:
     """The QApplication with the project's names, style and icon (reused if one exists)."""
     app = QApplication.instance()
@@ -174,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
-    calm_cpu_threads()
+    calm_cpu_threads()  # a no-op when __main__ ran it first
     app = create_app(argv)
     from .main_window import MainWindow, screen_fit
     from .state import AppState
