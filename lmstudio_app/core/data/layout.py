@@ -10,3 +10,4 @@ from __future__ import annotations
 TOKENIZER = "tokenizer.model"
 STORE = "tokens.h5"
 SUMMARY = "prepare.json"
+LOCK = "prepare.lock"  # held while a prepare writes the folder
