@@ -290,8 +290,8 @@ def clean_string(value: str, path: str | Path, line: int | None,
 
 def clean_typed(text: str) -> str:
     """Text typed by a user (a prompt, a question, a text to classify) as a tokenizer can take
-    it: lone surrogates (bytes that were not UTF-8 on the command line, half an emoji) become
-    U+FFFD and NUL characters go."""
+    it: lone surrogates (bytes that were not UTF-8 on the command line, half an emoji) and NUL
+    characters become U+FFFD. The length stays, so character offsets into it stay true."""
     if _SURROGATE.search(text):
         text = _SURROGATE.sub("\ufffd", text)
-    return text.replace("\x00", "")
+    return text.replace("\x00", "\ufffd")

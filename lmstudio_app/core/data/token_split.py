@@ -100,7 +100,8 @@ def relayout_by_range(
 
 
 def window_problems(tokens: dict[str, int], window: int, block_size: int,
-                    val_fraction: float | None = None) -> list[tuple[str, str]]:
+                    val_fraction: float | None = None,
+                    block_can_change: bool = True) -> list[tuple[str, str]]:
     """(split, what to do) for each split smaller than one training `window` (tokens: for a
     next-token window block_size + 1, for a masked-LM row block_size - 2).
 
@@ -115,7 +116,7 @@ def window_problems(tokens: dict[str, int], window: int, block_size: int,
             continue
         fits = block_size - (window - n)  # the block size whose window is n tokens
         fixes = []
-        if fits >= 8:
+        if fits >= 8 and block_can_change:
             fixes.append(f"train with block_size at most {fits}")
         if split == "val" and total:
             share = math.ceil(100 * window / total) / 100

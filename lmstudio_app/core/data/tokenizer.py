@@ -25,6 +25,7 @@ import sentencepiece as spm
 
 from ..errors import UserError
 from ..util.atomic import atomic_write_bytes
+from .text import clean_typed
 
 KINDS = ("unigram", "bpe", "char")
 # Ids 0..6, in this order. The last three are control symbols: text never encodes to them,
@@ -163,7 +164,9 @@ class Tokenizer:
         self.__init__(state["model_bytes"])  # type: ignore[misc]
 
     def encode(self, text: str) -> list[int]:
-        return self._sp.encode(text)
+        """Ids of `text`; a lone surrogate (half an emoji, bytes that were not UTF-8 on a
+        command line) and a NUL character are read as U+FFFD (`text.clean_typed`)."""
+        return self._sp.encode(clean_typed(text))
 
     def encode_batch(self, texts: list[str], num_threads: int = 0) -> list[list[int]]:
         """Encode many texts at once on `num_threads` threads (0: one per core)."""
@@ -182,7 +185,8 @@ class Tokenizer:
 
         The space marker is shown as a space; byte pieces keep their "<0xE2>" form.
         """
-        return [p.replace("\u2581", " ") for p in self._sp.encode(text, out_type=str)]
+        return [p.replace("\u2581", " ")
+                for p in self._sp.encode(clean_typed(text), out_type=str)]
 
     def id_to_piece(self, i: int) -> str:
         return self._sp.id_to_piece(int(i))

@@ -34,8 +34,11 @@ class StorageError(UserError, OSError):
                  filename: str | None = None, field: str | None = None) -> None:
         UserError.__init__(self, message, field=field)
         self.errno = code
-        self.strerror = str(self)
+        self.strerror = self.args[0]
         self.filename = filename
+
+    def __str__(self) -> str:  # the message, not OSError's "[Errno N] ..."
+        return str(self.args[0])
 
 
 def existing_ancestor(path: str | os.PathLike[str]) -> Path:
