@@ -36,7 +36,7 @@ from .corpus import CorpusOptions, corpus_size, discover, read_documents
 from .layout import LOCK, STORE, SUMMARY, TOKENIZER
 from .store import FORMAT_VERSION, TokenStore, TokenStoreWriter, token_dtype
 from .text import TextNotes
-from .token_split import choose_method, relayout_by_range, unit_hash, window_problems
+from .token_split import near, resplit, too_small, unit_hash, window_problems
 from .token_split import split_of as split_of  # the whole-document rule, for callers and tests
 from .tokenizer import EmptyCorpusError, Tokenizer, TokenizerSpec, train_tokenizer
 
@@ -371,11 +371,14 @@ def _build(cfg: PrepareConfig, out: Path, files: list[Path], val_files: list[Pat
                 w.set_attrs(split={"method": "files", "reason": "validation files given"})
             else:
                 counts = w.token_counts()
-                method, reason = choose_method(counts["train"], counts["val"], cfg.val_fraction)
-                if method == "token-range":
-                    _resplit(w, out, tok, attrs, cfg, reason, estimate)
+                total = counts["train"] + counts["val"]
+                if near(counts["train"], counts["val"], cfg.val_fraction) or \
+                        too_small(total, cfg.val_fraction):
+                    share = counts["val"] / total if total else 0.0
+                    w.set_attrs(split={"method": "documents", "reason": (
+                        f"whole documents by hash: validation {share:.1%} of the tokens")})
                 else:
-                    w.set_attrs(split={"method": method, "reason": reason})
+                    _resplit(w, out, tok, attrs, cfg, estimate)
         with storage(out / TOKENIZER):
             os.replace(tok_tmp, out / TOKENIZER)
     finally:
@@ -384,13 +387,14 @@ def _build(cfg: PrepareConfig, out: Path, files: list[Path], val_files: list[Pat
 
 
 def _resplit(w: TokenStoreWriter, out: Path, tok: Tokenizer, attrs: dict[str, Any],
-             cfg: PrepareConfig, reason: str, estimate: Callable[[], int]) -> None:
-    """Write the store again with a token range of every document in validation; the
+             cfg: PrepareConfig, estimate: Callable[[], int]) -> None:
+    """Write the store again with a split near the share (`token_split.resplit`); the
     whole-document layout being written is dropped."""
-    attrs = {**attrs, "split": {"method": "token-range", "reason": reason}}
-    with TokenStoreWriter(out / STORE, tok.vocab_size, attrs, estimate) as ranged:
-        docs = (d for split in ("train", "val") for d in w.documents(split))
-        relayout_by_range(docs, ranged.add, tok.decode, cfg.val_fraction, cfg.seed)
+
+    with TokenStoreWriter(out / STORE, tok.vocab_size, attrs, estimate) as again:
+        method, reason = resplit(w.documents_in_order, again.add, tok.decode,
+                                 cfg.val_fraction, cfg.seed)
+        again.set_attrs(split={"method": method, "reason": reason})
     w.discard()
 
 

@@ -177,6 +177,7 @@ class TokenStoreWriter:
         self._guard: _GuardedFile | None = None
         self._file: h5py.File | None = None
         self._splits: dict[str, _SplitWriter] = {}
+        self._order = bytearray()  # the split of each document, in the order they came
         self._discard = False
 
     def __enter__(self) -> TokenStoreWriter:
@@ -195,6 +196,7 @@ class TokenStoreWriter:
             raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
         writer = self._splits[split]
         writer.add(ids, n_chars)
+        self._order.append(SPLITS.index(split))
         if writer._buffered >= _FLUSH_TOKENS:
             self._flush(writer)
 
@@ -244,6 +246,12 @@ class TokenStoreWriter:
                 block_start = int(a)
                 block = tokens[block_start:max(int(b), block_start + _READ_BLOCK)]
             yield block[a - block_start:b - block_start], writer.doc_chars[i]
+
+    def documents_in_order(self) -> Iterator[tuple[np.ndarray, int]]:
+        """(ids, characters) of every document written so far, in the order they came."""
+        readers = [self.documents(split) for split in SPLITS]
+        for which in self._order:
+            yield next(readers[which])
 
     def set_attrs(self, **attrs: Any) -> None:
         """Attributes to write with the file (JSON for dicts and lists)."""

@@ -269,6 +269,16 @@ def decode_stream(path: Path, blocks: Iterator[bytes], encoding: str,
         yield text
 
 
+def preview(raw: bytes, encoding: str) -> str:
+    """The first bytes of a file as text for a person to look at: the same byte-order marks and
+    encodings as a read, line ends as "\\n", but never refused (bad bytes show as U+FFFD, NULs
+    as U+FFFD too). `raw` may end inside a character."""
+    check_encoding(encoding)
+    codec, skip = sniff_bom(raw) or (_CODECS[encoding], 0)
+    text = codecs.getincrementaldecoder(codec)(errors="replace").decode(raw[skip:], False)
+    return clean_typed(text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
 def clean_string(value: str, path: str | Path, line: int | None,
                  notes: TextNotes | None) -> str:
     """A string from a JSON file: lone surrogates become U+FFFD and NUL characters go, both

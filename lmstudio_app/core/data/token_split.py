@@ -4,8 +4,9 @@ Three methods, recorded in the store and in prepare.json:
 
 - "documents": each document goes whole to one split, chosen by a hash of its text and the seed
   (never by where its file lies, so a corpus copied elsewhere splits the same way, and copies of
-  a document never straddle the splits). Used when it lands near the share asked for, which is
-  the case for any corpus of many documents.
+  a document never straddle the splits). When the hash of each document alone lands too far
+  from the share asked for (within a quarter of it is near), the documents are taken into
+  validation in the order of their hashes until the share is reached.
 - "token-range": each document gives a contiguous range of its tokens, the share asked for, to
   validation, at a position chosen by a hash of its tokens and the seed; the rest trains. Used
   when whole documents cannot come near the share: one book, a few files, one very long line.
@@ -24,7 +25,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 METHODS = ("documents", "token-range", "files")
-NEAR = (0.5, 2.0)  # whole documents are kept when the val share is within these factors
+NEAR = 0.25  # a split is near the share asked for within this part of it
 
 
 def unit_hash(*parts: object) -> float:
@@ -39,17 +40,38 @@ def split_of(document: str, seed: int, val_fraction: float) -> str:
     return "val" if unit_hash("split", seed, document) < val_fraction else "train"
 
 
-def choose_method(train_tokens: int, val_tokens: int, val_fraction: float) -> tuple[str, str]:
-    """("documents" | "token-range", why) for a whole-document split of these sizes."""
+def near(train_tokens: int, val_tokens: int, val_fraction: float) -> bool:
+    """Both splits hold tokens and validation's share is within NEAR of the one asked for."""
     total = train_tokens + val_tokens
-    if total < 2 or total * val_fraction < 1:
-        return "documents", f"the corpus holds {total} tokens, too few to split further"
-    share = val_tokens / total
-    low, high = NEAR
-    if train_tokens and val_tokens and low * val_fraction <= share <= high * val_fraction:
-        return "documents", f"whole documents give validation {share:.1%} of the tokens"
-    return "token-range", (f"whole documents would give validation {share:.1%} of the tokens "
-                           f"(asked {val_fraction:.1%}): too few or too uneven documents")
+    return bool(train_tokens and val_tokens
+                and abs(val_tokens / total - val_fraction) <= NEAR * val_fraction)
+
+
+def too_small(total_tokens: int, val_fraction: float) -> bool:
+    """Too few tokens to split at all (validation would get less than one)."""
+    return total_tokens < 2 or total_tokens * val_fraction < 1
+
+
+def pick_by_rank(sizes: list[int], keys: list[float], val_fraction: float) -> set[int] | None:
+    """Documents for validation, taken in the order of their hash keys while they fit, until
+    the share is reached; None when whole documents cannot come near it (a few large ones)."""
+    total = sum(sizes)
+    target = val_fraction * total
+    high = (1 + NEAR) * target
+    chosen: set[int] = set()
+    val = 0
+    for i in sorted(range(len(sizes)), key=lambda i: (keys[i], i)):
+        if val >= (1 - NEAR) * target:
+            break
+        if val + sizes[i] <= high:
+            chosen.add(i)
+            val += sizes[i]
+    return chosen if near(total - val, val, val_fraction) else None
+
+
+def doc_key(ids: np.ndarray, seed: int, salt: str) -> float:
+    """A number in [0, 1) from a document's tokens and the seed."""
+    return unit_hash(salt, seed, hashlib.blake2b(ids.tobytes(), digest_size=16).hexdigest())
 
 
 class RangeSplitter:
@@ -68,35 +90,47 @@ class RangeSplitter:
         self._owed += self.val_fraction * n
         k = min(n, math.floor(self._owed + 1e-9))
         self._owed -= k
-        digest = hashlib.blake2b(ids.tobytes(), digest_size=16).hexdigest()
-        h = unit_hash("range", self.seed, digest)
-        start = math.floor(h * (n - k + 1))
+        start = math.floor(doc_key(ids, self.seed, "range") * (n - k + 1))
         return ids[:start], ids[start:start + k], ids[start + k:]
 
 
-def relayout_by_range(
-    documents: Iterator[tuple[np.ndarray, int]],
+def resplit(
+    documents: Callable[[], Iterator[tuple[np.ndarray, int]]],
     add: Callable[[str, np.ndarray, int], None],
     decode: Callable[[np.ndarray], str],
     val_fraction: float,
     seed: int,
-) -> None:
-    """Write each (ids, chars) document as its train / val / train parts through `add(split,
-    ids, chars)`. Characters of a validation part are counted by decoding it (bits per
-    character reads them); the training parts share the rest by their token counts."""
+) -> tuple[str, str]:
+    """Write again, through `add(split, ids, chars)`, documents that whole-document hashing
+    split too far from the share: whole documents by hash rank when they come near it, else a
+    token range of each. `documents()` gives the (ids, chars) of every document, in order, each
+    time it is called. Returns (method, why)."""
+    sizes, keys = [], []
+    for ids, _chars in documents():
+        sizes.append(len(ids))
+        keys.append(doc_key(ids, seed, "rank"))
+    chosen = pick_by_rank(sizes, keys, val_fraction)
+    if chosen is not None:
+        for i, (ids, chars) in enumerate(documents()):
+            add("val" if i in chosen else "train", ids, chars)
+        val = sum(sizes[i] for i in chosen)
+        return "documents", (f"whole documents, taken by hash rank: validation "
+                             f"{val / sum(sizes):.1%} of the tokens")
     splitter = RangeSplitter(val_fraction, seed)
-    for ids, chars in documents:
-        before, val, after = splitter.cut(ids)
-        val_chars = len(decode(val)) if len(val) else 0
+    for ids, chars in documents():
+        before, val_part, after = splitter.cut(ids)
+        val_chars = len(decode(val_part)) if len(val_part) else 0
         rest = max(chars - val_chars, 0)
         n_train = len(before) + len(after)
         before_chars = round(rest * len(before) / n_train) if n_train else 0
         if len(before):
             add("train", before, before_chars)
-        if len(val):
-            add("val", val, val_chars)
+        if len(val_part):
+            add("val", val_part, val_chars)
         if len(after):
             add("train", after, rest - before_chars)
+    return "token-range", (f"{len(sizes)} documents too few or too uneven for whole documents "
+                           f"near {val_fraction:.1%}: a range of each document's tokens")
 
 
 def window_problems(tokens: dict[str, int], window: int, block_size: int,
