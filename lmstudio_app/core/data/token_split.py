@@ -61,7 +61,7 @@ def pick_by_rank(sizes: list[int], keys: list[float], val_fraction: float) -> se
     chosen: set[int] = set()
     val = 0
     for i in sorted(range(len(sizes)), key=lambda i: (keys[i], i)):
-        if val >= (1 - NEAR) * target:
+        if val >= target:
             break
         if val + sizes[i] <= high:
             chosen.add(i)
