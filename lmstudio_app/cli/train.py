@@ -81,7 +81,7 @@ def _train(cfg: Any, run_dir: Path, sink: MetricsSink, resume: bool) -> Any:
     if result.reason == "failed":
         if not resume:
             _drop_if_empty(run_dir)
-        raise UserError(result.error or "training failed")
+        raise result.user_error or UserError(result.error or "training failed")
     return result
 
 

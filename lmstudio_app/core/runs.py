@@ -125,8 +125,8 @@ def read_config(run_dir: Path) -> RunConfig:
     try:
         cfg = RunConfig.from_dict(data["run"] if "run" in data else data)
     except UserError as exc:
-        raise UserError(f"{path}: damaged ({exc}); restore the file or start a new run.",
-                        field="run") from None
+        raise UserError(f"{path}: damaged ({str(exc).rstrip('.')}); restore the file or start "
+                        "a new run.", field="run") from None
     return cfg
 
 

@@ -402,7 +402,8 @@ def _size_estimate(rep: _Reporter, itemsize: int) -> Callable[[], int]:
     """The store's expected size from what is written so far and the share of the corpus read
     (for the message of a full disk)."""
     def estimate() -> int:
-        return 0 if rep.fraction <= 0 else int(rep.tokens_written * itemsize / rep.fraction)
+        done = rep.bytes_done / rep.bytes_total if rep.bytes_total else 0.0
+        return 0 if done <= 0 else int(rep.tokens_written * itemsize / min(done, 1.0))
     return estimate
 
 

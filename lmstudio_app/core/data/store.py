@@ -19,6 +19,7 @@ used in the thread that opened it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import os
@@ -41,7 +42,7 @@ _JSON_ATTRS = (
     "sources", "special_ids", "corpus_options", "tokenizer_spec", "prepare_fingerprint",
     "val_sources", "split",
 )
-_SPACE_MARGIN = 4 << 20  # bytes kept free beyond a flush: HDF5's metadata and chunk cache
+_SPACE_MARGIN = 256 << 10  # bytes kept free beyond a flush, for HDF5's metadata
 _READ_BLOCK = 1 << 22  # tokens read at a time when documents are read back
 
 
@@ -73,15 +74,18 @@ class _GuardedFile(io.RawIOBase):
         return self._fh.readinto(buffer) or 0
 
     def write(self, data: Any) -> int:
-        size = len(memoryview(data))
+        view = memoryview(data).cast("B")
         if self.failed is None:
             try:
-                written = self._fh.write(data)
-                if written is not None and written < size:  # a short write: the disk is full
-                    self.failed = OSError(28, "No space left on device")
+                done = 0
+                while done < len(view):  # a short write: the next one says why
+                    n = self._fh.write(view[done:])
+                    if not n:
+                        raise OSError(errno.ENOSPC, "No space left on device")
+                    done += n
             except OSError as exc:
                 self.failed = exc
-        return size
+        return len(view)
 
     def truncate(self, size: int | None = None) -> int:
         try:

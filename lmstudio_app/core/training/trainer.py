@@ -49,6 +49,7 @@ class TrainResult:
     best_val_loss: float | None
     last_loss: float | None
     error: str | None = None  # what failed, one line (reason "failed")
+    user_error: UserError | None = None  # the mistake behind `error`, with its field and fix
 
 
 class _SetupFailed(Exception):
@@ -177,9 +178,10 @@ class Trainer:
 
     def _refused(self, exc: BaseException) -> TrainResult:
         """Nothing was touched: another process holds the run, or there is no run to open."""
-        message = str(storage_error(exc, self.run_dir) or exc)
-        self.user_sink.failed(message)
-        return TrainResult(self.run_dir, 0, "failed", None, None, message)
+        err = storage_error(exc, self.run_dir) or exc
+        self.user_sink.failed(str(err))
+        return TrainResult(self.run_dir, 0, "failed", None, None, str(err),
+                           err if isinstance(err, UserError) else None)
 
     def _run_locked(self) -> TrainResult:
         self.committed = ckpt.recover(self.run_dir)  # finish a save a kill interrupted
@@ -220,6 +222,8 @@ class Trainer:
 
     def _fail(self, exc: BaseException) -> TrainResult:
         message = self._describe(exc)
+        cause = exc.__cause__ if isinstance(exc, _SetupFailed) else exc
+        user_error = cause if isinstance(cause, UserError) else None
         if self.training:
             self.sink.failed(message)
             self._record("failed", message)
@@ -232,7 +236,8 @@ class Trainer:
                 for s in self._file_sinks:
                     s.close()
                 (self.run_dir / runs.LOG).unlink(missing_ok=True)
-        return TrainResult(self.run_dir, self.step, "failed", self.best, self.last_loss, message)
+        return TrainResult(self.run_dir, self.step, "failed", self.best, self.last_loss, message,
+                           user_error)
 
     def _record(self, state: str, error: str | None) -> None:
         """status.json, as far as the disk allows (it may be full, or the folder gone)."""
