@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -37,10 +38,21 @@ def _install_stop_handler(control: Any) -> None:
         with contextlib.suppress(OSError):  # a closed terminal cannot be written
             print(f"\n{name}: stopping at the next step and saving (again to abort)",
                   file=sys.stderr)
+        if signum == getattr(signal, "SIGHUP", None):
+            _detach_terminal()  # its terminal is gone: progress lines must not fail the save
         control.stop()
 
     for signum in STOP_SIGNALS:
         signal.signal(signum, handler)
+
+
+def _detach_terminal() -> None:
+    """Send stdout and stderr to /dev/null (as nohup would)."""
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        for fd in (1, 2):
+            os.dup2(devnull, fd)
+        os.close(devnull)
 
 
 def _run_dir(args: argparse.Namespace, name: str) -> Path:

@@ -66,6 +66,10 @@ def load_weights(model: torch.nn.Module, path: Path) -> None:
             f"{path}: the weights do not match the model described by config.json "
             f"(for example {names})."
         )
+    if not all(bool(torch.isfinite(p).all()) for p in model.state_dict().values()
+               if p.is_floating_point()):
+        raise UserError(f"{path}: the weights hold NaN or infinite values (a run that "
+                        "diverged); use another checkpoint or train again.", field="run")
 
 
 def weights_step(path: Path) -> int | None:

@@ -381,6 +381,14 @@ def _section(value: Any, name: str) -> dict[str, Any]:
     return value
 
 
+_TYPES: dict[Any, tuple[Any, str]] = {  # a field's type: what passes, and its name
+    bool: (lambda v: isinstance(v, bool), "true or false"),
+    int: (lambda v: isinstance(v, int) and not isinstance(v, bool), "a whole number"),
+    float: (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "a number"),
+    str: (lambda v: isinstance(v, str), "text"),
+}
+
+
 def _typed(value: Any, hint: Any, name: str) -> Any:
     """`value` checked against a field's type (an int is a float too); UserError otherwise."""
     args = typing.get_args(hint)
@@ -388,31 +396,18 @@ def _typed(value: Any, hint: Any, name: str) -> Any:
         if value is None:
             return None
         hint = next(a for a in args if a is not type(None))
-    origin = typing.get_origin(hint)
-    if origin is list:
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return list(value)
+    if typing.get_origin(hint) is list:
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
         expected = "a list of names"
-    elif hint is bool:
-        if isinstance(value, bool):
-            return value
-        expected = "true or false"
-    elif hint is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        expected = "a whole number"
-    elif hint is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        expected = "a number"
-    elif hint is str:
-        if isinstance(value, str):
-            return value
-        expected = "text"
+    elif hint in _TYPES:
+        check, expected = _TYPES[hint]
+        ok = check(value)
     else:
         return value
-    raise UserError(f"{name}: holds {value!r} ({_json_kind(value)}), expected {expected}.",
-                    field=name)
+    if not ok:
+        raise UserError(f"{name}: holds {value!r} ({_json_kind(value)}), expected {expected}.",
+                        field=name)
+    return float(value) if hint is float else list(value) if isinstance(value, list) else value
 
 
 def _from_known_fields(cls: type, data: dict[str, Any], **extra: Any) -> Any:

@@ -90,12 +90,17 @@ def corpora(tmp_path_factory) -> Path:
     return root
 
 
-def test_prepare_on_a_full_disk_keeps_the_previous_store(small_disk, corpora):
-    out = small_disk / "data"
+def _prepared(out: Path, corpora: Path) -> dict[str, bytes]:
+    """Prepare the small corpus into `out`; the files it wrote."""
     first = run_cli("prepare", str(corpora / "small.txt"), "--out", str(out), "--vocab-size",
                     "400", cwd=corpora)
     assert first.returncode == 0, first.stderr
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    return {p.name: p.read_bytes() for p in out.iterdir()}
+
+
+def test_prepare_on_a_full_disk_keeps_the_previous_store(small_disk, corpora):
+    out = small_disk / "data"
+    before = _prepared(out, corpora)
     filler = _fill(small_disk, leave=60_000)
     second = run_cli("prepare", str(corpora / "large.txt"), "--out", str(out), "--vocab-size",
                      "400", cwd=corpora)
@@ -153,10 +158,7 @@ def _file_size_limit(limit: int):  # noqa: ANN202 - a preexec function
 def test_a_write_the_system_refuses_is_one_line_everywhere(tmp_path, corpora):
     """Without the right to mount: a file-size limit makes the same failed writes."""
     out = tmp_path / "data"
-    first = run_cli("prepare", str(corpora / "small.txt"), "--out", str(out), "--vocab-size",
-                    "400", cwd=corpora)
-    assert first.returncode == 0, first.stderr
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    before = _prepared(out, corpora)
     done = subprocess.run([sys.executable, "-m", "lmstudio_app", "prepare",
                            str(corpora / "large.txt"), "--out", str(out), "--vocab-size", "400"],
                           capture_output=True, text=True, timeout=300,

@@ -18,7 +18,13 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import UserError
-from .delimited import DelimitedReader, Problem, check_options
+from .delimited import (
+    DelimitedReader,
+    Problem,
+    check_options,
+    delimiter_name,
+    other_delimiter,
+)
 from .text import ENCODINGS as ENCODINGS  # the window lists them
 from .text import TextNotes, check_encoding, clean_string, decode_stream
 
@@ -283,6 +289,12 @@ def _table_documents(path: Path, lines: Iterator[str], fmt: str, options: Corpus
     header, field = reader.header, options.text_field
     if not header:
         return
+    other = other_delimiter(header, reader.delimiter)
+    if field not in header and other is not None:
+        raise UserError(
+            f"{path}, line 1: no column {field!r}: the header {header[0]!r} looks separated by "
+            f"{other}, not {delimiter_name(reader.delimiter)}; read the file with delimiter "
+            f"{other}.", field="delimiter", option=other)
     if field not in header:
         names = ", ".join(repr(h) for h in header) or "none"
         raise UserError(

@@ -66,6 +66,15 @@ def delimiter_name(delimiter: str) -> str:
     return _NAMES.get(delimiter, repr(delimiter))
 
 
+def other_delimiter(header: list[str], delimiter: str) -> str | None:
+    """The name of the delimiter a one-column header is really separated by ("semicolon" for
+    "text;label" read with commas), or None."""
+    if len(header) != 1:
+        return None
+    found = next((d for d in (";", "\t", "|", ",") if d in header[0] and d != delimiter), None)
+    return delimiter_name(found) if found else None
+
+
 @dataclass(frozen=True)
 class Record:
     """One row: the line it starts on (1-based, the header is line 1), its fields, and the line

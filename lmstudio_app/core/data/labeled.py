@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import UserError
-from .delimited import delimiter_name
+from .delimited import delimiter_name, other_delimiter
 from .labeled_report import Conflict, ValidationReport
 from .labeled_table import LABELED_SUFFIXES, ReadOptions, Table, json_type
 from .labeled_table import detect_columns as detect_columns
@@ -104,15 +104,12 @@ def _missing_column(path: Path, role: str, col: str, available: Sequence[str],
                     table: Table) -> UserError:
     names = ", ".join(repr(c) for c in available) or "none"
     what = "field" if table.kind == "JSONL" else "column"
-    if table.reader is not None and len(available) == 1:
-        other = next((d for d in (";", "\t", "|", ",") if d in available[0]
-                      and d != table.reader.delimiter), None)
-        if other is not None:
-            name = delimiter_name(other)
-            return UserError(
-                f"{path}: no {what} {col!r} for the {role}: the header {available[0]!r} looks "
-                f"separated by {name}, not {delimiter_name(table.reader.delimiter)}; read the "
-                f"file with delimiter {name}.", field="delimiter", option=name)
+    other = other_delimiter(list(available), table.reader.delimiter) if table.reader else None
+    if table.reader is not None and other is not None:
+        return UserError(
+            f"{path}: no {what} {col!r} for the {role}: the header {available[0]!r} looks "
+            f"separated by {other}, not {delimiter_name(table.reader.delimiter)}; read the "
+            f"file with delimiter {other}.", field="delimiter", option=other)
     return UserError(
         f"{path}: no {what} {col!r} for the {role} ({what}s found: {names}); "
         f"map the {role} to one of them.", field=f"{role}_col",
