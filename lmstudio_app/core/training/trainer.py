@@ -31,7 +31,7 @@ from ..config import RunConfig
 from ..errors import UserError
 from ..objectives import Objective, Setup, build_setup
 from ..util.atomic import atomic_write_bytes, remove_temporaries
-from ..util.device import Runtime, describe_device, setup_runtime
+from ..util.device import Runtime, describe_device, process_rank, setup_runtime
 from ..util.disk import storage_error
 from .control import RunControl
 from .sinks import EvalMetrics, FanOutSink, JsonLinesSink, LogFileSink, MetricsSink, StepMetrics
@@ -156,13 +156,15 @@ class Trainer:
         self.sink: MetricsSink = self.user_sink
         self.metrics: JsonLinesSink | None = None
         self._file_sinks: list[MetricsSink] = []
+        self.main = process_rank() == 0  # under torchrun, rank 0 alone writes the run folder
         try:
             if not self.resume:
                 self.run_dir.mkdir(parents=True, exist_ok=True)
             elif not runs.is_run_dir(self.run_dir):
                 runs.read_config(self.run_dir)  # raises: no run here, or its config damaged
             lock = runs.lock(self.run_dir)
-            lock.acquire()
+            if self.main:
+                lock.acquire()
         except (UserError, OSError) as exc:
             return self._refused(exc)
         try:
@@ -184,21 +186,21 @@ class Trainer:
                            err if isinstance(err, UserError) else None)
 
     def _run_locked(self) -> TrainResult:
-        self.committed = ckpt.recover(self.run_dir)  # finish a save a kill interrupted
-        remove_temporaries(self.run_dir)
+        if self.main:
+            self.committed = ckpt.recover(self.run_dir)  # finish a save a kill interrupted
+            remove_temporaries(self.run_dir)
+            self._file_sinks.append(LogFileSink(self.run_dir / runs.LOG))
+        else:
+            self.committed = ckpt.committed_step(self.run_dir)
         restarting = self.resume and self.committed is None
-        log = LogFileSink(self.run_dir / runs.LOG)
-        self._file_sinks.append(log)
-        self.sink = FanOutSink(log, self.user_sink)
+        self.sink = FanOutSink(*self._file_sinks, self.user_sink)
         if restarting:
             self.sink.message("no checkpoint was saved before the run stopped: it starts again "
                               "from step 0 in the same folder")
             self.resume = False
         try:
             return self._train()
-        except BaseException as exc:
-            if isinstance(exc, KeyboardInterrupt):
-                raise
+        except Exception as exc:
             return self._fail(exc)
 
     def _describe(self, exc: BaseException) -> str:
@@ -241,6 +243,8 @@ class Trainer:
 
     def _record(self, state: str, error: str | None) -> None:
         """status.json, as far as the disk allows (it may be full, or the folder gone)."""
+        if not self.main:
+            return
         extra: dict[str, Any] = {"checkpoint_step": self.committed}
         if error is not None:
             extra["error"] = error
@@ -275,14 +279,14 @@ class Trainer:
 
         # From here on the run's record changes: it is this run's now.
         self.training = True
-        runs.truncate_metrics(self.run_dir, self.step)
-        if rt.is_main:
+        if self.main:
+            runs.truncate_metrics(self.run_dir, self.step)
             if self.resume:
                 runs.record_resume(self.run_dir, cfg, self.step)
             else:
                 self._write_run_files(setup, n_params)
-        self.metrics = JsonLinesSink(self.run_dir / runs.METRICS)
-        self._file_sinks.insert(0, self.metrics)
+            self.metrics = JsonLinesSink(self.run_dir / runs.METRICS)
+            self._file_sinks.insert(0, self.metrics)
         self.sink = FanOutSink(*self._file_sinks, self.user_sink)
 
         train_model: nn.Module = model
