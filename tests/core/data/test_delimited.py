@@ -79,6 +79,12 @@ def test_a_semicolon_csv_keeps_its_commas(tmp_path: Path) -> None:
                     encoding="utf-8")
     docs = list(read_documents(path, CorpusOptions()))
     assert docs == [t for t, _ in rows]  # not cut at their commas
+    with pytest.raises(UserError, match="looks separated by semicolon") as err:
+        list(read_documents(path, CorpusOptions(delimiter="comma")))
+    assert (err.value.field, err.value.option) == ("delimiter", "semicolon")
+    forced = CorpusOptions(delimiter="comma", text_field="text;label")  # the old advice
+    with pytest.raises(UserError, match="line 2: the row has 2 fields but the header has 1"):
+        list(read_documents(path, forced))  # refused, not texts cut at their first comma
     examples, report = load_classification(path)
     assert [(e.text, e.label) for e in examples] == rows
     assert "semicolon-separated (detected)" in report.summary()

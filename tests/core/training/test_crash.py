@@ -136,8 +136,7 @@ def test_kill_9_at_random_moments(prepared_data, tmp_path):
             continue
         assert runs.read_status(run)["state"] == "interrupted"
         step = assert_consistent(run)
-        reached = max((s for s, _ in step_losses(run)), default=0)
-        assert step is None or reached - step <= 10 + (reached - before)
+        assert step is not None and step >= before  # no committed step was lost
 
 
 @pytest.fixture(scope="module")
