@@ -13,10 +13,13 @@ import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from ..core.config import POOLINGS, TASKS, settable_fields
+from ..core.config import POOLINGS, SEED_MAX, TASKS, settable_fields
+from ..core.data.delimited import DELIMITERS, QUOTINGS
+from ..core.data.text import ENCODINGS
+from ..core.data.tokenizer import MIN_VOCAB
 from ..core.presets import PRESETS
 
-ENCODING_CHOICES = ("utf-8", "latin-1", "replace")
+ENCODING_CHOICES = ENCODINGS
 EXIT_USAGE = 2
 
 
@@ -53,6 +56,10 @@ fraction = _number(float, 0.0, 1.0, low_open=True, what="in (0, 1]")
 share = _number(float, 0.0, 1.0, what="in [0, 1]")
 non_negative = _number(float, 0.0, what="0 or more")
 positive = _number(float, 0.0, low_open=True, what="above 0")
+seed = _number(int, 0, SEED_MAX, what=f"from 0 to {SEED_MAX}")
+val_share = _number(float, 0.0, 0.5, low_open=True, what="above 0 and at most 0.5")
+body_scale = _number(float, 0.0, 10.0, low_open=True, what="above 0 and at most 10")
+vocab_size = _number(int, MIN_VOCAB, 1 << 20, what=f"from {MIN_VOCAB} to {1 << 20}")
 
 
 def add_set(s: argparse.ArgumentParser, what: str = "a field") -> None:
@@ -94,8 +101,15 @@ def add_columns(s: argparse.ArgumentParser, defaults: bool) -> None:
 
 
 def add_encoding(s: argparse.ArgumentParser) -> None:
+    """How files are read: encoding, and for CSV/TSV the delimiter and quoting."""
     s.add_argument("--encoding", choices=ENCODING_CHOICES, default="utf-8",
-                   help="how to read bytes that are not UTF-8 (default: refuse them)")
+                   help="how to read files without a byte-order mark (default utf-8: refuse "
+                        "bytes that are not UTF-8; replace marks them)")
+    s.add_argument("--delimiter", choices=tuple(DELIMITERS), default="auto",
+                   help="CSV/TSV: the field separator (default: tab for .tsv, else detected)")
+    s.add_argument("--quoting", choices=QUOTINGS, default="auto",
+                   help="CSV/TSV: standard double quotes, or none (quotes are text); auto: "
+                        "standard, unless a TSV's first lines use quotes as text")
 
 
 def add_finetune(s: argparse.ArgumentParser) -> None:
@@ -122,7 +136,7 @@ def add_finetune(s: argparse.ArgumentParser) -> None:
     s.add_argument("--freeze-embeddings", action="store_true")
     s.add_argument("--freeze-layers", type=count, default=0, metavar="N",
                    help="freeze the lowest N blocks")
-    s.add_argument("--body-lr-scale", type=positive, default=1.0, metavar="F",
+    s.add_argument("--body-lr-scale", type=body_scale, default=1.0, metavar="F",
                    help="the pretrained body learns at F times the head's rate")
     s.add_argument("--class-weights", action="store_true",
                    help="classify: weight the loss by inverse label frequency")
@@ -136,7 +150,9 @@ def add_finetune(s: argparse.ArgumentParser) -> None:
                    help="qa-generative prompt with {question} and {context} (\\n for newline)")
     s.add_argument("--val-fraction", type=share, default=0.1, metavar="F")
     s.add_argument("--test-fraction", type=share, default=0.1, metavar="F")
-    s.add_argument("--split-seed", type=int, default=1337, metavar="S")
+    s.add_argument("--split-seed", type=seed, default=1337, metavar="S")
+    s.add_argument("--keep-label-case", action="store_true",
+                   help="classify: keep labels that differ only in case as separate classes")
     add_device(s)
     add_run_folder(s)
 

@@ -147,16 +147,36 @@ def _dispatch(argv: Sequence[str]) -> int:
         raise
 
 
+def _safe_streams() -> None:
+    """Text that cannot be encoded (a path with bytes that are not UTF-8, a lone surrogate) is
+    written escaped rather than ending the command with a traceback."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from ..core.errors import UserError
+    from ..core.util.disk import storage_error
 
+    _safe_streams()
     try:
         return _dispatch(list(sys.argv[1:] if argv is None else argv))
     except UserError as exc:
         print(f"error: {describe(exc, getattr(exc, 'command_parser', None))}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as exc:
+        # What the engine did not name itself: still one line, naming the file.
+        if isinstance(exc, BrokenPipeError):
+            return 0
+        named = storage_error(exc, exc.filename or ".") if exc.filename else None
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {named or f'{where}{exc.strerror or exc}'}", file=sys.stderr)
+        return EXIT_USAGE
+    except MemoryError:
+        print("error: not enough memory; use a smaller model, batch or corpus", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return 0

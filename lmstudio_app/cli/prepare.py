@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
 from ..core.util.units import format_duration, human_bytes, human_rate
-from .args import ENCODING_CHOICES, positive_int
+from .args import add_encoding, seed, val_share, vocab_size
 from .console import ProgressLine
 
 _STAGES = {"scan": "scanning", "tokenizer": "training tokenizer", "encode": "encoding"}
@@ -23,13 +24,16 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--out", dest="out_dir", required=True, metavar="DATA_DIR",
                    help="folder for the store")
     s.add_argument("--tokenizer", dest="kind", choices=KINDS, default="unigram")
-    s.add_argument("--vocab-size", type=positive_int, default=8000, metavar="N")
-    s.add_argument("--val-fraction", type=float, default=0.05, metavar="F",
-                   help="share of documents held out for validation (default 0.05)")
+    s.add_argument("--vocab-size", type=vocab_size, default=8000, metavar="N")
+    s.add_argument("--val-fraction", type=val_share, default=0.05, metavar="F",
+                   help="share of the tokens held out for validation (default 0.05)")
+    s.add_argument("--val-files", dest="val_sources", nargs="+", default=[], metavar="FILE",
+                   help="your own validation corpus (files or folders) instead of a share")
+    s.add_argument("--seed", type=seed, default=1337, metavar="S",
+                   help="which documents (or ranges) go to validation")
     s.add_argument("--text-field", default="text", metavar="NAME",
                    help="JSONL field or CSV/TSV column holding the text (default: text)")
-    s.add_argument("--encoding", choices=ENCODING_CHOICES, default="utf-8",
-                   help="how to read bytes that are not UTF-8 (default: refuse them)")
+    add_encoding(s)
     s.add_argument("--include", action="append", default=[], metavar="GLOB",
                    help="in folders, only files matching this pattern (repeatable)")
     s.add_argument("--exclude", action="append", default=[], metavar="GLOB",
@@ -63,8 +67,11 @@ def run(args: argparse.Namespace) -> int:
         out_dir=args.out_dir,
         tokenizer=TokenizerSpec(kind=args.kind, vocab_size=args.vocab_size),
         corpus=CorpusOptions(text_field=args.text_field, encoding=args.encoding,
-                             include=tuple(args.include), exclude=tuple(args.exclude)),
+                             include=tuple(args.include), exclude=tuple(args.exclude),
+                             delimiter=args.delimiter, quoting=args.quoting),
         val_fraction=args.val_fraction,
+        val_sources=list(args.val_sources),
+        seed=args.seed,
     )
     start = time.perf_counter()
     result = prepare(cfg, progress=_progress())
@@ -75,4 +82,14 @@ def run(args: argparse.Namespace) -> int:
         f"train {result.train_tokens:,} tokens ({result.train_documents} documents), "
         f"val {result.val_tokens:,} tokens ({result.val_documents} documents)"
     )
+    total = result.train_tokens + result.val_tokens
+    share = result.val_tokens / total if total else 0.0
+    print(f"split: {_METHODS.get(result.split_method, result.split_method)}, validation "
+          f"{share:.1%} of the tokens ({result.split_reason})")
+    for line in result.warnings:
+        print(f"warning: {line}", file=sys.stderr)
     return 0
+
+
+_METHODS = {"documents": "whole documents", "token-range": "a token range of each document",
+            "files": "the validation files given"}

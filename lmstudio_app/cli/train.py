@@ -1,13 +1,17 @@
 """Commands that train: pretrain, finetune and compare-init.
 
-Ctrl-C stops at the next step boundary and saves (a second Ctrl-C aborts at once); a resumed
-run takes the training fields it is given (the rules are the engine's: `runs.resume_config`).
+Ctrl-C, SIGTERM (systemd, kill) and SIGHUP (a closed terminal, a logout) stop at the next step
+boundary and save, leaving the run "stopped" and resumable; a second one aborts at once. A
+resumed run takes the training fields it is given (the rules are the engine's:
+`runs.resume_config`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -19,17 +23,36 @@ from ..core.training.sinks import MetricsSink
 from .args import add_device, add_finetune, add_run_folder, add_set, positive_int
 from .console import ConsoleSink, JsonSink
 
+STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP")
+                     if hasattr(signal, n))
+
 
 def _install_stop_handler(control: Any) -> None:
-    """First Ctrl-C: stop at the next step boundary and save. Second: abort at once."""
+    """First Ctrl-C (or SIGTERM, SIGHUP): stop at the next step boundary and save. Second:
+    abort at once."""
 
     def handler(signum: int, frame: Any) -> None:
         if control.stop_requested:
             raise KeyboardInterrupt
-        print("\nstopping at the next step and saving (Ctrl-C again to abort)", file=sys.stderr)
+        name = signal.Signals(signum).name
+        with contextlib.suppress(OSError):  # a closed terminal cannot be written
+            print(f"\n{name}: stopping at the next step and saving (again to abort)",
+                  file=sys.stderr)
+        if signum == getattr(signal, "SIGHUP", None):
+            _detach_terminal()  # its terminal is gone: progress lines must not fail the save
         control.stop()
 
-    signal.signal(signal.SIGINT, handler)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, handler)
+
+
+def _detach_terminal() -> None:
+    """Send stdout and stderr to /dev/null (as nohup would)."""
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        for fd in (1, 2):
+            os.dup2(devnull, fd)
+        os.close(devnull)
 
 
 def _run_dir(args: argparse.Namespace, name: str) -> Path:
@@ -38,6 +61,12 @@ def _run_dir(args: argparse.Namespace, name: str) -> Path:
     if args.out:
         return runs.claim_run_dir(Path(args.out))
     return runs.new_run_dir(Path(args.runs_root), name)
+
+
+def _drop_if_empty(run_dir: Path) -> None:
+    """A new run that never started leaves no folder behind (its --out can be used again)."""
+    with contextlib.suppress(OSError):
+        run_dir.rmdir()
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -53,8 +82,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _train(cfg: Any, run_dir: Path, sink: MetricsSink, resume: bool) -> Any:
-    """Run the trainer with Ctrl-C handling; a failed run is a UserError with its message."""
-    from ..core import runs
+    """Run the trainer with stop handling; a failed run is a UserError with its message."""
     from ..core.errors import UserError
     from ..core.training.control import RunControl
     from ..core.training.trainer import Trainer
@@ -63,7 +91,9 @@ def _train(cfg: Any, run_dir: Path, sink: MetricsSink, resume: bool) -> Any:
     _install_stop_handler(control)
     result = Trainer(cfg, run_dir, sink, control, resume=resume).run()
     if result.reason == "failed":
-        raise UserError(runs.read_file(run_dir, runs.STATUS).get("error", "training failed"))
+        if not resume:
+            _drop_if_empty(run_dir)
+        raise result.user_error or UserError(result.error or "training failed")
     return result
 
 
@@ -149,7 +179,8 @@ def _finetune_config(args: argparse.Namespace) -> Any:
         raise UserError("fine-tuning needs a task.", field="task")
     ft = FinetuneConfig(
         task=args.task, train_file=args.train_file or "", val_file=args.val_file or "",
-        test_file=args.test_file or "", encoding=args.encoding,
+        test_file=args.test_file or "", encoding=args.encoding, delimiter=args.delimiter,
+        quoting=args.quoting, keep_label_case=args.keep_label_case,
         text_col=args.text_col, label_col=args.label_col, question_col=args.question_col,
         context_col=args.context_col, answer_col=args.answer_col,
         answer_start_col=args.answer_start_col or "",

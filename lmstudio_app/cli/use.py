@@ -9,7 +9,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .args import add_columns, add_loaded_run, count, fraction, non_negative, positive_int
+from .args import (
+    ENCODING_CHOICES,
+    add_columns,
+    add_loaded_run,
+    count,
+    fraction,
+    non_negative,
+    positive_int,
+    seed,
+)
 
 # ---------------------------------------------------------------------------------------------
 # generate and fill-mask: pretrained runs
@@ -24,7 +33,7 @@ def add_generate_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--top-k", type=count, default=50, metavar="K", help="0 disables")
     s.add_argument("--top-p", type=fraction, default=0.95, metavar="P",
                    help="nucleus sampling: the smallest set of pieces holding P (1 disables)")
-    s.add_argument("--seed", type=int, metavar="S")
+    s.add_argument("--seed", type=seed, metavar="S")
     s.add_argument("--show-probs", action="store_true",
                    help="one line per token: its probability, the entropy and the top 5 "
                         "alternatives (with --json: one JSON object per token)")
@@ -32,12 +41,14 @@ def add_generate_arguments(s: argparse.ArgumentParser) -> None:
 
 
 def run_generate(args: argparse.Namespace) -> int:
+    from ..core.data.text import clean_typed
     from ..core.inference.loading import load_run, require_objective
     from ..core.models.generate import generate_choices
 
     loaded = load_run(Path(args.run), args.checkpoint, args.device)
     require_objective(loaded, "clm")
-    choices = generate_choices(loaded.model, loaded.tokenizer, args.prompt,
+    prompt = clean_typed(args.prompt)  # what the model reads is what is shown
+    choices = generate_choices(loaded.model, loaded.tokenizer, prompt,
                                max_new_tokens=args.max_new_tokens, temperature=args.temperature,
                                top_k=args.top_k or None, top_p=args.top_p, seed=args.seed)
     if args.show_probs:
@@ -52,7 +63,7 @@ def run_generate(args: argparse.Namespace) -> int:
                 print(f"{c.probability:6.3f}  {c.entropy_bits:5.2f} bits  {c.piece!r:<16} "
                       f"| {top}", flush=True)
         return 0
-    sys.stdout.write(args.prompt)
+    sys.stdout.write(prompt)
     for c in choices:
         sys.stdout.write(c.text)
         sys.stdout.flush()
@@ -90,7 +101,7 @@ def add_eval_arguments(s: argparse.ArgumentParser) -> None:
     add_loaded_run(s, device="cpu")
     s.add_argument("--data", required=True, metavar="FILE", help=".csv .tsv or .jsonl")
     add_columns(s, defaults=False)
-    s.add_argument("--encoding", default="utf-8", choices=("utf-8", "latin-1", "replace"))
+    s.add_argument("--encoding", default="utf-8", choices=ENCODING_CHOICES)
 
 
 def _load_task_run(args: argparse.Namespace) -> Any:
@@ -177,6 +188,8 @@ def run_runs(args: argparse.Namespace) -> int:
     print(f"{'name':<40} {'objective':<13} {'preset':<10} {'steps':>13} {'best val':>9} state")
     for r in found:
         best = f"{r.best_val_loss:.4f}" if r.best_val_loss is not None else "-"
-        steps = f"{r.step}/{r.max_steps}"
+        steps = f"{r.step}/{r.max_steps}" if r.state != "damaged" else "-"
         print(f"{r.name:<40} {r.objective:<13} {r.preset:<10} {steps:>13} {best:>9} {r.state}")
+        if r.problem:
+            print(f"    {r.problem}")
     return 0

@@ -12,6 +12,7 @@ Every validation error names its field (`UserError.field`), so each face can poi
 
 from __future__ import annotations
 
+import math
 import typing
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -91,6 +92,23 @@ def _at_least_one(obj: Any, names: tuple[str, ...]) -> None:
             raise UserError(f"{name}={getattr(obj, name)}: must be at least 1.", field=name)
 
 
+def _in_range(obj: Any, name: str, low: float, high: float, *, low_open: bool = False,
+              high_open: bool = False) -> None:
+    """A finite value in [low, high] (open ends where asked), else a UserError naming it."""
+    value = getattr(obj, name)
+    ok = math.isfinite(value) and (value > low if low_open else value >= low) \
+        and (value < high if high_open else value <= high)
+    if not ok:
+        lo, hi = "(" if low_open else "[", ")" if high_open else "]"
+        upper = "" if high == math.inf else f", {high:g}"
+        what = f"in {lo}{low:g}{upper}{hi}" if high != math.inf else \
+            (f"above {low:g}" if low_open else f"{low:g} or more")
+        raise UserError(f"{name}={value}: must be {what}.", field=name)
+
+
+SEED_MAX = 2**63 - 1  # torch.Generator.manual_seed takes a signed 64-bit seed
+
+
 # ---------------------------------------------------------------------------------------------
 # The sections of a run's configuration
 
@@ -133,8 +151,8 @@ class ModelConfig:
                 f"(max_positions={self.max_positions}): lower block_size or raise max_positions.",
                 field=("block_size", "max_positions"), option=str(self.max_positions),
             )
-        if not 0.0 <= self.dropout < 1.0:
-            raise UserError(f"dropout={self.dropout}: must be in [0, 1).", field="dropout")
+        _in_range(self, "dropout", 0.0, 1.0, high_open=True)
+        _at_least_one(self, ("type_vocab_size",))
         if self.activation not in ACTIVATIONS:
             raise UserError(f"activation={self.activation!r}: choose one of "
                             f"{', '.join(ACTIVATIONS)}.", field="activation")
@@ -190,10 +208,17 @@ class TrainConfig:
     def validate(self) -> None:
         _at_least_one(self, ("batch_size", "grad_accum", "max_steps", "eval_interval",
                              "eval_batches", "log_interval", "checkpoint_interval_value"))
-        if not self.learning_rate > 0:
-            raise UserError(f"learning_rate={self.learning_rate}: must be positive.",
-                            field="learning_rate")
-        if self.min_lr is not None and not 0 <= self.min_lr <= self.learning_rate:
+        _in_range(self, "learning_rate", 0.0, math.inf, low_open=True)
+        _in_range(self, "weight_decay", 0.0, math.inf)
+        _in_range(self, "beta1", 0.0, 1.0, high_open=True)
+        _in_range(self, "beta2", 0.0, 1.0, high_open=True)
+        _in_range(self, "grad_clip", 0.0, math.inf)
+        _in_range(self, "seed", 0, SEED_MAX)
+        if self.sample_tokens < 0:
+            raise UserError(f"sample_tokens={self.sample_tokens}: must be 0 or more.",
+                            field="sample_tokens")
+        if self.min_lr is not None and not (math.isfinite(self.min_lr)
+                                            and 0 <= self.min_lr <= self.learning_rate):
             raise UserError(
                 f"min_lr={self.min_lr} is outside [0, learning_rate={self.learning_rate}]: "
                 "lower it, or leave it unset (learning_rate / 10).", field="min_lr")
@@ -222,6 +247,9 @@ class FinetuneConfig:
     val_file: str = ""  # empty: split off the training file
     test_file: str = ""  # empty: split off the training file
     encoding: str = "utf-8"
+    delimiter: str = "auto"  # CSV/TSV: auto | comma | tab | semicolon | pipe
+    quoting: str = "auto"  # CSV/TSV: auto | standard | none
+    keep_label_case: bool = False  # keep labels that differ only in case as separate classes
     text_col: str = "text"
     label_col: str = "label"
     question_col: str = "question"
@@ -264,9 +292,13 @@ class FinetuneConfig:
         if self.freeze_layers < 0:
             raise UserError(f"freeze_layers={self.freeze_layers}: must be 0 or more.",
                             field="freeze_layers")
-        if not 0.0 < self.body_lr_scale <= 10.0:
-            raise UserError(f"body_lr_scale={self.body_lr_scale}: must be in (0, 10].",
-                            field="body_lr_scale")
+        _in_range(self, "body_lr_scale", 0.0, 10.0, low_open=True)
+        _in_range(self, "split_seed", 0, SEED_MAX)
+        from .data.delimited import check_options
+        from .data.text import check_encoding
+
+        check_encoding(self.encoding)
+        check_options(self.delimiter, self.quoting)
         if self.pooling not in POOLINGS:
             raise UserError(f"pooling={self.pooling!r}: choose {', '.join(POOLINGS)}.",
                             field="pooling")
@@ -320,19 +352,77 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
-        """From config.json's "run" object; keys this version does not know are ignored."""
+        """From config.json's "run" object; keys this version does not know are ignored.
+
+        Raises UserError naming the field when a value has the wrong type (a string where a
+        number belongs, a list where a section belongs).
+        """
+        if not isinstance(data, dict):
+            raise UserError(f"the run's settings are a {_json_kind(data)}, not an object.")
         data = dict(data)
-        model = _from_known_fields(ModelConfig, data.pop("model", {}))
-        train = _from_known_fields(TrainConfig, data.pop("train", {}))
+        model = _from_known_fields(ModelConfig, _section(data.pop("model", {}), "model"))
+        train = _from_known_fields(TrainConfig, _section(data.pop("train", {}), "train"))
         ft = data.pop("finetune", None)
-        finetune = _from_known_fields(FinetuneConfig, ft) if ft else None
+        finetune = _from_known_fields(FinetuneConfig, _section(ft, "finetune")) if ft else None
         return _from_known_fields(cls, data, model=model, train=train, finetune=finetune)
 
 
+# Fields that hold paths: (section or "" for the run itself, field). Stored absolute, with the
+# form relative to the run folder beside them, so a run resumes from any working folder and
+# after its whole tree was moved.
+PATH_FIELDS: tuple[tuple[str, str], ...] = (
+    ("", "data_dir"), ("finetune", "train_file"), ("finetune", "val_file"),
+    ("finetune", "test_file"), ("finetune", "base_run"), ("finetune", "tokenizer_from"),
+)
+
+
+def _json_kind(value: Any) -> str:
+    return {list: "list", str: "string", int: "number", float: "number", bool: "boolean",
+            dict: "object", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _section(value: Any, name: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise UserError(f"{name}: holds a {_json_kind(value)}, not an object of settings.",
+                        field=name)
+    return value
+
+
+_TYPES: dict[Any, tuple[Any, str]] = {  # a field's type: what passes, and its name
+    bool: (lambda v: isinstance(v, bool), "true or false"),
+    int: (lambda v: isinstance(v, int) and not isinstance(v, bool), "a whole number"),
+    float: (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "a number"),
+    str: (lambda v: isinstance(v, str), "text"),
+}
+
+
+def _typed(value: Any, hint: Any, name: str) -> Any:
+    """`value` checked against a field's type (an int is a float too); UserError otherwise."""
+    args = typing.get_args(hint)
+    if type(None) in args:
+        if value is None:
+            return None
+        hint = next(a for a in args if a is not type(None))
+    if typing.get_origin(hint) is list:
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        expected = "a list of names"
+    elif hint in _TYPES:
+        check, expected = _TYPES[hint]
+        ok = check(value)
+    else:
+        return value
+    if not ok:
+        raise UserError(f"{name}: holds {value!r} ({_json_kind(value)}), expected {expected}.",
+                        field=name)
+    return float(value) if hint is float else list(value) if isinstance(value, list) else value
+
+
 def _from_known_fields(cls: type, data: dict[str, Any], **extra: Any) -> Any:
-    """Build a dataclass from a dict, ignoring keys it does not know (newer or older files)."""
-    names = {f.name for f in fields(cls)}
-    return cls(**{k: v for k, v in data.items() if k in names}, **extra)
+    """Build a dataclass from a dict, ignoring keys it does not know (newer or older files) and
+    checking the type of those it knows."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in fields(cls)} - set(extra)
+    return cls(**{k: _typed(v, hints[k], k) for k, v in data.items() if k in names}, **extra)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -351,9 +441,13 @@ def _coerce(value: str, target: Any, key: str) -> Any:
     if value.lower() in ("", "none", "auto") and key in _DERIVED:
         return None
     try:
-        return target(value)
+        out = target(value)
     except ValueError:
-        raise UserError(f"{key}={value}: expected a {target.__name__}.", field=key) from None
+        kind = {int: "a whole number", float: "a number"}.get(target, target.__name__)
+        raise UserError(f"{key}={value}: expected {kind}.", field=key) from None
+    if isinstance(out, float) and not math.isfinite(out):
+        raise UserError(f"{key}={value}: expected a finite number.", field=key)
+    return out
 
 
 _DERIVED = ("min_lr", "warmup_steps", "checkpoint_interval")

@@ -7,8 +7,6 @@ single long book still split into training and validation documents without cutt
 
 from __future__ import annotations
 
-import codecs
-import csv
 import fnmatch
 import gzip
 import json
@@ -20,11 +18,19 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import UserError
+from .delimited import (
+    DelimitedReader,
+    Problem,
+    check_options,
+    delimiter_name,
+    other_delimiter,
+)
+from .text import ENCODINGS as ENCODINGS  # the window lists them
+from .text import TextNotes, check_encoding, clean_string, decode_stream
 
 TEXT_SUFFIXES = (".txt", ".md")
 ROW_SUFFIXES = (".jsonl", ".csv", ".tsv")
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES + ROW_SUFFIXES
-ENCODINGS = ("utf-8", "latin-1", "replace")
 
 # Notes that describe a corpus folder rather than belong to it; skipped in folder walks only
 # (a file named on its own is always read).
@@ -35,24 +41,21 @@ _BLOCK_BYTES = 1 << 20
 # A run of blank lines (possibly holding spaces or tabs): where a plain-text section may end.
 _BLANK_RUN = re.compile(r"\n(?:[ \t]*\n)+")
 
-# Rows of a CSV may hold whole documents; the default limit of 128 KB per field is too small.
-csv.field_size_limit(1 << 30)
-
 
 @dataclass(frozen=True)
 class CorpusOptions:
     """How to read a corpus."""
 
     text_field: str = "text"  # the JSONL field, and the CSV/TSV column, that holds the text
-    encoding: str = "utf-8"  # "utf-8" | "latin-1" | "replace" (utf-8, bad bytes become U+FFFD)
+    encoding: str = "utf-8"  # one of text.ENCODINGS; a byte-order mark wins over it
     include: tuple[str, ...] = ()  # glob patterns; when given, a file must match one of them
     exclude: tuple[str, ...] = ()  # glob patterns; a file matching one of them is skipped
+    delimiter: str = "auto"  # CSV/TSV: auto | comma | tab | semicolon | pipe
+    quoting: str = "auto"  # CSV/TSV: auto | standard (double quotes) | none (quotes are text)
 
     def validate(self) -> None:
-        if self.encoding not in ENCODINGS:
-            raise UserError(
-                f"encoding {self.encoding!r}: choose one of {', '.join(ENCODINGS)}.",
-                field="encoding")
+        check_encoding(self.encoding)
+        check_options(self.delimiter, self.quoting)
         if not self.text_field:
             raise UserError("text field is empty: give the JSONL field or CSV column name.",
                             field="text_field")
@@ -63,6 +66,8 @@ class CorpusOptions:
             "encoding": self.encoding,
             "include": list(self.include),
             "exclude": list(self.exclude),
+            "delimiter": self.delimiter,
+            "quoting": self.quoting,
         }
 
 
@@ -162,16 +167,12 @@ class _CountingReader:
         self._raw.close()
 
 
-def _decoded_blocks(
-    path: Path, options: CorpusOptions, on_bytes: Callable[[int], None] | None
+def decoded_blocks(
+    path: Path, encoding: str, on_bytes: Callable[[int], None] | None = None,
+    notes: TextNotes | None = None,
 ) -> Iterator[str]:
-    """Decoded text of a file, block by block, with "\\r\\n" turned into "\\n" and a leading
-    UTF-8 byte-order mark dropped."""
-    if options.encoding == "latin-1":
-        decoder = codecs.getincrementaldecoder("latin-1")()
-    else:
-        errors = "replace" if options.encoding == "replace" else "strict"
-        decoder = codecs.getincrementaldecoder("utf-8")(errors=errors)
+    """The text of a file (gzip-compressed or not), block by block, decoded by `text`'s rules:
+    a byte-order mark decides the encoding, line ends become "\\n", problems name the line."""
     gz = path.name.lower().endswith(".gz")
     try:
         raw = open(path, "rb")  # noqa: SIM115 - closed in the finally below
@@ -179,47 +180,27 @@ def _decoded_blocks(
         raise UserError(f"{path}: cannot read the file ({exc.strerror or exc}).") from None
     counted = _CountingReader(raw, on_bytes)
     stream: BinaryIO = gzip.GzipFile(fileobj=counted, mode="rb") if gz else counted  # type: ignore[assignment]
-    fed = 0  # bytes of (uncompressed) text handed to the decoder
-    held_cr = ""
-    try:
+
+    def blocks() -> Iterator[bytes]:
         while True:
             try:
                 block = stream.read(_BLOCK_BYTES)
             except (OSError, EOFError, zlib.error) as exc:
                 what = "a damaged gzip file" if gz else "cannot read the file"
                 raise UserError(f"{path}: {what} ({exc}).") from None
-            final = not block
-            pending = len(decoder.getstate()[0])
-            try:
-                text = decoder.decode(block, final)
-            except UnicodeDecodeError as exc:
-                offset = fed - pending + exc.start
-                where = "of the uncompressed text " if gz else ""
-                raise UserError(
-                    f"{path}: not valid UTF-8 at byte offset {offset} {where}"
-                    f"(byte 0x{exc.object[exc.start]:02x}); read it with another encoding "
-                    "(latin-1 for Western European files, or replace to keep UTF-8 and mark "
-                    "the bad bytes).", field="encoding", option="replace"
-                ) from None
-            if fed == 0 and options.encoding != "latin-1" and text.startswith("\ufeff"):
-                text = text[1:]  # a byte-order mark (Excel's CSVs carry one) is not text
-            fed += len(block)
-            text = held_cr + text
-            held_cr = ""
-            if text.endswith("\r") and not final:
-                held_cr, text = "\r", text[:-1]
-            if "\r" in text:
-                text = text.replace("\r\n", "\n")
-            if text:
-                yield text
-            if final:
+            if not block:
                 return
+            yield block
+
+    try:
+        yield from decode_stream(path, blocks(), encoding, notes,
+                                 "of the uncompressed text " if gz else "")
     finally:
         stream.close()
         raw.close()
 
 
-def _lines(blocks: Iterator[str]) -> Iterator[str]:
+def split_lines(blocks: Iterator[str]) -> Iterator[str]:
     """Lines with their "\\n" kept (the last one may lack it)."""
     rest = ""
     for block in blocks:
@@ -262,7 +243,8 @@ def _text_sections(blocks: Iterator[str]) -> Iterator[str]:
         yield buf
 
 
-def _jsonl_documents(path: Path, lines: Iterator[str], field: str) -> Iterator[str]:
+def _jsonl_documents(path: Path, lines: Iterator[str], field: str,
+                     notes: TextNotes | None) -> Iterator[str]:
     for lineno, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -273,6 +255,8 @@ def _jsonl_documents(path: Path, lines: Iterator[str], field: str) -> Iterator[s
                 f"{path}, line {lineno}: not valid JSON ({exc.msg}, column {exc.colno}); "
                 "each line must hold one JSON object."
             ) from None
+        except RecursionError:
+            raise UserError(f"{path}, line {lineno}: JSON nested too deeply to read.") from None
         if not isinstance(row, dict):
             raise UserError(
                 f"{path}, line {lineno}: expected a JSON object with a {field!r} field, "
@@ -293,63 +277,71 @@ def _jsonl_documents(path: Path, lines: Iterator[str], field: str) -> Iterator[s
                 f"{path}, line {lineno}: field {field!r} holds a {type(value).__name__}, "
                 "not text; name a field that holds text.", field="text_field"
             )
-        yield value
+        yield clean_string(value, path, lineno, notes)
 
 
-def _table_documents(path: Path, lines: Iterator[str], field: str, delimiter: str) -> Iterator[str]:
-    kind = "TSV" if delimiter == "\t" else "CSV"
-    # TSV in its plain (IANA) form has no quoting: prose often starts a field with a quotation
-    # mark, which a quoting reader would swallow. CSV keeps the usual double-quote rules.
-    quoting = csv.QUOTE_NONE if kind == "TSV" else csv.QUOTE_MINIMAL
-    reader = csv.reader(lines, delimiter=delimiter, quoting=quoting)
-    try:
-        header = next(reader, None)
-        if header is None:
-            return
-        if field not in header:
-            names = ", ".join(repr(h) for h in header) or "none"
+def _table_documents(path: Path, lines: Iterator[str], fmt: str, options: CorpusOptions,
+                     notes: TextNotes | None) -> Iterator[str]:
+    reader = DelimitedReader(path, lines, suffix=fmt, delimiter=options.delimiter,
+                             quoting=options.quoting)
+    if reader.quote_note and notes is not None:
+        notes.add(path, "quoting", None, reader.quote_note)
+    header, field = reader.header, options.text_field
+    if not header:
+        return
+    other = other_delimiter(header, reader.delimiter)
+    if field not in header and other is not None:
+        raise UserError(
+            f"{path}, line 1: no column {field!r}: the header {header[0]!r} looks separated by "
+            f"{other}, not {delimiter_name(reader.delimiter)}; read the file with delimiter "
+            f"{other}.", field="delimiter", option=other)
+    if field not in header:
+        names = ", ".join(repr(h) for h in header) or "none"
+        raise UserError(
+            f"{path}, line 1: no column {field!r} in the {reader.kind} header (columns: "
+            f"{names}; read as {reader.describe()}); name the column that holds the text, or "
+            "the delimiter the file uses.", field="text_field",
+            option=header[0] if header else None
+        )
+    col = header.index(field)
+    for item in reader:
+        if isinstance(item, Problem):
+            raise UserError(f"{path}, line {item.line}: {item.reason}.", field="quoting",
+                            option="none")
+        if len(item.fields) != len(header):
             raise UserError(
-                f"{path}, line {reader.line_num}: no column {field!r} in the {kind} header "
-                f"(columns: {names}); name the column that holds the text.", field="text_field",
-                option=header[0] if header else None
+                f"{path}, line {item.line}: the row has {len(item.fields)} fields but the "
+                f"header has {len(header)} (read as {reader.describe()}); put a field that "
+                f"holds the delimiter in double quotes, or name the delimiter the file uses.",
+                field="delimiter"
             )
-        col = header.index(field)
-        for row in reader:
-            if not row:
-                continue
-            if col >= len(row):
-                raise UserError(
-                    f"{path}, line {reader.line_num}: the row has {len(row)} fields but the "
-                    f"header has {len(header)}; the {field!r} column is missing."
-                )
-            yield row[col]
-    except csv.Error as exc:
-        raise UserError(f"{path}, line {reader.line_num}: malformed {kind} ({exc}).") from None
+        yield item.fields[col]
 
 
 def read_documents(
     path: Path,
     options: CorpusOptions,
     on_bytes: Callable[[int], None] | None = None,
+    notes: TextNotes | None = None,
 ) -> Iterator[str]:
     """The non-empty documents of one file, streamed.
 
     .txt/.md: sections of about 32 KB cut after blank lines. .jsonl: the `text_field` of each
-    object, one per line. .csv/.tsv: the `text_field` column of each row (CSV with the usual
-    double quotes; TSV plain, without quoting, so a field holds no tab or newline). `on_bytes`
-    is told how many bytes were read from disk, as they are read.
+    object, one per line. .csv/.tsv: the `text_field` column of each row, read by
+    `delimited.DelimitedReader` (the delimiter stated or detected, standard or no quoting).
+    `on_bytes` is told how many bytes were read from disk, as they are read; `notes` collects
+    what was cleaned on the way (NUL characters, lone surrogates, control characters).
     """
     fmt = file_format(path)
     if fmt is None:
         raise UserError(f"{path}: unsupported file type; use {' '.join(SUPPORTED_SUFFIXES)}.")
-    blocks = _decoded_blocks(path, options, on_bytes)
+    blocks = decoded_blocks(path, options.encoding, on_bytes, notes)
     if fmt in TEXT_SUFFIXES:
         docs = _text_sections(blocks)
     elif fmt == ".jsonl":
-        docs = _jsonl_documents(path, _lines(blocks), options.text_field)
+        docs = _jsonl_documents(path, split_lines(blocks), options.text_field, notes)
     else:
-        delimiter = "\t" if fmt == ".tsv" else ","
-        docs = _table_documents(path, _lines(blocks), options.text_field, delimiter)
+        docs = _table_documents(path, split_lines(blocks), fmt, options, notes)
     for doc in docs:
         if doc.strip():
             yield doc

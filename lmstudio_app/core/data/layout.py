@@ -13,3 +13,4 @@ HF_TOKENIZER = "tokenizer.json"
 TOKENIZER_FILES = (TOKENIZER, HF_TOKENIZER)
 STORE = "tokens.h5"
 SUMMARY = "prepare.json"
+LOCK = "prepare.lock"  # held while a prepare writes the folder

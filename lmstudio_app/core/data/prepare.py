@@ -2,19 +2,21 @@
 
 Two passes over the corpus: the first trains the tokenizer on a bounded, deterministic sample of
 documents; the second encodes every document (on every core, a batch at a time, while the next
-batch is read) into the token store. Which split a document goes to depends only on its source
-path, its ordinal in that file and the seed, so the split is the same on every run.
+batch is read) into the token store. The split into training and validation tokens follows
+`token_split`: whole documents by a hash of their text and the seed when that comes near the
+share asked for, else a token range of every document; or the user's own validation files.
 
 A second prepare over unchanged sources (path, size, mtime) with the same settings reuses both
-files. A cancelled or failed prepare leaves the previous files as they were and no partial ones.
+files. A cancelled or failed prepare (a full disk included) leaves the previous files as they
+were and no partial ones. One prepare at a time writes a folder (a lock in it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,10 +28,16 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
-from ..util.atomic import atomic_write_json
+from ..presets import PRESETS
+from ..util.atomic import atomic_write_json, new_temporary, remove_temporaries
+from ..util.disk import storage
+from ..util.lock import FolderLock
 from .corpus import CorpusOptions, corpus_size, discover, read_documents
-from .layout import STORE, SUMMARY, TOKENIZER
+from .layout import LOCK, STORE, SUMMARY, TOKENIZER
 from .store import FORMAT_VERSION, TokenStore, TokenStoreWriter, token_dtype
+from .text import TextNotes
+from .token_split import near, resplit, too_small, unit_hash, window_problems
+from .token_split import split_of as split_of  # the whole-document rule, for callers and tests
 from .tokenizer import EmptyCorpusError, Tokenizer, TokenizerSpec, train_tokenizer
 
 STAGES = ("scan", "tokenizer", "encode", "done")
@@ -37,6 +45,8 @@ STAGES = ("scan", "tokenizer", "encode", "done")
 _BATCH_CHARS = 2_000_000  # text per encode batch: two batches are in memory at a time
 _BATCH_DOCS = 4096
 _PROGRESS_INTERVAL_S = 0.1
+# The window a split is checked against: the default preset's (prepare knows no model yet).
+DEFAULT_BLOCK_SIZE = PRESETS["tiny"]["model"]["block_size"]
 
 
 class PrepareCancelled(Exception):
@@ -49,8 +59,9 @@ class PrepareConfig:
     out_dir: str
     tokenizer: TokenizerSpec = field(default_factory=TokenizerSpec)
     corpus: CorpusOptions = field(default_factory=CorpusOptions)
-    val_fraction: float = 0.05
+    val_fraction: float = 0.05  # unused when val_sources are given
     seed: int = 1337
+    val_sources: list[str] = field(default_factory=list)  # the user's own validation corpus
 
     def validate(self) -> None:
         if not self.sources:
@@ -59,6 +70,9 @@ class PrepareConfig:
         if not self.out_dir:
             raise UserError("no output folder given: name where the prepared data goes.",
                             field="out_dir")
+        if not (isinstance(self.seed, int) and 0 <= self.seed < 2**63):
+            raise UserError(f"seed {self.seed}: choose a whole number from 0 to 2**63 - 1.",
+                            field="seed")
         if not 0.0 < self.val_fraction <= 0.5:
             raise UserError(
                 f"val fraction {self.val_fraction}: choose a value above 0 and at most 0.5 "
@@ -110,6 +124,9 @@ class PrepareResult:
     train_documents: int
     val_documents: int
     vocab_size: int
+    split_method: str = "documents"  # token_split.METHODS
+    split_reason: str = ""
+    warnings: list[str] = field(default_factory=list)  # what a person should know
 
 
 class _Reporter:
@@ -125,6 +142,7 @@ class _Reporter:
         self.files_total = n_files
         self.bytes_done = 0
         self.files_done = 0
+        self.tokens_written = 0
 
     def begin(self, stage: str) -> None:
         if self.stage in ("tokenizer", "encode"):
@@ -159,22 +177,6 @@ class _Reporter:
         ))
 
 
-def _unit_hash(*parts: object) -> float:
-    """A deterministic number in [0, 1) from the parts."""
-    key = "\x00".join(str(p) for p in parts).encode("utf-8")
-    digest = hashlib.blake2b(key, digest_size=8).digest()
-    return int.from_bytes(digest, "little") / 2.0**64
-
-
-def split_of(document: str, seed: int, val_fraction: float) -> str:
-    """"val" or "train" for a document, from its text and the seed alone.
-
-    Not from where the file lies: the same corpus copied or moved splits the same way, and
-    copies of one document (a repeated post, a file listed twice) never straddle the splits.
-    """
-    return "val" if _unit_hash("split", seed, document) < val_fraction else "train"
-
-
 def _source_key(path: Path) -> str:
     return str(path.resolve())
 
@@ -201,11 +203,13 @@ def _text_bytes(files: list[Path]) -> int:
     return total
 
 
-def _fingerprint(cfg: PrepareConfig, sources: list[dict[str, Any]]) -> dict[str, Any]:
+def _fingerprint(cfg: PrepareConfig, sources: list[dict[str, Any]],
+                 val_sources: list[dict[str, Any]]) -> dict[str, Any]:
     """Everything the prepared files depend on; equal fingerprints mean the files can be reused."""
     data = {
         "format_version": FORMAT_VERSION,
         "sources": sources,
+        "val_sources": val_sources,
         "tokenizer_spec": cfg.tokenizer.to_dict(),
         "corpus_options": cfg.corpus.to_dict(),
         "val_fraction": cfg.val_fraction,
@@ -214,17 +218,34 @@ def _fingerprint(cfg: PrepareConfig, sources: list[dict[str, Any]]) -> dict[str,
     return json.loads(json.dumps(data))  # the form it has after a round trip through the file
 
 
+def _split_warnings(tokens: dict[str, int], val_fraction: float | None) -> list[str]:
+    return [f"{advice} (checked against the default preset's block_size)"
+            for _split, advice in window_problems(tokens, DEFAULT_BLOCK_SIZE + 1,
+                                                  DEFAULT_BLOCK_SIZE, val_fraction)]
+
+
 def _result(out: Path, store: TokenStore, reused: bool) -> PrepareResult:
+    split = store.attrs.get("split") or {}
+    tokens = {s: store.n_tokens(s) for s in ("train", "val")}
+    summary_path = out / SUMMARY
+    notes = []
+    if summary_path.is_file():
+        with contextlib.suppress(OSError, ValueError):
+            notes = list(json.loads(summary_path.read_text("utf-8")).get("notes", []))
+    val_fraction = None if split.get("method") == "files" else store.attrs.get("val_fraction")
     return PrepareResult(
         out_dir=out,
         tokenizer_path=out / TOKENIZER,
         store_path=out / STORE,
         reused=reused,
-        train_tokens=store.n_tokens("train"),
-        val_tokens=store.n_tokens("val"),
+        train_tokens=tokens["train"],
+        val_tokens=tokens["val"],
         train_documents=store.n_documents("train"),
         val_documents=store.n_documents("val"),
         vocab_size=store.vocab_size,
+        split_method=str(split.get("method", "documents")),
+        split_reason=str(split.get("reason", "")),
+        warnings=notes + _split_warnings(tokens, val_fraction),
     )
 
 
@@ -234,11 +255,11 @@ def _reusable(out: Path, fingerprint: dict[str, Any]) -> TokenStore | None:
         return None
     try:
         store = TokenStore.open(store_path)
-    except UserError:
-        return None
-    if store.attrs.get("prepare_fingerprint") != fingerprint:
-        return None
-    if hashlib.sha256(tok_path.read_bytes()).hexdigest() != store.tokenizer_sha256:
+        if store.attrs.get("prepare_fingerprint") != fingerprint:
+            return None
+        if hashlib.sha256(tok_path.read_bytes()).hexdigest() != store.tokenizer_sha256:
+            return None
+    except (UserError, OSError):
         return None
     return store
 
@@ -248,33 +269,68 @@ def prepare(
     progress: Callable[[PrepareProgress], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> PrepareResult:
-    """Build (or reuse) OUT/tokenizer.model, OUT/tokens.h5 and OUT/prepare.json."""
+    """Build (or reuse) OUT/tokenizer.model, OUT/tokens.h5 and OUT/prepare.json.
+
+    Raises UserError for a corpus that cannot be read (file and line), a folder that cannot be
+    written, a full disk (what is needed, on which device), or a folder another prepare holds;
+    PrepareCancelled when `cancel` is set. In every case the previous files stay as they were.
+    """
     cfg.validate()
     cancel = cancel or threading.Event()
     out = Path(cfg.out_dir).expanduser()
 
     files = discover(cfg.sources, cfg.corpus)
+    val_files = discover(cfg.val_sources, cfg.corpus) if cfg.val_sources else []
     sources = _describe_sources(files)
-    total = corpus_size(files)
-    rep = _Reporter(progress, total, len(files))
+    val_sources = _describe_sources(val_files)
+    total = corpus_size(files + val_files)
+    rep = _Reporter(progress, total, len(files) + len(val_files))
     rep.begin("scan")
-    fingerprint = _fingerprint(cfg, sources)
+    fingerprint = _fingerprint(cfg, sources, val_sources)
     store = _reusable(out, fingerprint)
     if store is not None:
         rep.begin("done")
         return _result(out, store, reused=True)
 
+    created = not out.exists()
+    with storage(out / STORE):
+        out.mkdir(parents=True, exist_ok=True)
+    lock = FolderLock(out, LOCK, "data folder")
+    try:
+        lock.acquire()
+        remove_temporaries(out)  # left by a prepare that was killed
+        tok, notes = _build(cfg, out, files, val_files, sources, val_sources, fingerprint, rep,
+                            cancel)
+    except BaseException:
+        lock.release()
+        if created:
+            with contextlib.suppress(OSError):
+                out.rmdir()  # a failed first prepare leaves no trace (only when empty)
+        raise
+    try:
+        store = TokenStore.open(out / STORE)
+        _write_summary(out, cfg, tok, store, rep, notes)
+    finally:
+        lock.release()
+    result = _result(out, store, reused=False)
+    rep.begin("done")
+    return result
+
+
+def _build(cfg: PrepareConfig, out: Path, files: list[Path], val_files: list[Path],
+           sources: list[dict[str, Any]], val_sources: list[dict[str, Any]],
+           fingerprint: dict[str, Any], rep: _Reporter,
+           cancel: threading.Event) -> tuple[Tokenizer, list[str]]:
+    """Both passes, under the folder's lock: the tokenizer, then the store (replacing the old
+    one only when complete), then the tokenizer moved into place."""
+
     def check_cancel() -> None:
         if cancel.is_set():
             raise PrepareCancelled("prepare cancelled")
 
-    created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{TOKENIZER}.", suffix=".tmp", dir=out)
-    os.close(fd)
-    tok_tmp = Path(tmp_name)
+    tok_tmp = new_temporary(out / TOKENIZER)
     try:
-        # Pass 1: the tokenizer, from a deterministic sample spread over the whole corpus.
+        # Pass 1: the tokenizer, from a deterministic sample spread over the training corpus.
         rep.begin("tokenizer")
         keep = min(1.0, cfg.tokenizer.sample_bytes / max(_text_bytes(files), 1))
         n_sampled = 0
@@ -285,7 +341,7 @@ def prepare(
                 for ordinal, doc in enumerate(read_documents(path, cfg.corpus, rep.add_bytes)):
                     if cancel.is_set():
                         return  # the trainer finishes on what it has; the caller then raises
-                    if keep >= 1.0 or _unit_hash("sample", cfg.seed, key, ordinal) < keep:
+                    if keep >= 1.0 or unit_hash("sample", cfg.seed, key, ordinal) < keep:
                         n_sampled += 1
                         yield doc
                 rep.file_done()
@@ -302,26 +358,57 @@ def prepare(
             raise
         check_cancel()
 
-        # Pass 2: encode everything into the store.
+        # Pass 2: encode everything into the store, then settle the split.
         rep.begin("encode")
-        with TokenStoreWriter(out / STORE, tok.vocab_size, _store_attrs(cfg, tok, sources,
-                                                                            fingerprint)) as w:
-            _encode_all(files, cfg, tok, w, rep, check_cancel)
-        os.replace(tok_tmp, out / TOKENIZER)
-    except BaseException:
+        notes = TextNotes()
+        attrs = _store_attrs(cfg, tok, sources, val_sources, fingerprint)
+        estimate = _size_estimate(rep, token_dtype(tok.vocab_size).itemsize)
+        with TokenStoreWriter(out / STORE, tok.vocab_size, attrs, estimate) as w:
+            _encode_all(files, "train" if val_files else None, cfg, tok, w, rep, check_cancel,
+                        notes)
+            if val_files:
+                _encode_all(val_files, "val", cfg, tok, w, rep, check_cancel, notes)
+                w.set_attrs(split={"method": "files", "reason": "validation files given"})
+            else:
+                counts = w.token_counts()
+                total = counts["train"] + counts["val"]
+                if near(counts["train"], counts["val"], cfg.val_fraction) or \
+                        too_small(total, cfg.val_fraction):
+                    share = counts["val"] / total if total else 0.0
+                    w.set_attrs(split={"method": "documents", "reason": (
+                        f"whole documents by hash: validation {share:.1%} of the tokens")})
+                else:
+                    _resplit(w, out, tok, attrs, cfg, estimate)
+        with storage(out / TOKENIZER):
+            os.replace(tok_tmp, out / TOKENIZER)
+    finally:
         tok_tmp.unlink(missing_ok=True)
-        if created and not any(out.iterdir()):
-            out.rmdir()  # a failed first prepare leaves no trace
-        raise
+    return tok, notes.lines()
 
-    store = TokenStore.open(out / STORE)
-    result = _result(out, store, reused=False)
-    _write_summary(out, cfg, tok, store, rep)
-    rep.begin("done")
-    return result
+
+def _resplit(w: TokenStoreWriter, out: Path, tok: Tokenizer, attrs: dict[str, Any],
+             cfg: PrepareConfig, estimate: Callable[[], int]) -> None:
+    """Write the store again with a split near the share (`token_split.resplit`); the
+    whole-document layout being written is dropped."""
+
+    with TokenStoreWriter(out / STORE, tok.vocab_size, attrs, estimate) as again:
+        method, reason = resplit(w.documents_in_order, again.add, tok.decode,
+                                 cfg.val_fraction, cfg.seed)
+        again.set_attrs(split={"method": method, "reason": reason})
+    w.discard()
+
+
+def _size_estimate(rep: _Reporter, itemsize: int) -> Callable[[], int]:
+    """The store's expected size from what is written so far and the share of the corpus read
+    (for the message of a full disk)."""
+    def estimate() -> int:
+        done = rep.bytes_done / rep.bytes_total if rep.bytes_total else 0.0
+        return 0 if done <= 0 else int(rep.tokens_written * itemsize / min(done, 1.0))
+    return estimate
 
 
 def _store_attrs(cfg: PrepareConfig, tok: Tokenizer, sources: list[dict[str, Any]],
+                 val_sources: list[dict[str, Any]],
                  fingerprint: dict[str, Any]) -> dict[str, Any]:
     names = ("pad", "unk", "bos", "eos", "mask", "cls", "sep")
     return {
@@ -329,6 +416,7 @@ def _store_attrs(cfg: PrepareConfig, tok: Tokenizer, sources: list[dict[str, Any
         "tokenizer_kind": tok.kind,
         "tokenizer_spec": cfg.tokenizer.to_dict(),
         "sources": sources,
+        "val_sources": val_sources,
         "special_ids": {n: i for i, n in enumerate(names)} | {"newline": tok.newline_id},
         "val_fraction": cfg.val_fraction,
         "seed": cfg.seed,
@@ -339,14 +427,18 @@ def _store_attrs(cfg: PrepareConfig, tok: Tokenizer, sources: list[dict[str, Any
 
 def _encode_all(
     files: list[Path],
+    split: str | None,
     cfg: PrepareConfig,
     tok: Tokenizer,
     writer: TokenStoreWriter,
     rep: _Reporter,
     check_cancel: Callable[[], None],
+    notes: TextNotes,
 ) -> None:
     """Encode on a helper thread (SentencePiece's batch encode uses every core) while this
-    thread reads the next batch and writes the previous one: at most two batches in memory."""
+    thread reads the next batch and writes the previous one: at most two batches in memory.
+
+    Every document goes to `split`, or (None) to the split its text's hash picks."""
     dtype = token_dtype(tok.vocab_size)
 
     def encode(texts: list[str]) -> list[np.ndarray]:
@@ -362,15 +454,16 @@ def _encode_all(
         if pending is not None:
             future, p_splits, p_chars = pending
             pending = None
-            for ids, split, n in zip(future.result(), p_splits, p_chars, strict=True):
-                writer.add(split, ids, n)
+            for ids, where, n in zip(future.result(), p_splits, p_chars, strict=True):
+                writer.add(where, ids, n)
+                rep.tokens_written += len(ids)
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode") as pool:
         try:
             for path in files:
-                for doc in read_documents(path, cfg.corpus, rep.add_bytes):
+                for doc in read_documents(path, cfg.corpus, rep.add_bytes, notes):
                     texts.append(doc)
-                    splits.append(split_of(doc, cfg.seed, cfg.val_fraction))
+                    splits.append(split or split_of(doc, cfg.seed, cfg.val_fraction))
                     chars += len(doc)
                     if chars >= _BATCH_CHARS or len(texts) >= _BATCH_DOCS:
                         check_cancel()
@@ -390,11 +483,15 @@ def _encode_all(
 
 
 def _write_summary(out: Path, cfg: PrepareConfig, tok: Tokenizer, store: TokenStore,
-                   rep: _Reporter) -> None:
+                   rep: _Reporter, notes: list[str]) -> None:
     """prepare.json: what was prepared from what, for a person reading the folder."""
+    split = dict(store.attrs.get("split") or {})
+    total = store.n_tokens("train") + store.n_tokens("val")
+    split["val_share"] = round(store.n_tokens("val") / total, 4) if total else 0.0
     summary = {
         "format_version": FORMAT_VERSION,
         "sources": store.sources,
+        "val_sources": store.attrs.get("val_sources", []),
         "tokenizer": {
             "file": TOKENIZER,
             "kind": tok.kind,
@@ -406,6 +503,7 @@ def _write_summary(out: Path, cfg: PrepareConfig, tok: Tokenizer, store: TokenSt
         "corpus_options": cfg.corpus.to_dict(),
         "val_fraction": cfg.val_fraction,
         "seed": cfg.seed,
+        "split": split,
         "splits": {
             s: {
                 "documents": store.n_documents(s),
@@ -415,10 +513,14 @@ def _write_summary(out: Path, cfg: PrepareConfig, tok: Tokenizer, store: TokenSt
             }
             for s in ("train", "val")
         },
+        "notes": notes,
+        "warnings": _split_warnings({s: store.n_tokens(s) for s in ("train", "val")},
+                                    None if split.get("method") == "files"
+                                    else cfg.val_fraction),
         "seconds": round(time.monotonic() - rep.start, 2),
         "prepared_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    atomic_write_json(out / SUMMARY, summary)
+    atomic_write_json(out / SUMMARY, summary, parents=False)
 
 
 def load_summary(out_dir: str | os.PathLike[str]) -> dict[str, Any]:
@@ -428,5 +530,5 @@ def load_summary(out_dir: str | os.PathLike[str]) -> dict[str, Any]:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UserError(f"{path}: not found; prepare the data first.") from None
-
-
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{path}: unreadable ({exc}); prepare the data again.") from None

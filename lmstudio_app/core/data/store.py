@@ -9,17 +9,21 @@ sources (JSON), special_ids (JSON), val_fraction, corpus_options (JSON), and per
 of tokens, characters and documents (train_tokens, val_chars, ...).
 
 The writer keeps at most one buffer of tokens per split in memory, so memory does not grow with
-the corpus, and writes to a temporary name that replaces the target only when complete.
-h5py files are opened and closed inside each reader call: a file must be used in the thread that
-opened it.
+the corpus, and writes to a temporary name that replaces the target only when complete. HDF5
+writes through a guard (`_GuardedFile`): a full disk is noticed and reported as one line, and
+HDF5 itself never sees the failed write (after one, the library cannot close the file and the
+process dies at exit). h5py files are opened and closed inside each reader call: a file must be
+used in the thread that opened it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import io
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +32,81 @@ import numpy as np
 
 from ..errors import UserError
 from ..util.atomic import atomic_path
+from ..util.disk import ensure_space, no_space, storage_error
 
 FORMAT_VERSION = 1
 SPLITS = ("train", "val")
 _CHUNK = 1 << 18  # tokens per HDF5 chunk (512 KB of uint16)
 _FLUSH_TOKENS = 1 << 20  # tokens buffered per split before they are appended to the file
 _JSON_ATTRS = (
-    "sources", "special_ids", "corpus_options", "tokenizer_spec", "prepare_fingerprint"
+    "sources", "special_ids", "corpus_options", "tokenizer_spec", "prepare_fingerprint",
+    "val_sources", "split",
 )
+_SPACE_MARGIN = 256 << 10  # bytes kept free beyond a flush, for HDF5's metadata
+_READ_BLOCK = 1 << 22  # tokens read at a time when documents are read back
+
+
+class _GuardedFile(io.RawIOBase):
+    """The file HDF5 writes through (h5py's file-object driver). The first failed write is kept
+    and every later write is accepted and dropped, so HDF5 stays able to close the file; the
+    writer checks `failed` after each flush and reports it."""
+
+    def __init__(self, path: Path) -> None:
+        self._fh = open(path, "w+b", buffering=0)  # noqa: SIM115 - closed by close()
+        self.failed: OSError | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        return self._fh.seek(pos, whence)
+
+    def tell(self) -> int:
+        return self._fh.tell()
+
+    def readinto(self, buffer: Any) -> int:
+        return self._fh.readinto(buffer) or 0
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        if self.failed is None:
+            try:
+                done = 0
+                while done < len(view):  # a short write: the next one says why
+                    n = self._fh.write(view[done:])
+                    if not n:
+                        raise OSError(errno.ENOSPC, "No space left on device")
+                    done += n
+            except OSError as exc:
+                self.failed = exc
+        return len(view)
+
+    def truncate(self, size: int | None = None) -> int:
+        try:
+            return self._fh.truncate(size)
+        except OSError as exc:
+            self.failed = self.failed or exc
+            return size or 0
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                if self.failed is None:
+                    os.fsync(self._fh.fileno())
+            except OSError as exc:
+                self.failed = exc
+            self._fh.close()
+        super().close()
+
 
 
 def token_dtype(vocab_size: int) -> np.dtype:
@@ -59,6 +130,7 @@ class _SplitWriter:
         self.n_tokens = 0  # written and buffered
         self.n_chars = 0
         self.n_documents = 0
+        self.doc_chars: list[int] = []  # characters of each document, for a re-split
 
     def add(self, ids: Sequence[int] | np.ndarray, n_chars: int) -> None:
         arr = np.asarray(ids, dtype=self.dtype)
@@ -67,9 +139,12 @@ class _SplitWriter:
         self.n_tokens += arr.size
         self.n_chars += n_chars
         self.n_documents += 1
+        self.doc_chars.append(int(n_chars))
         self._ends.append(self.n_tokens)
-        if self._buffered >= _FLUSH_TOKENS:
-            self.flush()
+
+    @property
+    def pending_bytes(self) -> int:
+        return self._buffered * self.dtype.itemsize + len(self._ends) * 8
 
     def flush(self) -> None:
         if self._parts:
@@ -87,28 +162,34 @@ class _SplitWriter:
 class TokenStoreWriter:
     """Streams documents into a new tokens.h5; use as a context manager.
 
-    Each split holds back its latest document until the next one arrives, so that at the end a
-    split left empty can take one document from the other (when that one has at least two):
-    with two or more documents, both splits are never empty.
-
         with TokenStoreWriter(path, vocab_size=tok.vocab_size, attrs={...}) as w:
             w.add("train", ids, n_chars=len(text))
+
+    On leaving the block the file replaces `path`, unless the block raised or called
+    `discard()`. A full disk raises a StorageError ("no space left on ...: N needed"), with
+    `expected_bytes()` (when given) as the size needed; the old `path` is left as it was.
     """
 
-    def __init__(self, path: Path, vocab_size: int, attrs: dict[str, Any] | None = None) -> None:
+    def __init__(self, path: Path, vocab_size: int, attrs: dict[str, Any] | None = None,
+                 expected_bytes: Callable[[], int] | None = None) -> None:
         self.path = Path(path)
         self.vocab_size = int(vocab_size)
         self.dtype = token_dtype(self.vocab_size)
         self._attrs = dict(attrs or {})
+        self._expected = expected_bytes
         self._atomic: contextlib.AbstractContextManager[Path] | None = None
+        self._guard: _GuardedFile | None = None
         self._file: h5py.File | None = None
         self._splits: dict[str, _SplitWriter] = {}
-        self._held: dict[str, tuple[np.ndarray, int] | None] = {s: None for s in SPLITS}
+        self._order = bytearray()  # the split of each document, in the order they came
+        self._discard = False
 
     def __enter__(self) -> TokenStoreWriter:
-        self._atomic = atomic_path(self.path)
+        self._atomic = atomic_path(self.path, parents=False)
         tmp = self._atomic.__enter__()
-        self._file = h5py.File(tmp, "w")
+        self._tmp = tmp
+        self._guard = _GuardedFile(tmp)
+        self._file = h5py.File(self._guard, "w")
         for split in SPLITS:
             self._splits[split] = _SplitWriter(self._file.create_group(split), self.dtype)
         return self
@@ -117,52 +198,117 @@ class TokenStoreWriter:
         """Append one document's token ids (and the count of characters they encode)."""
         if split not in self._splits:
             raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
-        arr = np.asarray(ids, dtype=self.dtype)
-        held = self._held[split]
-        if held is not None:
-            self._splits[split].add(*held)
-        self._held[split] = (arr, int(n_chars))
+        writer = self._splits[split]
+        writer.add(ids, n_chars)
+        self._order.append(SPLITS.index(split))
+        if writer._buffered >= _FLUSH_TOKENS:
+            self._flush(writer)
+
+    def _flush(self, writer: _SplitWriter) -> None:
+        # Refuse before HDF5 writes what cannot fit; the guard catches what this misses.
+        needed = writer.pending_bytes + _SPACE_MARGIN
+        try:
+            ensure_space(self._tmp, needed)
+        except UserError:
+            raise self._full() from None
+        writer.flush()
+        self._check()
+
+    def _written(self) -> int:
+        try:
+            return self._tmp.stat().st_blocks * 512
+        except OSError:
+            return 0
+
+    def _full(self, exc: BaseException | None = None) -> UserError:
+        needed = max(self._expected() if self._expected else 0,
+                     self._written() + sum(w.pending_bytes for w in self._splits.values()))
+        err = storage_error(exc, self.path, needed) if exc is not None else None
+        return err or no_space(self.path, needed)
+
+    def _check(self) -> None:
+        if self._guard is not None and self._guard.failed is not None:
+            raise self._full(self._guard.failed)
 
     def counts(self) -> dict[str, int]:
-        """Documents so far per split (held documents included)."""
-        return {
-            s: self._splits[s].n_documents + (self._held[s] is not None) for s in SPLITS
-        }
+        """Documents so far per split."""
+        return {s: self._splits[s].n_documents for s in SPLITS}
 
-    def _release_held(self) -> None:
-        counts = self.counts()
-        for split, other in (("val", "train"), ("train", "val")):
-            if counts[split] == 0 and counts[other] >= 2:
-                self._held[split], self._held[other] = self._held[other], None
-                counts[split], counts[other] = 1, counts[other] - 1
-        for split in SPLITS:
-            held = self._held[split]
-            if held is not None:
-                self._splits[split].add(*held)
-                self._held[split] = None
+    def token_counts(self) -> dict[str, int]:
+        """Tokens so far per split."""
+        return {s: self._splits[s].n_tokens for s in SPLITS}
+
+    def documents(self, split: str) -> Iterator[tuple[np.ndarray, int]]:
+        """(ids, characters) of each document written to `split` so far, read back."""
+        writer = self._splits[split]
+        self._flush(writer)
+        offsets = writer.offsets[()]
+        tokens = writer.tokens
+        block_start, block = 0, np.zeros(0, dtype=self.dtype)
+        for i, (a, b) in enumerate(zip(offsets[:-1], offsets[1:], strict=True)):
+            if b > block_start + len(block):
+                block_start = int(a)
+                block = tokens[block_start:max(int(b), block_start + _READ_BLOCK)]
+            yield block[a - block_start:b - block_start], writer.doc_chars[i]
+
+    def documents_in_order(self) -> Iterator[tuple[np.ndarray, int]]:
+        """(ids, characters) of every document written so far, in the order they came."""
+        readers = [self.documents(split) for split in SPLITS]
+        for which in self._order:
+            yield next(readers[which])
+
+    def set_attrs(self, **attrs: Any) -> None:
+        """Attributes to write with the file (JSON for dicts and lists)."""
+        self._attrs.update(attrs)
+
+    def discard(self) -> None:
+        """Leave `path` as it is: the file being written is removed on exit."""
+        self._discard = True
+
+    def _finish(self) -> None:
+        assert self._file is not None
+        for split in self._splits.values():
+            self._flush(split)
+        attrs = self._file.attrs
+        attrs["format_version"] = FORMAT_VERSION
+        attrs["vocab_size"] = self.vocab_size
+        for name, value in self._attrs.items():
+            is_json = name in _JSON_ATTRS or isinstance(value, (dict, list, tuple))
+            attrs[name] = json.dumps(value) if is_json else value
+        for name, split in self._splits.items():
+            attrs[f"{name}_tokens"] = split.n_tokens
+            attrs[f"{name}_chars"] = split.n_chars
+            attrs[f"{name}_documents"] = split.n_documents
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        assert self._file is not None and self._atomic is not None
+        assert self._file is not None and self._atomic is not None and self._guard is not None
+        keep = exc is None and not self._discard
+        error: BaseException | None = None
+        if keep:
+            try:
+                self._finish()
+            except BaseException as caught:  # noqa: BLE001 - raised below, after clean-up
+                error = caught
         try:
-            if exc_type is None:
-                self._release_held()
-                for split in self._splits.values():
-                    split.flush()
-                attrs = self._file.attrs
-                attrs["format_version"] = FORMAT_VERSION
-                attrs["vocab_size"] = self.vocab_size
-                for name, value in self._attrs.items():
-                    is_json = name in _JSON_ATTRS or isinstance(value, (dict, list, tuple))
-                    attrs[name] = json.dumps(value) if is_json else value
-                for name, split in self._splits.items():
-                    attrs[f"{name}_tokens"] = split.n_tokens
-                    attrs[f"{name}_chars"] = split.n_chars
-                    attrs[f"{name}_documents"] = split.n_documents
-        finally:
             self._file.close()
-            self._file = None
-            # On an error the temporary file is removed; on success it replaces the target.
-            self._atomic.__exit__(exc_type, exc, tb)
+            self._guard.close()
+        except Exception as caught:  # noqa: BLE001
+            error = error or caught
+        self._file = None
+        if keep and error is None and self._guard.failed is not None:
+            error = self._full(self._guard.failed)
+        if keep and error is None:
+            self._atomic.__exit__(None, None, None)  # the file replaces `path`
+            return
+        # The temporary file goes; `path` stays as it was.
+        dropped = exc if exc is not None else error if error is not None else _Discarded()
+        self._atomic.__exit__(type(dropped), dropped, dropped.__traceback__)
+        if error is not None:
+            raise error
+
+
+class _Discarded(Exception):
+    """Thrown into the atomic write to drop the file (never escapes)."""
 
 
 def _native(value: Any) -> Any:

@@ -26,6 +26,7 @@ import sentencepiece as spm
 from ..errors import UserError
 from ..util.atomic import atomic_write_bytes
 from .layout import TOKENIZER
+from .text import clean_typed
 from .tokenizer_base import BaseTokenizer
 
 KINDS = ("unigram", "bpe", "char")
@@ -169,7 +170,9 @@ class Tokenizer(BaseTokenizer):
         self.__init__(state["model_bytes"])  # type: ignore[misc]
 
     def encode(self, text: str) -> list[int]:
-        return self._sp.encode(text)
+        """Ids of `text`; a lone surrogate (half an emoji, bytes that were not UTF-8 on a
+        command line) and a NUL character are read as U+FFFD (`text.clean_typed`)."""
+        return self._sp.encode(clean_typed(text))
 
     def encode_batch(self, texts: list[str], num_threads: int = 0) -> list[list[int]]:
         """Encode many texts at once on `num_threads` threads (0: one per core)."""
@@ -188,7 +191,8 @@ class Tokenizer(BaseTokenizer):
 
         The space marker is shown as a space; byte pieces keep their "<0xE2>" form.
         """
-        return [p.replace("\u2581", " ") for p in self._sp.encode(text, out_type=str)]
+        return [p.replace("\u2581", " ")
+                for p in self._sp.encode(clean_typed(text), out_type=str)]
 
     def char_spans(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
         """Spans built from the pieces: the word-boundary marker stands for one space (or a

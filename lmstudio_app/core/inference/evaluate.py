@@ -4,11 +4,13 @@ the confusion matrix; or exact match and F1)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ..data import labeled
 from ..data.labeled import ClassificationColumns, QAColumns
+from ..data.labels import match_labels
 from ..objectives import task_class
 from ..objectives.finetune_setup import columns_of
 from .loading import LoadedRun, require_task
@@ -29,9 +31,15 @@ def evaluate_file(loaded: LoadedRun, path: str | Path,
     ft = require_task(loaded)
     columns = columns or columns_of(ft)
     if isinstance(columns, ClassificationColumns):
-        examples, report = labeled.load_classification(path, columns, encoding)
+        examples, report = labeled.load_classification(
+            path, columns, encoding, delimiter=ft.delimiter, quoting=ft.quoting,
+            keep_label_case=ft.keep_label_case)
+        if not ft.keep_label_case:  # "Positive" here is the run's "positive"
+            mapping = match_labels(sorted({e.label for e in examples}), ft.labels)
+            examples = [replace(e, label=mapping.get(e.label, e.label)) for e in examples]
     else:
-        examples, report = labeled.load_qa(path, columns, encoding)
+        examples, report = labeled.load_qa(path, columns, encoding, delimiter=ft.delimiter,
+                                           quoting=ft.quoting)
     out = evaluate_examples(loaded, examples)
     out["data"] = {"path": str(path), "rows_read": report.rows_read,
                    "rows_used": report.rows_used, "skipped": len(report.skipped)}

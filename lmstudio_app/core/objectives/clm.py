@@ -17,6 +17,7 @@ class CausalLM(LanguageModelObjective):
     """Next-token cross-entropy on (B, T) windows; validation also in bits per character."""
 
     name = "clm"
+    window_extra = 1  # a window and its targets, shifted by one
 
     def _make_batches(self, tokens: np.ndarray, seed: int) -> CausalBatches:
         return CausalBatches(tokens, self.cfg.model.block_size, self.cfg.train.batch_size, seed)

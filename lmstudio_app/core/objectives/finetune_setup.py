@@ -96,7 +96,8 @@ def load_task_data(ft: FinetuneConfig) -> tuple[labeled.Split, dict[str, labeled
     return labeled.load_splits(
         ft.train_file, ft.val_file or None, ft.test_file or None, columns=columns_of(ft),
         encoding=ft.encoding, val_fraction=ft.val_fraction, test_fraction=ft.test_fraction,
-        seed=ft.split_seed,
+        seed=ft.split_seed, delimiter=ft.delimiter, quoting=ft.quoting,
+        keep_label_case=ft.keep_label_case,
     )
 
 
@@ -178,6 +179,7 @@ def build_finetune_setup(cfg: RunConfig, run_dir: Path, resume: bool, seed: int,
         "summary": summary,
         "training_rows": len(objective.rows),
     }
+    run_dir.mkdir(parents=True, exist_ok=True)
     runs.write_json(run_dir, runs.DATA_REPORT, report)
     info.update(
         tokenizer_sha256=tokenizer.sha256, tokenizer_kind=tokenizer.kind,

@@ -21,6 +21,7 @@ class MaskedLM(LanguageModelObjective):
     """Masked-LM on [CLS] window [SEP] rows of the token stream."""
 
     name = "mlm"
+    window_extra = -2  # a row is [CLS] + block_size - 2 tokens + [SEP]
 
     def _make_batches(self, tokens: np.ndarray, seed: int) -> MaskedBatches:
         tok = self.tokenizer

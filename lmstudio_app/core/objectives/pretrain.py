@@ -15,6 +15,7 @@ from .. import runs
 from ..config import RunConfig
 from ..data.layout import STORE, TOKENIZER
 from ..data.store import TokenStore
+from ..data.token_split import window_problems
 from ..data.tokenizer import Tokenizer
 from ..errors import UserError
 from ..models import build_model
@@ -29,6 +30,7 @@ class LanguageModelObjective(Objective):
     """
 
     name = ""
+    window_extra = 0  # tokens a training window takes beyond block_size
 
     def __init__(self, cfg: RunConfig, tokenizer: Tokenizer, train: np.ndarray,
                  val: np.ndarray, val_chars: int, seed: int) -> None:
@@ -58,7 +60,8 @@ def build_pretrain_setup(cfg: RunConfig, run_dir: Path, resume: bool, seed: int,
                          objective_cls: type[LanguageModelObjective]) -> Setup:
     """The token store and tokenizer of cfg.data_dir, a fresh model, and its objective.
 
-    Raises UserError when the store and tokenizer disagree or the vocabulary is too small.
+    Raises UserError when the store and tokenizer disagree, the vocabulary is too small, or a
+    split is smaller than one training window (before step one, with advice that works).
     """
     data_dir = Path(cfg.data_dir)
     store = TokenStore.open(data_dir / STORE)
@@ -74,6 +77,7 @@ def build_pretrain_setup(cfg: RunConfig, run_dir: Path, resume: bool, seed: int,
             f"vocab_size={cfg.model.vocab_size} is below the tokenizer's {tokenizer.vocab_size} "
             "pieces: leave vocab_size to the tokenizer.", field="vocab_size",
             option=str(tokenizer.vocab_size))
+    _check_windows(cfg, store, data_dir, objective_cls.window_extra, resume)
     model = build_model(cfg.model)
     objective = objective_cls(cfg, tokenizer, store.tokens("train"), store.tokens("val"),
                               store.n_chars("val"), seed)
@@ -87,3 +91,20 @@ def build_pretrain_setup(cfg: RunConfig, run_dir: Path, resume: bool, seed: int,
         "sources": store.sources,
     }
     return Setup(model, objective, tokenizer, info)
+
+
+def _check_windows(cfg: RunConfig, store: TokenStore, data_dir: Path, extra: int,
+                   resume: bool) -> None:
+    """Both splits must hold one training window; else say what fixes it (a resumed run keeps
+    its block_size, so its advice is about the data)."""
+    block = cfg.model.block_size
+    tokens = {s: store.n_tokens(s) for s in ("train", "val")}
+    split = store.attrs.get("split") or {}
+    val_fraction = None if split.get("method") == "files" else store.attrs.get("val_fraction")
+    problems = window_problems(tokens, block + extra, block, val_fraction,
+                               block_can_change=not resume)
+    if problems:
+        fits = min(block - (block + extra - tokens[s]) for s, _ in problems)
+        raise UserError(f"{data_dir}: " + "; ".join(advice for _, advice in problems) + ".",
+                        field="block_size" if fits >= 8 and not resume else "data_dir",
+                        option=str(fits) if fits >= 8 and not resume else None)

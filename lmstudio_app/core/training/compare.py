@@ -113,10 +113,8 @@ def compare_init(
             continue
         sink = sink_factory(init) if sink_factory else None
         result = Trainer(cfg, Path(run_dir), sink, control).run()
-        status = runs.read_file(run_dir, runs.STATUS)
         out.append(InitResult(init, Path(run_dir), result.reason, result.step,
-                              runs.read_file(run_dir, runs.RESULTS),
-                              status.get("error") if result.reason == "failed" else None))
+                              runs.read_file(run_dir, runs.RESULTS), result.error))
     return out[0], out[1]
 
 

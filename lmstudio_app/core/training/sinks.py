@@ -7,12 +7,16 @@ tensors, so a sink can hand them to another thread.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
+
+from ..util.disk import storage
 
 
 @dataclass
@@ -128,17 +132,25 @@ class JsonLinesSink(MetricsSink):
 
     def __init__(self, path: Path, flush_every_s: float = 2.0) -> None:
         self.path = Path(path)
-        self._fh: IO[str] = open(self.path, "a", encoding="utf-8")
+        with storage(self.path):
+            self._fh: IO[str] = open(self.path, "a", encoding="utf-8")
         self._flush_every = flush_every_s
         self._last_flush = time.monotonic()
 
     def _write(self, kind: str, data: dict[str, Any], force: bool = False) -> None:
         record = {"kind": kind, **_clean(data), "time": round(time.time(), 3)}
-        self._fh.write(json.dumps(record) + "\n")
-        now = time.monotonic()
-        if force or now - self._last_flush >= self._flush_every:
+        with storage(self.path):
+            self._fh.write(json.dumps(record) + "\n")
+            now = time.monotonic()
+            if force or now - self._last_flush >= self._flush_every:
+                self._fh.flush()
+                self._last_flush = now
+
+    def sync(self) -> None:
+        """Everything written so far on disk (before a checkpoint commits its step)."""
+        with storage(self.path):
             self._fh.flush()
-            self._last_flush = now
+            os.fsync(self._fh.fileno())
 
     def step(self, m: StepMetrics) -> None:
         self._write("step", asdict(m))
@@ -153,23 +165,29 @@ class JsonLinesSink(MetricsSink):
         self._write("finished", {"step": step, "reason": reason}, force=True)
 
     def failed(self, message: str) -> None:
-        self._write("failed", {"message": message}, force=True)
+        with contextlib.suppress(OSError):  # the failure may be the disk itself
+            self._write("failed", {"message": message}, force=True)
 
     def close(self) -> None:
         if not self._fh.closed:
-            self._fh.flush()
-            self._fh.close()
+            with contextlib.suppress(OSError):
+                self._fh.flush()
+            with contextlib.suppress(OSError):
+                self._fh.close()
 
 
 class LogFileSink(MetricsSink):
-    """log.txt in the run folder: what happened, for a person."""
+    """log.txt in the run folder: what happened, for a person. A line that cannot be written
+    (a full disk) is dropped: the log never stops a run."""
 
     def __init__(self, path: Path) -> None:
-        self._fh: IO[str] = open(path, "a", encoding="utf-8")
+        with storage(path):
+            self._fh: IO[str] = open(path, "a", encoding="utf-8")
 
     def _line(self, text: str) -> None:
-        self._fh.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')}  {text}\n")
-        self._fh.flush()
+        with contextlib.suppress(OSError):
+            self._fh.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')}  {text}\n")
+            self._fh.flush()
 
     def started(self, info: dict[str, Any]) -> None:
         self._line("started: " + ", ".join(f"{k}={v}" for k, v in info.items()))
@@ -196,7 +214,8 @@ class LogFileSink(MetricsSink):
 
     def close(self) -> None:
         if not self._fh.closed:
-            self._fh.close()
+            with contextlib.suppress(OSError):
+                self._fh.close()
 
 
 class RecordingSink(MetricsSink):

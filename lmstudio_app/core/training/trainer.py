@@ -2,8 +2,13 @@
 
 One loop serves every objective. It talks out only through its sink and listens only to its
 RunControl, checked between steps. Everything a resumed run needs (weights, optimizer, schedule
-position, RNG and batch-sampler states, best score) is checkpointed atomically, so a resumed
-run continues exactly as if it had never stopped.
+position, RNG and batch-sampler states, best score) is checkpointed as one unit
+(`checkpoint.save_checkpoint`), after the metrics up to its step are on disk, so a resumed run
+continues exactly as if it had never stopped, whatever killed it when.
+
+One process trains a run folder at a time (the run's lock). A run that fails before it starts
+training (a resume whose tokenizer moved away, a folder in use) leaves the run's record as it
+was; what it says on failure names only what exists on disk.
 """
 
 from __future__ import annotations
@@ -25,8 +30,9 @@ from .. import runs
 from ..config import RunConfig
 from ..errors import UserError
 from ..objectives import Objective, Setup, build_setup
-from ..util.atomic import atomic_write_bytes
-from ..util.device import Runtime, describe_device, setup_runtime
+from ..util.atomic import atomic_write_bytes, remove_temporaries
+from ..util.device import Runtime, describe_device, process_rank, setup_runtime
+from ..util.disk import storage_error
 from .control import RunControl
 from .sinks import EvalMetrics, FanOutSink, JsonLinesSink, LogFileSink, MetricsSink, StepMetrics
 
@@ -42,6 +48,19 @@ class TrainResult:
     reason: str  # completed | stopped | failed
     best_val_loss: float | None
     last_loss: float | None
+    error: str | None = None  # what failed, one line (reason "failed")
+    user_error: UserError | None = None  # the mistake behind `error`, with its field and fix
+
+
+class _SetupFailed(Exception):
+    """A failure before training began: the run's record stays as it was on a resume."""
+
+
+def _memory_error(exc: BaseException) -> bool:
+    return isinstance(exc, MemoryError) or (
+        isinstance(exc, RuntimeError) and any(
+            s in str(exc) for s in ("not enough memory", "DefaultCPUAllocator",
+                                    "out of memory")))
 
 
 def lr_at(step: int, lr: float, min_lr: float, warmup: int, max_steps: int) -> float:
@@ -116,73 +135,159 @@ class Trainer:
         resume: bool = False,
     ) -> None:
         cfg.validate()
+        runs.absolute_paths(cfg)  # the run reads the same files from any working folder
         self.cfg = cfg
         self.run_dir = Path(run_dir)
         self.user_sink = sink or MetricsSink()
         self.control = control or RunControl()
         self.resume = resume
 
-    # -- set-up --------------------------------------------------------------------------------
-
-    def _write_run_files(self, setup: Setup, n_params: int) -> None:
-        atomic_write_bytes(self.run_dir / setup.tokenizer.file_name, setup.tokenizer.model_bytes)
-        runs.write_json(self.run_dir, runs.CONFIG, {
-            "run": self.cfg.to_dict(),
-            "data": setup.data_info,
-            "parameters": n_params,
-            "versions": versions(),
-        })
-
-    # -- the loop ------------------------------------------------------------------------------
+    # -- the run -------------------------------------------------------------------------------
 
     def run(self) -> TrainResult:
-        """Train until max_steps or a stop; report failures through the sink, never raise."""
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        file_sinks = [JsonLinesSink(self.run_dir / runs.METRICS),
-                      LogFileSink(self.run_dir / runs.LOG)]
-        self.sink = FanOutSink(*file_sinks, self.user_sink)
+        """Train until max_steps or a stop; report failures through the sink, never raise
+        (a KeyboardInterrupt, the second Ctrl-C, is recorded and raised again)."""
         self.step = 0
         self.best: float | None = None  # lowest validation loss so far
         self.best_score: float | None = None  # what chose best.safetensors (lower is better)
         self.last_loss: float | None = None
+        self.committed: int | None = None  # step of the last checkpoint on disk
+        self.training = False  # past set-up: failures are written to the run's record
+        self.sink: MetricsSink = self.user_sink
+        self.metrics: JsonLinesSink | None = None
+        self._file_sinks: list[MetricsSink] = []
+        self.main = process_rank() == 0  # under torchrun, rank 0 alone writes the run folder
         try:
-            return self._run()
-        except (UserError, NonFiniteLoss) as exc:
-            return self._fail(str(exc))
-        except torch.cuda.OutOfMemoryError:
-            return self._fail(
-                "the GPU ran out of memory. Lower batch_size or block_size "
-                "(use grad_accum to keep the effective batch), or pick a smaller preset."
-            )
-        except Exception as exc:  # a bug: keep the traceback in the log, a line for the user
-            import traceback
-
-            self.sink.message(traceback.format_exc())
-            return self._fail(f"unexpected error: {type(exc).__name__}: {exc}")
+            if not self.resume:
+                self.run_dir.mkdir(parents=True, exist_ok=True)
+            elif not runs.is_run_dir(self.run_dir):
+                runs.read_config(self.run_dir)  # raises: no run here, or its config damaged
+            lock = runs.lock(self.run_dir)
+            if self.main:
+                lock.acquire()
+        except (UserError, OSError) as exc:
+            return self._refused(exc)
+        try:
+            return self._run_locked()
+        except KeyboardInterrupt:
+            if self.training:
+                self._record("interrupted", None)
+            raise
         finally:
-            for s in file_sinks:
+            for s in self._file_sinks:
                 s.close()
+            lock.release()
 
-    def _fail(self, message: str) -> TrainResult:
-        self.sink.failed(message)
-        runs.write_status(self.run_dir, "failed", self.step, self.best, error=message)
-        return TrainResult(self.run_dir, self.step, "failed", self.best, self.last_loss)
+    def _refused(self, exc: BaseException) -> TrainResult:
+        """Nothing was touched: another process holds the run, or there is no run to open."""
+        err = storage_error(exc, self.run_dir) or exc
+        self.user_sink.failed(str(err))
+        return TrainResult(self.run_dir, 0, "failed", None, None, str(err),
+                           err if isinstance(err, UserError) else None)
 
-    def _run(self) -> TrainResult:
+    def _run_locked(self) -> TrainResult:
+        if self.main:
+            self.committed = ckpt.recover(self.run_dir)  # finish a save a kill interrupted
+            remove_temporaries(self.run_dir)
+            self._file_sinks.append(LogFileSink(self.run_dir / runs.LOG))
+        else:
+            self.committed = ckpt.committed_step(self.run_dir)
+        restarting = self.resume and self.committed is None
+        self.sink = FanOutSink(*self._file_sinks, self.user_sink)
+        if restarting:
+            self.sink.message("no checkpoint was saved before the run stopped: it starts again "
+                              "from step 0 in the same folder")
+            self.resume = False
+        try:
+            return self._train()
+        except Exception as exc:
+            return self._fail(exc)
+
+    def _describe(self, exc: BaseException) -> str:
+        if isinstance(exc, _SetupFailed):
+            exc = exc.__cause__ or exc
+        if isinstance(exc, (UserError, NonFiniteLoss)):
+            return str(exc)
+        if isinstance(exc, torch.cuda.OutOfMemoryError):
+            return ("the GPU ran out of memory. Lower batch_size or block_size (use grad_accum "
+                    "to keep the effective batch), or pick a smaller preset.")
+        if _memory_error(exc):
+            return ("not enough memory for this model and batch: lower batch_size, block_size "
+                    "or the model's size (a smaller preset).")
+        storage = storage_error(exc, self.run_dir / runs.STATUS)
+        if storage is not None:
+            return str(storage)
+        import traceback
+
+        self.sink.message("".join(traceback.format_exception(exc)))
+        return f"unexpected error: {type(exc).__name__}: {exc}"
+
+    def _fail(self, exc: BaseException) -> TrainResult:
+        message = self._describe(exc)
+        cause = exc.__cause__ if isinstance(exc, _SetupFailed) else exc
+        user_error = cause if isinstance(cause, UserError) else None
+        if self.training:
+            self.sink.failed(message)
+            self._record("failed", message)
+        else:  # a failed start: the record (status, metrics) stays as it was
+            self.user_sink.failed(message)
+            if runs.is_run_dir(self.run_dir):
+                for s in self._file_sinks:
+                    s.message(f"{'resume' if self.resume else 'start'} failed: {message}")
+            else:  # a new run that never started leaves nothing behind
+                for s in self._file_sinks:
+                    s.close()
+                (self.run_dir / runs.LOG).unlink(missing_ok=True)
+        return TrainResult(self.run_dir, self.step, "failed", self.best, self.last_loss, message,
+                           user_error)
+
+    def _record(self, state: str, error: str | None) -> None:
+        """status.json, as far as the disk allows (it may be full, or the folder gone)."""
+        if not self.main:
+            return
+        extra: dict[str, Any] = {"checkpoint_step": self.committed}
+        if error is not None:
+            extra["error"] = error
+        try:
+            runs.write_status(self.run_dir, state, self.step, self.best, **extra)
+        except (UserError, OSError):
+            pass
+
+    # -- set-up --------------------------------------------------------------------------------
+
+    def _write_run_files(self, setup: Setup, n_params: int) -> None:
+        atomic_write_bytes(self.run_dir / setup.tokenizer.file_name, setup.tokenizer.model_bytes,
+                           parents=False)
+        runs.write_config(self.run_dir, self.cfg, setup.data_info, n_params, versions())
+
+    def _train(self) -> TrainResult:
         cfg, t = self.cfg, self.cfg.train
-        rt = setup_runtime(t.device, t.dtype)
-        self.rt = rt
-        torch.manual_seed(t.seed + rt.rank)
-        setup = build_setup(cfg, self.run_dir, self.resume, seed=t.seed + rt.rank)
-        model, objective = setup.model.to(rt.device), setup.objective
-        n_params = sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
-        optimizer = make_optimizer(model, cfg, rt.device, setup.lr_scale)
-        fp16 = rt.dtype == torch.float16 and rt.device.type == "cuda"
-        scaler = torch.amp.GradScaler(rt.device.type, enabled=fp16)
-        if self.resume:
-            self._restore(model, optimizer, scaler, objective)
-        elif rt.is_main:
-            self._write_run_files(setup, n_params)
+        try:
+            rt = setup_runtime(t.device, t.dtype)
+            self.rt = rt
+            torch.manual_seed(t.seed + rt.rank)
+            setup = build_setup(cfg, self.run_dir, self.resume, seed=t.seed + rt.rank)
+            model, objective = setup.model.to(rt.device), setup.objective
+            n_params = sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
+            optimizer = make_optimizer(model, cfg, rt.device, setup.lr_scale)
+            fp16 = rt.dtype == torch.float16 and rt.device.type == "cuda"
+            scaler = torch.amp.GradScaler(rt.device.type, enabled=fp16)
+            if self.resume:
+                self._restore(model, optimizer, scaler, objective)
+        except Exception as exc:
+            raise _SetupFailed() from exc
+
+        # From here on the run's record changes: it is this run's now.
+        self.training = True
+        if self.main:
+            runs.truncate_metrics(self.run_dir, self.step)
+            if self.resume:
+                runs.record_resume(self.run_dir, cfg, self.step)
+            else:
+                self._write_run_files(setup, n_params)
+            self.metrics = JsonLinesSink(self.run_dir / runs.METRICS)
+            self._file_sinks.insert(0, self.metrics)
+        self.sink = FanOutSink(*self._file_sinks, self.user_sink)
 
         train_model: nn.Module = model
         if rt.distributed:
@@ -200,13 +305,15 @@ class Trainer:
             "dtype": str(rt.dtype).replace("torch.", ""), "start_step": self.step,
             "max_steps": t.max_steps, "tokens_per_step": objective.tokens_per_batch * t.grad_accum,
         })
-        runs.write_status(self.run_dir, "running", self.step, self.best)
+        self._record("running", None)
         return self._loop(model, step_model, objective, optimizer, scaler, rt)
 
     def _autocast(self, rt: Runtime) -> contextlib.AbstractContextManager[Any]:
         if rt.dtype == torch.float32:
             return contextlib.nullcontext()
         return torch.autocast(rt.device.type, dtype=rt.dtype)
+
+    # -- the loop ------------------------------------------------------------------------------
 
     def _loop(self, model: nn.Module, step_model: nn.Module, objective: Objective,
               optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
@@ -227,9 +334,9 @@ class Trainer:
                 break
             if self.control.paused:
                 self._save(model, optimizer, scaler, objective, best=False)
-                runs.write_status(self.run_dir, "paused", self.step, self.best)
+                self._record("paused", None)
                 self.control.wait_if_paused(lambda: self.sink.paused(self.step))
-                runs.write_status(self.run_dir, "running", self.step, self.best)
+                self._record("running", None)
                 window_start, window_steps = time.perf_counter(), 0
                 continue
 
@@ -268,11 +375,7 @@ class Trainer:
                 # A host sync: every step on the CPU (free there), every log interval elsewhere.
                 loss_total = loss_sum.item()
                 if not math.isfinite(loss_total):
-                    raise NonFiniteLoss(
-                        f"the loss became {loss_total} at step {self.step}. The last good "
-                        "checkpoint is kept. Lower learning_rate or set grad_clip, then resume "
-                        "or start again."
-                    )
+                    raise NonFiniteLoss(self._non_finite(f"the loss became {loss_total}"))
             if log_now:
                 now = time.perf_counter()
                 self.last_loss = loss_total / window_steps
@@ -294,12 +397,35 @@ class Trainer:
             self._save(model, optimizer, scaler, objective, best=False)
         elif rt.is_main and objective.reports_on_test:
             self._final_report(model, objective)
-        runs.write_status(self.run_dir, reason, self.step, self.best)
+        self._check_folder()
+        self._record(reason, None)
         self.sink.finished(self.step, reason)
         return TrainResult(self.run_dir, self.step, reason, self.best, self.last_loss)
 
+    def _non_finite(self, what: str) -> str:
+        """The NaN message, true to what is on disk."""
+        if self.committed is None:
+            kept = ("No checkpoint was saved before it. Lower learning_rate or set grad_clip, "
+                    "then start the run again.")
+        else:
+            kept = (f"The checkpoint of step {self.committed} is kept: resume it with a lower "
+                    "learning_rate (or set grad_clip).")
+        return f"{what} at step {self.step}. {kept}"
+
+    def _check_finite(self, model: nn.Module, before: str) -> None:
+        if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+            raise NonFiniteLoss(self._non_finite(f"the weights became NaN or infinite {before}"))
+
+    def _check_folder(self) -> None:
+        """The run folder must still be there (deleted or moved under a running job: stop)."""
+        if not (self.run_dir / runs.CONFIG).is_file():
+            raise UserError(
+                f"{self.run_dir}: the run folder was deleted or moved during training (at step "
+                f"{self.step}); nothing more can be saved there.", field="run")
+
     @torch.no_grad()
     def _evaluate(self, model: nn.Module, objective: Objective, rt: Runtime) -> EvalMetrics:
+        self._check_finite(model, "before the evaluation")
         model.eval()
         try:
             total, n = 0.0, 0
@@ -309,9 +435,17 @@ class Trainer:
                     total += float(objective.loss(model, batch))
                 n += 1
             val_loss = total / max(n, 1)
+            if not math.isfinite(val_loss):
+                raise NonFiniteLoss(self._non_finite(f"the validation loss became {val_loss}"))
             extra = objective.eval_extra(model, val_loss)
             bpc = extra.pop("bits_per_char", None)
-            sample = objective.sample(model) if rt.is_main else None
+            try:
+                sample = objective.sample(model) if rt.is_main else None
+            except RuntimeError as exc:  # sampling from logits that overflowed
+                if "inf" not in str(exc) and "nan" not in str(exc):
+                    raise
+                raise NonFiniteLoss(self._non_finite(
+                    "the model's outputs became NaN or infinite")) from None
         finally:
             model.train()
         return EvalMetrics(
@@ -324,11 +458,6 @@ class Trainer:
                            optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
                            rt: Runtime) -> None:
         m = self._evaluate(model, objective, rt)
-        if not math.isfinite(m.val_loss):
-            raise NonFiniteLoss(
-                f"the validation loss became {m.val_loss} at step {self.step}. The last good "
-                "checkpoint is kept. Lower learning_rate, then start again."
-            )
         self.sink.evaluation(m)
         # best.safetensors follows the task's own score where it has one (accuracy, F1: higher
         # is better), else the validation loss; the status keeps the lowest validation loss.
@@ -359,16 +488,8 @@ class Trainer:
               scaler: torch.amp.GradScaler, objective: Objective, best: bool) -> None:
         if not self.rt.is_main:
             return
-        if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
-            raise NonFiniteLoss(
-                f"the weights became NaN or infinite at step {self.step}. The last good "
-                "checkpoint is kept. Lower learning_rate or set grad_clip, then start again."
-            )
-        meta = {"step": str(self.step), "objective": self.cfg.objective}
-        weights = self.run_dir / runs.WEIGHTS
-        ckpt.save_weights(model, weights, meta)
-        if best:
-            ckpt.save_weights(model, self.run_dir / runs.BEST_WEIGHTS, meta)
+        self._check_folder()
+        self._check_finite(model, "")
         state = {
             "step": self.step,
             "best_val_loss": self.best,
@@ -380,23 +501,34 @@ class Trainer:
         }
         if self.rt.device.type == "cuda":
             state["cuda_rng"] = torch.cuda.get_rng_state(self.rt.device)
-        ckpt.save_state(state, self.run_dir / runs.STATE)
-        runs.write_status(self.run_dir, "running", self.step, self.best)
-        self.sink.checkpoint(self.step, str(weights), best)
+        if self.metrics is not None:
+            self.metrics.sync()  # the records up to this step, on disk before the commit
+        meta = {"step": str(self.step), "objective": self.cfg.objective}
+        ckpt.save_checkpoint(self.run_dir, self.step, model, state, best, meta)
+        self.committed = self.step
+        self._record("running", None)
+        self.sink.checkpoint(self.step, str(self.run_dir / runs.WEIGHTS), best)
 
     def _restore(self, model: nn.Module, optimizer: torch.optim.Optimizer,
                  scaler: torch.amp.GradScaler, objective: Objective) -> None:
         state = ckpt.load_state(self.run_dir / runs.STATE)
+        ckpt.check_agreement(self.run_dir, state)
         ckpt.load_weights(model, self.run_dir / runs.WEIGHTS)
-        optimizer.load_state_dict(state["optimizer"])
-        scaler.load_state_dict(state["scaler"])
-        objective.load_state_dict(state["objective"])
-        torch.set_rng_state(state["torch_rng"])
+        try:
+            optimizer.load_state_dict(state["optimizer"])
+            scaler.load_state_dict(state["scaler"])
+            objective.load_state_dict(state["objective"])
+            torch.set_rng_state(state["torch_rng"])
+        except (KeyError, ValueError, RuntimeError, TypeError) as exc:
+            raise UserError(f"{self.run_dir / runs.STATE}: the training state does not fit "
+                            f"this run ({type(exc).__name__}: {exc}); start a new run.",
+                            field="run") from None
         if "cuda_rng" in state and self.rt.device.type == "cuda":
             torch.cuda.set_rng_state(state["cuda_rng"], self.rt.device)
         self.step = int(state["step"])
-        self.best = state["best_val_loss"]
+        self.best = state.get("best_val_loss")
         self.best_score = state.get("best_score", self.best)
+        self.committed = self.step
         self.sink.message(f"resumed at step {self.step}")
 
 

@@ -94,10 +94,15 @@ def pick_dtype(device: torch.device, requested: str = "auto") -> torch.dtype:
     return torch.float32
 
 
+def process_rank() -> int:
+    """This process's rank under torchrun (RANK), 0 when it runs alone."""
+    return int(os.environ.get("RANK", "0") or 0)
+
+
 def setup_runtime(device: str = "auto", dtype: str = "auto") -> Runtime:
     """Pick the device; under torchrun, also join the process group (NCCL on CUDA, else gloo)."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
+    rank = process_rank()
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if world_size > 1 and device in ("auto", "cuda") and torch.cuda.is_available():
         device = f"cuda:{local_rank}"

@@ -16,6 +16,7 @@ from lmstudio_app.core.data.corpus import (
     read_documents,
 )
 from lmstudio_app.core.data.samples import sample_corpus
+from lmstudio_app.core.data.text import TextNotes
 from lmstudio_app.core.errors import UserError
 
 OPTS = CorpusOptions()
@@ -141,7 +142,18 @@ def test_csv_and_tsv_columns(tmp_path: Path) -> None:
     assert _docs(csv_path) == ["plain", "with, comma and\nnewline"]
     tsv_path = tmp_path / "t.tsv"
     tsv_path.write_text('label\tbody\npos\t"Good," she said\nneg\tbad one\n', encoding="utf-8")
-    assert _docs(tsv_path, CorpusOptions(text_field="body")) == ['"Good," she said', "bad one"]
+    # Plain TSV prose may open a field with a quotation mark: the first lines decide that the
+    # quotes are text, and a note names the line that decided it. Standard quoting refuses the
+    # line, with advice that reads it.
+    notes = TextNotes()
+    body = CorpusOptions(text_field="body")
+    assert list(read_documents(tsv_path, body, notes=notes)) == ['"Good," she said', "bad one"]
+    assert any("line 2" in n and "quoting none" in n for n in notes.lines())
+    with pytest.raises(UserError, match=r"t\.tsv, line 2: .*quoting none") as err:
+        _docs(tsv_path, CorpusOptions(text_field="body", quoting="standard"))
+    assert (err.value.field, err.value.option) == ("quoting", "none")
+    plain = CorpusOptions(text_field="body", quoting="none")
+    assert _docs(tsv_path, plain) == ['"Good," she said', "bad one"]
 
 
 def test_byte_order_mark_is_not_text(tmp_path: Path) -> None:

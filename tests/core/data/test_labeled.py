@@ -111,9 +111,16 @@ def test_missing_column_names_file_column_and_the_columns_found(tmp_path: Path) 
     msg = str(err.value)
     assert "data.csv" in msg and "'text'" in msg and "'sentence', 'label'" in msg
     assert "map the text to one of them" in msg
-    semi = _write(tmp_path / "semi.csv", "text;label\nhello;positive\n")
-    with pytest.raises(UserError, match="separated by ';'"):
-        load_classification(semi)
+    # A semicolon-separated file is read by its delimiter; told "comma", the message names the
+    # delimiter the header shows.
+    semi = _write(tmp_path / "semi.csv", "text;label\nhello, world;positive\nbye;negative\n")
+    examples, report = load_classification(semi)
+    assert [(e.text, e.label) for e in examples] == [("hello, world", "positive"),
+                                                     ("bye", "negative")]
+    assert "semicolon-separated" in report.summary()
+    with pytest.raises(UserError, match="separated by semicolon") as err:
+        load_classification(semi, delimiter="comma")
+    assert (err.value.field, err.value.option) == ("delimiter", "semicolon")
     js = _jsonl(tmp_path / "data.jsonl", [{"text": "a", "sentiment": "positive"}])
     with pytest.raises(UserError, match=r"no field 'label'.*'text', 'sentiment'"):
         load_classification(js)
@@ -135,14 +142,16 @@ def test_invalid_utf8_names_the_file_and_byte_offset(tmp_path: Path) -> None:
     path = tmp_path / "latin.csv"
     path.write_bytes("text,label\nCaf\u00e9 au lait,positive\n".encode("latin-1"))
     # "text,label\n" is 11 bytes, "Caf" 3 more: the bad byte 0xe9 is at offset 14.
-    with pytest.raises(UserError, match=r"latin\.csv: not valid UTF-8 at byte offset 14"):
+    with pytest.raises(UserError, match=r"latin\.csv, line 2: not valid UTF-8 at byte offset 14"):
         load_classification(path)
     (ex,), _ = load_classification(path, encoding="latin-1")
     assert ex.text == "Caf\u00e9 au lait"
     (ex,), _ = load_classification(path, encoding="replace")
     assert ex.text == "Caf\ufffd au lait"
-    with pytest.raises(UserError, match="encoding 'cp1252'"):
-        load_classification(path, encoding="cp1252")
+    (ex,), _ = load_classification(path, encoding="cp1252")
+    assert ex.text == "Caf\u00e9 au lait"
+    with pytest.raises(UserError, match="encoding 'ascii'"):
+        load_classification(path, encoding="ascii")
 
 
 def test_duplicates_and_conflicts_are_counted(tmp_path: Path) -> None:

@@ -36,9 +36,12 @@ def _snapshot(out: Path) -> dict[str, bytes]:
 
 def test_store_decodes_back_to_the_documents(small_corpus: Path, tmp_path: Path) -> None:
     events: list[PrepareProgress] = []
-    result = prepare(_cfg([small_corpus], tmp_path / "out", val_fraction=0.2),
+    # Seven documents; at 0.25 their hashes alone would give validation 44% of the tokens, so
+    # they are taken by hash rank instead (test_token_split.py has the other cases).
+    result = prepare(_cfg([small_corpus], tmp_path / "out", val_fraction=0.25),
                      progress=events.append)
-    assert not result.reused
+    assert not result.reused and result.split_method == "documents"
+    assert "hash rank" in result.split_reason
     assert sorted(p.name for p in result.out_dir.iterdir()) == [
         "prepare.json", "tokenizer.model", "tokens.h5"]
 
@@ -138,12 +141,16 @@ def test_split_is_deterministic_and_by_document(small_corpus: Path, tmp_path: Pa
         assert np.array_equal(sa.tokens(split), c.tokens(split))
 
 
-def test_val_gets_a_document_when_there_are_two(tmp_path: Path, austen_200k: str) -> None:
+def test_two_uneven_documents_split_by_token_range(tmp_path: Path, austen_200k: str) -> None:
     src = tmp_path / "two.txt"
     src.write_text(austen_200k[:50_000] + "\n\nThe end.\n", "utf-8")
     result = prepare(_cfg([src], tmp_path / "out", val_fraction=0.01,
                           tokenizer=TokenizerSpec("char", 8000)))
-    assert result.train_documents >= 1 and result.val_documents == 1
+    # Whole documents would leave validation empty: a range of each document's tokens goes.
+    assert result.split_method == "token-range" and "2 documents" in result.split_reason
+    total = result.train_tokens + result.val_tokens
+    assert result.val_tokens == int(total * 0.01)
+    assert result.train_documents >= 1 and result.val_documents >= 1
     assert TokenStore.open(result.store_path).attrs["tokenizer_kind"] == "char"
 
 

@@ -82,24 +82,6 @@ def test_many_small_documents_stream_through_flushes(tmp_path: Path) -> None:
                                                             if i % 10], strict=True))
 
 
-def test_an_empty_split_takes_one_document_from_the_other(tmp_path: Path) -> None:
-    path = tmp_path / "t.h5"
-    with TokenStoreWriter(path, 100) as writer:
-        for i in range(3):
-            writer.add("train", [i + 10, i + 20], 2)
-    store = TokenStore.open(path)
-    assert store.n_documents("train") == 2 and store.n_documents("val") == 1
-    assert store.tokens("val").tolist() == [12, 22]  # the last one moved
-    with TokenStoreWriter(path, 100) as writer:
-        writer.add("val", [5], 1)
-        writer.add("val", [6], 1)
-    store = TokenStore.open(path)
-    assert store.tokens("train").tolist() == [6] and store.tokens("val").tolist() == [5]
-    with TokenStoreWriter(path, 100) as writer:  # a single document stays where it is
-        writer.add("train", [7], 1)
-    assert TokenStore.open(path).n_documents("val") == 0
-
-
 def test_failed_write_keeps_the_old_store_and_leaves_no_temporary(tmp_path: Path) -> None:
     path = tmp_path / "tokens.h5"
     with TokenStoreWriter(path, 100) as writer:

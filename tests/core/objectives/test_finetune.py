@@ -141,7 +141,9 @@ def test_default_template_with_and_without_context():
 @pytest.mark.parametrize("base", ["gpt", "bert"])
 def test_classify_learns_above_chance(gpt_run, bert_run, tmp_path, base):
     src = labeled.sample_sentiment_path()
-    sink, run = _finetune(tmp_path / "cls", 100, task="classify", train_file=str(src),
+    # 200 steps: after 100, test accuracy still swings from 0.35 to 0.50 with the pretraining
+    # seed; after 200 it is 0.52-0.63 (three seeds).
+    sink, run = _finetune(tmp_path / "cls", 200, task="classify", train_file=str(src),
                           base_run=str(gpt_run if base == "gpt" else bert_run))
     assert sink.evals and {"accuracy", "macro_f1"} <= set(sink.evals[-1].extra)
     report = json.loads((run / "results.json").read_text())

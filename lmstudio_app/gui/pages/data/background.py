@@ -69,8 +69,9 @@ def read_preview(path: str, options: CorpusOptions) -> tuple[str, str]:
         raise UserError(f"{p}: cannot read the file ({exc.strerror or exc}).") from None
     cut = len(raw) > PREVIEW_BYTES
     raw = raw[:PREVIEW_BYTES]
-    codec = "latin-1" if options.encoding == "latin-1" else "utf-8"
-    text = raw.decode(codec, errors="replace")
+    from ....core.data.text import preview  # the engine's decoding: byte-order marks too
+
+    text = preview(raw, options.encoding)
     if cut:
         note += f" (first {human_bytes(PREVIEW_BYTES)})"
     return text, note
