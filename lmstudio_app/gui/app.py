@@ -21,9 +21,11 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from .. import __version__
 from ..core.errors import UserError
 from ..core.util.threads import calm_cpu_threads
 from ..desktop_entry import icon_files
+from .engine import EngineInfo
 
 APP_NAME = "lmstudio_app"
 LOG_FILE = "lmstudio_app.log"
@@ -158,6 +160,13 @@ def display_problem() -> str | None:
             "`lmstudio-app --help`, or `lmstudio-app demo` for the sample pipeline.")
 
 
+def _log_engine(engine: EngineInfo) -> None:
+    if engine.error:
+        log.error("the engine did not load: %s", engine.error)
+    else:
+        log.info("engine loaded; devices: %s", ", ".join(d.description for d in engine.devices))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Open the window; returns the exit status."""
     problem = display_problem()
@@ -170,16 +179,25 @@ def main(argv: list[str] | None = None) -> int:
     from .state import AppState
 
     state = AppState()
+    state.defer_engine()  # PyTorch loads after the first frame (see first_frame.py)
     for folder in (state.home, state.data_root, state.runs_root):
         folder.mkdir(parents=True, exist_ok=True)
     log_path = setup_logging(state.home)
     reporter = ExceptionReporter(log_path)
     reporter.install()
-    log.info("starting; data folder %s", state.home)
+    log.info("starting lmstudio_app %s; prepared data in %s, runs in %s, this log in %s",
+             __version__, state.data_root, state.runs_root, log_path)
 
     window = MainWindow(state)
     window.setWindowIcon(app.windowIcon())
     screen_fit(window)
+    from .first_frame import StartupProbe, probe_seconds, when_painted
+
+    seconds = probe_seconds()
+    if seconds is not None:
+        state.sig_engine_ready.connect(StartupProbe(window, seconds).engine_ready)
+    state.sig_engine_ready.connect(_log_engine)
+    when_painted(window, state.load_engine_in_background)
     window.show()
     status = app.exec()
     log.info("exiting with status %s", status)

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from .. import __version__
+from .engine import EngineInfo
 from .pages.data.page import DataPage
 from .pages.playground.page import PlaygroundPage
 from .pages.runs import RunsPage
@@ -66,14 +67,13 @@ def about_text() -> str:
     )
 
 
-def default_device_text() -> str:
-    from ..core.util.device import describe_device, resolve_device
-
-    try:
-        return describe_device(resolve_device("auto"))
-    except Exception as exc:  # a broken driver must not keep the window from opening
-        log.warning("could not describe the device: %s", exc)
-        return "device unknown"
+def device_text(engine: EngineInfo | None) -> str:
+    """The status bar's device: the one a new run would use, or what keeps it unknown."""
+    if engine is None:
+        return "Loading the engine (PyTorch)…"
+    if engine.error:
+        return f"The engine did not load: {engine.error}"
+    return engine.default
 
 
 class MainWindow(QMainWindow):
@@ -109,8 +109,9 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.stack, 1)
         self.setCentralWidget(central)
 
-        self.device_label = QLabel(default_device_text())
+        self.device_label = QLabel(device_text(state.engine()))
         self.device_label.setToolTip("The device training uses")
+        state.sig_engine_ready.connect(self._on_engine_ready)
         self.run_label = QLabel("Idle")
         self.statusBar().addPermanentWidget(self.run_label)
         self.statusBar().addPermanentWidget(self.device_label)
@@ -165,6 +166,12 @@ class MainWindow(QMainWindow):
         help_menu = menu.addMenu("&Help")
         help_menu.addAction(self._action("&About", QKeySequence.StandardKey.HelpContents,
                                          self.show_about))
+
+    @Slot(object)
+    def _on_engine_ready(self, engine: EngineInfo) -> None:
+        self._idle_device = device_text(engine)
+        if not self.train_page.session.is_running():
+            self.device_label.setText(self._idle_device)
 
     @Slot()
     def _update_actions(self, *_: Any) -> None:
@@ -260,6 +267,7 @@ class MainWindow(QMainWindow):
         for page in self.pages.values():
             if hasattr(page, "shutdown"):
                 page.shutdown()
+        self.state.shutdown()
         event.accept()
         super().closeEvent(event)
 

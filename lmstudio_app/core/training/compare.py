@@ -15,10 +15,8 @@ from typing import Any
 
 from .. import runs
 from ..config import RunConfig
-from ..objectives.finetune_setup import scratch_twin
 from .control import RunControl
 from .sinks import MetricsSink, StepMetrics
-from .trainer import Trainer
 
 SIDES = ("pretrained", "scratch")
 NOT_STARTED = "not started"  # the reason of a side that a stop kept from starting
@@ -105,6 +103,11 @@ def compare_init(
     its MetricsSink. Returns both results, pretrained first; a failed side carries its error,
     and a side a stop kept from starting has the reason NOT_STARTED.
     """
+    # Imported here: the verdict and the progress reports above serve a window that has not
+    # loaded PyTorch yet.
+    from ..objectives.finetune_setup import scratch_twin
+    from .trainer import Trainer
+
     out: list[InitResult] = []
     for init, cfg, run_dir in (("pretrained", cfg_pretrained, run_dirs[0]),
                                ("scratch", scratch_twin(cfg_pretrained), run_dirs[1])):

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal, Slot
@@ -33,12 +33,14 @@ from ...jobs import BackgroundJob
 from ...state import AppState
 from ...training import TrainingSession
 from ...widgets.curves import CurvesWidget, arrays_from_events
-from .comparison import Comparison
 from .progress_panel import ProgressPanel, steps_text
 from .results_panel import ResultsPanel
 from .run_form import KEY_FINETUNE as KEY_FINETUNE
 from .run_form import RunForm
 from .samples_panel import SamplesPanel
+
+if TYPE_CHECKING:  # the comparison's module loads PyTorch: imported when one starts
+    from .comparison import Comparison
 
 
 class TrainPage(QWidget):
@@ -402,6 +404,8 @@ class TrainPage(QWidget):
         if not self.validate() or not self.can_start() or self.config is None \
                 or self.config.finetune is None:
             return False
+        from .comparison import Comparison
+
         try:
             comparison = Comparison(self.config, self.state.runs_root, self)
         except UserError as exc:

@@ -29,13 +29,16 @@ from PySide6.QtWidgets import (
 from ....core.config import PRETRAIN_OBJECTIVES, RunConfig, build_run_config
 from ....core.data.layout import TOKENIZER
 from ....core.errors import UserError
+from ...engine import placeholder
 from ...objectives import tasks_of_family
 from ...state import AppState
 from ...widgets.field_marks import FieldMarks
 from .finetune_form import FinetuneForm
-from .model_form import ModelForm, size_text
+from .model_form import ModelForm, size_of
 
 DEFAULT_VOCAB = 8000
+LOADING = "Loading the engine (PyTorch)…"
+WARNING_STYLE = "color: #b8600b;"
 
 # Settings keys (one place).
 KEY_DATA = "train/data_dir"
@@ -84,6 +87,7 @@ class RunForm(QWidget):
         self.model_form.name_edit.textChanged.connect(self.validate)
         for edit in self.model_form.edits.values():
             edit.textChanged.connect(self.validate)
+        state.sig_engine_ready.connect(self._on_engine_ready)
 
     def _build(self) -> None:
         left = QVBoxLayout(self)
@@ -122,6 +126,12 @@ class RunForm(QWidget):
         self.size_label = QLabel(" ")
         self.size_label.setWordWrap(True)
         left.addWidget(self.size_label)
+        # A warning (the run may not fit in memory) lets Start go on: the estimate is rough.
+        self.warning_label = QLabel("")
+        self.warning_label.setWordWrap(True)
+        self.warning_label.setStyleSheet(WARNING_STYLE)
+        self.warning_label.hide()
+        left.addWidget(self.warning_label)
         self.error_label = QLabel("")
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet("color: #d9372b;")
@@ -146,7 +156,8 @@ class RunForm(QWidget):
         mf = self.model_form
         self._loading = True
         try:
-            mf.fill_devices(self.state.value(KEY_DEVICE, ""))
+            engine = self.state.engine()
+            mf.fill_devices((engine or placeholder()).devices, self.state.value(KEY_DEVICE, ""))
             i = mf.objective_box.findData(self.state.value(KEY_OBJECTIVE,
                                                             PRETRAIN_OBJECTIVES[0]))
             mf.objective_box.setCurrentIndex(max(i, 0))
@@ -192,6 +203,12 @@ class RunForm(QWidget):
         """The fine-tune form persists as it changes (QSettings writes to disk lazily)."""
         if not self._loading:
             self.state.set_value(KEY_FINETUNE, json.dumps(self.ft_form.settings()))
+
+    @Slot(object)
+    def _on_engine_ready(self, engine: Any) -> None:
+        """The devices are known now: list them (the saved choice first), and size the run."""
+        self.model_form.fill_devices(engine.devices, self.state.value(KEY_DEVICE, ""))
+        self.validate()
 
     # -- mode and filling ----------------------------------------------------------------------
 
@@ -260,8 +277,11 @@ class RunForm(QWidget):
         errors: dict[str, str] = {}
         cfg: RunConfig | None = None
         general = ""
+        loading = self.state.engine() is None
         try:
-            if fine:
+            if fine and loading:  # the fine-tuning rules live beside the models: wait for them
+                general = LOADING
+            elif fine:
                 cfg = self.ft_form.config(mf.device_name(), mf.run_name())
             else:
                 values, errors = mf.overrides()
@@ -286,13 +306,24 @@ class RunForm(QWidget):
         return cfg is not None
 
     def _update_size(self, cfg: RunConfig | None) -> None:
-        mf = self.model_form
-        sized = size_text(cfg, mf.device_name(), mf.device_box.currentText()) if cfg else None
-        if sized is None:
-            self.size_label.setText("Parameters: –")
-            return
-        text, self.parameter_count, self.memory_estimate = sized
-        self.size_label.setText(text)
+        """The size line and, when the run may not fit in the device's memory, the warning
+        after the labels of the settings that would shrink it."""
+        engine = self.state.engine()
+        device = engine.device(self.model_form.device_name()) if engine else None
+        size = size_of(cfg, device) if cfg is not None and device is not None else None
+        warning = ""
+        if size is None:
+            self.parameter_count = self.memory_estimate = 0
+            self.size_label.setText("Parameters: counted once the engine has loaded"
+                                    if engine is None else "Parameters: –")
+        else:
+            self.size_label.setText(size.text)
+            self.parameter_count, self.memory_estimate = size.parameters, size.memory_bytes
+            if size.too_big is not None:
+                marks = self.model_form.marks if cfg.finetune is None else self.ft_form.marks
+                warning = "Warning: " + marks.describe(str(size.too_big), size.too_big.fields)
+        self.warning_label.setText(warning)
+        self.warning_label.setVisible(bool(warning))
 
     def ready(self) -> bool:
         """The form describes a valid run that has its data."""
