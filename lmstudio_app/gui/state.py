@@ -38,6 +38,7 @@ class AppState(QObject):
     sig_data_ready = Signal(object)  # Path of a prepared data folder (tokens.h5, tokenizer.model)
     sig_run_started = Signal(object)  # Path of the run folder now training
     sig_run_finished = Signal(object, str)  # Path, reason: completed | stopped | failed
+    sig_run_progress = Signal(object, int, int)  # Path of the run training, its step, max_steps
     sig_runs_changed = Signal()  # a run folder appeared, changed state or was deleted
     sig_open_run = Signal(object)  # Path: show this run's curves on the Train page
     sig_resume_run = Signal(object)  # Path: continue this run on the Train page

@@ -44,6 +44,7 @@ class QtSink(QObject, MetricsSink):
     sig_paused = Signal(int)
     sig_finished = Signal(int, str)
     sig_failed = Signal(str)
+    sig_phase = Signal(str)
 
     def __init__(self, max_rate_hz: float = 4.0, parent: QObject | None = None) -> None:
         QObject.__init__(self, parent)
@@ -53,6 +54,7 @@ class QtSink(QObject, MetricsSink):
         self._max_steps = 0
         self._last_emit = 0.0
         self.emitted_batches = 0  # how many sig_steps were sent (for tests and benchmarks)
+        self.live_step = 0  # the last step done, set every step; the GUI thread polls it
 
     # -- the worker thread calls these --------------------------------------------------------
 
@@ -76,6 +78,12 @@ class QtSink(QObject, MetricsSink):
             self._last_emit = time.monotonic()
             self.emitted_batches += 1
             self.sig_steps.emit(np.asarray(rows, dtype=np.float64), max_steps)
+
+    def progress(self, step: int, max_steps: int) -> None:
+        self.live_step = step  # one int: no signal per step, no lock (an int store is atomic)
+
+    def phase(self, text: str) -> None:
+        self.sig_phase.emit(text)
 
     def evaluation(self, m: EvalMetrics) -> None:
         self.flush()
@@ -117,6 +125,7 @@ class TrainingSession(QObject):
     sig_message = Signal(str)
     sig_paused = Signal(int)
     sig_failed = Signal(str)
+    sig_phase = Signal(str)  # what the loop does between steps: loading, compiling, evaluating
     sig_done = Signal(object, str)
 
     def __init__(self, parent: QObject | None = None, max_rate_hz: float = 4.0) -> None:
@@ -151,6 +160,7 @@ class TrainingSession(QObject):
         sink.sig_paused.connect(self._on_paused)
         sink.sig_finished.connect(self._on_finished)
         sink.sig_failed.connect(self._on_failed)
+        sink.sig_phase.connect(self.sig_phase)
         run_path = self.run_dir
 
         def work(report: Any, cancel: threading.Event) -> Any:
@@ -188,6 +198,11 @@ class TrainingSession(QObject):
     @property
     def sink(self) -> QtSink | None:
         return self._sink
+
+    def live_step(self) -> int:
+        """The last step the loop has done (between log points too): poll it, a few times a
+        second, while a run goes."""
+        return max(self.step, self._sink.live_step if self._sink is not None else 0)
 
     def wait_finished(self, timeout_ms: int = 60000) -> bool:
         """Spin the event loop until the worker thread has ended (never QThread.wait)."""

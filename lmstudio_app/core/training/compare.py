@@ -59,8 +59,8 @@ class CompareSink(MetricsSink):
     """Turns one side's training events into CompareProgress reports, for a face that shows
     the comparison's progress (the window connects `report` to a signal).
 
-    Called in the training thread. Steps are reported at most `max_rate_hz` times a second
-    (and the last step always); the start and the end at once.
+    Called in the training thread. Steps (every one, not only the logged ones) are reported at
+    most `max_rate_hz` times a second (and the last step always); the start and the end at once.
     """
 
     def __init__(self, init: str, report: Callable[[CompareProgress], None],
@@ -76,11 +76,14 @@ class CompareSink(MetricsSink):
         self.report(CompareProgress(self.init, int(info.get("start_step", 0)), self.max_steps))
 
     def step(self, m: StepMetrics) -> None:
-        self.max_steps = m.max_steps
+        self.progress(m.step, m.max_steps)
+
+    def progress(self, step: int, max_steps: int) -> None:
+        self.max_steps = max_steps
         now = time.monotonic()
-        if now - self._last >= self._interval or m.step >= m.max_steps:
+        if now - self._last >= self._interval or step >= max_steps:
             self._last = now
-            self.report(CompareProgress(self.init, m.step, m.max_steps))
+            self.report(CompareProgress(self.init, step, max_steps))
 
     def finished(self, step: int, reason: str) -> None:
         self.report(CompareProgress(self.init, step, self.max_steps))

@@ -85,6 +85,9 @@ class RunsPage(QWidget):
         self._summaries: list[runs.RunSummary] = []
         self._signature: tuple = ()
         self._jobs: dict[BackgroundJob, str] = {}  # reading a run's results -> the run's name
+        # The run training now: its step and max_steps as the loop reports them (its status
+        # file on disk is written only at checkpoints).
+        self._live: tuple[Path, int, int] | None = None
         self.confusion_dialog: ConfusionDialog | None = None
         self.interchange_dialog: ExportDialog | ImportDialog | None = None
 
@@ -153,7 +156,8 @@ class RunsPage(QWidget):
 
         state.sig_runs_changed.connect(self.refresh)
         state.sig_run_started.connect(lambda _path: self.refresh())
-        state.sig_run_finished.connect(lambda _path, _reason: self.refresh())
+        state.sig_run_finished.connect(self._on_run_finished)
+        state.sig_run_progress.connect(self._on_run_progress)
 
         self._poll = QTimer(self)
         self._poll.setInterval(POLL_MS)
@@ -177,13 +181,15 @@ class RunsPage(QWidget):
             name = QTableWidgetItem(s.name)
             name.setData(Qt.ItemDataRole.UserRole, str(s.path))
             name.setToolTip(str(s.path))
-            steps = _NumberItem(f"{s.step:,} / {s.max_steps:,}")
-            steps.setData(Qt.ItemDataRole.UserRole, s.step)
+            steps = _NumberItem()
+            self._set_steps(steps, s.step, s.max_steps)
             best = _NumberItem("–" if s.best_val_loss is None else f"{s.best_val_loss:.4f}")
             best.setData(Qt.ItemDataRole.UserRole, s.best_val_loss)
             state = s.state
             if self._is_training(s.path):
                 state = "training"
+                if self._live is not None and self._live[0] == s.path:
+                    self._set_steps(steps, *self._live[1:])
             cells = [name, QTableWidgetItem(title(s.objective)),
                      QTableWidgetItem(s.preset), steps, best, QTableWidgetItem(state)]
             for col, item in enumerate(cells):
@@ -196,6 +202,23 @@ class RunsPage(QWidget):
             self.select_run(keep)
         self._update_buttons()
         self.sig_refreshed.emit()
+
+    @staticmethod
+    def _set_steps(item: QTableWidgetItem, step: int, max_steps: int) -> None:
+        item.setText(f"{step:,} / {max_steps:,}")
+        item.setData(Qt.ItemDataRole.UserRole, step)
+
+    def _on_run_progress(self, path: Path, step: int, max_steps: int) -> None:
+        """The training run's step, as the loop reports it: its row follows at once."""
+        self._live = (Path(path), step, max_steps)
+        for r in range(self.table.rowCount()):
+            if Path(self.table.item(r, 0).data(Qt.ItemDataRole.UserRole)) == Path(path):
+                self._set_steps(self.table.item(r, 3), step, max_steps)
+                return
+
+    def _on_run_finished(self, _path: Path, _reason: str) -> None:
+        self._live = None
+        self.refresh()
 
     def _poll_disk(self) -> None:
         if not self.isVisible():

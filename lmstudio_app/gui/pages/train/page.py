@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QScrollArea, QSplitter, QVBoxLayout, QWidget
 
 from ....core import runs
@@ -33,7 +33,7 @@ from ...jobs import BackgroundJob
 from ...state import AppState
 from ...training import TrainingSession
 from ...widgets.curves import CurvesWidget, arrays_from_events
-from .progress_panel import ProgressPanel, steps_text
+from .progress_panel import ProgressPanel
 from .results_panel import ResultsPanel
 from .run_form import KEY_FINETUNE as KEY_FINETUNE
 from .run_form import RunForm
@@ -41,6 +41,8 @@ from .samples_panel import SamplesPanel
 
 if TYPE_CHECKING:  # the comparison's module loads PyTorch: imported when one starts
     from .comparison import Comparison
+
+TICK_MS = 250
 
 
 class TrainPage(QWidget):
@@ -61,12 +63,14 @@ class TrainPage(QWidget):
         self.session = TrainingSession(self)
         # Reads of run folders in progress: job -> (what to do with the result, with an error).
         self._reads: dict[BackgroundJob, tuple[Callable[[Any], None], Callable[[str], None]]] = {}
-        self._start_step = 0
-        self._last_eval: EvalMetrics | None = None
         self.results: dict[str, Any] = {}
         self._comparison: Comparison | None = None
         self.comparison: tuple[InitResult, InitResult] | None = None
 
+        # The loop's step counter, read a few times a second while a run goes (no signal per step).
+        self._tick = QTimer(self)
+        self._tick.setInterval(TICK_MS)
+        self._tick.timeout.connect(self._on_tick)
         self._build()
         self._connect()
         self.form.load_settings()
@@ -156,6 +160,7 @@ class TrainPage(QWidget):
         s.sig_checkpoint.connect(self._on_checkpoint)
         s.sig_paused.connect(self._on_paused)
         s.sig_failed.connect(self._on_failed)
+        s.sig_phase.connect(self.progress_panel.phase)
         s.sig_done.connect(self._on_done)
 
         st = self.state
@@ -271,11 +276,10 @@ class TrainPage(QWidget):
         return True
 
     def _begin(self, cfg: RunConfig, run_dir: Path, resume: bool) -> None:
-        self._start_step = 0
-        self._last_eval = None
         self.progress_panel.begin(run_dir, cfg.train.max_steps)
         self.error_label.setText("")
         self.session.start(cfg, run_dir, resume=resume)
+        self._tick.start()
         self.state.training_run = run_dir
         self.state.sig_run_started.emit(run_dir)
         self.state.sig_runs_changed.emit()
@@ -340,25 +344,38 @@ class TrainPage(QWidget):
 
     @Slot(object)
     def _on_started(self, info: dict) -> None:
-        self._start_step = int(info.get("start_step", 0))
         self.progress_panel.started(info)
+        self.state.sig_runs_changed.emit()  # its config.json exists now: the run is listed
         device = str(info.get("device", ""))
         if device:
             self.sig_device.emit(device)
 
+    def _saying_steps(self) -> bool:
+        """The line of figures follows the steps, unless it says the run pauses or stops."""
+        return self.session.state not in ("pausing", "paused", "stopping")
+
     @Slot(object, int)
     def _on_steps(self, rows: np.ndarray, max_steps: int) -> None:
         self.curves.append_rows(rows)
-        step = int(rows[-1, 0])
-        self.progress_panel.set_steps(step, max_steps)
-        if self.session.state not in ("pausing", "stopping"):
-            self.progress_label.setText(steps_text(rows, max_steps, self._start_step,
-                                                   self._last_eval))
+        self.progress_panel.logged(rows, max_steps, self._saying_steps())
+        self._announce_step()
+
+    @Slot()
+    def _on_tick(self) -> None:
+        if self.progress_panel.live(self.session.live_step(), self._saying_steps()):
+            self._announce_step()
+
+    def _announce_step(self) -> None:
+        """The status bar and the Runs page follow the run's step."""
+        step, max_steps = self.progress_panel.step, self.progress_panel.max_steps
+        if self._saying_steps():
             self.sig_run_state.emit(f"Training: step {step:,} / {max_steps:,}")
+        if self.session.run_dir is not None:
+            self.state.sig_run_progress.emit(self.session.run_dir, step, max_steps)
 
     @Slot(object)
     def _on_evaluation(self, m: EvalMetrics) -> None:
-        self._last_eval = m
+        self.progress_panel.evaluated(m)
         self.curves.add_eval(m.step, m.val_loss)
         if m.extra:
             self.metrics_plot.add(m.step, m.extra)
@@ -380,6 +397,7 @@ class TrainPage(QWidget):
 
     @Slot(object, str)
     def _on_done(self, run_dir: Path, reason: str) -> None:
+        self._tick.stop()
         self.curves.flush()
         step = self.session.step
         if reason != "failed":
