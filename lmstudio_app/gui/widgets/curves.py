@@ -30,11 +30,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .elided_label import ElidedLabel
 from .series import GrowingSeries, PeakSeries
 
 # A few redraws a second look live and leave the CPU to training (measured on 2 cores:
 # at 250 ms the window trains at the headless rate; at 100 ms it lost ~9%).
 REDRAW_MS = 250
+LABEL_OVERFLOW = 4  # px
+LEGEND_COLUMNS = 4
 _OVERLAY_COLOURS = ("#8e6cc9", "#d0873d", "#3aa59b", "#c9508a", "#7d9c2f")
 
 
@@ -152,6 +155,7 @@ class CurvesWidget(QWidget):
         self._lines: list[tuple[pg.PlotDataItem, PeakSeries]] = []
         self._drawing = False
         self._drawn_whole = True  # the last redraw reduced whole series (auto-ranged step axis)
+        self._flat: set[pg.PlotItem] = set()  # plots given a range by _fit_flat
         self.redraw_count = 0
 
         self._timer = QTimer(self)
@@ -199,12 +203,14 @@ class CurvesWidget(QWidget):
         bar.addWidget(csv_button)
         layout.addLayout(bar)
 
-        self.readout = QLabel(" ")
+        self.readout = ElidedLabel(" ")
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.readout)
 
         self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.ci.setSpacing(2)
+        # Stacked plots: LABEL_OVERFLOW px of a value label may pass its axis's end, and the plots
+        # are twice that apart, so the top label of one never meets the bottom label of the next.
+        self.graphics.ci.setSpacing(2 * LABEL_OVERFLOW)
         layout.addWidget(self.graphics, 1)
         self.loss_plot = self.graphics.addPlot(row=0, col=0)
         self.lr_plot = self.graphics.addPlot(row=1, col=0, axisItems={"left": SparseAxis("left")})
@@ -218,13 +224,16 @@ class CurvesWidget(QWidget):
                             (self.tps_plot, "tokens/s")):
             plot.setLabel("left", label)
             plot.getAxis("left").setWidth(60)
+            plot.getAxis("left").setStyle(hideOverlappingLabels=LABEL_OVERFLOW)
         self.lr_plot.setXLink(self.loss_plot)
         self.tps_plot.setXLink(self.loss_plot)
         self.tps_plot.setLabel("bottom", "step")
         # One step axis, at the bottom: the plots above share it.
         self.loss_plot.hideAxis("bottom")
         self.lr_plot.hideAxis("bottom")
-        self.legend = self.loss_plot.addLegend(offset=(-10, 10))
+        # One row of entries (more columns as overlays come): a short plot never clips it.
+        self.legend = self.loss_plot.addLegend(offset=(-10, 4), colCount=LEGEND_COLUMNS,
+                                               verSpacing=-4)
 
         self.loss_curve = self._add_line(self.loss_plot, self.loss, pg.mkPen("#9ab8dc"),
                                          "train (raw)")
@@ -249,6 +258,9 @@ class CurvesWidget(QWidget):
             self._cursor_lines.append(line)
         self._mouse_proxy = pg.SignalProxy(self.graphics.scene().sigMouseMoved, rateLimit=30,
                                            slot=self._on_mouse_moved)
+        # The mouse leaving the plots: the cross-hair and the read-out go.
+        self.graphics.installEventFilter(self)
+        self.graphics.viewport().installEventFilter(self)
 
     def _add_line(self, plot: pg.PlotItem, series: PeakSeries, pen: Any,
                   name: str | None) -> pg.PlotDataItem:
@@ -277,6 +289,12 @@ class CurvesWidget(QWidget):
         if event.type() == QEvent.Type.PaletteChange:
             self._apply_palette()
         super().changeEvent(event)
+
+    def eventFilter(self, obj: Any, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Type.Leave and obj in (self.graphics,
+                                                         self.graphics.viewport()):
+            self.hide_readout()
+        return False
 
     # -- data in -------------------------------------------------------------------------------
 
@@ -323,10 +341,15 @@ class CurvesWidget(QWidget):
         self.load_arrays(arrays_from_events(events))
 
     def clear(self) -> None:
+        """No points, no read-out, and every axis following the data again (a zoom of the
+        previous run's curves does not carry over to the next)."""
         for series in (self.loss, self.smoothed, self.lr, self.throughput, self.val):
             series.clear()
         self._ema_last = None
-        self.readout.setText(" ")
+        self.hide_readout()
+        for plot in (self.loss_plot, self.lr_plot, self.tps_plot):
+            plot.enableAutoRange()
+        self._flat.clear()
         self._schedule()
 
     def add_overlay(self, name: str, arrays: dict[str, np.ndarray]) -> None:
@@ -427,10 +450,25 @@ class CurvesWidget(QWidget):
             for curve, series in self._lines:
                 curve.setData(*self._visible(series), skipFiniteCheck=True)
             self.val_curve.setData(self.val.x, self.val.y, skipFiniteCheck=True)
+            for plot, series in ((self.lr_plot, self.lr), (self.tps_plot, self.throughput)):
+                self._fit_flat(plot, series)
         finally:
             self._drawing = False
         self.redraw_count += 1
         self.sig_redrawn.emit()
+
+    def _fit_flat(self, plot: pg.PlotItem, series: PeakSeries) -> None:
+        """A plot of a quantity never negative (learning rate, throughput) whose points are all
+        equal (one point, a constant rate) spans 0 to twice the value, instead of pyqtgraph's
+        +-0.5 around it (a negative learning rate, the point a hair above the axis); once the
+        points differ, its axis follows them again."""
+        y = series.y
+        if series.n and float(y.min()) == float(y.max()):
+            plot.setYRange(0, 2 * abs(float(y[0])) or 1.0, padding=0)  # stops auto-ranging y
+            self._flat.add(plot)
+        elif plot in self._flat:
+            self._flat.discard(plot)
+            plot.enableAutoRange(axis="y")
 
     def _visible(self, series: PeakSeries) -> tuple[np.ndarray, np.ndarray]:
         """The series reduced to the plot's width: over all of it while the step axis follows
@@ -463,8 +501,13 @@ class CurvesWidget(QWidget):
                 x = plot.vb.mapSceneToView(pos).x()
                 self.show_readout(x)
                 return
+        self.hide_readout()
+
+    def hide_readout(self) -> None:
+        """No cross-hair and no read-out (the mouse left the plots, or the curves changed)."""
         for line in self._cursor_lines:
             line.setVisible(False)
+        self.readout.setText(" ")
 
     def show_readout(self, x: float) -> str:
         """Show the values at the logged step nearest to `x`; returns the text shown."""

@@ -181,3 +181,73 @@ def test_short_plot_axes_space_their_labels(qtbot, lo, hi, size):
     assert round(float(mantissa), 6) in (1, 2, 2.5, 5)
     tall = SparseAxis("left").tickSpacing(lo, hi, 600)[0][0]
     assert tall == pg.AxisItem("left").tickSpacing(lo, hi, 600)[0][0]  # roomy axes unchanged
+
+
+def test_a_single_point_gets_a_positive_learning_rate_axis_around_it(qtbot):
+    w = CurvesWidget()
+    qtbot.addWidget(w)
+    w.resize(700, 500)
+    w.show()
+    w.append_steps(np.array([1.0]), np.array([8.5]), np.array([3e-3]), np.array([900.0]))
+    w.flush()
+    low, high = w.lr_plot.getViewBox().viewRange()[1]
+    assert low == 0 and high == pytest.approx(6e-3)
+    assert w.tps_plot.getViewBox().viewRange()[1] == pytest.approx([0, 1800])
+    # More points that differ: the axis follows the data again.
+    w.append_steps(np.array([2.0, 3.0]), np.array([8.0, 7.5]), np.array([2e-3, 1e-3]),
+                   np.array([950.0, 1000.0]))
+    w.flush()
+    assert w.lr_plot.getViewBox().autoRangeEnabled()[1]
+
+
+def test_a_new_run_starts_with_axes_that_follow_it_and_no_cross_hair(qtbot):
+    w = CurvesWidget()
+    qtbot.addWidget(w)
+    w.resize(700, 500)
+    w.show()
+    steps = np.arange(1, 101, dtype=float)
+    w.append_steps(steps, 5 + np.cos(steps), np.full(100, 1e-3), np.full(100, 1e3))
+    w.flush()
+    w.loss_plot.setXRange(10, 20)  # the user zooms into the old run
+    w.show_readout(15)
+    assert all(line.isVisible() for line in w._cursor_lines)
+    w.clear()
+    assert not any(line.isVisible() for line in w._cursor_lines)
+    assert w.readout.text().strip() == ""
+    w.append_steps(np.arange(1, 6, dtype=float), np.full(5, 2.0))
+    w.flush()
+    qtbot.wait(50)  # the view fits its range when it paints
+    x0, x1 = w.loss_plot.getViewBox().viewRange()[0]
+    assert x0 <= 1 and x1 >= 5 and w.loss_plot.getViewBox().autoRangeEnabled()[0]
+
+
+def test_the_cross_hair_goes_when_the_mouse_leaves(qtbot):
+    from PySide6.QtCore import QEvent
+    from PySide6.QtWidgets import QApplication
+
+    w = CurvesWidget()
+    qtbot.addWidget(w)
+    w.show()
+    w.append_steps(np.arange(1, 11, dtype=float), np.linspace(5, 3, 10))
+    w.flush()
+    w.show_readout(4)
+    assert w.readout.text().startswith("step 4")
+    QApplication.sendEvent(w.graphics.viewport(), QEvent(QEvent.Type.Leave))
+    assert not any(line.isVisible() for line in w._cursor_lines)
+    assert w.readout.text().strip() == ""
+
+
+def test_the_legend_fits_in_a_short_loss_plot(qtbot):
+    w = CurvesWidget()
+    qtbot.addWidget(w)
+    w.resize(700, 280)
+    w.show()
+    qtbot.waitExposed(w)
+    w.add_overlay("an-earlier-run", {"step": np.arange(1, 4.0), "loss": np.ones(3),
+                                     "lr": np.ones(3), "tokens_per_s": np.ones(3),
+                                     "eval_step": np.array([]), "val_loss": np.array([])})
+    w.flush()
+    qtbot.wait(50)
+    legend = w.legend.sceneBoundingRect()
+    view = w.loss_plot.getViewBox().sceneBoundingRect()
+    assert view.contains(legend), (legend, view)
