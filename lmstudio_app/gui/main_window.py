@@ -18,7 +18,6 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QHBoxLayout,
-    QLabel,
     QListWidget,
     QMainWindow,
     QMessageBox,
@@ -33,6 +32,7 @@ from .pages.playground.page import PlaygroundPage
 from .pages.runs import RunsPage
 from .pages.train.page import TrainPage
 from .state import AppState
+from .widgets.elided_label import ElidedLabel
 
 log = logging.getLogger(__name__)
 
@@ -109,10 +109,10 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.stack, 1)
         self.setCentralWidget(central)
 
-        self.device_label = QLabel(device_text(state.engine()))
+        self.device_label = ElidedLabel(device_text(state.engine()))
         self.device_label.setToolTip("The device training uses")
         state.sig_engine_ready.connect(self._on_engine_ready)
-        self.run_label = QLabel("Idle")
+        self.run_label = ElidedLabel("Idle")
         self.statusBar().addPermanentWidget(self.run_label)
         self.statusBar().addPermanentWidget(self.device_label)
 

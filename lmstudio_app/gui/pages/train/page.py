@@ -105,7 +105,12 @@ class TrainPage(QWidget):
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.form_scroll = scroll
         self._fit_form_width()
-        splitter.addWidget(scroll)
+        left_box = QWidget()
+        left = QVBoxLayout(left_box)
+        left.setContentsMargins(0, 0, 0, 0)
+        left.addWidget(scroll, 1)
+        left.addWidget(f.button_bar)
+        splitter.addWidget(left_box)
 
         # Right: progress, curves, metrics, samples.
         right_box = QWidget()
@@ -128,9 +133,11 @@ class TrainPage(QWidget):
         self.samples_box = SamplesPanel()
         self.samples_view, self.samples = self.samples_box.view, self.samples_box.samples
         self.right_split.addWidget(self.samples_box)
-        self.right_split.setStretchFactor(0, 3)
-        self.right_split.setStretchFactor(1, 1)
-        self.right_split.setSizes([520, 180])
+        # Curves, the (fine-tuning) metrics, the samples: each mode sizes the panes it shows.
+        for i, stretch in enumerate((3, 2, 1)):
+            self.right_split.setStretchFactor(i, stretch)
+            self.right_split.setCollapsible(i, False)
+        self._size_right_panes(fine=False)
         right.addWidget(self.right_split, 1)
         splitter.addWidget(right_box)
         splitter.setStretchFactor(0, 0)
@@ -223,12 +230,15 @@ class TrainPage(QWidget):
         self._update_buttons()
         self.sig_validated.emit(valid)
 
+    def _size_right_panes(self, fine: bool) -> None:
+        """Pretraining: curves over samples; fine-tuning: curves over the task's metrics (its
+        runs write no samples). Proportions of whatever height the splitter has."""
+        self.right_split.setSizes([340, 460, 0] if fine else [520, 0, 180])
+
     def _on_mode(self, fine: bool) -> None:
         self.metrics_box.setVisible(fine)
-        # Fine-tuned runs write no samples; their metrics take that room.
         self.samples_box.setVisible(not fine)
-        if fine:
-            self.right_split.setSizes([340, 460, 0])  # the task's metrics matter most here
+        self._size_right_panes(fine)
         self._fit_form_width()
 
     @Slot(object)

@@ -138,16 +138,21 @@ class RunForm(QWidget):
         self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         left.addWidget(self.error_label)
 
-        buttons = QHBoxLayout()
+        # The run buttons are a bar of their own: the page pins it under the scrolling form, so
+        # Start stays in view in a short window and never moves when a message appears.
+        self.button_bar = QWidget()
+        buttons = QHBoxLayout(self.button_bar)
+        buttons.setContentsMargins(0, 4, 0, 0)
         self.start_button = QPushButton("Start")
         self.start_button.setToolTip("Start training (Ctrl+Return)")
         self.pause_button = QPushButton("Pause")
+        self.pause_button.setToolTip("Pause at the next step; the run is saved (Ctrl+P)")
         self.resume_button = QPushButton("Resume")
+        self.resume_button.setToolTip("Go on from where the run paused (Ctrl+R)")
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("Stop at the next step and save (Ctrl+.)")
         for b in (self.start_button, self.pause_button, self.resume_button, self.stop_button):
             buttons.addWidget(b)
-        left.addLayout(buttons)
         left.addStretch(1)
 
     # -- settings ------------------------------------------------------------------------------
