@@ -330,6 +330,9 @@ class PlaygroundPage(QWidget):
         job.sig_error.connect(self._on_reply_error)
         job.sig_finished.connect(self._on_generation_finished)
         self._gen_job = job
+        # Disabling the focused Send button would move the focus on (to Temperature, with its
+        # value selected): the next message goes to the message box.
+        self.message_edit.setFocus()
         self.send_button.setEnabled(False)
         job.start()
 
