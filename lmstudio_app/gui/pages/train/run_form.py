@@ -51,6 +51,20 @@ KEY_FINETUNE = "train/finetune"  # the fine-tune form's settings, as JSON
 MODES = (("pretrain", "Pretrain"), ("finetune", "Fine-tune"))
 
 
+def late_first_checkpoint(cfg: RunConfig) -> UserError | None:
+    """The loop evaluates, and saves a checkpoint, every eval_interval steps and at the end: past
+    max_steps, the run has nothing to try in the Playground (and no curve of validation loss)
+    until it ends. The fields to change, and a value that gives about five checkpoints."""
+    t = cfg.train
+    if t.eval_interval <= t.max_steps:
+        return None
+    return UserError(
+        f"eval_interval={t.eval_interval} is more than max_steps={t.max_steps}: the run is "
+        "evaluated and saved only when it ends, so the Playground has nothing to load until "
+        f"then. Evaluate every {max(1, t.max_steps // 5)} steps, say.",
+        field=("eval_interval", "max_steps"), option=str(max(1, t.max_steps // 5)))
+
+
 def field_messages(marks: FieldMarks, errors: dict[str, str]) -> list[str]:
     """Each distinct reason once, after the labels of the fields it concerns."""
     by_reason: dict[str, list[str]] = {}
@@ -75,6 +89,7 @@ class RunForm(QWidget):
         self.general_error = ""
         self.parameter_count = 0
         self.memory_estimate = 0
+        self.warnings: list[str] = []  # about a valid run, as shown (Start stays enabled)
         self._loading = False
         self._build()
         self.data_button.clicked.connect(self._ask_data_dir)
@@ -126,7 +141,7 @@ class RunForm(QWidget):
         self.size_label = QLabel(" ")
         self.size_label.setWordWrap(True)
         left.addWidget(self.size_label)
-        # A warning (the run may not fit in memory) lets Start go on: the estimate is rough.
+        # Warnings (the run may not fit in memory; no checkpoint before the end) let Start go on.
         self.warning_label = QLabel("")
         self.warning_label.setWordWrap(True)
         self.warning_label.setStyleSheet(WARNING_STYLE)
@@ -311,12 +326,12 @@ class RunForm(QWidget):
         return cfg is not None
 
     def _update_size(self, cfg: RunConfig | None) -> None:
-        """The size line and, when the run may not fit in the device's memory, the warning
-        after the labels of the settings that would shrink it."""
+        """The size line, and the warnings about a valid run (Start stays enabled): it may not
+        fit in the device's memory, or it would be evaluated (and saved) only at its end."""
         engine = self.state.engine()
         device = engine.device(self.model_form.device_name()) if engine else None
         size = size_of(cfg, device) if cfg is not None and device is not None else None
-        warning = ""
+        warnings: list[UserError] = []
         if size is None:
             self.parameter_count = self.memory_estimate = 0
             self.size_label.setText("Parameters: counted once the engine has loaded"
@@ -324,11 +339,13 @@ class RunForm(QWidget):
         else:
             self.size_label.setText(size.text)
             self.parameter_count, self.memory_estimate = size.parameters, size.memory_bytes
-            if size.too_big is not None:
-                marks = self.model_form.marks if cfg.finetune is None else self.ft_form.marks
-                warning = "Warning: " + marks.describe(str(size.too_big), size.too_big.fields)
-        self.warning_label.setText(warning)
-        self.warning_label.setVisible(bool(warning))
+            warnings += [size.too_big] if size.too_big is not None else []
+        if cfg is not None and cfg.finetune is None:
+            warnings += [w for w in (late_first_checkpoint(cfg),) if w is not None]
+        marks = self.ft_form.marks if cfg is not None and cfg.finetune else self.model_form.marks
+        self.warnings = [marks.describe(str(w), w.fields) for w in warnings]
+        self.warning_label.setText("\n".join(f"Warning: {w}" for w in self.warnings))
+        self.warning_label.setVisible(bool(self.warnings))
 
     def ready(self) -> bool:
         """The form describes a valid run that has its data."""
