@@ -90,6 +90,10 @@ class RunForm(QWidget):
         self.parameter_count = 0
         self.memory_estimate = 0
         self.warnings: list[str] = []  # about a valid run, as shown (Start stays enabled)
+        # Each mode has its own run name: a classifier does not inherit the pretraining
+        # run's ("...-tiny-clm"). The Run name box shows the one of _name_mode.
+        self._names = {key: "" for key, _ in MODES}
+        self._name_mode = MODES[0][0]
         self._loading = False
         self._build()
         self.data_button.clicked.connect(self._ask_data_dir)
@@ -240,6 +244,13 @@ class RunForm(QWidget):
 
     def _on_mode(self, validate: bool = True) -> None:
         fine = self.mode() == "finetune"
+        if self.mode() != self._name_mode:
+            name_edit = self.model_form.name_edit
+            self._names[self._name_mode] = name_edit.text()
+            self._name_mode = self.mode()
+            name_edit.blockSignals(True)
+            name_edit.setText(self._names[self._name_mode])
+            name_edit.blockSignals(False)
         if not self._loading:
             self.state.set_value(KEY_MODE, self.mode())
         self.data_group.setVisible(not fine)
@@ -271,12 +282,10 @@ class RunForm(QWidget):
     def fill_from_config(self, cfg: RunConfig) -> None:
         """Show a run's settings (one opened from disk): its model form, and its fine-tuning
         form and mode when it is a fine-tune."""
+        self.set_mode("pretrain" if cfg.finetune is None else "finetune")  # its name's mode
         self._fill(self.model_form.fill_from_config, cfg)
         if cfg.finetune is not None:
-            self.set_mode("finetune")
             self.ft_form.fill_from(cfg.finetune)
-        else:
-            self.set_mode("pretrain")
 
     @Slot()
     def _on_preset_changed(self) -> None:
