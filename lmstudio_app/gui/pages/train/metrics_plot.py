@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
@@ -50,19 +50,25 @@ class MetricsPlot(QWidget):
             self._apply_palette()
         super().changeEvent(event)
 
-    def add(self, step: int, extra: dict[str, float]) -> None:
+    def add(self, step: int, extra: dict[str, float], side: str = "",
+            dashed: bool = False) -> None:
+        """One evaluation's scores; `side` names a run among several ("accuracy (scratch)"),
+        drawn dashed when `dashed`."""
         for key, value in extra.items():
             if not isinstance(value, (int, float)):
                 continue
-            xs, ys = self.points.setdefault(key, ([], []))
+            name = f"{key} ({side})" if side else key
+            xs, ys = self.points.setdefault(name, ([], []))
             xs.append(float(step))
             ys.append(float(value))
-            curve = self._curves.get(key)
+            curve = self._curves.get(name)
             if curve is None:
                 colour = METRIC_COLOURS.get(key, "#7d9c2f")
-                curve = self.plot.plot([], [], pen=pg.mkPen(colour, width=2), symbol="o",
-                                       symbolSize=6, symbolBrush=colour, name=key)
-                self._curves[key] = curve
+                style = Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine
+                curve = self.plot.plot([], [], pen=pg.mkPen(colour, width=2, style=style),
+                                       symbol="t" if dashed else "o", symbolSize=6,
+                                       symbolBrush=colour, name=name)
+                self._curves[name] = curve
             curve.setData(xs, ys)
 
     def clear(self) -> None:

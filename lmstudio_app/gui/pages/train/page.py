@@ -26,13 +26,13 @@ from PySide6.QtWidgets import QScrollArea, QSplitter, QVBoxLayout, QWidget
 
 from ....core import runs
 from ....core.config import RunConfig
-from ....core.errors import UserError
-from ....core.training.compare import CompareProgress, InitResult, verdict
+from ....core.training.compare import InitResult
 from ....core.training.sinks import EvalMetrics
 from ...jobs import BackgroundJob
 from ...state import AppState
 from ...training import TrainingSession
 from ...widgets.curves import CurvesWidget, arrays_from_events
+from .compare_view import CompareView
 from .progress_panel import ProgressPanel
 from .results_panel import ResultsPanel
 from .run_form import KEY_FINETUNE as KEY_FINETUNE
@@ -64,18 +64,17 @@ class TrainPage(QWidget):
         # Reads of run folders in progress: job -> (what to do with the result, with an error).
         self._reads: dict[BackgroundJob, tuple[Callable[[Any], None], Callable[[str], None]]] = {}
         self.results: dict[str, Any] = {}
-        self._comparison: Comparison | None = None
-        self.comparison: tuple[InitResult, InitResult] | None = None
 
         # The loop's step counter, read a few times a second while a run goes (no signal per step).
         self._tick = QTimer(self)
         self._tick.setInterval(TICK_MS)
         self._tick.timeout.connect(self._on_tick)
         self._build()
+        self.compare_view = CompareView(self)
         self._connect()
         self.form.load_settings()
         self.validate()
-        self._update_buttons()
+        self.update_buttons()
 
     # -- layout --------------------------------------------------------------------------------
 
@@ -227,7 +226,7 @@ class TrainPage(QWidget):
         return self.form.validate()
 
     def _on_validated(self, valid: bool) -> None:
-        self._update_buttons()
+        self.update_buttons()
         self.sig_validated.emit(valid)
 
     def _size_right_panes(self, fine: bool) -> None:
@@ -254,7 +253,7 @@ class TrainPage(QWidget):
     def can_start(self) -> bool:
         return self.form.ready() and not self.session.is_running() and self._comparison is None
 
-    def _update_buttons(self) -> None:
+    def update_buttons(self) -> None:
         state = self.session.state
         running = self.session.is_running()
         self.start_button.setEnabled(self.can_start())
@@ -294,7 +293,7 @@ class TrainPage(QWidget):
         self.state.sig_run_started.emit(run_dir)
         self.state.sig_runs_changed.emit()
         self.state.sig_status.emit(f"Training {run_dir.name}")
-        self._update_buttons()
+        self.update_buttons()
 
     @Slot()
     def pause(self) -> None:
@@ -311,7 +310,7 @@ class TrainPage(QWidget):
             self._comparison.stop()
             self.progress_label.setText("Stopping the comparison at the next step…")
             self.sig_run_state.emit("Comparison: stopping at the next step")
-            self._update_buttons()
+            self.update_buttons()
             return
         self.session.stop()
 
@@ -337,7 +336,7 @@ class TrainPage(QWidget):
 
     @Slot(str)
     def _on_session_state(self, state: str) -> None:
-        self._update_buttons()
+        self.update_buttons()
         step = self.session.step
         max_steps = self.session.config.train.max_steps if self.session.config else 0
         text = {
@@ -413,7 +412,7 @@ class TrainPage(QWidget):
         if reason != "failed":
             self.progress_label.setText(f"{reason.capitalize()} at step {step:,}.")
         self.state.training_run = None
-        self._update_buttons()
+        self.update_buttons()
         self.validate()
         self.state.sig_run_finished.emit(run_dir, reason)
         self.state.sig_runs_changed.emit()
@@ -424,76 +423,22 @@ class TrainPage(QWidget):
             self._read_in_job(lambda: runs.read_file(run_dir, runs.RESULTS), self._show_results,
                               lambda msg: self.results_label.setText(f"No test results: {msg}"))
 
-    # -- does pretraining help? ---------------------------------------------------------------
+    # -- does pretraining help? (compare_view.py) ----------------------------------------------
 
     @Slot()
     def compare_init(self) -> bool:
         """Fine-tune the form's run twice (pretrained and from scratch) in a background job."""
-        if not self.validate() or not self.can_start() or self.config is None \
-                or self.config.finetune is None:
-            return False
-        from .comparison import Comparison
+        return self.compare_view.start()
 
-        try:
-            comparison = Comparison(self.config, self.state.runs_root, self)
-        except UserError as exc:
-            self.error_label.setText(str(exc))
-            return False
-        job, dirs = comparison.job, comparison.dirs
-        job.sig_progress.connect(self._on_compare_progress)
-        job.sig_result.connect(self._show_comparison)
-        job.sig_error.connect(self._on_compare_error)
-        job.sig_finished.connect(self._on_compare_finished)
-        self._comparison = comparison
-        self.comparison = None
-        self.metrics_box.begin_comparison()
-        self.error_label.setText("")
-        self.progress_panel.set_steps(0, self.config.train.max_steps)
-        self.progress_label.setText("Comparison: starting the pretrained side (1 of 2)…")
-        self.progress_panel.set_run(f"Comparing: {dirs[0].name} and {dirs[1].name}",
-                                    f"{dirs[0]}\n{dirs[1]}")
-        self.state.sig_status.emit("Comparing pretrained and scratch fine-tuning")
-        self._update_buttons()
-        job.start()
-        return True
+    @property
+    def _comparison(self) -> Comparison | None:
+        """The comparison that runs now, or None."""
+        return self.compare_view.running
 
-    @Slot(object)
-    def _on_compare_progress(self, p: CompareProgress) -> None:
-        if self._comparison is None:
-            return
-        self.progress_panel.set_steps(p.step, p.max_steps)
-        if not self._comparison.stop_requested:
-            self.progress_label.setText(f"Comparison {p.side} of 2: {p.init} · step "
-                                        f"{p.step:,} / {p.max_steps:,}")
-            self.sig_run_state.emit(f"Comparing ({p.init}): step {p.step:,} / {p.max_steps:,}")
-        self.sig_compare_progress.emit(p)
-
-    @Slot(str)
-    def _on_compare_error(self, message: str) -> None:
-        self.error_label.setText(f"Comparison failed: {message}")
-        self.metrics_box.comparison_failed()
-        self.progress_label.setText("Comparison failed.")
-        self.state.sig_status.emit(f"Comparison failed: {message}")
-
-    def _show_comparison(self, results: tuple[InitResult, InitResult]) -> None:
-        self.comparison = results
-        said = verdict(*results)
-        self.metrics_box.show_comparison(results, said)
-        stopped = self._comparison is not None and self._comparison.stop_requested
-        self.progress_label.setText("Comparison completed." if said.complete else
-                                    f"Comparison {'stopped' if stopped else 'incomplete'}.")
-        self.state.sig_status.emit(said.text)
-        self.sig_comparison_shown.emit(results)
-
-    def _on_compare_finished(self) -> None:
-        comparison, self._comparison = self._comparison, None
-        if comparison is not None:
-            comparison.job.deleteLater()
-        self._update_buttons()
-        self.validate()
-        self.sig_run_state.emit("Idle (comparison ended)")
-        self.state.sig_runs_changed.emit()
-        self.sig_compare_done.emit()
+    @property
+    def comparison(self) -> tuple[InitResult, InitResult] | None:
+        """The last comparison's two sides, once it has ended."""
+        return self.compare_view.results
 
     # -- runs from disk ------------------------------------------------------------------------
 
