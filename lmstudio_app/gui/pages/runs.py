@@ -18,6 +18,7 @@ from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -114,7 +115,8 @@ class RunsPage(QWidget):
         self.compare_button.setToolTip("Overlay this run's curves on the Train page")
         self.use_button = QPushButton("Use in Playground")
         self.reveal_button = QPushButton("Reveal")
-        self.reveal_button.setToolTip("Open the run folder in the file manager")
+        self.reveal_button.setToolTip("Open the run folder in the file manager; its path is "
+                                      "shown and copied to the clipboard")
         self.delete_button = QPushButton("Delete…")
         self.confusion_button = QPushButton("Confusion…")
         self.refresh_button.clicked.connect(self.refresh)
@@ -147,6 +149,7 @@ class RunsPage(QWidget):
         self.root_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.message_label = QLabel()
         self.message_label.setWordWrap(True)
+        self.message_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.root_label)
@@ -291,9 +294,16 @@ class RunsPage(QWidget):
         self._emit_for_selected(self.state.sig_open_run)
 
     def reveal_selected(self) -> None:
+        """Open the run's folder in the file manager, and in any case show its path and copy it
+        to the clipboard: a machine without a file manager opens nothing, without a word."""
         path = self.selected_path()
-        if path is not None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+        if path is None:
+            return
+        QApplication.clipboard().setText(str(path))
+        opened = QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+        self.message_label.setText(
+            f"{'Opened in the file manager' if opened else 'No file manager opened it'}: "
+            f"{path} (the path is copied to the clipboard).")
 
     def delete_selected(self) -> None:
         path = self.selected_path()
