@@ -174,10 +174,14 @@ class TrainingSession(QObject):
         job.sig_finished.connect(self._on_job_finished)
         self.control, self._sink, self._job = control, sink, job
         self._set_state("starting")
+        log.info("%s run %s (%s, preset %s, %d steps, device %s)",
+                 "resuming" if resume else "starting", run_path, cfg.objective, cfg.preset,
+                 cfg.train.max_steps, cfg.train.device)
         job.start()
 
     def pause(self) -> None:
         if self.control is not None and self.state in ("starting", "running"):
+            log.info("run %s: pausing at step %d", self.run_dir, self.live_step())
             self.control.pause()
             self._set_state("pausing")
 
@@ -189,6 +193,7 @@ class TrainingSession(QObject):
     def stop(self) -> None:
         """Ask the loop to stop at the next step boundary; it saves, then the thread ends."""
         if self.control is not None and self.is_running():
+            log.info("run %s: stop asked at step %d", self.run_dir, self.live_step())
             self.control.stop()
             self._set_state("stopping")
 
@@ -258,5 +263,6 @@ class TrainingSession(QObject):
             self._sink.deleteLater()
             self._sink = None
         reason = self.reason or "stopped"
+        log.info("run %s: %s at step %d", self.run_dir, reason, self.step)
         self._set_state("idle")
         self.sig_done.emit(self.run_dir, reason)

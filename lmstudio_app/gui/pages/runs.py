@@ -10,6 +10,7 @@ runs_interchange.py.
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,8 @@ from ..objectives import has_classes, title
 from ..state import AppState
 from ..widgets.confusion import ConfusionDialog, has_confusion
 from .runs_interchange import ExportDialog, ImportDialog
+
+log = logging.getLogger(__name__)
 
 POLL_MS = 2000
 COLUMNS = ("Name", "Objective", "Preset", "Steps", "Best val loss", "State")
@@ -325,6 +328,7 @@ class RunsPage(QWidget):
             self.message_label.setText(f"Could not delete {s.name}: {exc}")
             return
         self.message_label.setText(f"Deleted {s.name}.")
+        log.info("deleted run %s", s.path)
         self.state.sig_status.emit(f"Deleted run {s.name}")
         self.state.sig_runs_changed.emit()  # refreshes this page too
 

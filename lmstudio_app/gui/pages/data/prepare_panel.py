@@ -9,6 +9,7 @@ the settings a mistake names.
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,8 @@ from ...state import AppState
 from ...widgets.field_marks import Control, FieldMarks
 from .background import PrepareSummary, default_out_name, run_prepare
 from .token_view import TokenView
+
+log = logging.getLogger(__name__)
 
 STAGES = {"scan": "Scanning", "tokenizer": "Training the tokenizer", "encode": "Encoding",
           "done": "Done"}
@@ -189,6 +192,8 @@ class PreparePanel(QWidget):
         self.progress.setValue(0)
         self.progress_label.setText("Starting…")
         self.state.sig_status.emit(f"Preparing {out.name}…")
+        log.info("preparing %s from %s (%s tokenizer, %d pieces)", out, ", ".join(sources),
+                 cfg.tokenizer.kind, cfg.tokenizer.vocab_size)
         job.start()
 
     def cancel(self) -> None:
@@ -234,14 +239,18 @@ class PreparePanel(QWidget):
         self.progress.setValue(1000)
         self.progress_label.setText(f"Ready: {s.out_dir}")
         self.state.sig_status.emit(f"Data ready: {s.out_dir.name}")
+        log.info("prepared %s: %d tokens%s", s.out_dir, total_tokens,
+                 " (reused: sources and settings unchanged)" if s.reused else "")
         self.state.sig_data_ready.emit(s.out_dir)
 
     def _on_error(self, message: str, fields: tuple[str, ...]) -> None:
+        log.warning("preparing the data failed: %s", message)
         self.progress_label.setText("Failed; the sources are unchanged.")
         self.state.sig_status.emit("Preparing the data failed")
         self.sig_failed.emit(message, fields)
 
     def _on_cancelled(self) -> None:
+        log.info("preparing the data cancelled")
         self._outcome = "cancelled"
         self.progress.setValue(0)
         self.progress_label.setText("Cancelled; nothing was written.")

@@ -9,6 +9,7 @@ once, above the table of both sides' test figures.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,6 +21,8 @@ from ....core.training.sinks import EvalMetrics
 
 if TYPE_CHECKING:
     from .comparison import Comparison
+
+log = logging.getLogger(__name__)
 
 
 class CompareView(QObject):
@@ -69,6 +72,7 @@ class CompareView(QObject):
                                     f"{dirs[0]}\n{dirs[1]}")
         page.state.sig_status.emit("Comparing pretrained and scratch fine-tuning")
         page.update_buttons()
+        log.info("comparing pretrained and scratch fine-tuning in %s and %s", *dirs)
         job.start()
         return True
 
@@ -124,6 +128,7 @@ class CompareView(QObject):
 
     @Slot(str)
     def _on_error(self, message: str) -> None:
+        log.warning("the comparison failed: %s", message)
         page = self.page
         page.error_label.setText(f"Comparison failed: {message}")
         page.metrics_box.comparison_failed()
@@ -135,6 +140,7 @@ class CompareView(QObject):
         page = self.page
         self.results = results
         said = verdict(*results)
+        log.info("comparison: %s", said.text)
         page.metrics_box.show_comparison(results, said)
         stopped = self.running is not None and self.running.stop_requested
         page.progress_label.setText("Comparison completed." if said.complete else
