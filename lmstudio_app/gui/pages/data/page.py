@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QFileDialog, QLabel, QSplitter, QVBoxLayout, QWidg
 from ....core.data.corpus import ENCODINGS, CorpusOptions
 from ....core.data.tokenizer import KINDS
 from ...state import AppState
+from ...widgets.file_dialogs import open_dialog
 from .background import PrepareSummary, SourceCounts
 from .prepare_panel import PreparePanel
 from .preview_panel import PreviewPanel
@@ -49,6 +50,7 @@ class DataPage(QWidget):
         super().__init__(parent)
         self.state = state
         self.labeled_dialog: Any = None  # the open LabeledDataDialog, if any
+        self.file_dialog: QFileDialog | None = None  # the open file dialog, if any
         self._build()
         self._load_settings()
 
@@ -56,7 +58,7 @@ class DataPage(QWidget):
 
     def _build(self) -> None:
         self.prepare_panel = pp = PreparePanel(self.state)
-        self.sources_panel = sp = SourcesPanel(pp.corpus_options)
+        self.sources_panel = sp = SourcesPanel(pp.corpus_options, self.state.home)
         self.preview_panel = PreviewPanel()
         self.sources, self.remove_button = sp.list, sp.remove_button
         self.preview, self.preview_label = self.preview_panel.text, self.preview_panel.label
@@ -84,6 +86,7 @@ class DataPage(QWidget):
 
         sp.sig_changed.connect(self._on_sources_changed)
         sp.sig_counted.connect(self._on_counted)
+        sp.sig_refused.connect(self.show_error)
         sp.sig_labeled.connect(self._ask_labeled)
         self.sources.itemSelectionChanged.connect(self._on_selection)
         self.preview_panel.sig_shown.connect(self.sig_preview_shown)
@@ -249,11 +252,11 @@ class DataPage(QWidget):
     # -- labeled data for fine-tuning
 
     def _ask_labeled(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Choose a labeled file", str(self.state.home),
-            "Labeled data (*.csv *.tsv *.jsonl *.json);;All files (*)")
-        if path:
-            self.open_labeled(Path(path))
+        self.file_dialog = open_dialog(
+            self, "Choose a labeled file", self.state.home, None,
+            lambda paths: self.open_labeled(Path(paths[0])),
+            "Labeled data (*.csv *.tsv *.jsonl *.json);;All files (*)",
+            QFileDialog.FileMode.ExistingFile)
 
     def open_labeled(self, path: Path, family: str = "classify",
                      encoding: str | None = None) -> Any:

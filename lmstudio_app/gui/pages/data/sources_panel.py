@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from ....core.data.corpus import CorpusOptions
 from ....core.util.units import human_bytes
 from ...jobs import BackgroundJob
+from ...widgets.file_dialogs import open_dialog
 from .background import SourceCounts, count_source
 
 _COL_SOURCE, _COL_SIZE, _COL_DOCS, _COL_CHARS, _COL_STATUS = range(5)
@@ -84,13 +85,16 @@ class SourcesPanel(QWidget):
     """The hint, the list, its buttons and the totals; counting one source at a time."""
 
     sig_counted = Signal(object)  # SourceCounts: a source's counts (or its error) are shown
+    sig_refused = Signal(str)  # a source was taken off the list: why (it is not text)
     sig_changed = Signal()  # the user added or removed sources
     sig_labeled = Signal()  # the user asked to open a labeled file
 
-    def __init__(self, options: Callable[[], CorpusOptions],
+    def __init__(self, options: Callable[[], CorpusOptions], home: Path,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._options = options
+        self._home = Path(home)  # the app's data folder: its dialogs' "Bundled samples"
+        self.file_dialog: QFileDialog | None = None  # the dialog open now, if any
         self._counts: dict[str, SourceCounts] = {}
         self._count_queue: list[str] = []
         self._count_job: BackgroundJob | None = None
@@ -180,16 +184,13 @@ class SourcesPanel(QWidget):
         return self._counts.get(str(path))
 
     def _ask_files(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(
-            self, "Add corpus files", str(Path.home()),
+        self.file_dialog = open_dialog(
+            self, "Add corpus files", self._home, None, self.add_sources,
             "Text corpora (*.txt *.md *.jsonl *.csv *.tsv *.gz);;All files (*)")
-        if files:
-            self.add_sources(files)
 
     def _ask_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add a corpus folder", str(Path.home()))
-        if folder:
-            self.add_sources([folder])
+        self.file_dialog = open_dialog(self, "Add a corpus folder", self._home, None,
+                                       self.add_sources, mode=QFileDialog.FileMode.Directory)
 
     # -- counting, one source at a time
 
@@ -229,6 +230,12 @@ class SourcesPanel(QWidget):
         item = self._item(counts.path)
         if item is None or counts.path in self._count_queue:
             return  # removed, or queued again with other options
+        if counts.refused:  # not a corpus source: off the list at once, with the reason
+            self.list.invisibleRootItem().removeChild(item)
+            self._update_totals()
+            self.sig_changed.emit()
+            self.sig_refused.emit(f"Not added: {counts.error}")
+            return
         self._counts[counts.path] = counts
         if counts.error:
             item.setText(_COL_STATUS, "error")

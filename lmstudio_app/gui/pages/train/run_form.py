@@ -130,7 +130,7 @@ class RunForm(QWidget):
         self.data_button.setToolTip("A folder made by Prepare (tokens.h5 and tokenizer.model)")
         data_row.addWidget(self.data_button)
         left.addWidget(self.data_group)
-        self.ft_form = FinetuneForm(self.state.runs_root)
+        self.ft_form = FinetuneForm(self.state.runs_root, self.state.home)
         self.ft_form.hide()
         left.addWidget(self.ft_form)
         self.compare_button = QPushButton("Does pretraining help?")
