@@ -16,6 +16,7 @@ import threading
 import traceback
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QIcon
@@ -26,9 +27,9 @@ from ..core.errors import UserError
 from ..core.util.threads import calm_cpu_threads
 from ..desktop_entry import icon_files
 from .engine import EngineInfo
+from .state import LOG_FILE
 
 APP_NAME = "lmstudio_app"
-LOG_FILE = "lmstudio_app.log"
 
 log = logging.getLogger("lmstudio_app")
 
@@ -149,6 +150,16 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     return app
 
 
+def gui_thread_garbage_collection() -> Any:
+    """Python's cycle collector, run by a timer in the GUI thread only (pyqtgraph's
+    GarbageCollector): left automatic, it may run in a worker thread (training, an import)
+    and destroy a Qt object there, such as a closed plot's menus, which deadlocks or crashes
+    the process. Keep the object returned alive while the app runs."""
+    from pyqtgraph.util.garbage_collector import GarbageCollector
+
+    return GarbageCollector(interval=1.0)
+
+
 def display_problem() -> str | None:
     """Why no window can open here (a Linux session without a display), or None."""
     if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
@@ -175,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     calm_cpu_threads()  # a no-op when __main__ ran it first
     app = create_app(argv)
+    collector = gui_thread_garbage_collection()
     from .main_window import MainWindow, screen_fit
     from .state import AppState
 
@@ -200,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     when_painted(window, state.load_engine_in_background)
     window.show()
     status = app.exec()
+    collector.timer.stop()
     log.info("exiting with status %s", status)
     return int(status)
 
