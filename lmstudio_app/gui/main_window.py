@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import platform
+from html import escape
 from typing import Any
 
 from PySide6 import __version__ as pyside_version
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from .. import __version__
 from .engine import EngineInfo
+from .help_page import HelpDialog, help_html
 from .pages.data.page import DataPage
 from .pages.playground.page import PlaygroundPage
 from .pages.runs import RunsPage
@@ -59,11 +61,15 @@ def versions_text() -> str:
     ])
 
 
-def about_text() -> str:
+def about_text(state: AppState | None = None) -> str:
+    """The About box: what the app is, its versions, and where it keeps its files."""
+    where = "" if state is None else (
+        f"<br><br>Prepared data: {escape(str(state.data_root))}<br>"
+        f"Runs: {escape(str(state.runs_root))}<br>Log: {escape(str(state.log_path))}")
     return (
         "<b>lmstudio_app</b><br>Pretrain small GPT- and BERT-style language models on your "
         "own text, on your own machine.<br><br>"
-        + versions_text().replace("\n", "<br>")
+        + versions_text().replace("\n", "<br>") + where
     )
 
 
@@ -81,6 +87,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.state = state
         self.setWindowTitle("lmstudio_app")
+        self.help_dialog: HelpDialog | None = None
         self._closing = False  # the user agreed to close (asked once)
         self._asked = False  # waiting for the training loop to stop before closing
 
@@ -118,6 +125,7 @@ class MainWindow(QMainWindow):
 
         self._build_actions()
         state.sig_status.connect(self._show_status)
+        state.sig_show_page.connect(self.show_page)
         state.sig_open_run.connect(lambda _p: self.show_page("Train"))
         state.sig_resume_run.connect(lambda _p: self.show_page("Train"))
         state.sig_compare_run.connect(lambda _p: self.show_page("Train"))
@@ -164,8 +172,10 @@ class MainWindow(QMainWindow):
             train_menu.addAction(a)
 
         help_menu = menu.addMenu("&Help")
-        help_menu.addAction(self._action("&About", QKeySequence.StandardKey.HelpContents,
-                                         self.show_about))
+        self.help_action = self._action("&Help", QKeySequence.StandardKey.HelpContents,
+                                        self.show_help)
+        help_menu.addAction(self.help_action)
+        help_menu.addAction(self._action("&About", None, self.show_about))
 
     @Slot(object)
     def _on_engine_ready(self, engine: EngineInfo) -> None:
@@ -198,7 +208,17 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def show_about(self) -> None:
-        QMessageBox.about(self, "About lmstudio_app", about_text())
+        QMessageBox.about(self, "About lmstudio_app", about_text(self.state))
+
+    @Slot()
+    def show_help(self) -> None:
+        """F1: the help page (one window, raised again if it is open)."""
+        if self.help_dialog is None:
+            self.help_dialog = HelpDialog(help_html(self.state.data_root, self.state.runs_root,
+                                                    self.state.log_path), self)
+        self.help_dialog.show()
+        self.help_dialog.raise_()
+        self.help_dialog.activateWindow()
 
     @Slot(str)
     def _show_status(self, text: str) -> None:

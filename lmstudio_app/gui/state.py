@@ -15,6 +15,8 @@ from PySide6.QtCore import QObject, QSettings, QStandardPaths, Signal
 
 from .engine import EngineInfo, read_engine_info
 
+LOG_FILE = "lmstudio_app.log"  # in the home folder, beside data/ and runs/
+
 
 def default_home() -> Path:
     """Where the app keeps its prepared data and runs unless the user chooses elsewhere."""
@@ -45,6 +47,7 @@ class AppState(QObject):
     sig_compare_run = Signal(object)  # Path: overlay this run's curves
     sig_use_run = Signal(object)  # Path: pick this run in the Playground
     sig_status = Signal(str)  # a short message for the status bar
+    sig_show_page = Signal(str)  # a page's name: show it (a link in a hint)
     sig_labeled_ready = Signal(object)  # LabeledChoice: the Train page's fine-tune defaults
     sig_engine_ready = Signal(object)  # EngineInfo: PyTorch has loaded (see engine())
 
@@ -69,6 +72,10 @@ class AppState(QObject):
     @property
     def data_root(self) -> Path:
         return self.home / "data"
+
+    @property
+    def log_path(self) -> Path:
+        return self.home / LOG_FILE
 
     # -- the engine (PyTorch), loaded after the first frame ------------------------------------
 

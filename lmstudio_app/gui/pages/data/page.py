@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFileDialog, QLabel, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QFrame, QLabel, QSplitter, QVBoxLayout, QWidget
 
 from ....core.data.corpus import ENCODINGS, CorpusOptions
 from ....core.data.tokenizer import KINDS
@@ -38,6 +38,15 @@ KEY_ENCODING = "data/encoding"
 KEY_VAL = "data/val_fraction"
 KEY_NAME = "data/out_name"
 
+FIRST_RUN_HINT = (
+    "<b>New here?</b> The bundled sample corpus (two Jane Austen novels) is listed below. "
+    "Press <b>Prepare</b> (about a minute), then press <b>Start</b> on the "
+    "<a href=\"Train\">Train page</a>, and talk to the model in the Playground once its first "
+    "checkpoint is saved. F1 opens the help.")
+FIRST_RUN_NEXT = (
+    "<b>Data ready.</b> Next: press <b>Start</b> on the <a href=\"Train\">Train page</a>; the "
+    "Playground can use the model from its first checkpoint on.")
+
 
 class DataPage(QWidget):
     """Sources, tokenizer settings, Prepare with progress and Cancel, and the store's figures."""
@@ -53,6 +62,7 @@ class DataPage(QWidget):
         self.file_dialog: QFileDialog | None = None  # the open file dialog, if any
         self._build()
         self._load_settings()
+        self.update_hint()
 
     # -- construction
 
@@ -79,10 +89,19 @@ class DataPage(QWidget):
         self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.error_label.setStyleSheet("QLabel { color: #c0392b; }")
         self.error_label.hide()
+        # The first-run hint: what to press, until a run exists.
+        self.hint = QLabel()
+        self.hint.setWordWrap(True)
+        self.hint.setFrameShape(QFrame.Shape.StyledPanel)
+        self.hint.setMargin(6)
+        self.hint.linkActivated.connect(self.state.sig_show_page.emit)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.hint)
         layout.addWidget(split, 1)
         layout.addWidget(self.error_label)
         layout.addWidget(pp)
+        self.state.sig_runs_changed.connect(self.update_hint)
+        self.state.sig_data_ready.connect(lambda _path: self.update_hint())
 
         sp.sig_changed.connect(self._on_sources_changed)
         sp.sig_counted.connect(self._on_counted)
@@ -240,6 +259,19 @@ class DataPage(QWidget):
     def _on_prepare_finished(self, outcome: str) -> None:
         self._set_preparing(False)
         self.sig_prepare_finished.emit(outcome)
+
+    # -- the first-run hint
+
+    def update_hint(self) -> None:
+        """What to press next, for someone who has not trained yet; hidden once a run exists.
+        (A few stat calls on the app's own folders.)"""
+        if any(self.state.runs_root.glob("*/config.json")):
+            self.hint.hide()
+            return
+        prepared = self.state.data_dir is not None or any(
+            self.state.data_root.glob("*/tokens.h5"))
+        self.hint.setText(FIRST_RUN_NEXT if prepared else FIRST_RUN_HINT)
+        self.hint.show()
 
     def is_preparing(self) -> bool:
         return self.prepare_panel.job is not None

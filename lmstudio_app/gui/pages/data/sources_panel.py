@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from ....core.data.corpus import CorpusOptions
+from ....core.errors import UserError
 from ....core.util.units import human_bytes
 from ...jobs import BackgroundJob
 from ...widgets.file_dialogs import open_dialog
@@ -155,7 +156,7 @@ class SourcesPanel(QWidget):
             if path in known:
                 continue
             known.add(path)
-            item = QTreeWidgetItem([Path(path).name or path, "", "", "", "counting…"])
+            item = QTreeWidgetItem([self._display_name(path), "", "", "", "counting…"])
             item.setData(_COL_SOURCE, Qt.ItemDataRole.UserRole, path)
             item.setToolTip(_COL_SOURCE, path)
             for col in (_COL_SIZE, _COL_DOCS, _COL_CHARS):
@@ -169,6 +170,18 @@ class SourcesPanel(QWidget):
         self._update_totals()
         if announce:
             self.sig_changed.emit()
+
+    @staticmethod
+    def _display_name(path: str) -> str:
+        """A source's name in the list: the bundled sample says what it is."""
+        from ....core.data.samples import sample_corpus
+
+        try:
+            if Path(path) == sample_corpus():
+                return "Bundled sample corpus (two Jane Austen novels)"
+        except UserError:  # no sample installed: nothing to name
+            pass
+        return Path(path).name or path
 
     def remove_selected(self) -> None:
         for item in self.list.selectedItems():
