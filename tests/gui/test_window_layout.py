@@ -38,6 +38,11 @@ def test_long_labels_are_cut_and_the_window_keeps_its_width(qtbot, window):
     page.curves.readout.setText(LONG)
     window.state.sig_status.emit(LONG)
     window.run_label.setText(f"Training: {LONG}")
+    data = window.pages["Data"]
+    data.figures["folder"].setText(f"/home/{LONG}/data — written")
+    data.out_label.setText(f"/home/{LONG}/data")
+    data.progress_label.setText(f"Ready: /home/{LONG}")
+    window.pages["Runs"].root_label.setText(f"Runs in /home/{LONG}")
     for name in ("Data", "Playground", "Runs", "Train"):
         window.show_page(name)
         qtbot.wait(50)

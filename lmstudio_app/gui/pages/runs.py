@@ -37,6 +37,7 @@ from ..jobs import BackgroundJob
 from ..objectives import has_classes, title
 from ..state import AppState
 from ..widgets.confusion import ConfusionDialog, has_confusion
+from ..widgets.elided_label import ElidedLabel
 from .runs_interchange import ExportDialog, ImportDialog
 
 log = logging.getLogger(__name__)
@@ -148,7 +149,7 @@ class RunsPage(QWidget):
         buttons.addWidget(self.import_button)
         buttons.addWidget(self.refresh_button)
 
-        self.root_label = QLabel()
+        self.root_label = ElidedLabel()
         self.root_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.message_label = QLabel()
         self.message_label.setWordWrap(True)

@@ -40,7 +40,7 @@ KEY_NAME = "data/out_name"
 
 FIRST_RUN_HINT = (
     "<b>New here?</b> The bundled sample corpus (two Jane Austen novels) is listed below. "
-    "Press <b>Prepare</b> (about a minute), then press <b>Start</b> on the "
+    "Press <b>Prepare</b> (seconds), then press <b>Start</b> on the "
     "<a href=\"Train\">Train page</a>, and talk to the model in the Playground once its first "
     "checkpoint is saved. F1 opens the help.")
 FIRST_RUN_NEXT = (

@@ -36,6 +36,7 @@ from ....core.data.tokenizer import KINDS, MIN_VOCAB
 from ....core.util.units import format_duration, human_bytes, human_rate
 from ...jobs import BackgroundJob
 from ...state import AppState
+from ...widgets.elided_label import ElidedLabel
 from ...widgets.field_marks import Control, FieldMarks
 from .background import PrepareSummary, default_out_name, run_prepare
 from .token_view import TokenView
@@ -84,7 +85,7 @@ class PreparePanel(QWidget):
         self.val_spin.setValue(0.05)
         self.name_edit = QLineEdit()
         self.name_edit.textEdited.connect(self._on_name_edited)
-        self.out_label = QLabel()
+        self.out_label = ElidedLabel()  # a long home folder must not widen the window
         self.out_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         form = QFormLayout()
         controls = {"kind": Control("Tokenizer", self.kind_combo),
@@ -109,7 +110,7 @@ class PreparePanel(QWidget):
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
         self.progress.setTextVisible(False)
-        self.progress_label = QLabel("")
+        self.progress_label = ElidedLabel("")
         run_row = QHBoxLayout()
         run_row.addWidget(self.prepare_button)
         run_row.addWidget(self.cancel_button)
@@ -122,7 +123,7 @@ class PreparePanel(QWidget):
                  ("vocab", "Vocabulary"), ("folder", "Folder")]
         for row, (key, title) in enumerate(names):
             grid.addWidget(QLabel(title + ":"), row, 0)
-            value = QLabel("–")
+            value = ElidedLabel("–")
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self.figures[key] = value
             grid.addWidget(value, row, 1)
