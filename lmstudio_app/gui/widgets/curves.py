@@ -449,6 +449,11 @@ class CurvesWidget(QWidget):
             # The buffers hold finite points only (see append_steps).
             for curve, series in self._lines:
                 curve.setData(*self._visible(series), skipFiniteCheck=True)
+                # One point draws no line: show it as a dot until the second one comes.
+                lone = series.n == 1
+                if lone != (curve.opts["symbol"] is not None):
+                    curve.setSymbol("o" if lone else None)
+                    curve.setSymbolPen(curve.opts["pen"])
             self.val_curve.setData(self.val.x, self.val.y, skipFiniteCheck=True)
             for plot, series in ((self.lr_plot, self.lr), (self.tps_plot, self.throughput)):
                 self._fit_flat(plot, series)

@@ -41,9 +41,11 @@ class ElidedLabel(QLabel):
         return QSize(0, super().minimumSizeHint().height())
 
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
-        hint = super().sizeHint()
-        return QSize(min(hint.width(), self.fontMetrics().horizontalAdvance(self._full) + 4),
-                     hint.height())
+        """The whole text's width (not the part shown: a label cut once would stay cut)."""
+        m = self.contentsMargins()
+        width = (self.fontMetrics().horizontalAdvance(self._full) + m.left() + m.right()
+                 + 2 * self.margin() + 2)
+        return QSize(width, super().sizeHint().height())
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt's name)
         super().resizeEvent(event)

@@ -251,3 +251,14 @@ def test_the_legend_fits_in_a_short_loss_plot(qtbot):
     legend = w.legend.sceneBoundingRect()
     view = w.loss_plot.getViewBox().sceneBoundingRect()
     assert view.contains(legend), (legend, view)
+
+
+def test_a_lone_point_is_drawn_as_a_dot_until_a_line_can_be(qtbot):
+    w = CurvesWidget()
+    qtbot.addWidget(w)
+    w.append_steps(np.array([10.0]), np.array([8.6]), np.array([1e-3]), np.array([4e3]))
+    w.flush()
+    assert w.loss_curve.opts["symbol"] == "o" and w.lr_curve.opts["symbol"] == "o"
+    w.append_steps(np.array([20.0]), np.array([8.1]), np.array([2e-3]), np.array([4e3]))
+    w.flush()
+    assert w.loss_curve.opts["symbol"] is None and w.lr_curve.opts["symbol"] is None
