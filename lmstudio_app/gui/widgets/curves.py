@@ -41,46 +41,48 @@ LEGEND_COLUMNS = 4
 _OVERLAY_COLOURS = ("#8e6cc9", "#d0873d", "#3aa59b", "#c9508a", "#7d9c2f")
 
 
-def ema(values: np.ndarray, alpha: float, start: float | None = None) -> np.ndarray:
-    """Exponential moving average y[i] = alpha*y[i-1] + (1-alpha)*x[i], vectorised by chunks.
-
-    NaN inputs carry the previous value forward. `start` is the average before values[0]
-    (None: begin at the first finite value). Within a chunk the recurrence is a scaled cumulative
-    sum; chunks are kept short enough that alpha**-k stays far from float overflow.
-    """
-    x = np.asarray(values, dtype=np.float64)
+def _recurrence(x: np.ndarray, alpha: float, prev: float) -> np.ndarray:
+    """y[i] = alpha*y[i-1] + (1-alpha)*x[i] with y[-1] = prev, for finite x, vectorised by
+    chunks: within one the recurrence is a scaled cumulative sum, and the chunks are short
+    enough that alpha**-k stays far from float overflow."""
     out = np.empty_like(x)
-    if len(x) == 0:
-        return out
+    chunk = int(max(1, min(4096, 12 * math.log(10) / -math.log(alpha))))
+    for lo in range(0, len(x), chunk):
+        seg = x[lo:lo + chunk]
+        powers = alpha ** np.arange(1, len(seg) + 1, dtype=np.float64)  # alpha^(i+1)
+        out[lo:lo + len(seg)] = powers * (prev + (1 - alpha) * np.cumsum(seg / powers))
+        prev = float(out[lo + len(seg) - 1])
+    return out
+
+
+def ema(values: np.ndarray, alpha: float, state: tuple[float, int] = (0.0, 0)
+        ) -> tuple[np.ndarray, tuple[float, int]]:
+    """TensorBoard's smoothing: the exponential moving average y[i] = alpha*y[i-1] +
+    (1-alpha)*x[i] from y = 0, divided by 1 - alpha**n after n points (debiased), so each point
+    is a weighted mean of the points so far and the first weighs no more than its share (a
+    plain average started at the first point keeps that point's weight alpha**n: the line lags
+    far behind a falling loss). NaN inputs carry the previous value forward; before the first
+    finite value the output is NaN. `state` (the biased average and its count) continues an
+    earlier call; the state after `values` is returned with the smoothed values."""
+    x = np.asarray(values, dtype=np.float64)
+    out = np.full(len(x), np.nan)
     finite = np.isfinite(x)
+    if not finite.any():
+        return out, state
     if not finite.all():  # forward-fill gaps with the last finite value
         idx = np.where(finite, np.arange(len(x)), -1)
         np.maximum.accumulate(idx, out=idx)
         x = np.where(idx >= 0, x[np.maximum(idx, 0)], np.nan)
+    first = int(np.argmax(np.isfinite(x)))
+    seg = x[first:]
     if alpha <= 0.0:
-        return x.copy()
+        out[first:] = seg
+        return out, (float(seg[-1]), state[1] + len(seg))
     alpha = min(alpha, 0.9999)
-    prev = start if start is not None and math.isfinite(start) else math.nan
-    chunk = int(max(1, min(4096, 12 * math.log(10) / -math.log(alpha))))
-    for lo in range(0, len(x), chunk):
-        seg = x[lo:lo + chunk]
-        if math.isnan(prev):  # no average yet: start at the first finite value of this chunk
-            ok = np.flatnonzero(np.isfinite(seg))
-            if len(ok) == 0:
-                out[lo:lo + len(seg)] = np.nan
-                continue
-            first = int(ok[0])
-            out[lo:lo + first] = np.nan
-            prev = float(seg[first])
-            out[lo + first:lo + len(seg)] = ema(seg[first:], alpha, prev)
-            prev = float(out[lo + len(seg) - 1])
-            continue
-        k = np.arange(1, len(seg) + 1, dtype=np.float64)
-        powers = alpha ** k  # alpha^(i+1)
-        weighted = np.cumsum(seg / powers)  # sum_j x_j alpha^-(j+1)
-        out[lo:lo + len(seg)] = powers * (prev + (1 - alpha) * weighted)
-        prev = float(out[lo + len(seg) - 1])
-    return out
+    biased = _recurrence(seg, alpha, state[0])
+    counts = state[1] + np.arange(1, len(seg) + 1, dtype=np.float64)
+    out[first:] = biased / (1.0 - alpha ** counts)
+    return out, (float(biased[-1]), state[1] + len(seg))
 
 
 def finite_view(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -148,7 +150,7 @@ class CurvesWidget(QWidget):
         self.throughput = PeakSeries()
         self.val = GrowingSeries(64)  # markers: one per evaluation, drawn as they are
         self._smoothing = 0.9
-        self._ema_last: float | None = None
+        self._ema_state: tuple[float, int] = (0.0, 0)  # see ema()
         self._dirty = False
         self._overlays: dict[str, list[pg.PlotDataItem]] = {}
         # Every line drawn from a PeakSeries, with its data.
@@ -309,9 +311,8 @@ class CurvesWidget(QWidget):
         x, y = finite_view(steps, np.asarray(loss, dtype=np.float64))
         if len(x):
             self.loss.append(x, y)
-            smooth = ema(y, self._smoothing, self._ema_last)
+            smooth, self._ema_state = ema(y, self._smoothing, self._ema_state)
             self.smoothed.append(x, smooth)
-            self._ema_last = float(smooth[-1])
         if lr is not None:
             self.lr.append(*finite_view(steps, np.asarray(lr, dtype=np.float64)))
         if tokens_per_s is not None:
@@ -345,7 +346,7 @@ class CurvesWidget(QWidget):
         previous run's curves does not carry over to the next)."""
         for series in (self.loss, self.smoothed, self.lr, self.throughput, self.val):
             series.clear()
-        self._ema_last = None
+        self._ema_state = (0.0, 0)
         self.hide_readout()
         for plot in (self.loss_plot, self.lr_plot, self.tps_plot):
             plot.enableAutoRange()
@@ -358,7 +359,7 @@ class CurvesWidget(QWidget):
         colour = _OVERLAY_COLOURS[len(self._overlays) % len(_OVERLAY_COLOURS)]
         items = []
         smoothed = PeakSeries()
-        smoothed.append(*finite_view(arrays["step"], ema(arrays["loss"], self._smoothing)))
+        smoothed.append(*finite_view(arrays["step"], ema(arrays["loss"], self._smoothing)[0]))
         items.append(self._add_line(self.loss_plot, smoothed,
                                     pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine), name))
         vx, vy = finite_view(arrays["eval_step"], arrays["val_loss"])
@@ -401,11 +402,10 @@ class CurvesWidget(QWidget):
             self.smoothing_slider.blockSignals(True)
             self.smoothing_slider.setValue(round(alpha * 100))
             self.smoothing_slider.blockSignals(False)
-        smooth = ema(self.loss.y, alpha)
+        smooth, self._ema_state = ema(self.loss.y, alpha)
         x = self.loss.x.copy()
         self.smoothed.clear()
         self.smoothed.append(x, smooth)
-        self._ema_last = float(smooth[-1]) if len(smooth) else None
         self._schedule()
 
     @property

@@ -14,15 +14,17 @@ from lmstudio_app.gui.widgets.series import GrowingSeries
 
 
 def reference_ema(values, alpha):
-    out, prev, last = [], None, None
+    """TensorBoard's smoothing, point by point: a zero-started EMA over the points so far (NaN
+    carries the last value), debiased by 1 - alpha**n."""
+    out, biased, n, last = [], 0.0, 0, None
     for v in values:
         if math.isfinite(v):
             last = v
         if last is None:
             out.append(math.nan)
             continue
-        prev = last if prev is None else alpha * prev + (1 - alpha) * last
-        out.append(prev)
+        biased, n = alpha * biased + (1 - alpha) * last, n + 1
+        out.append(biased / (1 - alpha ** n))
     return np.array(out)
 
 
@@ -42,10 +44,20 @@ def test_ema_matches_the_recurrence_and_carries_over_nan(alpha):
     rng = np.random.default_rng(0)
     values = rng.random(3000) + 2.0
     values[[0, 17, 18, 1500]] = np.nan
-    got = ema(values, alpha)
+    got, _ = ema(values, alpha)
     want = reference_ema(values, alpha)
     assert np.isnan(got[0]) and np.isnan(want[0])
     np.testing.assert_allclose(got[1:], want[1:], rtol=1e-9)
+
+
+def test_smoothing_follows_a_falling_loss_from_its_first_points():
+    # TensorBoard's debiasing: after ten points of a loss falling from 8.7 to 6, the smoothed
+    # value is a weighted mean of those ten, not 35% the first point (0.9 ** 10) as a plain
+    # average started at the first point would be.
+    loss = np.linspace(8.7, 6.0, 10)
+    smoothed, state = ema(loss, 0.9)
+    assert smoothed[0] == loss[0] and loss[-1] < smoothed[-1] < loss.mean()
+    assert state[1] == 10
 
 
 def test_incremental_smoothing_equals_smoothing_all_at_once(qtbot):
@@ -91,9 +103,10 @@ def test_nan_and_infinity_never_reach_the_curves(qtbot):
         assert np.isfinite(x).all() and np.isfinite(y).all()
     np.testing.assert_array_equal(w.loss.x, [1, 4])
     np.testing.assert_array_equal(w.val.x, [4])
-    # The smoothed curve skips the gap: the average of 2.0 then 1.5.
+    # The smoothed curve skips the gap: the debiased average of 2.0 then 1.5.
     alpha = w.smoothing
-    assert w.smoothed.y[-1] == pytest.approx(alpha * 2.0 + (1 - alpha) * 1.5)
+    assert w.smoothed.y[-1] == pytest.approx(
+        (alpha * (1 - alpha) * 2.0 + (1 - alpha) * 1.5) / (1 - alpha ** 2))
     assert w.log_box.isChecked()
     assert "step 1" in w.show_readout(1.2)
     assert "val 1.7000 @ 4" in w.show_readout(4)
