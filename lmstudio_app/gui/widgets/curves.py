@@ -214,7 +214,8 @@ class CurvesWidget(QWidget):
         # are twice that apart, so the top label of one never meets the bottom label of the next.
         self.graphics.ci.setSpacing(2 * LABEL_OVERFLOW)
         layout.addWidget(self.graphics, 1)
-        self.loss_plot = self.graphics.addPlot(row=0, col=0)
+        self.loss_plot = self.graphics.addPlot(row=0, col=0,
+                                               axisItems={"left": SparseAxis("left")})
         self.lr_plot = self.graphics.addPlot(row=1, col=0, axisItems={"left": SparseAxis("left")})
         self.tps_plot = self.graphics.addPlot(row=2, col=0,
                                               axisItems={"left": SparseAxis("left")})
@@ -227,6 +228,9 @@ class CurvesWidget(QWidget):
             plot.setLabel("left", label)
             plot.getAxis("left").setWidth(60)
             plot.getAxis("left").setStyle(hideOverlappingLabels=LABEL_OVERFLOW)
+        # A learning rate reads as 0.0005, not "500" under an axis title of "lr (x1e-06)" that
+        # is too long for a short plot (it ran into the loss plot's title).
+        self.lr_plot.getAxis("left").enableAutoSIPrefix(False)
         self.lr_plot.setXLink(self.loss_plot)
         self.tps_plot.setXLink(self.loss_plot)
         self.tps_plot.setLabel("bottom", "step")
@@ -236,6 +240,7 @@ class CurvesWidget(QWidget):
         # One row of entries (more columns as overlays come): a short plot never clips it.
         self.legend = self.loss_plot.addLegend(offset=(-10, 4), colCount=LEGEND_COLUMNS,
                                                verSpacing=-4)
+        self.legend.setZValue(10)  # over the curves, on a backing of the plot's own colour
 
         self.loss_curve = self._add_line(self.loss_plot, self.loss, pg.mkPen("#9ab8dc"),
                                          "train (raw)")
@@ -286,6 +291,9 @@ class CurvesWidget(QWidget):
                 axis.setPen(pg.mkPen(text))
                 axis.setTextPen(pg.mkPen(text))
         self.legend.setLabelTextColor(text)
+        backing = pal.color(QPalette.ColorRole.Base)
+        backing.setAlpha(200)
+        self.legend.setBrush(pg.mkBrush(backing))
 
     def changeEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
         if event.type() == QEvent.Type.PaletteChange:

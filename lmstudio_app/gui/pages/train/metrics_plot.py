@@ -26,7 +26,10 @@ class MetricsPlot(QWidget):
         self.plot.setLabel("left", "validation score")
         self.plot.setLabel("bottom", "step")
         self.plot.setYRange(0, 1)
-        self.plot.addLegend(offset=(-10, -10))  # bottom right: rising curves end top right
+        # Bottom right (rising curves end top right), two to a row: a comparison's four
+        # entries fit a short plot; on a backing of the plot's colour, over the curves.
+        legend = self.plot.addLegend(offset=(-10, -10), colCount=2, verSpacing=-4)
+        legend.setZValue(10)
         self.points: dict[str, tuple[list[float], list[float]]] = {}
         self._curves: dict[str, pg.PlotDataItem] = {}
         v = QVBoxLayout(self)
@@ -43,7 +46,11 @@ class MetricsPlot(QWidget):
             axis = self.plot.getAxis(side)
             axis.setPen(pg.mkPen(text))
             axis.setTextPen(pg.mkPen(text))
-        self.plot.plotItem.legend.setLabelTextColor(text)
+        legend = self.plot.plotItem.legend
+        legend.setLabelTextColor(text)
+        backing = pal.color(QPalette.ColorRole.Base)
+        backing.setAlpha(200)
+        legend.setBrush(pg.mkBrush(backing))
 
     def changeEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
         if event.type() == QEvent.Type.PaletteChange:

@@ -232,7 +232,7 @@ class TrainPage(QWidget):
     def _size_right_panes(self, fine: bool) -> None:
         """Pretraining: curves over samples; fine-tuning: curves over the task's metrics (its
         runs write no samples). Proportions of whatever height the splitter has."""
-        self.right_split.setSizes([340, 460, 0] if fine else [520, 0, 180])
+        self.right_split.setSizes([420, 380, 0] if fine else [520, 0, 180])
 
     def _on_mode(self, fine: bool) -> None:
         self.metrics_box.setVisible(fine)
