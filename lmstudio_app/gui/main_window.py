@@ -129,6 +129,7 @@ class MainWindow(QMainWindow):
         state.sig_open_run.connect(lambda _p: self.show_page("Train"))
         state.sig_resume_run.connect(lambda _p: self.show_page("Train"))
         state.sig_compare_run.connect(lambda _p: self.show_page("Train"))
+        state.sig_use_run.connect(lambda _p: self.show_page("Playground"))
         self.train_page.sig_run_state.connect(self.run_label.setText)
         self.train_page.sig_device.connect(self.device_label.setText)
         # Between runs, show the device a new run would use (a run on the CPU uses a core less).

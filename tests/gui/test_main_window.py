@@ -182,3 +182,10 @@ def test_app_names_icon_and_uncaught_exceptions_are_logged_and_shown(qtbot, tmp_
             if getattr(handler, "_lmstudio_app", False):
                 root.removeHandler(handler)
                 handler.close()
+
+
+def test_use_in_playground_and_open_show_their_pages(window, engine_runs):
+    window.state.sig_use_run.emit(engine_runs.gpt)
+    assert window.current_page() == "Playground"
+    window.state.sig_open_run.emit(engine_runs.gpt)
+    assert window.current_page() == "Train"

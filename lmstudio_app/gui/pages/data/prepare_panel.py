@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from ....core.data.corpus import ENCODINGS, CorpusOptions
+from ....core.data.layout import STORE
 from ....core.data.tokenizer import KINDS, MIN_VOCAB
 from ....core.util.units import format_duration, human_bytes, human_rate
 from ...jobs import BackgroundJob
@@ -161,6 +162,12 @@ class PreparePanel(QWidget):
             self.name_edit.setText(default_out_name(
                 sources, self.kind_combo.currentText(), self.vocab_spin.value()))
         self.out_label.setText(str(self.out_dir()))
+        if self.job is None and self.last_summary is None:
+            # A store from an earlier session (one stat): say so, rather than an empty line.
+            earlier = (self.out_dir() / STORE).is_file()
+            self.progress_label.setText(
+                f"Prepared before: {self.out_dir()}. Prepare reuses it while the sources and "
+                "settings stay the same." if earlier else "")
 
     def out_dir(self) -> Path:
         name = re.sub(r"[^A-Za-z0-9_.-]+", "-", self.name_edit.text().strip()).strip("-.")

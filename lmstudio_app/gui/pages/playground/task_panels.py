@@ -92,7 +92,7 @@ class ClassifyPanel(QWidget):
         self.button.setToolTip("Classify (Enter)")
         self.button.clicked.connect(self._request)
         EnterSends(self.text_edit, self._request)
-        self.result_label = QLabel("Write a text and press Classify.")
+        self.result_label = QLabel("Write a text and press Enter (or Classify).")
         self.bars = ProbabilityBars()
         box = QGroupBox("Probability of each label")
         QVBoxLayout(box).addWidget(self.bars)

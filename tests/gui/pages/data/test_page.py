@@ -220,3 +220,14 @@ def test_the_first_start_says_what_to_press_until_a_run_exists(qtbot, app_state,
     app_state.sig_runs_changed.emit()
     assert page.hint.isHidden()
     page.shutdown()
+
+
+def test_a_store_prepared_in_an_earlier_session_is_mentioned(qtbot, app_state):
+    page = make_page(qtbot, app_state)
+    assert page.progress_label.text() == ""
+    page.shutdown()
+    (page.out_dir()).mkdir(parents=True)
+    (page.out_dir() / "tokens.h5").write_bytes(b"")
+    again = make_page(qtbot, app_state)
+    assert again.progress_label.text().startswith(f"Prepared before: {again.out_dir()}.")
+    again.shutdown()
