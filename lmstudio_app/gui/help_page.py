@@ -74,7 +74,7 @@ class HelpDialog(QDialog):
 
     def __init__(self, html: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("lmstudio_app help")
+        self.setWindowTitle("Help")  # Qt adds " — lmstudio_app"
         self.browser = QTextBrowser()
         self.browser.setOpenExternalLinks(True)
         self.browser.setHtml(html)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QStandardPaths, QUrl
-from PySide6.QtWidgets import QFileDialog, QWidget
+from PySide6.QtWidgets import QFileDialog, QSplitter, QWidget
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,11 @@ def open_dialog(parent: QWidget, title: str, home: Path, start: Path | str | Non
         *samples_place(home),
     ]
     dialog.setSidebarUrls([QUrl.fromLocalFile(str(p)) for p in places if p.is_dir()])
+    # Room for the places' names ("Bundled samples" was cut to "Bundled").
+    dialog.resize(900, 560)
+    splitter = dialog.findChild(QSplitter)
+    if splitter is not None:
+        splitter.setSizes([220, 680])
     dialog.filesSelected.connect(lambda paths: on_chosen(list(paths)))
     dialog.finished.connect(dialog.deleteLater)
     dialog.open()
