@@ -28,6 +28,16 @@ def reference_ema(values, alpha):
     return np.array(out)
 
 
+def shown_curves(qtbot, width: int, height: int) -> CurvesWidget:
+    """A CurvesWidget of that size on screen (laid out, so its plots have their sizes)."""
+    w = CurvesWidget()
+    qtbot.addWidget(w)
+    w.resize(width, height)
+    w.show()
+    qtbot.waitExposed(w)
+    return w
+
+
 def test_series_grows_by_doubling_and_keeps_every_point():
     s = GrowingSeries(capacity=4)
     for i in range(10):
@@ -155,11 +165,7 @@ def test_png_export_and_overlays_from_run_events(qtbot, tmp_path):
 
 
 def test_long_curves_reach_the_plot_one_pair_a_pixel_at_any_zoom(qtbot):
-    w = CurvesWidget()
-    qtbot.addWidget(w)
-    w.resize(900, 600)
-    w.show()
-    qtbot.waitExposed(w)
+    w = shown_curves(qtbot, 900, 600)
     n = 200_000
     steps = np.arange(1, n + 1, dtype=np.float64)
     loss = 4 + np.sin(steps / 500) + np.random.default_rng(0).standard_normal(n)
@@ -197,10 +203,7 @@ def test_short_plot_axes_space_their_labels(qtbot, lo, hi, size):
 
 
 def test_a_single_point_gets_a_positive_learning_rate_axis_around_it(qtbot):
-    w = CurvesWidget()
-    qtbot.addWidget(w)
-    w.resize(700, 500)
-    w.show()
+    w = shown_curves(qtbot, 700, 500)
     w.append_steps(np.array([1.0]), np.array([8.5]), np.array([3e-3]), np.array([900.0]))
     w.flush()
     low, high = w.lr_plot.getViewBox().viewRange()[1]
@@ -214,10 +217,7 @@ def test_a_single_point_gets_a_positive_learning_rate_axis_around_it(qtbot):
 
 
 def test_a_new_run_starts_with_axes_that_follow_it_and_no_cross_hair(qtbot):
-    w = CurvesWidget()
-    qtbot.addWidget(w)
-    w.resize(700, 500)
-    w.show()
+    w = shown_curves(qtbot, 700, 500)
     steps = np.arange(1, 101, dtype=float)
     w.append_steps(steps, 5 + np.cos(steps), np.full(100, 1e-3), np.full(100, 1e3))
     w.flush()
@@ -251,11 +251,7 @@ def test_the_cross_hair_goes_when_the_mouse_leaves(qtbot):
 
 
 def test_the_legend_fits_in_a_short_loss_plot(qtbot):
-    w = CurvesWidget()
-    qtbot.addWidget(w)
-    w.resize(700, 280)
-    w.show()
-    qtbot.waitExposed(w)
+    w = shown_curves(qtbot, 700, 280)
     w.add_overlay("an-earlier-run", {"step": np.arange(1, 4.0), "loss": np.ones(3),
                                      "lr": np.ones(3), "tokens_per_s": np.ones(3),
                                      "eval_step": np.array([]), "val_loss": np.array([])})
