@@ -16,17 +16,20 @@ import threading
 import traceback
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from .. import __version__
 from ..core.errors import UserError
 from ..core.util.threads import calm_cpu_threads
 from ..desktop_entry import icon_files
+from .engine import EngineInfo
+from .state import LOG_FILE
 
 APP_NAME = "lmstudio_app"
-LOG_FILE = "lmstudio_app.log"
 
 log = logging.getLogger("lmstudio_app")
 
@@ -147,6 +150,16 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     return app
 
 
+def gui_thread_garbage_collection() -> Any:
+    """Python's cycle collector, run by a timer in the GUI thread only (pyqtgraph's
+    GarbageCollector): left automatic, it may run in a worker thread (training, an import)
+    and destroy a Qt object there, such as a closed plot's menus, which deadlocks or crashes
+    the process. Keep the object returned alive while the app runs."""
+    from pyqtgraph.util.garbage_collector import GarbageCollector
+
+    return GarbageCollector(interval=1.0)
+
+
 def display_problem() -> str | None:
     """Why no window can open here (a Linux session without a display), or None."""
     if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
@@ -158,6 +171,13 @@ def display_problem() -> str | None:
             "`lmstudio-app --help`, or `lmstudio-app demo` for the sample pipeline.")
 
 
+def _log_engine(engine: EngineInfo) -> None:
+    if engine.error:
+        log.error("the engine did not load: %s", engine.error)
+    else:
+        log.info("engine loaded; devices: %s", ", ".join(d.description for d in engine.devices))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Open the window; returns the exit status."""
     problem = display_problem()
@@ -166,22 +186,33 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     calm_cpu_threads()  # a no-op when __main__ ran it first
     app = create_app(argv)
+    collector = gui_thread_garbage_collection()
     from .main_window import MainWindow, screen_fit
     from .state import AppState
 
     state = AppState()
+    state.defer_engine()  # PyTorch loads after the first frame (see first_frame.py)
     for folder in (state.home, state.data_root, state.runs_root):
         folder.mkdir(parents=True, exist_ok=True)
     log_path = setup_logging(state.home)
     reporter = ExceptionReporter(log_path)
     reporter.install()
-    log.info("starting; data folder %s", state.home)
+    log.info("starting lmstudio_app %s; prepared data in %s, runs in %s, this log in %s",
+             __version__, state.data_root, state.runs_root, log_path)
 
     window = MainWindow(state)
     window.setWindowIcon(app.windowIcon())
     screen_fit(window)
+    from .first_frame import StartupProbe, probe_seconds, when_painted
+
+    seconds = probe_seconds()
+    if seconds is not None:
+        state.sig_engine_ready.connect(StartupProbe(window, seconds).engine_ready)
+    state.sig_engine_ready.connect(_log_engine)
+    when_painted(window, state.load_engine_in_background)
     window.show()
     status = app.exec()
+    collector.timer.stop()
     log.info("exiting with status %s", status)
     return int(status)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import platform
+from html import escape
 from typing import Any
 
 from PySide6 import __version__ as pyside_version
@@ -18,7 +19,6 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QHBoxLayout,
-    QLabel,
     QListWidget,
     QMainWindow,
     QMessageBox,
@@ -27,11 +27,14 @@ from PySide6.QtWidgets import (
 )
 
 from .. import __version__
+from .engine import EngineInfo
+from .help_page import HelpDialog, help_html
 from .pages.data.page import DataPage
 from .pages.playground.page import PlaygroundPage
 from .pages.runs import RunsPage
 from .pages.train.page import TrainPage
 from .state import AppState
+from .widgets.elided_label import ElidedLabel
 
 log = logging.getLogger(__name__)
 
@@ -58,22 +61,25 @@ def versions_text() -> str:
     ])
 
 
-def about_text() -> str:
+def about_text(state: AppState | None = None) -> str:
+    """The About box: what the app is, its versions, and where it keeps its files."""
+    where = "" if state is None else (
+        f"<br><br>Prepared data: {escape(str(state.data_root))}<br>"
+        f"Runs: {escape(str(state.runs_root))}<br>Log: {escape(str(state.log_path))}")
     return (
         "<b>lmstudio_app</b><br>Pretrain small GPT- and BERT-style language models on your "
         "own text, on your own machine.<br><br>"
-        + versions_text().replace("\n", "<br>")
+        + versions_text().replace("\n", "<br>") + where
     )
 
 
-def default_device_text() -> str:
-    from ..core.util.device import describe_device, resolve_device
-
-    try:
-        return describe_device(resolve_device("auto"))
-    except Exception as exc:  # a broken driver must not keep the window from opening
-        log.warning("could not describe the device: %s", exc)
-        return "device unknown"
+def device_text(engine: EngineInfo | None) -> str:
+    """The status bar's device: the one a new run would use, or what keeps it unknown."""
+    if engine is None:
+        return "Loading the engine (PyTorch)…"
+    if engine.error:
+        return f"The engine did not load: {engine.error}"
+    return engine.default
 
 
 class MainWindow(QMainWindow):
@@ -81,6 +87,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.state = state
         self.setWindowTitle("lmstudio_app")
+        self.help_dialog: HelpDialog | None = None
         self._closing = False  # the user agreed to close (asked once)
         self._asked = False  # waiting for the training loop to stop before closing
 
@@ -109,17 +116,20 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.stack, 1)
         self.setCentralWidget(central)
 
-        self.device_label = QLabel(default_device_text())
+        self.device_label = ElidedLabel(device_text(state.engine()))
         self.device_label.setToolTip("The device training uses")
-        self.run_label = QLabel("Idle")
+        state.sig_engine_ready.connect(self._on_engine_ready)
+        self.run_label = ElidedLabel("Idle")
         self.statusBar().addPermanentWidget(self.run_label)
         self.statusBar().addPermanentWidget(self.device_label)
 
         self._build_actions()
         state.sig_status.connect(self._show_status)
+        state.sig_show_page.connect(self.show_page)
         state.sig_open_run.connect(lambda _p: self.show_page("Train"))
         state.sig_resume_run.connect(lambda _p: self.show_page("Train"))
         state.sig_compare_run.connect(lambda _p: self.show_page("Train"))
+        state.sig_use_run.connect(lambda _p: self.show_page("Playground"))
         self.train_page.sig_run_state.connect(self.run_label.setText)
         self.train_page.sig_device.connect(self.device_label.setText)
         # Between runs, show the device a new run would use (a run on the CPU uses a core less).
@@ -163,8 +173,16 @@ class MainWindow(QMainWindow):
             train_menu.addAction(a)
 
         help_menu = menu.addMenu("&Help")
-        help_menu.addAction(self._action("&About", QKeySequence.StandardKey.HelpContents,
-                                         self.show_about))
+        self.help_action = self._action("&Help", QKeySequence.StandardKey.HelpContents,
+                                        self.show_help)
+        help_menu.addAction(self.help_action)
+        help_menu.addAction(self._action("&About", None, self.show_about))
+
+    @Slot(object)
+    def _on_engine_ready(self, engine: EngineInfo) -> None:
+        self._idle_device = device_text(engine)
+        if not self.train_page.session.is_running():
+            self.device_label.setText(self._idle_device)
 
     @Slot()
     def _update_actions(self, *_: Any) -> None:
@@ -191,7 +209,17 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def show_about(self) -> None:
-        QMessageBox.about(self, "About lmstudio_app", about_text())
+        QMessageBox.about(self, "About lmstudio_app", about_text(self.state))
+
+    @Slot()
+    def show_help(self) -> None:
+        """F1: the help page (one window, raised again if it is open)."""
+        if self.help_dialog is None:
+            self.help_dialog = HelpDialog(help_html(self.state.data_root, self.state.runs_root,
+                                                    self.state.log_path), self)
+        self.help_dialog.show()
+        self.help_dialog.raise_()
+        self.help_dialog.activateWindow()
 
     @Slot(str)
     def _show_status(self, text: str) -> None:
@@ -260,6 +288,7 @@ class MainWindow(QMainWindow):
         for page in self.pages.values():
             if hasattr(page, "shutdown"):
                 page.shutdown()
+        self.state.shutdown()
         event.accept()
         super().closeEvent(event)
 

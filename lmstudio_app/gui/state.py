@@ -13,6 +13,10 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QSettings, QStandardPaths, Signal
 
+from .engine import EngineInfo, read_engine_info
+
+LOG_FILE = "lmstudio_app.log"  # in the home folder, beside data/ and runs/
+
 
 def default_home() -> Path:
     """Where the app keeps its prepared data and runs unless the user chooses elsewhere."""
@@ -36,13 +40,16 @@ class AppState(QObject):
     sig_data_ready = Signal(object)  # Path of a prepared data folder (tokens.h5, tokenizer.model)
     sig_run_started = Signal(object)  # Path of the run folder now training
     sig_run_finished = Signal(object, str)  # Path, reason: completed | stopped | failed
+    sig_run_progress = Signal(object, int, int)  # Path of the run training, its step, max_steps
     sig_runs_changed = Signal()  # a run folder appeared, changed state or was deleted
     sig_open_run = Signal(object)  # Path: show this run's curves on the Train page
     sig_resume_run = Signal(object)  # Path: continue this run on the Train page
     sig_compare_run = Signal(object)  # Path: overlay this run's curves
     sig_use_run = Signal(object)  # Path: pick this run in the Playground
     sig_status = Signal(str)  # a short message for the status bar
+    sig_show_page = Signal(str)  # a page's name: show it (a link in a hint)
     sig_labeled_ready = Signal(object)  # LabeledChoice: the Train page's fine-tune defaults
+    sig_engine_ready = Signal(object)  # EngineInfo: PyTorch has loaded (see engine())
 
     def __init__(self, settings: QSettings | None = None, home: Path | None = None,
                  parent: QObject | None = None) -> None:
@@ -53,6 +60,9 @@ class AppState(QObject):
         )
         self.data_dir: Path | None = None
         self.training_run: Path | None = None
+        self._engine: EngineInfo | None = None
+        self._engine_job: Any = None  # the BackgroundJob loading the engine, while it runs
+        self._engine_deferred = False  # the app loads it after the first frame
         self.sig_data_ready.connect(self._remember_data)
 
     @property
@@ -62,6 +72,50 @@ class AppState(QObject):
     @property
     def data_root(self) -> Path:
         return self.home / "data"
+
+    @property
+    def log_path(self) -> Path:
+        return self.home / LOG_FILE
+
+    # -- the engine (PyTorch), loaded after the first frame ------------------------------------
+
+    def engine(self) -> EngineInfo | None:
+        """The engine's facts; None until a deferred load has finished (sig_engine_ready says
+        when). Without defer_engine() (tests, scripts) the first call reads them at once."""
+        if self._engine is None and not self._engine_deferred:
+            self._engine = read_engine_info()
+        return self._engine
+
+    def defer_engine(self) -> None:
+        """Leave PyTorch unloaded until load_engine_in_background() (the first frame first)."""
+        self._engine_deferred = True
+
+    def load_engine_in_background(self) -> None:
+        """Import PyTorch in a worker thread; sig_engine_ready(EngineInfo) when it is done."""
+        self._engine_deferred = True
+        if self._engine is not None or self._engine_job is not None:
+            return
+        from .jobs import BackgroundJob
+
+        job = BackgroundJob(lambda report, cancel: read_engine_info(), self)
+        job.sig_result.connect(self._on_engine_loaded)
+        job.sig_finished.connect(self._on_engine_job_finished)
+        self._engine_job = job
+        job.start()
+
+    def _on_engine_loaded(self, info: EngineInfo) -> None:
+        self._engine = info
+        self.sig_engine_ready.emit(info)
+
+    def _on_engine_job_finished(self) -> None:
+        job, self._engine_job = self._engine_job, None
+        if job is not None:
+            job.deleteLater()
+
+    def shutdown(self) -> None:
+        """Wait for the engine's background load, if it still runs (an import cannot stop)."""
+        if self._engine_job is not None:
+            self._engine_job.wait_finished(60000)
 
     def _remember_data(self, path: Path) -> None:
         self.data_dir = Path(path)

@@ -44,6 +44,7 @@ class QtSink(QObject, MetricsSink):
     sig_paused = Signal(int)
     sig_finished = Signal(int, str)
     sig_failed = Signal(str)
+    sig_phase = Signal(str)
 
     def __init__(self, max_rate_hz: float = 4.0, parent: QObject | None = None) -> None:
         QObject.__init__(self, parent)
@@ -53,6 +54,7 @@ class QtSink(QObject, MetricsSink):
         self._max_steps = 0
         self._last_emit = 0.0
         self.emitted_batches = 0  # how many sig_steps were sent (for tests and benchmarks)
+        self.live_step = 0  # the last step done, set every step; the GUI thread polls it
 
     # -- the worker thread calls these --------------------------------------------------------
 
@@ -76,6 +78,12 @@ class QtSink(QObject, MetricsSink):
             self._last_emit = time.monotonic()
             self.emitted_batches += 1
             self.sig_steps.emit(np.asarray(rows, dtype=np.float64), max_steps)
+
+    def progress(self, step: int, max_steps: int) -> None:
+        self.live_step = step  # one int: no signal per step, no lock (an int store is atomic)
+
+    def phase(self, text: str) -> None:
+        self.sig_phase.emit(text)
 
     def evaluation(self, m: EvalMetrics) -> None:
         self.flush()
@@ -117,6 +125,7 @@ class TrainingSession(QObject):
     sig_message = Signal(str)
     sig_paused = Signal(int)
     sig_failed = Signal(str)
+    sig_phase = Signal(str)  # what the loop does between steps: loading, compiling, evaluating
     sig_done = Signal(object, str)
 
     def __init__(self, parent: QObject | None = None, max_rate_hz: float = 4.0) -> None:
@@ -151,6 +160,7 @@ class TrainingSession(QObject):
         sink.sig_paused.connect(self._on_paused)
         sink.sig_finished.connect(self._on_finished)
         sink.sig_failed.connect(self._on_failed)
+        sink.sig_phase.connect(self.sig_phase)
         run_path = self.run_dir
 
         def work(report: Any, cancel: threading.Event) -> Any:
@@ -164,10 +174,14 @@ class TrainingSession(QObject):
         job.sig_finished.connect(self._on_job_finished)
         self.control, self._sink, self._job = control, sink, job
         self._set_state("starting")
+        log.info("%s run %s (%s, preset %s, %d steps, device %s)",
+                 "resuming" if resume else "starting", run_path, cfg.objective, cfg.preset,
+                 cfg.train.max_steps, cfg.train.device)
         job.start()
 
     def pause(self) -> None:
         if self.control is not None and self.state in ("starting", "running"):
+            log.info("run %s: pausing at step %d", self.run_dir, self.live_step())
             self.control.pause()
             self._set_state("pausing")
 
@@ -179,6 +193,7 @@ class TrainingSession(QObject):
     def stop(self) -> None:
         """Ask the loop to stop at the next step boundary; it saves, then the thread ends."""
         if self.control is not None and self.is_running():
+            log.info("run %s: stop asked at step %d", self.run_dir, self.live_step())
             self.control.stop()
             self._set_state("stopping")
 
@@ -188,6 +203,11 @@ class TrainingSession(QObject):
     @property
     def sink(self) -> QtSink | None:
         return self._sink
+
+    def live_step(self) -> int:
+        """The last step the loop has done (between log points too): poll it, a few times a
+        second, while a run goes."""
+        return max(self.step, self._sink.live_step if self._sink is not None else 0)
 
     def wait_finished(self, timeout_ms: int = 60000) -> bool:
         """Spin the event loop until the worker thread has ended (never QThread.wait)."""
@@ -243,5 +263,6 @@ class TrainingSession(QObject):
             self._sink.deleteLater()
             self._sink = None
         reason = self.reason or "stopped"
+        log.info("run %s: %s at step %d", self.run_dir, reason, self.step)
         self._set_state("idle")
         self.sig_done.emit(self.run_dir, reason)

@@ -55,3 +55,16 @@ def test_gpt2_small_flops_and_mfu_follow_nanogpt():
     half = 0.5 * 989e12 / flops_per_token(cfg)
     assert mfu(half, cfg, "NVIDIA H200") == pytest.approx(0.5)
     assert mfu(2 * half, cfg, "NVIDIA H200", n_devices=2) == pytest.approx(0.5)
+
+
+def test_a_run_bigger_than_the_memory_names_the_settings_that_shrink_its_largest_part():
+    from lmstudio_app.core.util.memory import physical_memory_bytes, too_big
+
+    big = _estimate(batch_size=512, block_size=1024)
+    assert big.dominant in ("activations", "logits")
+    error = too_big(big, big.total // 2, "on this machine")
+    assert error is not None and error.fields[:2] == ("batch_size", "block_size")
+    assert "more than the" in str(error) and big.dominant in str(error)
+    assert too_big(big, big.total, "on this machine") is None  # fits exactly
+    assert too_big(big, None, "on this machine") is None  # memory unknown: no claim
+    assert physical_memory_bytes() > 1 << 28  # this machine has at least 256 MiB

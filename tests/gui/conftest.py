@@ -22,6 +22,21 @@ from PySide6.QtCore import QSettings, Qt, QThread  # noqa: E402
 
 from lmstudio_app.gui.state import AppState  # noqa: E402
 
+
+@pytest.fixture(scope="session", autouse=True)
+def gui_thread_garbage_collection(qapp):
+    """As the app does (gui/app.py): Python's cycle collector runs in the GUI thread only, never
+    in a worker, where collecting an earlier test's plot (its Qt menus) deadlocked a run."""
+    import gc
+
+    from lmstudio_app.gui.app import gui_thread_garbage_collection as start
+
+    collector = start()
+    yield collector
+    collector.timer.stop()
+    gc.enable()
+
+
 _started: list[QThread] = []
 _original_start = QThread.start
 

@@ -7,7 +7,7 @@ import platform
 
 import pytest
 import torch
-from PySide6.QtCore import QSettings, QTimer, qVersion
+from PySide6.QtCore import QSettings, Qt, QTimer, qVersion
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from lmstudio_app.core import runs
@@ -77,12 +77,31 @@ def test_opens_with_four_pages_and_the_device(window):
     assert not window.start_action.isEnabled()  # no data yet
 
 
-def test_about_names_python_pytorch_and_qt():
-    text = about_text()
+def test_about_names_python_pytorch_qt_and_where_the_files_live(window):
+    text = about_text(window.state)
     assert f"Python {platform.python_version()}" in text
     assert f"PyTorch {torch.__version__}" in text
     assert f"Qt {qVersion()}" in text
     assert ("CUDA" in text) or ("CPU build" in text)
+    state = window.state
+    for label, path in (("Prepared data", state.data_root), ("Runs", state.runs_root),
+                        ("Log", state.home / "lmstudio_app.log")):
+        assert f"{label}: {path}" in text
+
+
+def test_f1_opens_a_help_page_on_the_pages_and_curves(qtbot, window):
+    window.activateWindow()
+    qtbot.waitActive(window)
+    qtbot.keyClick(window, Qt.Key.Key_F1)
+    dialog = window.help_dialog
+    assert dialog is not None and dialog.isVisible()
+    text = dialog.browser.toPlainText()
+    for name in ("Data", "Train", "Playground", "Runs", "validation", "lr", "tokens/s",
+                 "Prepare", "Start", str(window.state.runs_root)):
+        assert name in text, name
+    qtbot.keyClick(window, Qt.Key.Key_F1)  # again: the same window, not a second one
+    assert window.help_dialog is dialog
+    dialog.close()
 
 
 def test_geometry_and_page_are_restored(qtbot, tmp_path, settings):
@@ -163,3 +182,10 @@ def test_app_names_icon_and_uncaught_exceptions_are_logged_and_shown(qtbot, tmp_
             if getattr(handler, "_lmstudio_app", False):
                 root.removeHandler(handler)
                 handler.close()
+
+
+def test_use_in_playground_and_open_show_their_pages(window, engine_runs):
+    window.state.sig_use_run.emit(engine_runs.gpt)
+    assert window.current_page() == "Playground"
+    window.state.sig_open_run.emit(engine_runs.gpt)
+    assert window.current_page() == "Train"

@@ -15,10 +15,8 @@ from typing import Any
 
 from .. import runs
 from ..config import RunConfig
-from ..objectives.finetune_setup import scratch_twin
 from .control import RunControl
 from .sinks import MetricsSink, StepMetrics
-from .trainer import Trainer
 
 SIDES = ("pretrained", "scratch")
 NOT_STARTED = "not started"  # the reason of a side that a stop kept from starting
@@ -61,8 +59,8 @@ class CompareSink(MetricsSink):
     """Turns one side's training events into CompareProgress reports, for a face that shows
     the comparison's progress (the window connects `report` to a signal).
 
-    Called in the training thread. Steps are reported at most `max_rate_hz` times a second
-    (and the last step always); the start and the end at once.
+    Called in the training thread. Steps (every one, not only the logged ones) are reported at
+    most `max_rate_hz` times a second (and the last step always); the start and the end at once.
     """
 
     def __init__(self, init: str, report: Callable[[CompareProgress], None],
@@ -78,11 +76,14 @@ class CompareSink(MetricsSink):
         self.report(CompareProgress(self.init, int(info.get("start_step", 0)), self.max_steps))
 
     def step(self, m: StepMetrics) -> None:
-        self.max_steps = m.max_steps
+        self.progress(m.step, m.max_steps)
+
+    def progress(self, step: int, max_steps: int) -> None:
+        self.max_steps = max_steps
         now = time.monotonic()
-        if now - self._last >= self._interval or m.step >= m.max_steps:
+        if now - self._last >= self._interval or step >= max_steps:
             self._last = now
-            self.report(CompareProgress(self.init, m.step, m.max_steps))
+            self.report(CompareProgress(self.init, step, max_steps))
 
     def finished(self, step: int, reason: str) -> None:
         self.report(CompareProgress(self.init, step, self.max_steps))
@@ -105,6 +106,11 @@ def compare_init(
     its MetricsSink. Returns both results, pretrained first; a failed side carries its error,
     and a side a stop kept from starting has the reason NOT_STARTED.
     """
+    # Imported here: the verdict and the progress reports above serve a window that has not
+    # loaded PyTorch yet.
+    from ..objectives.finetune_setup import scratch_twin
+    from .trainer import Trainer
+
     out: list[InitResult] = []
     for init, cfg, run_dir in (("pretrained", cfg_pretrained, run_dirs[0]),
                                ("scratch", scratch_twin(cfg_pretrained), run_dirs[1])):

@@ -50,6 +50,13 @@ class MetricsSink:
     def step(self, m: StepMetrics) -> None:
         pass
 
+    def progress(self, step: int, max_steps: int) -> None:
+        """Every optimizer step, between log points: keep it cheap (store two ints)."""
+
+    def phase(self, text: str) -> None:
+        """What the loop is doing when it is not stepping ("loading the data", "compiling the
+        model", "evaluating"): for a face that shows it; not a log line."""
+
     def evaluation(self, m: EvalMetrics) -> None:
         pass
 
@@ -85,6 +92,14 @@ class FanOutSink(MetricsSink):
     def step(self, m: StepMetrics) -> None:
         for s in self.sinks:
             s.step(m)
+
+    def progress(self, step: int, max_steps: int) -> None:
+        for s in self.sinks:
+            s.progress(step, max_steps)
+
+    def phase(self, text: str) -> None:
+        for s in self.sinks:
+            s.phase(text)
 
     def evaluation(self, m: EvalMetrics) -> None:
         for s in self.sinks:
@@ -227,6 +242,8 @@ class RecordingSink(MetricsSink):
         self.evals: list[EvalMetrics] = []
         self.checkpoints: list[tuple[int, str, bool]] = []
         self.messages: list[str] = []
+        self.phases: list[str] = []
+        self.progress_steps: list[int] = []
         self.finish: tuple[int, str] | None = None
         self.failure: str | None = None
 
@@ -244,6 +261,12 @@ class RecordingSink(MetricsSink):
 
     def message(self, text: str) -> None:
         self.messages.append(text)
+
+    def progress(self, step: int, max_steps: int) -> None:
+        self.progress_steps.append(step)
+
+    def phase(self, text: str) -> None:
+        self.phases.append(text)
 
     def finished(self, step: int, reason: str) -> None:
         self.finish = (step, reason)

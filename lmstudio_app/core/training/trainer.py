@@ -262,6 +262,7 @@ class Trainer:
 
     def _train(self) -> TrainResult:
         cfg, t = self.cfg, self.cfg.train
+        self.sink.phase("loading the data and building the model")
         try:
             rt = setup_runtime(t.device, t.dtype)
             self.rt = rt
@@ -297,6 +298,8 @@ class Trainer:
                 model, device_ids=[rt.device.index] if rt.device.type == "cuda" else None
             )
         step_model = torch.compile(train_model) if t.compile else train_model
+        if t.compile:
+            self.sink.phase("compiling the model: the first steps take longer")
         self._ddp = train_model if rt.distributed else None
 
         self.sink.started({
@@ -333,11 +336,14 @@ class Trainer:
                 reason = "stopped"
                 break
             if self.control.paused:
+                paused_at = time.perf_counter()
                 self._save(model, optimizer, scaler, objective, best=False)
                 self._record("paused", None)
                 self.control.wait_if_paused(lambda: self.sink.paused(self.step))
                 self._record("running", None)
-                window_start, window_steps = time.perf_counter(), 0
+                # The log window keeps its steps and their summed loss; only the pause's time
+                # leaves it (restarting it would divide the window's loss by fewer steps).
+                window_start += time.perf_counter() - paused_at
                 continue
 
             lr = lr_at(self.step, t.learning_rate, t.min_lr_value, t.warmup_steps_value,
@@ -368,6 +374,7 @@ class Trainer:
             optimizer.zero_grad(set_to_none=True)
             self.step += 1
             window_steps += 1
+            self.sink.progress(self.step, t.max_steps)
 
             last = self.step == t.max_steps
             log_now = self.step % t.log_interval == 0 or last
@@ -388,8 +395,10 @@ class Trainer:
                 window_start, window_steps = time.perf_counter(), 0
 
             if self.step % t.eval_interval == 0 or last:
+                evaluating_at = time.perf_counter()
+                self.sink.phase("evaluating")
                 self._evaluate_and_save(model, objective, optimizer, scaler, rt)
-                window_start = time.perf_counter()
+                window_start += time.perf_counter() - evaluating_at
             elif self.step % t.checkpoint_interval_value == 0:
                 self._save(model, optimizer, scaler, objective, best=False)
 

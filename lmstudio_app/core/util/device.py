@@ -137,18 +137,3 @@ def describe_device(device: torch.device) -> str:
     cpu = platform.processor() or platform.machine()
     n = torch.get_num_threads()
     return f"CPU: {n} thread{'s' if n != 1 else ''}" + (f" ({cpu})" if cpu else "")
-
-
-def estimate_memory_bytes(n_params: int, batch_size: int, block_size: int, n_layer: int,
-                          n_embd: int, vocab_size: int, mixed_precision: bool) -> int:
-    """A rough training-memory estimate: weights, gradients, AdamW moments and activations.
-
-    Activations follow the usual per-layer count for a transformer block (about 34 values per
-    token and width, plus the attention scores SDPA avoids materialising), and the logits.
-    """
-    weights = n_params * 4 * 4  # fp32 weights, gradients and the two AdamW moments
-    act_bytes = 2 if mixed_precision else 4
-    tokens = batch_size * block_size
-    activations = tokens * n_embd * 34 * n_layer * act_bytes
-    logits = tokens * vocab_size * 4 * 2  # logits and their gradient
-    return weights + activations + logits

@@ -13,9 +13,12 @@ and flash attention and are checked by `bench/gpu.py` against torch.cuda.max_mem
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from ..config import RunConfig
+from ..errors import UserError
+from .units import human_bytes
 
 MIB = 1 << 20
 # Bytes per unit of each part, by device type: fitted on the CPU (fp32), derived for CUDA.
@@ -65,3 +68,37 @@ def estimate_training_memory(cfg: RunConfig, n_params: int, device_type: str) ->
         "attention scores": int(t.batch_size * m.n_head * T * T * m.n_layer * k["per_score"]),
     }
     return MemoryEstimate({name: v for name, v in parts.items() if v > 0})
+
+
+# The settings that shrink each part most directly (config field names), first the cheapest.
+SHRINKS = {
+    "activations": ("batch_size", "block_size", "n_layer"),
+    "logits": ("batch_size", "block_size"),
+    "attention scores": ("block_size", "batch_size"),
+    "weights and optimizer": ("n_layer", "n_embd"),
+}
+
+
+def physical_memory_bytes() -> int | None:
+    """This machine's physical memory (bytes), or None where the system does not say."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def too_big(estimate: MemoryEstimate, limit: int | None, where: str) -> UserError | None:
+    """A UserError naming the settings to lower when `estimate` exceeds `limit` bytes, the
+    memory `where` ("on this machine", "on cuda:0"); None when it fits or the limit is unknown.
+
+    Raises nothing: the caller decides whether it is a warning or a refusal (the estimate is
+    within ~25% of the measured peak, see the module's docstring)."""
+    if not limit or estimate.total <= limit:
+        return None
+    part = estimate.dominant
+    fields = SHRINKS.get(part, ())
+    advice = "lower these settings" if fields else "choose a smaller model"
+    return UserError(
+        f"about {human_bytes(estimate.total)} to train, more than the {human_bytes(limit)} "
+        f"of memory {where}; {part} take {human_bytes(estimate.parts[part])} of it: {advice}.",
+        field=fields)

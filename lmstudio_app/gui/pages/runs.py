@@ -10,6 +10,7 @@ runs_interchange.py.
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -35,7 +37,10 @@ from ..jobs import BackgroundJob
 from ..objectives import has_classes, title
 from ..state import AppState
 from ..widgets.confusion import ConfusionDialog, has_confusion
+from ..widgets.elided_label import ElidedLabel
 from .runs_interchange import ExportDialog, ImportDialog
+
+log = logging.getLogger(__name__)
 
 POLL_MS = 2000
 COLUMNS = ("Name", "Objective", "Preset", "Steps", "Best val loss", "State")
@@ -85,6 +90,9 @@ class RunsPage(QWidget):
         self._summaries: list[runs.RunSummary] = []
         self._signature: tuple = ()
         self._jobs: dict[BackgroundJob, str] = {}  # reading a run's results -> the run's name
+        # The run training now: its step and max_steps as the loop reports them (its status
+        # file on disk is written only at checkpoints).
+        self._live: tuple[Path, int, int] | None = None
         self.confusion_dialog: ConfusionDialog | None = None
         self.interchange_dialog: ExportDialog | ImportDialog | None = None
 
@@ -111,7 +119,8 @@ class RunsPage(QWidget):
         self.compare_button.setToolTip("Overlay this run's curves on the Train page")
         self.use_button = QPushButton("Use in Playground")
         self.reveal_button = QPushButton("Reveal")
-        self.reveal_button.setToolTip("Open the run folder in the file manager")
+        self.reveal_button.setToolTip("Open the run folder in the file manager; its path is "
+                                      "shown and copied to the clipboard")
         self.delete_button = QPushButton("Delete…")
         self.confusion_button = QPushButton("Confusion…")
         self.refresh_button.clicked.connect(self.refresh)
@@ -140,10 +149,11 @@ class RunsPage(QWidget):
         buttons.addWidget(self.import_button)
         buttons.addWidget(self.refresh_button)
 
-        self.root_label = QLabel()
+        self.root_label = ElidedLabel()
         self.root_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.message_label = QLabel()
         self.message_label.setWordWrap(True)
+        self.message_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.root_label)
@@ -153,7 +163,8 @@ class RunsPage(QWidget):
 
         state.sig_runs_changed.connect(self.refresh)
         state.sig_run_started.connect(lambda _path: self.refresh())
-        state.sig_run_finished.connect(lambda _path, _reason: self.refresh())
+        state.sig_run_finished.connect(self._on_run_finished)
+        state.sig_run_progress.connect(self._on_run_progress)
 
         self._poll = QTimer(self)
         self._poll.setInterval(POLL_MS)
@@ -177,13 +188,15 @@ class RunsPage(QWidget):
             name = QTableWidgetItem(s.name)
             name.setData(Qt.ItemDataRole.UserRole, str(s.path))
             name.setToolTip(str(s.path))
-            steps = _NumberItem(f"{s.step:,} / {s.max_steps:,}")
-            steps.setData(Qt.ItemDataRole.UserRole, s.step)
+            steps = _NumberItem()
+            self._set_steps(steps, s.step, s.max_steps)
             best = _NumberItem("–" if s.best_val_loss is None else f"{s.best_val_loss:.4f}")
             best.setData(Qt.ItemDataRole.UserRole, s.best_val_loss)
             state = s.state
             if self._is_training(s.path):
                 state = "training"
+                if self._live is not None and self._live[0] == s.path:
+                    self._set_steps(steps, *self._live[1:])
             cells = [name, QTableWidgetItem(title(s.objective)),
                      QTableWidgetItem(s.preset), steps, best, QTableWidgetItem(state)]
             for col, item in enumerate(cells):
@@ -196,6 +209,23 @@ class RunsPage(QWidget):
             self.select_run(keep)
         self._update_buttons()
         self.sig_refreshed.emit()
+
+    @staticmethod
+    def _set_steps(item: QTableWidgetItem, step: int, max_steps: int) -> None:
+        item.setText(f"{step:,} / {max_steps:,}")
+        item.setData(Qt.ItemDataRole.UserRole, step)
+
+    def _on_run_progress(self, path: Path, step: int, max_steps: int) -> None:
+        """The training run's step, as the loop reports it: its row follows at once."""
+        self._live = (Path(path), step, max_steps)
+        for r in range(self.table.rowCount()):
+            if Path(self.table.item(r, 0).data(Qt.ItemDataRole.UserRole)) == Path(path):
+                self._set_steps(self.table.item(r, 3), step, max_steps)
+                return
+
+    def _on_run_finished(self, _path: Path, _reason: str) -> None:
+        self._live = None
+        self.refresh()
 
     def _poll_disk(self) -> None:
         if not self.isVisible():
@@ -268,9 +298,16 @@ class RunsPage(QWidget):
         self._emit_for_selected(self.state.sig_open_run)
 
     def reveal_selected(self) -> None:
+        """Open the run's folder in the file manager, and in any case show its path and copy it
+        to the clipboard: a machine without a file manager opens nothing, without a word."""
         path = self.selected_path()
-        if path is not None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+        if path is None:
+            return
+        QApplication.clipboard().setText(str(path))
+        opened = QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+        self.message_label.setText(
+            f"{'Opened in the file manager' if opened else 'No file manager opened it'}: "
+            f"{path} (the path is copied to the clipboard).")
 
     def delete_selected(self) -> None:
         path = self.selected_path()
@@ -292,6 +329,7 @@ class RunsPage(QWidget):
             self.message_label.setText(f"Could not delete {s.name}: {exc}")
             return
         self.message_label.setText(f"Deleted {s.name}.")
+        log.info("deleted run %s", s.path)
         self.state.sig_status.emit(f"Deleted run {s.name}")
         self.state.sig_runs_changed.emit()  # refreshes this page too
 

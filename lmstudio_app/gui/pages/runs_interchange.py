@@ -9,6 +9,7 @@ show the new run.
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,8 @@ from PySide6.QtWidgets import (
 
 from ..jobs import BackgroundJob
 from ..state import AppState
+
+log = logging.getLogger(__name__)
 
 FORMATS = {"Hugging Face folder (transformers)": "hf",
            "GGUF file (llama.cpp, Ollama, LM Studio)": "gguf"}
@@ -92,7 +95,7 @@ class _JobDialog(QDialog):
         self.job = BackgroundJob(fn, self)
         self.job.sig_progress.connect(self._progress)
         self.job.sig_result.connect(self._succeeded)
-        self.job.sig_error.connect(lambda line: self.message.setText(f"Failed: {line}"))
+        self.job.sig_error.connect(self._failed)
         self.job.sig_finished.connect(self._finished)
         self.action_button.setEnabled(False)
         self.progress.setValue(0)
@@ -111,7 +114,12 @@ class _JobDialog(QDialog):
     def _succeeded(self, result: Any) -> None:
         self.progress.setValue(100)
         self.message.setText(self.describe(result))
+        log.info("%s: %s", self.windowTitle(), self.message.text())
         self.sig_done.emit(result)
+
+    def _failed(self, line: str) -> None:
+        self.message.setText(f"Failed: {line}")
+        log.warning("%s failed: %s", self.windowTitle(), line)
 
     def _finished(self) -> None:
         job, self.job = self.job, None

@@ -30,54 +30,59 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .elided_label import ElidedLabel
 from .series import GrowingSeries, PeakSeries
 
 # A few redraws a second look live and leave the CPU to training (measured on 2 cores:
 # at 250 ms the window trains at the headless rate; at 100 ms it lost ~9%).
 REDRAW_MS = 250
+LABEL_OVERFLOW = 4  # px
+LEGEND_COLUMNS = 4
 _OVERLAY_COLOURS = ("#8e6cc9", "#d0873d", "#3aa59b", "#c9508a", "#7d9c2f")
 
 
-def ema(values: np.ndarray, alpha: float, start: float | None = None) -> np.ndarray:
-    """Exponential moving average y[i] = alpha*y[i-1] + (1-alpha)*x[i], vectorised by chunks.
-
-    NaN inputs carry the previous value forward. `start` is the average before values[0]
-    (None: begin at the first finite value). Within a chunk the recurrence is a scaled cumulative
-    sum; chunks are kept short enough that alpha**-k stays far from float overflow.
-    """
-    x = np.asarray(values, dtype=np.float64)
+def _recurrence(x: np.ndarray, alpha: float, prev: float) -> np.ndarray:
+    """y[i] = alpha*y[i-1] + (1-alpha)*x[i] with y[-1] = prev, for finite x, vectorised by
+    chunks: within one the recurrence is a scaled cumulative sum, and the chunks are short
+    enough that alpha**-k stays far from float overflow."""
     out = np.empty_like(x)
-    if len(x) == 0:
-        return out
+    chunk = int(max(1, min(4096, 12 * math.log(10) / -math.log(alpha))))
+    for lo in range(0, len(x), chunk):
+        seg = x[lo:lo + chunk]
+        powers = alpha ** np.arange(1, len(seg) + 1, dtype=np.float64)  # alpha^(i+1)
+        out[lo:lo + len(seg)] = powers * (prev + (1 - alpha) * np.cumsum(seg / powers))
+        prev = float(out[lo + len(seg) - 1])
+    return out
+
+
+def ema(values: np.ndarray, alpha: float, state: tuple[float, int] = (0.0, 0)
+        ) -> tuple[np.ndarray, tuple[float, int]]:
+    """TensorBoard's smoothing: the exponential moving average y[i] = alpha*y[i-1] +
+    (1-alpha)*x[i] from y = 0, divided by 1 - alpha**n after n points (debiased), so each point
+    is a weighted mean of the points so far and the first weighs no more than its share (a
+    plain average started at the first point keeps that point's weight alpha**n: the line lags
+    far behind a falling loss). NaN inputs carry the previous value forward; before the first
+    finite value the output is NaN. `state` (the biased average and its count) continues an
+    earlier call; the state after `values` is returned with the smoothed values."""
+    x = np.asarray(values, dtype=np.float64)
+    out = np.full(len(x), np.nan)
     finite = np.isfinite(x)
+    if not finite.any():
+        return out, state
     if not finite.all():  # forward-fill gaps with the last finite value
         idx = np.where(finite, np.arange(len(x)), -1)
         np.maximum.accumulate(idx, out=idx)
         x = np.where(idx >= 0, x[np.maximum(idx, 0)], np.nan)
+    first = int(np.argmax(np.isfinite(x)))
+    seg = x[first:]
     if alpha <= 0.0:
-        return x.copy()
+        out[first:] = seg
+        return out, (float(seg[-1]), state[1] + len(seg))
     alpha = min(alpha, 0.9999)
-    prev = start if start is not None and math.isfinite(start) else math.nan
-    chunk = int(max(1, min(4096, 12 * math.log(10) / -math.log(alpha))))
-    for lo in range(0, len(x), chunk):
-        seg = x[lo:lo + chunk]
-        if math.isnan(prev):  # no average yet: start at the first finite value of this chunk
-            ok = np.flatnonzero(np.isfinite(seg))
-            if len(ok) == 0:
-                out[lo:lo + len(seg)] = np.nan
-                continue
-            first = int(ok[0])
-            out[lo:lo + first] = np.nan
-            prev = float(seg[first])
-            out[lo + first:lo + len(seg)] = ema(seg[first:], alpha, prev)
-            prev = float(out[lo + len(seg) - 1])
-            continue
-        k = np.arange(1, len(seg) + 1, dtype=np.float64)
-        powers = alpha ** k  # alpha^(i+1)
-        weighted = np.cumsum(seg / powers)  # sum_j x_j alpha^-(j+1)
-        out[lo:lo + len(seg)] = powers * (prev + (1 - alpha) * weighted)
-        prev = float(out[lo + len(seg) - 1])
-    return out
+    biased = _recurrence(seg, alpha, state[0])
+    counts = state[1] + np.arange(1, len(seg) + 1, dtype=np.float64)
+    out[first:] = biased / (1.0 - alpha ** counts)
+    return out, (float(biased[-1]), state[1] + len(seg))
 
 
 def finite_view(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -145,13 +150,14 @@ class CurvesWidget(QWidget):
         self.throughput = PeakSeries()
         self.val = GrowingSeries(64)  # markers: one per evaluation, drawn as they are
         self._smoothing = 0.9
-        self._ema_last: float | None = None
+        self._ema_state: tuple[float, int] = (0.0, 0)  # see ema()
         self._dirty = False
         self._overlays: dict[str, list[pg.PlotDataItem]] = {}
         # Every line drawn from a PeakSeries, with its data.
         self._lines: list[tuple[pg.PlotDataItem, PeakSeries]] = []
         self._drawing = False
         self._drawn_whole = True  # the last redraw reduced whole series (auto-ranged step axis)
+        self._flat: set[pg.PlotItem] = set()  # plots given a range by _fit_flat
         self.redraw_count = 0
 
         self._timer = QTimer(self)
@@ -199,14 +205,17 @@ class CurvesWidget(QWidget):
         bar.addWidget(csv_button)
         layout.addLayout(bar)
 
-        self.readout = QLabel(" ")
+        self.readout = ElidedLabel(" ")
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.readout)
 
         self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.ci.setSpacing(2)
+        # Stacked plots: LABEL_OVERFLOW px of a value label may pass its axis's end, and the plots
+        # are twice that apart, so the top label of one never meets the bottom label of the next.
+        self.graphics.ci.setSpacing(2 * LABEL_OVERFLOW)
         layout.addWidget(self.graphics, 1)
-        self.loss_plot = self.graphics.addPlot(row=0, col=0)
+        self.loss_plot = self.graphics.addPlot(row=0, col=0,
+                                               axisItems={"left": SparseAxis("left")})
         self.lr_plot = self.graphics.addPlot(row=1, col=0, axisItems={"left": SparseAxis("left")})
         self.tps_plot = self.graphics.addPlot(row=2, col=0,
                                               axisItems={"left": SparseAxis("left")})
@@ -218,13 +227,20 @@ class CurvesWidget(QWidget):
                             (self.tps_plot, "tokens/s")):
             plot.setLabel("left", label)
             plot.getAxis("left").setWidth(60)
+            plot.getAxis("left").setStyle(hideOverlappingLabels=LABEL_OVERFLOW)
+        # A learning rate reads as 0.0005, not "500" under an axis title of "lr (x1e-06)" that
+        # is too long for a short plot (it ran into the loss plot's title).
+        self.lr_plot.getAxis("left").enableAutoSIPrefix(False)
         self.lr_plot.setXLink(self.loss_plot)
         self.tps_plot.setXLink(self.loss_plot)
         self.tps_plot.setLabel("bottom", "step")
         # One step axis, at the bottom: the plots above share it.
         self.loss_plot.hideAxis("bottom")
         self.lr_plot.hideAxis("bottom")
-        self.legend = self.loss_plot.addLegend(offset=(-10, 10))
+        # One row of entries (more columns as overlays come): a short plot never clips it.
+        self.legend = self.loss_plot.addLegend(offset=(-10, 4), colCount=LEGEND_COLUMNS,
+                                               verSpacing=-4)
+        self.legend.setZValue(10)  # over the curves, on a backing of the plot's own colour
 
         self.loss_curve = self._add_line(self.loss_plot, self.loss, pg.mkPen("#9ab8dc"),
                                          "train (raw)")
@@ -249,6 +265,9 @@ class CurvesWidget(QWidget):
             self._cursor_lines.append(line)
         self._mouse_proxy = pg.SignalProxy(self.graphics.scene().sigMouseMoved, rateLimit=30,
                                            slot=self._on_mouse_moved)
+        # The mouse leaving the plots: the cross-hair and the read-out go.
+        self.graphics.installEventFilter(self)
+        self.graphics.viewport().installEventFilter(self)
 
     def _add_line(self, plot: pg.PlotItem, series: PeakSeries, pen: Any,
                   name: str | None) -> pg.PlotDataItem:
@@ -272,11 +291,20 @@ class CurvesWidget(QWidget):
                 axis.setPen(pg.mkPen(text))
                 axis.setTextPen(pg.mkPen(text))
         self.legend.setLabelTextColor(text)
+        backing = pal.color(QPalette.ColorRole.Base)
+        backing.setAlpha(200)
+        self.legend.setBrush(pg.mkBrush(backing))
 
     def changeEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
         if event.type() == QEvent.Type.PaletteChange:
             self._apply_palette()
         super().changeEvent(event)
+
+    def eventFilter(self, obj: Any, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Type.Leave and obj in (self.graphics,
+                                                         self.graphics.viewport()):
+            self.hide_readout()
+        return False
 
     # -- data in -------------------------------------------------------------------------------
 
@@ -291,9 +319,8 @@ class CurvesWidget(QWidget):
         x, y = finite_view(steps, np.asarray(loss, dtype=np.float64))
         if len(x):
             self.loss.append(x, y)
-            smooth = ema(y, self._smoothing, self._ema_last)
+            smooth, self._ema_state = ema(y, self._smoothing, self._ema_state)
             self.smoothed.append(x, smooth)
-            self._ema_last = float(smooth[-1])
         if lr is not None:
             self.lr.append(*finite_view(steps, np.asarray(lr, dtype=np.float64)))
         if tokens_per_s is not None:
@@ -323,10 +350,15 @@ class CurvesWidget(QWidget):
         self.load_arrays(arrays_from_events(events))
 
     def clear(self) -> None:
+        """No points, no read-out, and every axis following the data again (a zoom of the
+        previous run's curves does not carry over to the next)."""
         for series in (self.loss, self.smoothed, self.lr, self.throughput, self.val):
             series.clear()
-        self._ema_last = None
-        self.readout.setText(" ")
+        self._ema_state = (0.0, 0)
+        self.hide_readout()
+        for plot in (self.loss_plot, self.lr_plot, self.tps_plot):
+            plot.enableAutoRange()
+        self._flat.clear()
         self._schedule()
 
     def add_overlay(self, name: str, arrays: dict[str, np.ndarray]) -> None:
@@ -335,7 +367,7 @@ class CurvesWidget(QWidget):
         colour = _OVERLAY_COLOURS[len(self._overlays) % len(_OVERLAY_COLOURS)]
         items = []
         smoothed = PeakSeries()
-        smoothed.append(*finite_view(arrays["step"], ema(arrays["loss"], self._smoothing)))
+        smoothed.append(*finite_view(arrays["step"], ema(arrays["loss"], self._smoothing)[0]))
         items.append(self._add_line(self.loss_plot, smoothed,
                                     pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine), name))
         vx, vy = finite_view(arrays["eval_step"], arrays["val_loss"])
@@ -378,11 +410,10 @@ class CurvesWidget(QWidget):
             self.smoothing_slider.blockSignals(True)
             self.smoothing_slider.setValue(round(alpha * 100))
             self.smoothing_slider.blockSignals(False)
-        smooth = ema(self.loss.y, alpha)
+        smooth, self._ema_state = ema(self.loss.y, alpha)
         x = self.loss.x.copy()
         self.smoothed.clear()
         self.smoothed.append(x, smooth)
-        self._ema_last = float(smooth[-1]) if len(smooth) else None
         self._schedule()
 
     @property
@@ -426,11 +457,31 @@ class CurvesWidget(QWidget):
             # The buffers hold finite points only (see append_steps).
             for curve, series in self._lines:
                 curve.setData(*self._visible(series), skipFiniteCheck=True)
+                # One point draws no line: show it as a dot until the second one comes.
+                lone = series.n == 1
+                if lone != (curve.opts["symbol"] is not None):
+                    curve.setSymbol("o" if lone else None)
+                    curve.setSymbolPen(curve.opts["pen"])
             self.val_curve.setData(self.val.x, self.val.y, skipFiniteCheck=True)
+            for plot, series in ((self.lr_plot, self.lr), (self.tps_plot, self.throughput)):
+                self._fit_flat(plot, series)
         finally:
             self._drawing = False
         self.redraw_count += 1
         self.sig_redrawn.emit()
+
+    def _fit_flat(self, plot: pg.PlotItem, series: PeakSeries) -> None:
+        """A plot of a quantity never negative (learning rate, throughput) whose points are all
+        equal (one point, a constant rate) spans 0 to twice the value, instead of pyqtgraph's
+        +-0.5 around it (a negative learning rate, the point a hair above the axis); once the
+        points differ, its axis follows them again."""
+        y = series.y
+        if series.n and float(y.min()) == float(y.max()):
+            plot.setYRange(0, 2 * abs(float(y[0])) or 1.0, padding=0)  # stops auto-ranging y
+            self._flat.add(plot)
+        elif plot in self._flat:
+            self._flat.discard(plot)
+            plot.enableAutoRange(axis="y")
 
     def _visible(self, series: PeakSeries) -> tuple[np.ndarray, np.ndarray]:
         """The series reduced to the plot's width: over all of it while the step axis follows
@@ -463,8 +514,13 @@ class CurvesWidget(QWidget):
                 x = plot.vb.mapSceneToView(pos).x()
                 self.show_readout(x)
                 return
+        self.hide_readout()
+
+    def hide_readout(self) -> None:
+        """No cross-hair and no read-out (the mouse left the plots, or the curves changed)."""
         for line in self._cursor_lines:
             line.setVisible(False)
+        self.readout.setText(" ")
 
     def show_readout(self, x: float) -> str:
         """Show the values at the logged step nearest to `x`; returns the text shown."""

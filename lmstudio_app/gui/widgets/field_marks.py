@@ -3,12 +3,16 @@
 The engine names the configuration field at fault (`UserError.fields`: "n_embd", "encoding",
 "text_col", ...), never a label of the window. Each form keeps one table from those field names
 to its controls and labels; `FieldMarks` outlines the controls named, puts the reason in their
-tooltips under the form's own label ("Width (n_embd): ..."), and puts the labels before the
-message the form shows, so the reader knows which setting to change.
+tooltips under the form's own label ("Width (n_embd): ..."), and words the message the form
+shows in its own labels: the config names of its table become the labels the reader sees
+("Width 32 is not divisible by Attention heads 3: ..."), and a field named but not mentioned
+gets its label in front, so the reader knows which setting to change. The fields at fault come
+from the error's data (`UserError.fields`), never from its text.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
@@ -57,7 +61,25 @@ class FieldMarks:
         """The form's labels of those fields it has, in order."""
         return [self.controls[f].label for f in dict.fromkeys(fields) if f in self.controls]
 
+    def words(self, message: str) -> str:
+        """The message with the form's labels for the config names of its table it mentions:
+        "n_embd=32 is not divisible by n_head=3" -> "Width 32 is not divisible by Attention
+        heads 3". A name that is a plain word ("encoding") is a name only before "="."""
+        if not self.controls:
+            return message
+        names = "|".join(re.escape(n) for n in sorted(self.controls, key=len, reverse=True))
+
+        def label(m: re.Match[str]) -> str:
+            name, assigned = m.group(1), bool(m.group(2))
+            if not assigned and "_" not in name:
+                return m.group(0)
+            return self.controls[name].label + (" " if assigned else "")
+
+        return re.sub(rf"\b({names})\b(=?)", label, message)
+
     def describe(self, message: str, fields: Iterable[str]) -> str:
-        """"Width · Attention heads: <message>": the settings to change, then why."""
-        labels = self.labels(fields)
-        return f"{' · '.join(labels)}: {message}" if labels else message
+        """The message in the form's words, after the labels of the fields it names but does
+        not mention ("Encoding: not valid UTF-8 ...")."""
+        text = self.words(message)
+        missing = [label for label in self.labels(fields) if label not in text]
+        return f"{' · '.join(missing)}: {text}" if missing else text[:1].upper() + text[1:]

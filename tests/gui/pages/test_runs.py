@@ -125,3 +125,32 @@ def test_runs_page_shows_the_confusion_of_a_finished_classify_run(qtbot, tmp_pat
     qtbot.waitUntil(page.confusion_button.isEnabled)
     page.shutdown()
     assert not dialog.isVisible()
+
+
+def test_reveal_opens_the_folder_and_shows_and_copies_its_path(qtbot, tmp_path, engine_runs):
+    from PySide6.QtCore import QObject, QUrl, Slot
+    from PySide6.QtGui import QDesktopServices
+    from PySide6.QtWidgets import QApplication
+
+    class FileManager(QObject):  # what the desktop would hand a folder to
+        def __init__(self) -> None:
+            super().__init__()
+            self.opened: list[str] = []
+
+        @Slot(QUrl)
+        def open(self, url: QUrl) -> None:
+            self.opened.append(url.toLocalFile())
+
+    page, _ = make_page(qtbot, tmp_path, engine_runs.runs_root.parent)
+    manager = FileManager()
+    QDesktopServices.setUrlHandler("file", manager, "open")
+    try:
+        page.select_run(engine_runs.gpt)
+        page.reveal_button.click()
+    finally:
+        QDesktopServices.unsetUrlHandler("file")
+    assert manager.opened == [str(engine_runs.gpt)]
+    assert QApplication.clipboard().text() == str(engine_runs.gpt)
+    assert str(engine_runs.gpt) in page.message_label.text()
+    assert page.message_label.text().startswith("Opened in the file manager")
+    page.shutdown()

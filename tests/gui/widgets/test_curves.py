@@ -14,16 +14,28 @@ from lmstudio_app.gui.widgets.series import GrowingSeries
 
 
 def reference_ema(values, alpha):
-    out, prev, last = [], None, None
+    """TensorBoard's smoothing, point by point: a zero-started EMA over the points so far (NaN
+    carries the last value), debiased by 1 - alpha**n."""
+    out, biased, n, last = [], 0.0, 0, None
     for v in values:
         if math.isfinite(v):
             last = v
         if last is None:
             out.append(math.nan)
             continue
-        prev = last if prev is None else alpha * prev + (1 - alpha) * last
-        out.append(prev)
+        biased, n = alpha * biased + (1 - alpha) * last, n + 1
+        out.append(biased / (1 - alpha ** n))
     return np.array(out)
+
+
+def shown_curves(qtbot, width: int, height: int) -> CurvesWidget:
+    """A CurvesWidget of that size on screen (laid out, so its plots have their sizes)."""
+    w = CurvesWidget()
+    qtbot.addWidget(w)
+    w.resize(width, height)
+    w.show()
+    qtbot.waitExposed(w)
+    return w
 
 
 def test_series_grows_by_doubling_and_keeps_every_point():
@@ -42,10 +54,20 @@ def test_ema_matches_the_recurrence_and_carries_over_nan(alpha):
     rng = np.random.default_rng(0)
     values = rng.random(3000) + 2.0
     values[[0, 17, 18, 1500]] = np.nan
-    got = ema(values, alpha)
+    got, _ = ema(values, alpha)
     want = reference_ema(values, alpha)
     assert np.isnan(got[0]) and np.isnan(want[0])
     np.testing.assert_allclose(got[1:], want[1:], rtol=1e-9)
+
+
+def test_smoothing_follows_a_falling_loss_from_its_first_points():
+    # TensorBoard's debiasing: after ten points of a loss falling from 8.7 to 6, the smoothed
+    # value is a weighted mean of those ten, not 35% the first point (0.9 ** 10) as a plain
+    # average started at the first point would be.
+    loss = np.linspace(8.7, 6.0, 10)
+    smoothed, state = ema(loss, 0.9)
+    assert smoothed[0] == loss[0] and loss[-1] < smoothed[-1] < loss.mean()
+    assert state[1] == 10
 
 
 def test_incremental_smoothing_equals_smoothing_all_at_once(qtbot):
@@ -91,9 +113,10 @@ def test_nan_and_infinity_never_reach_the_curves(qtbot):
         assert np.isfinite(x).all() and np.isfinite(y).all()
     np.testing.assert_array_equal(w.loss.x, [1, 4])
     np.testing.assert_array_equal(w.val.x, [4])
-    # The smoothed curve skips the gap: the average of 2.0 then 1.5.
+    # The smoothed curve skips the gap: the debiased average of 2.0 then 1.5.
     alpha = w.smoothing
-    assert w.smoothed.y[-1] == pytest.approx(alpha * 2.0 + (1 - alpha) * 1.5)
+    assert w.smoothed.y[-1] == pytest.approx(
+        (alpha * (1 - alpha) * 2.0 + (1 - alpha) * 1.5) / (1 - alpha ** 2))
     assert w.log_box.isChecked()
     assert "step 1" in w.show_readout(1.2)
     assert "val 1.7000 @ 4" in w.show_readout(4)
@@ -142,11 +165,7 @@ def test_png_export_and_overlays_from_run_events(qtbot, tmp_path):
 
 
 def test_long_curves_reach_the_plot_one_pair_a_pixel_at_any_zoom(qtbot):
-    w = CurvesWidget()
-    qtbot.addWidget(w)
-    w.resize(900, 600)
-    w.show()
-    qtbot.waitExposed(w)
+    w = shown_curves(qtbot, 900, 600)
     n = 200_000
     steps = np.arange(1, n + 1, dtype=np.float64)
     loss = 4 + np.sin(steps / 500) + np.random.default_rng(0).standard_normal(n)
@@ -181,3 +200,74 @@ def test_short_plot_axes_space_their_labels(qtbot, lo, hi, size):
     assert round(float(mantissa), 6) in (1, 2, 2.5, 5)
     tall = SparseAxis("left").tickSpacing(lo, hi, 600)[0][0]
     assert tall == pg.AxisItem("left").tickSpacing(lo, hi, 600)[0][0]  # roomy axes unchanged
+
+
+def test_a_single_point_gets_a_positive_learning_rate_axis_around_it(qtbot):
+    w = shown_curves(qtbot, 700, 500)
+    w.append_steps(np.array([1.0]), np.array([8.5]), np.array([3e-3]), np.array([900.0]))
+    w.flush()
+    low, high = w.lr_plot.getViewBox().viewRange()[1]
+    assert low == 0 and high == pytest.approx(6e-3)
+    assert w.tps_plot.getViewBox().viewRange()[1] == pytest.approx([0, 1800])
+    # More points that differ: the axis follows the data again.
+    w.append_steps(np.array([2.0, 3.0]), np.array([8.0, 7.5]), np.array([2e-3, 1e-3]),
+                   np.array([950.0, 1000.0]))
+    w.flush()
+    assert w.lr_plot.getViewBox().autoRangeEnabled()[1]
+
+
+def test_a_new_run_starts_with_axes_that_follow_it_and_no_cross_hair(qtbot):
+    w = shown_curves(qtbot, 700, 500)
+    steps = np.arange(1, 101, dtype=float)
+    w.append_steps(steps, 5 + np.cos(steps), np.full(100, 1e-3), np.full(100, 1e3))
+    w.flush()
+    w.loss_plot.setXRange(10, 20)  # the user zooms into the old run
+    w.show_readout(15)
+    assert all(line.isVisible() for line in w._cursor_lines)
+    w.clear()
+    assert not any(line.isVisible() for line in w._cursor_lines)
+    assert w.readout.text().strip() == ""
+    w.append_steps(np.arange(1, 6, dtype=float), np.full(5, 2.0))
+    w.flush()
+    qtbot.wait(50)  # the view fits its range when it paints
+    x0, x1 = w.loss_plot.getViewBox().viewRange()[0]
+    assert x0 <= 1 and x1 >= 5 and w.loss_plot.getViewBox().autoRangeEnabled()[0]
+
+
+def test_the_cross_hair_goes_when_the_mouse_leaves(qtbot):
+    from PySide6.QtCore import QEvent
+    from PySide6.QtWidgets import QApplication
+
+    w = CurvesWidget()
+    qtbot.addWidget(w)
+    w.show()
+    w.append_steps(np.arange(1, 11, dtype=float), np.linspace(5, 3, 10))
+    w.flush()
+    w.show_readout(4)
+    assert w.readout.text().startswith("step 4")
+    QApplication.sendEvent(w.graphics.viewport(), QEvent(QEvent.Type.Leave))
+    assert not any(line.isVisible() for line in w._cursor_lines)
+    assert w.readout.text().strip() == ""
+
+
+def test_the_legend_fits_in_a_short_loss_plot(qtbot):
+    w = shown_curves(qtbot, 700, 280)
+    w.add_overlay("an-earlier-run", {"step": np.arange(1, 4.0), "loss": np.ones(3),
+                                     "lr": np.ones(3), "tokens_per_s": np.ones(3),
+                                     "eval_step": np.array([]), "val_loss": np.array([])})
+    w.flush()
+    qtbot.wait(50)
+    legend = w.legend.sceneBoundingRect()
+    view = w.loss_plot.getViewBox().sceneBoundingRect()
+    assert view.contains(legend), (legend, view)
+
+
+def test_a_lone_point_is_drawn_as_a_dot_until_a_line_can_be(qtbot):
+    w = CurvesWidget()
+    qtbot.addWidget(w)
+    w.append_steps(np.array([10.0]), np.array([8.6]), np.array([1e-3]), np.array([4e3]))
+    w.flush()
+    assert w.loss_curve.opts["symbol"] == "o" and w.lr_curve.opts["symbol"] == "o"
+    w.append_steps(np.array([20.0]), np.array([8.1]), np.array([2e-3]), np.array([4e3]))
+    w.flush()
+    assert w.loss_curve.opts["symbol"] is None and w.lr_curve.opts["symbol"] is None

@@ -19,7 +19,8 @@ def test_marks_outline_the_named_fields_and_clear_back_to_their_tooltips(qtbot):
                         "encoding": Control("Encoding", encoding)})
     exc = UserError("n_embd=32 is not divisible by n_head=3.", field=("n_embd", "n_head"))
     shown = marks.show(str(exc), exc.fields)
-    assert shown == "Width · Attention heads: n_embd=32 is not divisible by n_head=3."
+    # The message speaks the form's labels, not the config's names.
+    assert shown == "Width 32 is not divisible by Attention heads 3."
     assert width.styleSheet().startswith("QLineEdit {") and "border" in heads.styleSheet()
     assert width.toolTip() == "Width (n_embd): n_embd=32 is not divisible by n_head=3."
     assert encoding.styleSheet() == "" and encoding.toolTip() == ""
@@ -29,6 +30,10 @@ def test_marks_outline_the_named_fields_and_clear_back_to_their_tooltips(qtbot):
     marks.show("not valid UTF-8", ["encoding", "not_a_field_here"])
     assert encoding.styleSheet().startswith("QComboBox {") and width.styleSheet() == ""
     assert width.toolTip() == "Embedding width (n_embd)"
-    # A message that names no field of the form is shown as it is.
-    assert marks.show("no corpus given.", ()) == "no corpus given."
+    # A field named but not mentioned gets its label in front.
+    assert marks.describe("not valid UTF-8.", ["encoding"]) == "Encoding: not valid UTF-8."
+    # A message that names no field of the form is shown as it is (capitalised).
+    assert marks.show("no corpus given.", ()) == "No corpus given."
+    # Only whole names are replaced.
+    assert marks.words("n_embdx stays; lower n_embd.") == "n_embdx stays; lower Width."
     assert all(w.styleSheet() == "" for w in (width, heads, encoding)) and not marks.marked

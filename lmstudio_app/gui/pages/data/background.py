@@ -14,12 +14,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ....core.data.corpus import CorpusOptions, corpus_size, discover, read_documents
+from ....core.data.corpus import (
+    SUPPORTED_SUFFIXES,
+    CorpusOptions,
+    corpus_size,
+    discover,
+    file_format,
+    read_documents,
+)
 from ....core.errors import UserError
 from ....core.util.units import human_bytes
 from ...jobs import JobCancelled
 
 PREVIEW_BYTES = 20 * 1024
+SNIFF_BYTES = 8192
+# The start of common files that are not text, and what they are.
+_MAGIC = ((b"\x89PNG\r\n\x1a\n", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
+          (b"GIF8", "a GIF image"), (b"%PDF-", "a PDF document"),
+          (b"PK\x03\x04", "a ZIP archive (or an Office document)"), (b"\x7fELF", "a program"))
 
 
 @dataclass
@@ -31,12 +43,40 @@ class SourceCounts:
     chars: int = 0
     error: str | None = None
     fields: tuple[str, ...] = ()  # the settings the error names (UserError.fields)
+    refused: bool = False  # not a corpus source at all (an image, an unsupported type)
+
+
+def not_text(path: Path) -> str | None:
+    """Why the file `path` cannot be a corpus source: a type the corpus reader does not take,
+    or bytes that are not text (what a PNG, a PDF or a program starts with, or NUL bytes in
+    its first SNIFF_BYTES); None for a text file. Reads at most SNIFF_BYTES (decompressed for
+    .gz). OSError when the file cannot be read."""
+    kinds = " ".join(SUPPORTED_SUFFIXES)
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as fh:
+        head = fh.read(SNIFF_BYTES)
+    what = next((kind for magic, kind in _MAGIC if head.startswith(magic)), None)
+    if what is None and b"\x00" in head:
+        what = "binary data (it holds NUL bytes: not UTF-8 or Latin-1 text)"
+    if what is not None:
+        return (f"{path.name} is {what}, not text: a corpus is made of text files ({kinds}, "
+                "optionally .gz).")
+    if file_format(path) is None:
+        return (f"{path.name}: a corpus takes {kinds} files (optionally .gz); rename a text "
+                "file to one of these.")
+    return None
 
 
 def count_source(path: str, options: CorpusOptions, cancel: threading.Event) -> SourceCounts:
-    """Files, bytes, documents and characters of one source; a user mistake becomes `error`."""
+    """Files, bytes, documents and characters of one source; a user mistake becomes `error`,
+    and a file that is no corpus source at all (not_text) is `refused`."""
     out = SourceCounts(path)
     try:
+        if Path(path).is_file():
+            reason = not_text(Path(path))
+            if reason is not None:
+                out.error, out.refused = reason, True
+                return out
         files = discover([path], options)
         out.files, out.size = len(files), corpus_size(files)
         for f in files:
@@ -62,6 +102,9 @@ def read_preview(path: str, options: CorpusOptions) -> tuple[str, str]:
     else:
         note = p.name
     try:
+        reason = not_text(p)
+        if reason is not None:  # no screen of binary garbage
+            raise UserError(reason)
         opener = gzip.open if p.name.lower().endswith(".gz") else open
         with opener(p, "rb") as fh:
             raw = fh.read(PREVIEW_BYTES + 1)

@@ -1,9 +1,12 @@
 """LabeledDataDialog: map a labeled file's columns, check it, and hand it to fine-tuning.
 
 Reading the columns and a preview, and the full check (core.labeled's loaders), run in
-BackgroundJobs. The check shows ValidationReport.summary() (skipped rows with their lines,
-duplicates, answers not found) and, for classification, a bar chart of the labels. The file's
-encoding is chosen here too (a change reads the preview again) and travels with the choice.
+BackgroundJobs. The check runs by itself once the file is read and whenever the mapping
+changes (no button to press), and "Use for fine-tuning", the default button, is enabled once
+the file checks out for the mapping shown. The check shows ValidationReport.summary()
+(skipped rows with their lines, duplicates, answers not found) and, for classification, a bar
+chart of the labels. The file's encoding is chosen here too (a change reads the preview again)
+and travels with the choice.
 The kinds of labeled data are the engine's task families ("classify", "qa"); a mistake the
 engine finds in the file outlines the control of the field it names (the encoding, a column).
 """
@@ -131,15 +134,18 @@ class LabeledDataDialog(QDialog):
         self.role_boxes: dict[str, QComboBox] = {}
         self.marks = FieldMarks({"encoding": Control("Encoding", self.encoding_box)})
         self.roles_form = QFormLayout()
-        self.check_button = QPushButton("Check")
+        self._checked_for: tuple | None = None  # what the shown report was checked with
+        self._check_again = False  # the mapping changed while a job ran: check when it ends
         self.use_button = QPushButton("Use for fine-tuning")
         self.use_button.setEnabled(False)
+        self.use_button.setDefault(True)  # Enter uses the checked file
         self.close_button = QPushButton("Close")
+        self.close_button.setAutoDefault(False)
         self.report_view = QPlainTextEdit()
         self.report_view.setReadOnly(True)
-        self.report_view.setPlaceholderText("Map the columns, then Check: the rows skipped "
-                                            "(with their lines), duplicates and label counts "
-                                            "appear here.")
+        self.report_view.setPlaceholderText("Map the columns: every row is checked, and the "
+                                            "rows skipped (with their lines), duplicates and "
+                                            "label counts appear here.")
         self.chart = pg.PlotWidget()
         self.chart.setMinimumHeight(150)
         self.chart.setBackground(self.palette().color(QPalette.ColorRole.Base))
@@ -154,7 +160,6 @@ class LabeledDataDialog(QDialog):
         top.addRow("Encoding", self.encoding_box)
         top.addRow("Task", self.task_box)
         buttons = QHBoxLayout()
-        buttons.addWidget(self.check_button)
         buttons.addStretch(1)
         buttons.addWidget(self.use_button)
         buttons.addWidget(self.close_button)
@@ -171,10 +176,8 @@ class LabeledDataDialog(QDialog):
 
         self.task_box.currentIndexChanged.connect(lambda _i: self._fill_roles())
         self.encoding_box.currentTextChanged.connect(self.set_encoding)
-        self.check_button.clicked.connect(self.check)
         self.use_button.clicked.connect(self.use)
         self.close_button.clicked.connect(self.reject)
-        self.check_button.setEnabled(False)
         self._read_preview()
 
     def family(self) -> str:
@@ -223,7 +226,7 @@ class LabeledDataDialog(QDialog):
         job.sig_result.connect(then)
         job.sig_error_fields.connect(on_error or self._show_error)
         job.sig_finished.connect(lambda j=job: self._jobs.remove(j) if j in self._jobs else None)
-        job.sig_finished.connect(self._update_buttons)
+        job.sig_finished.connect(self._after_job)
         self._jobs.append(job)
         self._update_buttons()
         job.start()
@@ -246,9 +249,14 @@ class LabeledDataDialog(QDialog):
         self.status.setText(self.marks.show(message, fields))
         self.status.setStyleSheet("QLabel { color: #c0392b; }")
 
+    def _after_job(self) -> None:
+        self._update_buttons()
+        if self._check_again and not self._jobs:
+            self._check_again = False
+            self.check()
+
     def _update_buttons(self) -> None:
         idle = not self._jobs
-        self.check_button.setEnabled(idle and bool(self.columns))
         self.encoding_box.setEnabled(idle)
         self.use_button.setEnabled(idle and self.report is not None
                                    and self.report.rows_used > 0)
@@ -267,8 +275,7 @@ class LabeledDataDialog(QDialog):
                 item.setToolTip(text[:1000])
                 self.table.setItem(i, j, item)
         self.table.resizeColumnsToContents()
-        self.status.setText(f"{len(self.columns)} columns; the first {len(rows)} rows shown. "
-                            "Map the columns, then Check.")
+        self.status.setText(f"{len(self.columns)} columns; the first {len(rows)} rows shown.")
         self._fill_roles()
         self.sig_previewed.emit(self.columns)
 
@@ -298,8 +305,11 @@ class LabeledDataDialog(QDialog):
         self._mapping_changed()
 
     def _mapping_changed(self) -> None:
+        """A new mapping (or file): the last report no longer holds; check again."""
         self.report = None
         self._update_buttons()
+        if self.columns:
+            self.check()
 
     def mapping(self) -> dict[str, str]:
         return {role: str(box.currentData() or "") for role, box in self.role_boxes.items()}
@@ -311,16 +321,27 @@ class LabeledDataDialog(QDialog):
 
     # -- check and use
 
+    def _check_key(self) -> tuple:
+        return self.path, self.family(), tuple(sorted(self.mapping().items())), self.encoding
+
     def check(self) -> None:
-        if self._jobs or not self.columns:
+        """Read every row with the mapping shown (in a job; after the running one, if any)."""
+        if not self.columns:
+            return
+        if self._jobs:
+            self._check_again = True
             return
         path, family, cols, enc = self.path, self.family(), self.mapping(), self.encoding
+        key = self._check_key()
         self.status.setStyleSheet("")
         self.marks.clear()
         self.status.setText("Checking every row…")
-        self._run(lambda report, cancel: check_file(path, family, cols, enc), self._show_report)
+        self._run(lambda report, cancel: check_file(path, family, cols, enc),
+                  lambda report: self._show_report(report, key))
 
-    def _show_report(self, report: Any) -> None:
+    def _show_report(self, report: Any, key: tuple | None = None) -> None:
+        if key is not None and key != self._check_key():
+            return  # checked with a mapping no longer shown: the next check is queued
         self.report = report
         self.status.setText(f"{report.rows_used} rows usable of {report.rows_read}.")
         self.report_view.setPlainText(report.summary())

@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFileDialog, QLabel, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QFrame, QLabel, QSplitter, QVBoxLayout, QWidget
 
 from ....core.data.corpus import ENCODINGS, CorpusOptions
 from ....core.data.tokenizer import KINDS
 from ...state import AppState
+from ...widgets.file_dialogs import open_dialog
 from .background import PrepareSummary, SourceCounts
 from .prepare_panel import PreparePanel
 from .preview_panel import PreviewPanel
@@ -37,6 +38,15 @@ KEY_ENCODING = "data/encoding"
 KEY_VAL = "data/val_fraction"
 KEY_NAME = "data/out_name"
 
+FIRST_RUN_HINT = (
+    "<b>New here?</b> The bundled sample corpus (two Jane Austen novels) is listed below. "
+    "Press <b>Prepare</b> (seconds), then press <b>Start</b> on the "
+    "<a href=\"Train\">Train page</a>, and talk to the model in the Playground once its first "
+    "checkpoint is saved. F1 opens the help.")
+FIRST_RUN_NEXT = (
+    "<b>Data ready.</b> Next: press <b>Start</b> on the <a href=\"Train\">Train page</a>; the "
+    "Playground can use the model from its first checkpoint on.")
+
 
 class DataPage(QWidget):
     """Sources, tokenizer settings, Prepare with progress and Cancel, and the store's figures."""
@@ -49,14 +59,16 @@ class DataPage(QWidget):
         super().__init__(parent)
         self.state = state
         self.labeled_dialog: Any = None  # the open LabeledDataDialog, if any
+        self.file_dialog: QFileDialog | None = None  # the open file dialog, if any
         self._build()
         self._load_settings()
+        self.update_hint()
 
     # -- construction
 
     def _build(self) -> None:
         self.prepare_panel = pp = PreparePanel(self.state)
-        self.sources_panel = sp = SourcesPanel(pp.corpus_options)
+        self.sources_panel = sp = SourcesPanel(pp.corpus_options, self.state.home)
         self.preview_panel = PreviewPanel()
         self.sources, self.remove_button = sp.list, sp.remove_button
         self.preview, self.preview_label = self.preview_panel.text, self.preview_panel.label
@@ -77,13 +89,23 @@ class DataPage(QWidget):
         self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.error_label.setStyleSheet("QLabel { color: #c0392b; }")
         self.error_label.hide()
+        # The first-run hint: what to press, until a run exists.
+        self.hint = QLabel()
+        self.hint.setWordWrap(True)
+        self.hint.setFrameShape(QFrame.Shape.StyledPanel)
+        self.hint.setMargin(6)
+        self.hint.linkActivated.connect(self.state.sig_show_page.emit)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.hint)
         layout.addWidget(split, 1)
         layout.addWidget(self.error_label)
         layout.addWidget(pp)
+        self.state.sig_runs_changed.connect(self.update_hint)
+        self.state.sig_data_ready.connect(lambda _path: self.update_hint())
 
         sp.sig_changed.connect(self._on_sources_changed)
         sp.sig_counted.connect(self._on_counted)
+        sp.sig_refused.connect(self.show_error)
         sp.sig_labeled.connect(self._ask_labeled)
         self.sources.itemSelectionChanged.connect(self._on_selection)
         self.preview_panel.sig_shown.connect(self.sig_preview_shown)
@@ -238,6 +260,19 @@ class DataPage(QWidget):
         self._set_preparing(False)
         self.sig_prepare_finished.emit(outcome)
 
+    # -- the first-run hint
+
+    def update_hint(self) -> None:
+        """What to press next, for someone who has not trained yet; hidden once a run exists.
+        (A few stat calls on the app's own folders.)"""
+        if any(self.state.runs_root.glob("*/config.json")):
+            self.hint.hide()
+            return
+        prepared = self.state.data_dir is not None or any(
+            self.state.data_root.glob("*/tokens.h5"))
+        self.hint.setText(FIRST_RUN_NEXT if prepared else FIRST_RUN_HINT)
+        self.hint.show()
+
     def is_preparing(self) -> bool:
         return self.prepare_panel.job is not None
 
@@ -249,11 +284,11 @@ class DataPage(QWidget):
     # -- labeled data for fine-tuning
 
     def _ask_labeled(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Choose a labeled file", str(self.state.home),
-            "Labeled data (*.csv *.tsv *.jsonl *.json);;All files (*)")
-        if path:
-            self.open_labeled(Path(path))
+        self.file_dialog = open_dialog(
+            self, "Choose a labeled file", self.state.home, None,
+            lambda paths: self.open_labeled(Path(paths[0])),
+            "Labeled data (*.csv *.tsv *.jsonl *.json);;All files (*)",
+            QFileDialog.FileMode.ExistingFile)
 
     def open_labeled(self, path: Path, family: str = "classify",
                      encoding: str | None = None) -> Any:

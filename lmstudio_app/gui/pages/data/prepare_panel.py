@@ -9,6 +9,7 @@ the settings a mistake names.
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -31,13 +32,17 @@ from PySide6.QtWidgets import (
 )
 
 from ....core.data.corpus import ENCODINGS, CorpusOptions
+from ....core.data.layout import STORE
 from ....core.data.tokenizer import KINDS, MIN_VOCAB
 from ....core.util.units import format_duration, human_bytes, human_rate
 from ...jobs import BackgroundJob
 from ...state import AppState
+from ...widgets.elided_label import ElidedLabel
 from ...widgets.field_marks import Control, FieldMarks
 from .background import PrepareSummary, default_out_name, run_prepare
 from .token_view import TokenView
+
+log = logging.getLogger(__name__)
 
 STAGES = {"scan": "Scanning", "tokenizer": "Training the tokenizer", "encode": "Encoding",
           "done": "Done"}
@@ -81,7 +86,7 @@ class PreparePanel(QWidget):
         self.val_spin.setValue(0.05)
         self.name_edit = QLineEdit()
         self.name_edit.textEdited.connect(self._on_name_edited)
-        self.out_label = QLabel()
+        self.out_label = ElidedLabel()  # a long home folder must not widen the window
         self.out_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         form = QFormLayout()
         controls = {"kind": Control("Tokenizer", self.kind_combo),
@@ -106,7 +111,7 @@ class PreparePanel(QWidget):
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
         self.progress.setTextVisible(False)
-        self.progress_label = QLabel("")
+        self.progress_label = ElidedLabel("")
         run_row = QHBoxLayout()
         run_row.addWidget(self.prepare_button)
         run_row.addWidget(self.cancel_button)
@@ -119,7 +124,7 @@ class PreparePanel(QWidget):
                  ("vocab", "Vocabulary"), ("folder", "Folder")]
         for row, (key, title) in enumerate(names):
             grid.addWidget(QLabel(title + ":"), row, 0)
-            value = QLabel("–")
+            value = ElidedLabel("–")
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self.figures[key] = value
             grid.addWidget(value, row, 1)
@@ -157,6 +162,12 @@ class PreparePanel(QWidget):
             self.name_edit.setText(default_out_name(
                 sources, self.kind_combo.currentText(), self.vocab_spin.value()))
         self.out_label.setText(str(self.out_dir()))
+        if self.job is None and self.last_summary is None:
+            # A store from an earlier session (one stat): say so, rather than an empty line.
+            earlier = (self.out_dir() / STORE).is_file()
+            self.progress_label.setText(
+                f"Prepared before: {self.out_dir()}. Prepare reuses it while the sources and "
+                "settings stay the same." if earlier else "")
 
     def out_dir(self) -> Path:
         name = re.sub(r"[^A-Za-z0-9_.-]+", "-", self.name_edit.text().strip()).strip("-.")
@@ -189,6 +200,8 @@ class PreparePanel(QWidget):
         self.progress.setValue(0)
         self.progress_label.setText("Starting…")
         self.state.sig_status.emit(f"Preparing {out.name}…")
+        log.info("preparing %s from %s (%s tokenizer, %d pieces)", out, ", ".join(sources),
+                 cfg.tokenizer.kind, cfg.tokenizer.vocab_size)
         job.start()
 
     def cancel(self) -> None:
@@ -234,14 +247,18 @@ class PreparePanel(QWidget):
         self.progress.setValue(1000)
         self.progress_label.setText(f"Ready: {s.out_dir}")
         self.state.sig_status.emit(f"Data ready: {s.out_dir.name}")
+        log.info("prepared %s: %d tokens%s", s.out_dir, total_tokens,
+                 " (reused: sources and settings unchanged)" if s.reused else "")
         self.state.sig_data_ready.emit(s.out_dir)
 
     def _on_error(self, message: str, fields: tuple[str, ...]) -> None:
+        log.warning("preparing the data failed: %s", message)
         self.progress_label.setText("Failed; the sources are unchanged.")
         self.state.sig_status.emit("Preparing the data failed")
         self.sig_failed.emit(message, fields)
 
     def _on_cancelled(self) -> None:
+        log.info("preparing the data cancelled")
         self._outcome = "cancelled"
         self.progress.setValue(0)
         self.progress_label.setText("Cancelled; nothing was written.")

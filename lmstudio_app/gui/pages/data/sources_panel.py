@@ -27,8 +27,10 @@ from PySide6.QtWidgets import (
 )
 
 from ....core.data.corpus import CorpusOptions
+from ....core.errors import UserError
 from ....core.util.units import human_bytes
 from ...jobs import BackgroundJob
+from ...widgets.file_dialogs import open_dialog
 from .background import SourceCounts, count_source
 
 _COL_SOURCE, _COL_SIZE, _COL_DOCS, _COL_CHARS, _COL_STATUS = range(5)
@@ -84,13 +86,16 @@ class SourcesPanel(QWidget):
     """The hint, the list, its buttons and the totals; counting one source at a time."""
 
     sig_counted = Signal(object)  # SourceCounts: a source's counts (or its error) are shown
+    sig_refused = Signal(str)  # a source was taken off the list: why (it is not text)
     sig_changed = Signal()  # the user added or removed sources
     sig_labeled = Signal()  # the user asked to open a labeled file
 
-    def __init__(self, options: Callable[[], CorpusOptions],
+    def __init__(self, options: Callable[[], CorpusOptions], home: Path,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._options = options
+        self._home = Path(home)  # the app's data folder: its dialogs' "Bundled samples"
+        self.file_dialog: QFileDialog | None = None  # the dialog open now, if any
         self._counts: dict[str, SourceCounts] = {}
         self._count_queue: list[str] = []
         self._count_job: BackgroundJob | None = None
@@ -151,7 +156,7 @@ class SourcesPanel(QWidget):
             if path in known:
                 continue
             known.add(path)
-            item = QTreeWidgetItem([Path(path).name or path, "", "", "", "counting…"])
+            item = QTreeWidgetItem([self._display_name(path), "", "", "", "counting…"])
             item.setData(_COL_SOURCE, Qt.ItemDataRole.UserRole, path)
             item.setToolTip(_COL_SOURCE, path)
             for col in (_COL_SIZE, _COL_DOCS, _COL_CHARS):
@@ -165,6 +170,18 @@ class SourcesPanel(QWidget):
         self._update_totals()
         if announce:
             self.sig_changed.emit()
+
+    @staticmethod
+    def _display_name(path: str) -> str:
+        """A source's name in the list: the bundled sample says what it is."""
+        from ....core.data.samples import sample_corpus
+
+        try:
+            if Path(path) == sample_corpus():
+                return "Bundled sample corpus (two Jane Austen novels)"
+        except UserError:  # no sample installed: nothing to name
+            pass
+        return Path(path).name or path
 
     def remove_selected(self) -> None:
         for item in self.list.selectedItems():
@@ -180,16 +197,13 @@ class SourcesPanel(QWidget):
         return self._counts.get(str(path))
 
     def _ask_files(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(
-            self, "Add corpus files", str(Path.home()),
+        self.file_dialog = open_dialog(
+            self, "Add corpus files", self._home, None, self.add_sources,
             "Text corpora (*.txt *.md *.jsonl *.csv *.tsv *.gz);;All files (*)")
-        if files:
-            self.add_sources(files)
 
     def _ask_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add a corpus folder", str(Path.home()))
-        if folder:
-            self.add_sources([folder])
+        self.file_dialog = open_dialog(self, "Add a corpus folder", self._home, None,
+                                       self.add_sources, mode=QFileDialog.FileMode.Directory)
 
     # -- counting, one source at a time
 
@@ -229,6 +243,12 @@ class SourcesPanel(QWidget):
         item = self._item(counts.path)
         if item is None or counts.path in self._count_queue:
             return  # removed, or queued again with other options
+        if counts.refused:  # not a corpus source: off the list at once, with the reason
+            self.list.invisibleRootItem().removeChild(item)
+            self._update_totals()
+            self.sig_changed.emit()
+            self.sig_refused.emit(f"Not added: {counts.error}")
+            return
         self._counts[counts.path] = counts
         if counts.error:
             item.setText(_COL_STATUS, "error")

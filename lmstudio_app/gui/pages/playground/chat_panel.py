@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QFont, QKeySequence, QShortcut, QTextCharFormat, QTextCursor
+from PySide6.QtGui import QFont, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...state import AppState
+from .enter_sends import EnterSends
 
 MAX_PROMPT_CHARS = 4000  # the conversation sent is cut to its end; the model sees its window
 
@@ -34,7 +35,7 @@ MAX_PROMPT_CHARS = 4000  # the conversation sent is cut to its end; the model se
 class ChatPanel(QWidget):
     """Transcript and message on the left; sampling settings and the last prompt on the right."""
 
-    sig_send = Signal()  # Send was asked for (button or Ctrl+Return)
+    sig_send = Signal()  # Send was asked for (the button, Enter or Ctrl+Enter)
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -48,9 +49,10 @@ class ChatPanel(QWidget):
         self.message_edit.setPlaceholderText("Write the beginning of a text, e.g. "
                                              "\"It is a truth universally\"")
         self.message_edit.setMaximumHeight(80)
+        self.message_edit.setToolTip("Enter sends; Shift+Enter starts a new line")
         self.send_button = QPushButton("Send")
-        self.send_button.setToolTip("Send (Ctrl+Return)")
-        QShortcut(QKeySequence("Ctrl+Return"), self.message_edit, self.sig_send.emit)
+        self.send_button.setToolTip("Send (Enter)")
+        EnterSends(self.message_edit, self.sig_send.emit)
         self.stop_button = QPushButton("Stop")
         self.clear_button = QPushButton("Clear")
         self.stop_button.setEnabled(False)

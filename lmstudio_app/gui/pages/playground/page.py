@@ -9,6 +9,7 @@ two threads at once. Which panel a run gets is the window's objective table
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,8 @@ from .background import (
 from .chat_panel import ChatPanel
 from .mask_panel import MaskPanel
 from .task_panels import ClassifyPanel, FewShotPanel, QAPanel
+
+log = logging.getLogger(__name__)
 
 _NONE = "none"
 _STACK = (_NONE, *PANELS)  # the stack's pages, in order: none, chat, fill-mask, classify, qa
@@ -270,6 +273,7 @@ class PlaygroundPage(QWidget):
     def _on_load_error(self, message: str) -> None:
         if self._load_wanted is not None:
             return
+        log.warning("loading a run for the Playground failed: %s", message)
         self.model_label.setText("Could not load this run.")
         self._show_error(message)
         self.sig_load_failed.emit(message)
@@ -330,6 +334,9 @@ class PlaygroundPage(QWidget):
         job.sig_error.connect(self._on_reply_error)
         job.sig_finished.connect(self._on_generation_finished)
         self._gen_job = job
+        # Disabling the focused Send button would move the focus on (to Temperature, with its
+        # value selected): the next message goes to the message box.
+        self.message_edit.setFocus()
         self.send_button.setEnabled(False)
         job.start()
 
@@ -345,6 +352,7 @@ class PlaygroundPage(QWidget):
         self._reply_outcome = "stopped"
 
     def _on_reply_error(self, message: str) -> None:
+        log.warning("generation failed: %s", message)
         self._reply_outcome = "failed"
         self._show_error(f"Generation failed: {message}")
 

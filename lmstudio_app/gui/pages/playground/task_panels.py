@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QKeySequence, QShortcut, QTextCharFormat, QTextCursor
+from PySide6.QtGui import QColor, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
     QGridLayout,
     QGroupBox,
@@ -24,6 +24,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from .enter_sends import EnterSends
 
 DEFAULT_CLASSIFY_TEXT = "What a lovely day: I enjoyed every minute of it."
 DEFAULT_CONTEXT = "The Bennets live at Longbourn, near the village of Meryton in Hertfordshire."
@@ -85,11 +87,12 @@ class ClassifyPanel(QWidget):
         super().__init__(parent)
         self.text_edit = QPlainTextEdit(DEFAULT_CLASSIFY_TEXT)
         self.text_edit.setMaximumHeight(100)
+        self.text_edit.setToolTip("Enter classifies; Shift+Enter starts a new line")
         self.button = QPushButton("Classify")
-        self.button.setToolTip("Classify (Ctrl+Return)")
+        self.button.setToolTip("Classify (Enter)")
         self.button.clicked.connect(self._request)
-        QShortcut(QKeySequence("Ctrl+Return"), self.text_edit, self._request)
-        self.result_label = QLabel("Write a text and press Classify.")
+        EnterSends(self.text_edit, self._request)
+        self.result_label = QLabel("Write a text and press Enter (or Classify).")
         self.bars = ProbabilityBars()
         box = QGroupBox("Probability of each label")
         QVBoxLayout(box).addWidget(self.bars)
@@ -109,6 +112,9 @@ class ClassifyPanel(QWidget):
 
     def _request(self) -> None:
         if self.button.isEnabled():
+            # The button is disabled while the model works: the focus stays in the text box
+            # instead of moving on to whatever comes next.
+            self.text_edit.setFocus()
             self.sig_requested.emit(self.text_edit.toPlainText())
 
     def show_result(self, result: dict[str, Any]) -> None:

@@ -2,7 +2,8 @@
 
 The engine trains both sides and turns their events into CompareProgress reports (CompareSink);
 here the reports become the job's progress signal, and a stop is the RunControl's flag, seen by
-the loop at its next step.
+the loop at its next step. Each side also talks to a QtSink of its own (`sinks`), whose signals
+bring its step metrics and evaluations to the page's curves.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from PySide6.QtCore import QObject
 from ....core import runs
 from ....core.config import RunConfig
 from ....core.objectives.finetune_setup import scratch_twin
-from ....core.training.compare import CompareSink, compare_init
+from ....core.training.compare import SIDES, CompareSink, compare_init
 from ....core.training.control import RunControl
+from ....core.training.sinks import FanOutSink
 from ...jobs import BackgroundJob
+from ...training import QtSink
 
 
 class Comparison:
@@ -32,12 +35,14 @@ class Comparison:
         twin_name = scratch_twin(cfg).name
         self.dirs = (runs.new_run_dir(runs_root, cfg.name), runs.new_run_dir(runs_root, twin_name))
         self.control = RunControl()
-        dirs, control = self.dirs, self.control
+        self.sinks = {init: QtSink(parent=parent) for init in SIDES}  # created in this thread
+        dirs, control, sinks = self.dirs, self.control, self.sinks
 
         def work(report: Any, cancel: threading.Event) -> Any:
             try:
-                return compare_init(cfg, dirs, lambda init: CompareSink(init, report),
-                                    control=control)
+                return compare_init(
+                    cfg, dirs, lambda init: FanOutSink(CompareSink(init, report), sinks[init]),
+                    control=control)
             finally:
                 for run_dir in dirs:  # a side that never ran leaves no empty folder behind
                     if run_dir.is_dir() and not any(run_dir.iterdir()):
@@ -52,6 +57,10 @@ class Comparison:
     def stop(self) -> None:
         """Stop at the next step boundary (a side that has not started does not start)."""
         self.control.stop()
+
+    def side_of(self, sink: object) -> str | None:
+        """Which side ("pretrained", "scratch") a QtSink of this comparison reports."""
+        return next((init for init, s in self.sinks.items() if s is sink), None)
 
     def shutdown(self) -> None:
         """Stop, and wait (spinning the event loop) until the job has ended."""

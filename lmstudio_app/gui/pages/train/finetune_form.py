@@ -36,6 +36,7 @@ from ....core.data.corpus import ENCODINGS
 from ....core.errors import UserError
 from ...objectives import has_classes
 from ...widgets.field_marks import Control, FieldMarks
+from ...widgets.file_dialogs import open_dialog
 
 POOLINGS = (("auto", "automatic (GPT: last token, BERT: [CLS])"), ("last", "last token"),
             ("cls", "first token ([CLS])"), ("mean", "mean of the tokens"))
@@ -88,9 +89,11 @@ class FinetuneForm(QWidget):
 
     sig_changed = Signal()
 
-    def __init__(self, runs_root: Path, parent: QWidget | None = None) -> None:
+    def __init__(self, runs_root: Path, home: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.runs_root = Path(runs_root)
+        self.home = Path(home)  # the app's data folder: the file dialog's "Bundled samples"
+        self.file_dialog: QFileDialog | None = None
         self._custom_file: dict[str, str] = {}  # task -> a file the user chose
         self._file_encoding: dict[str, str] = {}  # task -> that file's encoding
         self._build()
@@ -367,11 +370,11 @@ class FinetuneForm(QWidget):
             self.learning_rate.setText(lr)
 
     def _ask_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Choose a labeled file", str(Path(self.file_edit.text()).parent),
-            "Labeled data (*.csv *.tsv *.jsonl *.json);;All files (*)")
-        if path:
-            self.set_file(path)
+        self.file_dialog = open_dialog(
+            self, "Choose a labeled file", self.home, Path(self.file_edit.text()).parent,
+            lambda paths: self.set_file(paths[0]),
+            "Labeled data (*.csv *.tsv *.jsonl *.json);;All files (*)",
+            QFileDialog.FileMode.ExistingFile)
 
     # -- the run it describes
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
@@ -26,7 +26,10 @@ class MetricsPlot(QWidget):
         self.plot.setLabel("left", "validation score")
         self.plot.setLabel("bottom", "step")
         self.plot.setYRange(0, 1)
-        self.plot.addLegend(offset=(-10, -10))  # bottom right: rising curves end top right
+        # Bottom right (rising curves end top right), two to a row: a comparison's four
+        # entries fit a short plot; on a backing of the plot's colour, over the curves.
+        legend = self.plot.addLegend(offset=(-10, -10), colCount=2, verSpacing=-4)
+        legend.setZValue(10)
         self.points: dict[str, tuple[list[float], list[float]]] = {}
         self._curves: dict[str, pg.PlotDataItem] = {}
         v = QVBoxLayout(self)
@@ -43,26 +46,36 @@ class MetricsPlot(QWidget):
             axis = self.plot.getAxis(side)
             axis.setPen(pg.mkPen(text))
             axis.setTextPen(pg.mkPen(text))
-        self.plot.plotItem.legend.setLabelTextColor(text)
+        legend = self.plot.plotItem.legend
+        legend.setLabelTextColor(text)
+        backing = pal.color(QPalette.ColorRole.Base)
+        backing.setAlpha(200)
+        legend.setBrush(pg.mkBrush(backing))
 
     def changeEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
         if event.type() == QEvent.Type.PaletteChange:
             self._apply_palette()
         super().changeEvent(event)
 
-    def add(self, step: int, extra: dict[str, float]) -> None:
+    def add(self, step: int, extra: dict[str, float], side: str = "",
+            dashed: bool = False) -> None:
+        """One evaluation's scores; `side` names a run among several ("accuracy (scratch)"),
+        drawn dashed when `dashed`."""
         for key, value in extra.items():
             if not isinstance(value, (int, float)):
                 continue
-            xs, ys = self.points.setdefault(key, ([], []))
+            name = f"{key} ({side})" if side else key
+            xs, ys = self.points.setdefault(name, ([], []))
             xs.append(float(step))
             ys.append(float(value))
-            curve = self._curves.get(key)
+            curve = self._curves.get(name)
             if curve is None:
                 colour = METRIC_COLOURS.get(key, "#7d9c2f")
-                curve = self.plot.plot([], [], pen=pg.mkPen(colour, width=2), symbol="o",
-                                       symbolSize=6, symbolBrush=colour, name=key)
-                self._curves[key] = curve
+                style = Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine
+                curve = self.plot.plot([], [], pen=pg.mkPen(colour, width=2, style=style),
+                                       symbol="t" if dashed else "o", symbolSize=6,
+                                       symbolBrush=colour, name=name)
+                self._curves[name] = curve
             curve.setData(xs, ys)
 
     def clear(self) -> None:

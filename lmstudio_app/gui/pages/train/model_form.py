@@ -9,6 +9,7 @@ form's one table from config field to control: it outlines the fields a UserErro
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ from ....core.config import PRETRAIN_OBJECTIVES, RunConfig, build_run_config
 from ....core.errors import UserError
 from ....core.presets import PRESETS
 from ....core.util.units import human_bytes, human_count
+from ...engine import DeviceInfo
 from ...objectives import title
 from ...widgets.field_marks import Control, FieldMarks
 
@@ -116,16 +118,15 @@ class ModelForm(QGroupBox):
     def run_name(self) -> str:
         return self.name_edit.text().strip()
 
-    def fill_devices(self, saved: str) -> None:
-        """List the devices this machine has; choose `saved` if it is one of them."""
-        from ....core.util.device import available_devices
-
+    def fill_devices(self, devices: Sequence[DeviceInfo], saved: str) -> None:
+        """List `devices` (the engine's; `auto` picks the first); choose `saved` if listed."""
+        self.device_box.blockSignals(True)
         self.device_box.clear()
-        for name, description in available_devices():
-            self.device_box.addItem(description, name)
+        for d in devices:
+            self.device_box.addItem(d.description, d.name)
         i = self.device_box.findData(saved)
-        if i >= 0:
-            self.device_box.setCurrentIndex(i)
+        self.device_box.setCurrentIndex(i if i >= 0 else 0)
+        self.device_box.blockSignals(False)
 
     def fill_from_preset(self, vocab_size: int) -> None:
         """Show the preset's values; the automatic (optional) fields go blank."""
@@ -162,34 +163,47 @@ class ModelForm(QGroupBox):
             text = self.edits[f.key].text().strip()
             if not text:
                 if not f.optional:
-                    errors[f.key] = f"{f.key}: enter a value."
+                    errors[f.key] = f"{f.label}: enter a value."
                 continue
             try:
                 values[f.key] = f.kind(text) if f.kind is float else int(text, 10)
             except ValueError:
                 what = "a whole number" if f.kind is int else "a number"
-                errors[f.key] = f"{f.key}={text}: expected {what}."
+                errors[f.key] = f"{f.label} {text}: expected {what}."
                 continue
             if f.kind is float and not math.isfinite(values[f.key]):
-                errors[f.key] = f"{f.key}={text}: expected a finite number."
+                errors[f.key] = f"{f.label} {text}: expected a finite number."
         values["device"] = self.device_name()
         return values, errors
 
 
-def size_text(cfg: RunConfig, device: str, device_text: str) -> tuple[str, int, int] | None:
-    """"Parameters: 1.2 M (1,234,567) · about 40.0 MiB to train on ... · N tokens per step",
-    the parameter count and the memory estimate (bytes); None when the model cannot be sized."""
-    try:
-        from ....core.models import count_parameters
-        from ....core.util.device import estimate_memory_bytes
+@dataclass(frozen=True)
+class Size:
+    """What the form says about a run's size: the line shown, and its figures."""
 
+    text: str
+    parameters: int
+    memory_bytes: int
+    too_big: UserError | None  # the estimate exceeds the device's memory: what to lower
+
+
+def size_of(cfg: RunConfig, device: DeviceInfo) -> Size | None:
+    """"Parameters: 1.2 M (1,234,567) · about 40.0 MiB to train on ... · N tokens per step",
+    with the estimate's parts (core.util.memory) and a warning when they exceed the device's
+    memory; None when the model cannot be sized. Needs PyTorch (the count builds the model on
+    the meta device): call it once the engine has loaded."""
+    from ....core.models import count_parameters
+    from ....core.util.memory import estimate_training_memory, too_big
+
+    try:
         n = count_parameters(cfg.model)
-    except (ImportError, UserError, ValueError):
+    except (UserError, ValueError):
         return None
     m, t = cfg.model, cfg.train
-    mem = estimate_memory_bytes(n, t.batch_size, m.block_size, m.n_layer, m.n_embd,
-                                m.vocab_size, device.startswith("cuda"))
-    tokens = t.batch_size * m.block_size * t.grad_accum
-    text = (f"Parameters: {human_count(n)} ({n:,}) · about {human_bytes(mem)} to train on "
-            f"{device_text or device} · {tokens:,} tokens per step")
-    return text, n, mem
+    estimate = estimate_training_memory(cfg, n, device.name.split(":")[0])
+    tokens = t.batch_size * (cfg.finetune.max_length if cfg.finetune and
+                             cfg.finetune.max_length else m.block_size) * t.grad_accum
+    text = (f"Parameters: {human_count(n)} ({n:,}) · about {human_bytes(estimate.total)} to "
+            f"train on {device.description} · {tokens:,} tokens per step")
+    where = "on this machine" if device.name in ("cpu", "mps") else f"on {device.name}"
+    return Size(text, n, estimate.total, too_big(estimate, device.memory_bytes, where))

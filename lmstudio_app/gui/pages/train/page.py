@@ -18,27 +18,31 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QScrollArea, QSplitter, QVBoxLayout, QWidget
 
 from ....core import runs
 from ....core.config import RunConfig
-from ....core.errors import UserError
-from ....core.training.compare import CompareProgress, InitResult, verdict
+from ....core.training.compare import InitResult
 from ....core.training.sinks import EvalMetrics
 from ...jobs import BackgroundJob
 from ...state import AppState
 from ...training import TrainingSession
 from ...widgets.curves import CurvesWidget, arrays_from_events
-from .comparison import Comparison
-from .progress_panel import ProgressPanel, steps_text
+from .compare_view import CompareView
+from .progress_panel import ProgressPanel
 from .results_panel import ResultsPanel
 from .run_form import KEY_FINETUNE as KEY_FINETUNE
 from .run_form import RunForm
 from .samples_panel import SamplesPanel
+
+if TYPE_CHECKING:  # the comparison's module loads PyTorch: imported when one starts
+    from .comparison import Comparison
+
+TICK_MS = 250
 
 
 class TrainPage(QWidget):
@@ -59,17 +63,18 @@ class TrainPage(QWidget):
         self.session = TrainingSession(self)
         # Reads of run folders in progress: job -> (what to do with the result, with an error).
         self._reads: dict[BackgroundJob, tuple[Callable[[Any], None], Callable[[str], None]]] = {}
-        self._start_step = 0
-        self._last_eval: EvalMetrics | None = None
         self.results: dict[str, Any] = {}
-        self._comparison: Comparison | None = None
-        self.comparison: tuple[InitResult, InitResult] | None = None
 
+        # The loop's step counter, read a few times a second while a run goes (no signal per step).
+        self._tick = QTimer(self)
+        self._tick.setInterval(TICK_MS)
+        self._tick.timeout.connect(self._on_tick)
         self._build()
+        self.compare_view = CompareView(self)
         self._connect()
         self.form.load_settings()
         self.validate()
-        self._update_buttons()
+        self.update_buttons()
 
     # -- layout --------------------------------------------------------------------------------
 
@@ -99,7 +104,12 @@ class TrainPage(QWidget):
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.form_scroll = scroll
         self._fit_form_width()
-        splitter.addWidget(scroll)
+        left_box = QWidget()
+        left = QVBoxLayout(left_box)
+        left.setContentsMargins(0, 0, 0, 0)
+        left.addWidget(scroll, 1)
+        left.addWidget(f.button_bar)
+        splitter.addWidget(left_box)
 
         # Right: progress, curves, metrics, samples.
         right_box = QWidget()
@@ -122,9 +132,11 @@ class TrainPage(QWidget):
         self.samples_box = SamplesPanel()
         self.samples_view, self.samples = self.samples_box.view, self.samples_box.samples
         self.right_split.addWidget(self.samples_box)
-        self.right_split.setStretchFactor(0, 3)
-        self.right_split.setStretchFactor(1, 1)
-        self.right_split.setSizes([520, 180])
+        # Curves, the (fine-tuning) metrics, the samples: each mode sizes the panes it shows.
+        for i, stretch in enumerate((3, 2, 1)):
+            self.right_split.setStretchFactor(i, stretch)
+            self.right_split.setCollapsible(i, False)
+        self._size_right_panes(fine=False)
         right.addWidget(self.right_split, 1)
         splitter.addWidget(right_box)
         splitter.setStretchFactor(0, 0)
@@ -154,6 +166,7 @@ class TrainPage(QWidget):
         s.sig_checkpoint.connect(self._on_checkpoint)
         s.sig_paused.connect(self._on_paused)
         s.sig_failed.connect(self._on_failed)
+        s.sig_phase.connect(self.progress_panel.phase)
         s.sig_done.connect(self._on_done)
 
         st = self.state
@@ -213,15 +226,18 @@ class TrainPage(QWidget):
         return self.form.validate()
 
     def _on_validated(self, valid: bool) -> None:
-        self._update_buttons()
+        self.update_buttons()
         self.sig_validated.emit(valid)
+
+    def _size_right_panes(self, fine: bool) -> None:
+        """Pretraining: curves over samples; fine-tuning: curves over the task's metrics (its
+        runs write no samples). Proportions of whatever height the splitter has."""
+        self.right_split.setSizes([420, 380, 0] if fine else [520, 0, 180])
 
     def _on_mode(self, fine: bool) -> None:
         self.metrics_box.setVisible(fine)
-        # Fine-tuned runs write no samples; their metrics take that room.
         self.samples_box.setVisible(not fine)
-        if fine:
-            self.right_split.setSizes([340, 460, 0])  # the task's metrics matter most here
+        self._size_right_panes(fine)
         self._fit_form_width()
 
     @Slot(object)
@@ -237,7 +253,7 @@ class TrainPage(QWidget):
     def can_start(self) -> bool:
         return self.form.ready() and not self.session.is_running() and self._comparison is None
 
-    def _update_buttons(self) -> None:
+    def update_buttons(self) -> None:
         state = self.session.state
         running = self.session.is_running()
         self.start_button.setEnabled(self.can_start())
@@ -269,16 +285,15 @@ class TrainPage(QWidget):
         return True
 
     def _begin(self, cfg: RunConfig, run_dir: Path, resume: bool) -> None:
-        self._start_step = 0
-        self._last_eval = None
         self.progress_panel.begin(run_dir, cfg.train.max_steps)
         self.error_label.setText("")
         self.session.start(cfg, run_dir, resume=resume)
+        self._tick.start()
         self.state.training_run = run_dir
         self.state.sig_run_started.emit(run_dir)
         self.state.sig_runs_changed.emit()
         self.state.sig_status.emit(f"Training {run_dir.name}")
-        self._update_buttons()
+        self.update_buttons()
 
     @Slot()
     def pause(self) -> None:
@@ -295,7 +310,7 @@ class TrainPage(QWidget):
             self._comparison.stop()
             self.progress_label.setText("Stopping the comparison at the next step…")
             self.sig_run_state.emit("Comparison: stopping at the next step")
-            self._update_buttons()
+            self.update_buttons()
             return
         self.session.stop()
 
@@ -321,7 +336,7 @@ class TrainPage(QWidget):
 
     @Slot(str)
     def _on_session_state(self, state: str) -> None:
-        self._update_buttons()
+        self.update_buttons()
         step = self.session.step
         max_steps = self.session.config.train.max_steps if self.session.config else 0
         text = {
@@ -338,25 +353,38 @@ class TrainPage(QWidget):
 
     @Slot(object)
     def _on_started(self, info: dict) -> None:
-        self._start_step = int(info.get("start_step", 0))
         self.progress_panel.started(info)
+        self.state.sig_runs_changed.emit()  # its config.json exists now: the run is listed
         device = str(info.get("device", ""))
         if device:
             self.sig_device.emit(device)
 
+    def _saying_steps(self) -> bool:
+        """The line of figures follows the steps, unless it says the run pauses or stops."""
+        return self.session.state not in ("pausing", "paused", "stopping")
+
     @Slot(object, int)
     def _on_steps(self, rows: np.ndarray, max_steps: int) -> None:
         self.curves.append_rows(rows)
-        step = int(rows[-1, 0])
-        self.progress_panel.set_steps(step, max_steps)
-        if self.session.state not in ("pausing", "stopping"):
-            self.progress_label.setText(steps_text(rows, max_steps, self._start_step,
-                                                   self._last_eval))
+        self.progress_panel.logged(rows, max_steps, self._saying_steps())
+        self._announce_step()
+
+    @Slot()
+    def _on_tick(self) -> None:
+        if self.progress_panel.live(self.session.live_step(), self._saying_steps()):
+            self._announce_step()
+
+    def _announce_step(self) -> None:
+        """The status bar and the Runs page follow the run's step."""
+        step, max_steps = self.progress_panel.step, self.progress_panel.max_steps
+        if self._saying_steps():
             self.sig_run_state.emit(f"Training: step {step:,} / {max_steps:,}")
+        if self.session.run_dir is not None:
+            self.state.sig_run_progress.emit(self.session.run_dir, step, max_steps)
 
     @Slot(object)
     def _on_evaluation(self, m: EvalMetrics) -> None:
-        self._last_eval = m
+        self.progress_panel.evaluated(m)
         self.curves.add_eval(m.step, m.val_loss)
         if m.extra:
             self.metrics_plot.add(m.step, m.extra)
@@ -378,12 +406,13 @@ class TrainPage(QWidget):
 
     @Slot(object, str)
     def _on_done(self, run_dir: Path, reason: str) -> None:
+        self._tick.stop()
         self.curves.flush()
         step = self.session.step
         if reason != "failed":
             self.progress_label.setText(f"{reason.capitalize()} at step {step:,}.")
         self.state.training_run = None
-        self._update_buttons()
+        self.update_buttons()
         self.validate()
         self.state.sig_run_finished.emit(run_dir, reason)
         self.state.sig_runs_changed.emit()
@@ -394,74 +423,22 @@ class TrainPage(QWidget):
             self._read_in_job(lambda: runs.read_file(run_dir, runs.RESULTS), self._show_results,
                               lambda msg: self.results_label.setText(f"No test results: {msg}"))
 
-    # -- does pretraining help? ---------------------------------------------------------------
+    # -- does pretraining help? (compare_view.py) ----------------------------------------------
 
     @Slot()
     def compare_init(self) -> bool:
         """Fine-tune the form's run twice (pretrained and from scratch) in a background job."""
-        if not self.validate() or not self.can_start() or self.config is None \
-                or self.config.finetune is None:
-            return False
-        try:
-            comparison = Comparison(self.config, self.state.runs_root, self)
-        except UserError as exc:
-            self.error_label.setText(str(exc))
-            return False
-        job, dirs = comparison.job, comparison.dirs
-        job.sig_progress.connect(self._on_compare_progress)
-        job.sig_result.connect(self._show_comparison)
-        job.sig_error.connect(self._on_compare_error)
-        job.sig_finished.connect(self._on_compare_finished)
-        self._comparison = comparison
-        self.comparison = None
-        self.metrics_box.begin_comparison()
-        self.error_label.setText("")
-        self.progress_panel.set_steps(0, self.config.train.max_steps)
-        self.progress_label.setText("Comparison: starting the pretrained side (1 of 2)…")
-        self.progress_panel.set_run(f"Comparing: {dirs[0].name} and {dirs[1].name}",
-                                    f"{dirs[0]}\n{dirs[1]}")
-        self.state.sig_status.emit("Comparing pretrained and scratch fine-tuning")
-        self._update_buttons()
-        job.start()
-        return True
+        return self.compare_view.start()
 
-    @Slot(object)
-    def _on_compare_progress(self, p: CompareProgress) -> None:
-        if self._comparison is None:
-            return
-        self.progress_panel.set_steps(p.step, p.max_steps)
-        if not self._comparison.stop_requested:
-            self.progress_label.setText(f"Comparison {p.side} of 2: {p.init} · step "
-                                        f"{p.step:,} / {p.max_steps:,}")
-            self.sig_run_state.emit(f"Comparing ({p.init}): step {p.step:,} / {p.max_steps:,}")
-        self.sig_compare_progress.emit(p)
+    @property
+    def _comparison(self) -> Comparison | None:
+        """The comparison that runs now, or None."""
+        return self.compare_view.running
 
-    @Slot(str)
-    def _on_compare_error(self, message: str) -> None:
-        self.error_label.setText(f"Comparison failed: {message}")
-        self.metrics_box.comparison_failed()
-        self.progress_label.setText("Comparison failed.")
-        self.state.sig_status.emit(f"Comparison failed: {message}")
-
-    def _show_comparison(self, results: tuple[InitResult, InitResult]) -> None:
-        self.comparison = results
-        said = verdict(*results)
-        self.metrics_box.show_comparison(results, said)
-        stopped = self._comparison is not None and self._comparison.stop_requested
-        self.progress_label.setText("Comparison completed." if said.complete else
-                                    f"Comparison {'stopped' if stopped else 'incomplete'}.")
-        self.state.sig_status.emit(said.text)
-        self.sig_comparison_shown.emit(results)
-
-    def _on_compare_finished(self) -> None:
-        comparison, self._comparison = self._comparison, None
-        if comparison is not None:
-            comparison.job.deleteLater()
-        self._update_buttons()
-        self.validate()
-        self.sig_run_state.emit("Idle (comparison ended)")
-        self.state.sig_runs_changed.emit()
-        self.sig_compare_done.emit()
+    @property
+    def comparison(self) -> tuple[InitResult, InitResult] | None:
+        """The last comparison's two sides, once it has ended."""
+        return self.compare_view.results
 
     # -- runs from disk ------------------------------------------------------------------------
 

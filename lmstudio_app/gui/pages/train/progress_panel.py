@@ -1,5 +1,10 @@
 """Where the run stands: its name and size, a progress bar, and a line of figures (step, loss,
-throughput, time left, the last validation loss)."""
+throughput, time left, the last validation loss).
+
+The bar and the step move with every step (the page polls the loop's step counter a few times
+a second); the loss and throughput are those of the last log point. Before the first step, and
+while the loop evaluates, the line says what it is doing. Both lines are cut to the pane's
+width (ElidedLabel): a long run name never widens the window."""
 
 from __future__ import annotations
 
@@ -8,10 +13,11 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QProgressBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QProgressBar, QVBoxLayout, QWidget
 
 from ....core.training.sinks import EvalMetrics
 from ....core.util.units import format_duration, human_count
+from ...widgets.elided_label import ElidedLabel
 
 
 class ProgressPanel(QWidget):
@@ -21,15 +27,22 @@ class ProgressPanel(QWidget):
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.run_label = QLabel("No run yet.")
+        self.run_label = ElidedLabel("No run yet.")
         self.run_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.run_label)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         layout.addWidget(self.progress)
-        self.progress_label = QLabel(" ")
+        self.progress_label = ElidedLabel(" ")
         layout.addWidget(self.progress_label)
+        self._reset(0, 0)
+
+    def _reset(self, start_step: int, max_steps: int) -> None:
+        self.step, self.max_steps, self.start_step = start_step, max_steps, start_step
+        self.row: np.ndarray | None = None  # the last logged row (training.STEP_COLUMNS)
+        self.last_eval: EvalMetrics | None = None
+        self.doing = ""  # what the loop does between steps ("" while it steps)
 
     def set_run(self, text: str, tooltip: str) -> None:
         self.run_label.setText(text)
@@ -41,31 +54,68 @@ class ProgressPanel(QWidget):
 
     def begin(self, run_dir: Path, max_steps: int) -> None:
         """A run is starting in `run_dir`."""
+        self._reset(0, max_steps)
         self.set_steps(0, max_steps)
         self.progress_label.setText("Starting…")
         self.set_run(f"Run: {run_dir.name}", str(run_dir))
 
     def started(self, info: dict[str, Any]) -> None:
         """The trainer's start: the run's size, device and number format."""
-        self.progress.setValue(int(info.get("start_step", 0)))
+        self._reset(int(info.get("start_step", 0)), int(info.get("max_steps", self.max_steps)))
+        self.set_steps(self.step, self.max_steps)
+        self.doing = "the first step"
+        self._show()
         params = int(info.get("parameters", 0))
-        self.run_label.setText(
+        self.set_run(
             f"Run: {Path(str(info.get('run_dir', ''))).name} · {human_count(params)} parameters "
-            f"· {info.get('device', '')} · {info.get('dtype', '')}"
-        )
+            f"· {info.get('device', '')} · {info.get('dtype', '')}", str(info.get("run_dir", "")))
+
+    def phase(self, text: str) -> None:
+        """The loop is loading, compiling or evaluating: say so until the next step."""
+        self.doing = text
+        self._show()
+
+    def logged(self, rows: np.ndarray, max_steps: int, say: bool = True) -> None:
+        """A batch of logged step rows arrived (`say`: update the line of figures too)."""
+        self.row, self.max_steps = rows[-1], max_steps
+        self.live(int(rows[-1, 0]), say)
+
+    def evaluated(self, m: EvalMetrics) -> None:
+        self.last_eval = m
+        self.doing = ""
+        self._show()
+
+    def live(self, step: int, say: bool = True) -> bool:
+        """The loop's step counter (polled): True when it moved. `say`: update the line of
+        figures too (not while it says that the run pauses or stops)."""
+        if step <= self.step:
+            return False
+        self.step, self.doing = step, ""
+        self.set_steps(step, self.max_steps)
+        if say:
+            self._show()
+        return True
+
+    def _show(self) -> None:
+        if self.row is None and self.step == self.start_step and self.doing:
+            self.progress_label.setText(f"{self.doing[:1].upper()}{self.doing[1:]}…")
+            return
+        text = steps_text(self.step, self.max_steps, self.row, self.start_step, self.last_eval)
+        self.progress_label.setText(text + (f" · {self.doing}…" if self.doing else ""))
 
 
-def steps_text(rows: np.ndarray, max_steps: int, start_step: int,
+def steps_text(step: int, max_steps: int, row: np.ndarray | None, start_step: int,
                last_eval: EvalMetrics | None) -> str:
-    """The line of figures after a batch of step rows (training.STEP_COLUMNS)."""
-    step = int(rows[-1, 0])
-    elapsed = float(rows[-1, 5])
-    tps = float(rows[-1, 4])
-    done = step - start_step
-    eta = (max_steps - step) * elapsed / done if done > 0 else None
-    loss = float(rows[-1, 1])
-    text = (f"step {step:,} / {max_steps:,} · loss {loss:.4f} · {tps:,.0f} tokens/s · "
-            f"ETA {format_duration(eta)}")
+    """The line of figures at `step`: the last logged row's loss and throughput (a row of
+    training.STEP_COLUMNS, logged at or before `step`), the time left, the last validation."""
+    text = f"step {step:,} / {max_steps:,}"
+    if row is not None:
+        logged, tps, elapsed = int(row[0]), float(row[4]), float(row[5])
+        done = logged - start_step
+        eta = (max_steps - step) * elapsed / done if done > 0 else None
+        at = "" if logged == step else f" @ {logged:,}"
+        text += (f" · loss {float(row[1]):.4f}{at} · {tps:,.0f} tokens/s · "
+                 f"ETA {format_duration(eta)}")
     if last_eval is not None:
-        text += f" · val loss {last_eval.val_loss:.4f} @ {last_eval.step}"
+        text += f" · val loss {last_eval.val_loss:.4f} @ {last_eval.step:,}"
     return text

@@ -89,14 +89,15 @@ class ResultsPanel(QWidget):
 
     def begin_comparison(self) -> None:
         self.compare_table.setRowCount(0)
-        self.compare_caption.setText("Does pretraining help? Comparing…")
+        self.compare_caption.setText("Does pretraining help? Comparing: fine-tuning from the "
+                                     "pretrained run, then from random weights…")
         self.compare_box.show()
         self.confusion.hide()
-        self.results_label.setText("Comparing: fine-tuning from the pretrained run, then from "
-                                   "random weights…")
+        self.results_label.setText(" ")
 
     def comparison_failed(self) -> None:
-        self.results_label.setText("The comparison failed; see the message on the left.")
+        self.compare_caption.setText("Does pretraining help? The comparison failed; see the "
+                                     "message on the left.")
 
     def show_comparison(self, results: tuple[InitResult, InitResult], said: Verdict) -> None:
         """Both sides' test figures, steps and endings in the table; the verdict above it."""
@@ -116,5 +117,5 @@ class ResultsPanel(QWidget):
         # Tall enough for every row: the plots above can give way.
         table.setFixedHeight(table.horizontalHeader().height() + 2 * table.frameWidth()
                              + sum(table.rowHeight(r) for r in range(table.rowCount())))
-        self.results_label.setText(said.text)
+        self.results_label.setText(" ")  # the verdict is said once, above its table
         self.compare_caption.setText(f"Does pretraining help? {said.text}")

@@ -29,13 +29,16 @@ from PySide6.QtWidgets import (
 from ....core.config import PRETRAIN_OBJECTIVES, RunConfig, build_run_config
 from ....core.data.layout import TOKENIZER
 from ....core.errors import UserError
+from ...engine import placeholder
 from ...objectives import tasks_of_family
 from ...state import AppState
 from ...widgets.field_marks import FieldMarks
 from .finetune_form import FinetuneForm
-from .model_form import ModelForm, size_text
+from .model_form import ModelForm, size_of
 
 DEFAULT_VOCAB = 8000
+LOADING = "Loading the engine (PyTorch)…"
+WARNING_STYLE = "color: #b8600b;"
 
 # Settings keys (one place).
 KEY_DATA = "train/data_dir"
@@ -46,6 +49,20 @@ KEY_FIELDS = "train/fields"
 KEY_MODE = "train/mode"
 KEY_FINETUNE = "train/finetune"  # the fine-tune form's settings, as JSON
 MODES = (("pretrain", "Pretrain"), ("finetune", "Fine-tune"))
+
+
+def late_first_checkpoint(cfg: RunConfig) -> UserError | None:
+    """The loop evaluates, and saves a checkpoint, every eval_interval steps and at the end: past
+    max_steps, the run has nothing to try in the Playground (and no curve of validation loss)
+    until it ends. The fields to change, and a value that gives about five checkpoints."""
+    t = cfg.train
+    if t.eval_interval <= t.max_steps:
+        return None
+    return UserError(
+        f"eval_interval={t.eval_interval} is more than max_steps={t.max_steps}: the run is "
+        "evaluated and saved only when it ends, so the Playground has nothing to load until "
+        f"then. Evaluate every {max(1, t.max_steps // 5)} steps, say.",
+        field=("eval_interval", "max_steps"), option=str(max(1, t.max_steps // 5)))
 
 
 def field_messages(marks: FieldMarks, errors: dict[str, str]) -> list[str]:
@@ -72,6 +89,11 @@ class RunForm(QWidget):
         self.general_error = ""
         self.parameter_count = 0
         self.memory_estimate = 0
+        self.warnings: list[str] = []  # about a valid run, as shown (Start stays enabled)
+        # Each mode has its own run name: a classifier does not inherit the pretraining
+        # run's ("...-tiny-clm"). The Run name box shows the one of _name_mode.
+        self._names = {key: "" for key, _ in MODES}
+        self._name_mode = MODES[0][0]
         self._loading = False
         self._build()
         self.data_button.clicked.connect(self._ask_data_dir)
@@ -84,6 +106,7 @@ class RunForm(QWidget):
         self.model_form.name_edit.textChanged.connect(self.validate)
         for edit in self.model_form.edits.values():
             edit.textChanged.connect(self.validate)
+        state.sig_engine_ready.connect(self._on_engine_ready)
 
     def _build(self) -> None:
         left = QVBoxLayout(self)
@@ -107,7 +130,7 @@ class RunForm(QWidget):
         self.data_button.setToolTip("A folder made by Prepare (tokens.h5 and tokenizer.model)")
         data_row.addWidget(self.data_button)
         left.addWidget(self.data_group)
-        self.ft_form = FinetuneForm(self.state.runs_root)
+        self.ft_form = FinetuneForm(self.state.runs_root, self.state.home)
         self.ft_form.hide()
         left.addWidget(self.ft_form)
         self.compare_button = QPushButton("Does pretraining help?")
@@ -122,22 +145,33 @@ class RunForm(QWidget):
         self.size_label = QLabel(" ")
         self.size_label.setWordWrap(True)
         left.addWidget(self.size_label)
+        # Warnings (the run may not fit in memory; no checkpoint before the end) let Start go on.
+        self.warning_label = QLabel("")
+        self.warning_label.setWordWrap(True)
+        self.warning_label.setStyleSheet(WARNING_STYLE)
+        self.warning_label.hide()
+        left.addWidget(self.warning_label)
         self.error_label = QLabel("")
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet("color: #d9372b;")
         self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         left.addWidget(self.error_label)
 
-        buttons = QHBoxLayout()
+        # The run buttons are a bar of their own: the page pins it under the scrolling form, so
+        # Start stays in view in a short window and never moves when a message appears.
+        self.button_bar = QWidget()
+        buttons = QHBoxLayout(self.button_bar)
+        buttons.setContentsMargins(0, 4, 0, 0)
         self.start_button = QPushButton("Start")
         self.start_button.setToolTip("Start training (Ctrl+Return)")
         self.pause_button = QPushButton("Pause")
+        self.pause_button.setToolTip("Pause at the next step; the run is saved (Ctrl+P)")
         self.resume_button = QPushButton("Resume")
+        self.resume_button.setToolTip("Go on from where the run paused (Ctrl+R)")
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("Stop at the next step and save (Ctrl+.)")
         for b in (self.start_button, self.pause_button, self.resume_button, self.stop_button):
             buttons.addWidget(b)
-        left.addLayout(buttons)
         left.addStretch(1)
 
     # -- settings ------------------------------------------------------------------------------
@@ -146,7 +180,8 @@ class RunForm(QWidget):
         mf = self.model_form
         self._loading = True
         try:
-            mf.fill_devices(self.state.value(KEY_DEVICE, ""))
+            engine = self.state.engine()
+            mf.fill_devices((engine or placeholder()).devices, self.state.value(KEY_DEVICE, ""))
             i = mf.objective_box.findData(self.state.value(KEY_OBJECTIVE,
                                                             PRETRAIN_OBJECTIVES[0]))
             mf.objective_box.setCurrentIndex(max(i, 0))
@@ -193,6 +228,12 @@ class RunForm(QWidget):
         if not self._loading:
             self.state.set_value(KEY_FINETUNE, json.dumps(self.ft_form.settings()))
 
+    @Slot(object)
+    def _on_engine_ready(self, engine: Any) -> None:
+        """The devices are known now: list them (the saved choice first), and size the run."""
+        self.model_form.fill_devices(engine.devices, self.state.value(KEY_DEVICE, ""))
+        self.validate()
+
     # -- mode and filling ----------------------------------------------------------------------
 
     def mode(self) -> str:
@@ -203,6 +244,13 @@ class RunForm(QWidget):
 
     def _on_mode(self, validate: bool = True) -> None:
         fine = self.mode() == "finetune"
+        if self.mode() != self._name_mode:
+            name_edit = self.model_form.name_edit
+            self._names[self._name_mode] = name_edit.text()
+            self._name_mode = self.mode()
+            name_edit.blockSignals(True)
+            name_edit.setText(self._names[self._name_mode])
+            name_edit.blockSignals(False)
         if not self._loading:
             self.state.set_value(KEY_MODE, self.mode())
         self.data_group.setVisible(not fine)
@@ -234,12 +282,10 @@ class RunForm(QWidget):
     def fill_from_config(self, cfg: RunConfig) -> None:
         """Show a run's settings (one opened from disk): its model form, and its fine-tuning
         form and mode when it is a fine-tune."""
+        self.set_mode("pretrain" if cfg.finetune is None else "finetune")  # its name's mode
         self._fill(self.model_form.fill_from_config, cfg)
         if cfg.finetune is not None:
-            self.set_mode("finetune")
             self.ft_form.fill_from(cfg.finetune)
-        else:
-            self.set_mode("pretrain")
 
     @Slot()
     def _on_preset_changed(self) -> None:
@@ -260,8 +306,11 @@ class RunForm(QWidget):
         errors: dict[str, str] = {}
         cfg: RunConfig | None = None
         general = ""
+        loading = self.state.engine() is None
         try:
-            if fine:
+            if fine and loading:  # the fine-tuning rules live beside the models: wait for them
+                general = LOADING
+            elif fine:
                 cfg = self.ft_form.config(mf.device_name(), mf.run_name())
             else:
                 values, errors = mf.overrides()
@@ -286,13 +335,26 @@ class RunForm(QWidget):
         return cfg is not None
 
     def _update_size(self, cfg: RunConfig | None) -> None:
-        mf = self.model_form
-        sized = size_text(cfg, mf.device_name(), mf.device_box.currentText()) if cfg else None
-        if sized is None:
-            self.size_label.setText("Parameters: –")
-            return
-        text, self.parameter_count, self.memory_estimate = sized
-        self.size_label.setText(text)
+        """The size line, and the warnings about a valid run (Start stays enabled): it may not
+        fit in the device's memory, or it would be evaluated (and saved) only at its end."""
+        engine = self.state.engine()
+        device = engine.device(self.model_form.device_name()) if engine else None
+        size = size_of(cfg, device) if cfg is not None and device is not None else None
+        warnings: list[UserError] = []
+        if size is None:
+            self.parameter_count = self.memory_estimate = 0
+            self.size_label.setText("Parameters: counted once the engine has loaded"
+                                    if engine is None else "Parameters: –")
+        else:
+            self.size_label.setText(size.text)
+            self.parameter_count, self.memory_estimate = size.parameters, size.memory_bytes
+            warnings += [size.too_big] if size.too_big is not None else []
+        if cfg is not None and cfg.finetune is None:
+            warnings += [w for w in (late_first_checkpoint(cfg),) if w is not None]
+        marks = self.ft_form.marks if cfg is not None and cfg.finetune else self.model_form.marks
+        self.warnings = [marks.describe(str(w), w.fields) for w in warnings]
+        self.warning_label.setText("\n".join(f"Warning: {w}" for w in self.warnings))
+        self.warning_label.setVisible(bool(self.warnings))
 
     def ready(self) -> bool:
         """The form describes a valid run that has its data."""

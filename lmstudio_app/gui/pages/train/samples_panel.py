@@ -18,6 +18,7 @@ class SamplesPanel(QWidget):
         self.view.setPlaceholderText(
             "GPT runs generate a short text at each evaluation; BERT runs fill a masked word."
         )
+        self.view.setMinimumHeight(3 * self.view.fontMetrics().lineSpacing())
         layout.addWidget(self.view)
         self.samples: list[tuple[int, str]] = []  # (step, sample), in the order shown
 

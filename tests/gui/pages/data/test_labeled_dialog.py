@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt
 
 from lmstudio_app.core.data import labeled
 from lmstudio_app.gui.pages.data.labeled_dialog import bar_heights
@@ -30,22 +30,23 @@ def test_mapping_dialog_checks_a_file_and_sets_the_fine_tune_defaults(qtbot, tmp
     state.sig_labeled_ready.connect(train.use_labeled)  # in the window, one shared state
 
     dialog = data_page.open_labeled(path)
-    qtbot.waitUntil(dialog.check_button.isEnabled, timeout=10000)
+    qtbot.waitUntil(lambda: bool(dialog.columns), timeout=10000)
     assert dialog.columns == ["id", "review", "stars"], dialog.status.text()
+    assert dialog.use_button.isDefault() and not dialog.close_button.isDefault()
     assert dialog.table.rowCount() >= 3 and dialog.table.item(0, 1).text().startswith("Great")
     assert dialog.mapping()["text"] == "review"  # guessed from the column's name
+    # The mapping is checked as it changes: no button to press.
     dialog.set_mapping({"text": "review", "label": "stars"})
     assert not dialog.use_button.isEnabled()  # not checked yet
-    with qtbot.waitSignal(dialog.sig_checked, timeout=10000) as checked:
-        dialog.check_button.click()
-    report = checked.args[0]
+    qtbot.waitUntil(lambda: dialog.report is not None, timeout=10000)
+    report = dialog.report
     assert (report.rows_read, report.rows_used) == (5, 4)
     text = dialog.report_view.toPlainText()
     assert "line 4" in text and "duplicate" in text
     assert sorted(bar_heights(dialog.bars)) == [1.0, 3.0]
     qtbot.waitUntil(dialog.use_button.isEnabled)
-    with qtbot.waitSignal(state.sig_labeled_ready) as ready:
-        dialog.use_button.click()
+    with qtbot.waitSignal(state.sig_labeled_ready) as ready:  # Enter: the default button
+        qtbot.keyClick(dialog, Qt.Key.Key_Return)
     choice = ready.args[0]
     assert choice.path == path and choice.columns == {"text": "review", "label": "stars"}
     assert train.mode() == "finetune" and train.ft_form.task() == "classify"
@@ -81,15 +82,13 @@ def test_a_latin1_labeled_file_fine_tunes_with_the_encoding_chosen_in_the_dialog
     # The dialog names its own setting, outlines it, and names no command-line flag.
     assert dialog.status.text().startswith("Encoding: ") and "--" not in dialog.status.text()
     assert "border" in dialog.encoding_box.styleSheet()
-    assert not dialog.check_button.isEnabled()
+    assert not dialog.use_button.isEnabled()
     qtbot.waitUntil(dialog.encoding_box.isEnabled)  # off while the file is read
     dialog.encoding_box.setCurrentText("latin-1")
-    qtbot.waitUntil(dialog.check_button.isEnabled, timeout=10000)
+    qtbot.waitUntil(lambda: dialog.report is not None, timeout=10000)  # read, then checked
     assert "café" in dialog.table.item(0, 0).text()
     assert dialog.encoding_box.styleSheet() == ""
-    with qtbot.waitSignal(dialog.sig_checked, timeout=10000) as checked:
-        dialog.check_button.click()
-    assert checked.args[0].rows_used == 40
+    assert dialog.report.rows_used == 40
     qtbot.waitUntil(dialog.use_button.isEnabled)
     with qtbot.waitSignal(state.sig_labeled_ready) as ready:
         dialog.use_button.click()

@@ -200,3 +200,34 @@ def test_a_failed_prepare_outlines_the_encoding_and_names_no_flag(qtbot, app_sta
     assert page.encoding_combo.styleSheet() == "" and page.error_text() == ""
     assert page.encoding_combo.toolTip() == tip
     page.shutdown()
+
+
+def test_the_first_start_says_what_to_press_until_a_run_exists(qtbot, app_state, prepared_data):
+    shown = []
+    app_state.sig_show_page.connect(shown.append)
+    page = make_page(qtbot, app_state)
+    assert not page.hint.isHidden()
+    assert "Press <b>Prepare</b>" in page.hint.text() and "Train page" in page.hint.text()
+    item = page.sources.topLevelItem(0)
+    assert item.text(0) == "Bundled sample corpus (two Jane Austen novels)"
+    page.hint.linkActivated.emit("Train")  # the link in the hint
+    assert shown == ["Train"]
+    app_state.sig_data_ready.emit(prepared_data)
+    assert page.hint.text().startswith("<b>Data ready.</b>")
+    run = app_state.runs_root / "20260101-000000-tiny-clm"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text("{}")
+    app_state.sig_runs_changed.emit()
+    assert page.hint.isHidden()
+    page.shutdown()
+
+
+def test_a_store_prepared_in_an_earlier_session_is_mentioned(qtbot, app_state):
+    page = make_page(qtbot, app_state)
+    assert page.progress_label.text() == ""
+    page.shutdown()
+    (page.out_dir()).mkdir(parents=True)
+    (page.out_dir() / "tokens.h5").write_bytes(b"")
+    again = make_page(qtbot, app_state)
+    assert again.progress_label.text().startswith(f"Prepared before: {again.out_dir()}.")
+    again.shutdown()

@@ -7,12 +7,14 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 from PySide6.QtCore import QSettings
 
 from lmstudio_app.core.data import labeled
 from lmstudio_app.core.training.compare import verdict as engine_verdict
 from lmstudio_app.gui.pages.train.page import KEY_FINETUNE, TrainPage
 from lmstudio_app.gui.state import AppState
+from lmstudio_app.gui.widgets.curves import arrays_from_events
 
 
 def test_finetune_mode_trains_a_classifier_and_plots_its_metrics(qtbot, tmp_path, train_page_on,
@@ -88,6 +90,10 @@ def test_does_pretraining_help_compares_two_runs_side_by_side(qtbot, tmp_path, t
     form.batch_size.setValue(8)
     page.device_box.setCurrentIndex(max(page.device_box.findData("cpu"), 0))
     assert page.compare_button.isEnabled(), page.error_label.text()
+    # Curves of an unrelated run on the page: the comparison starts without them.
+    page.curves.append_steps(np.arange(1, 500.0), np.full(499, 9.0))
+    page.curves.add_overlay("an-unrelated-run", arrays_from_events([]))
+    page.metrics_plot.add(400, {"accuracy": 0.1})
     progress = []
     page.sig_compare_progress.connect(progress.append)
     with qtbot.waitSignal(page.sig_comparison_shown, timeout=60000) as shown:
@@ -108,11 +114,20 @@ def test_does_pretraining_help_compares_two_runs_side_by_side(qtbot, tmp_path, t
     row = rows.index("accuracy")
     assert table.item(row, 0).text() == f"{pre.report['accuracy']:.3f}"
     assert table.item(row, 1).text() == f"{scr.report['accuracy']:.3f}"
-    assert "scratch" in page.results_label.text()
     verdict = page.compare_caption.text()
     assert "from scratch" in verdict and page.compare_box.isVisibleTo(page)
-    # The engine's verdict, word for word as the command line prints it.
-    assert verdict == f"Does pretraining help? {engine_verdict(pre, scr).text}"
+    # The engine's verdict, word for word as the command line prints it, said once.
+    said = engine_verdict(pre, scr).text
+    assert verdict == f"Does pretraining help? {said}"
+    assert said not in page.results_label.text()
+    # The comparison's own curves: the scratch side live, the pretrained side as an overlay,
+    # both sides' validation scores; nothing of the unrelated run.
+    page.curves.flush()
+    assert page.curves.overlay_names() == ["pretrained (fine-tuned)"]
+    assert list(page.curves.loss.x) == list(range(1, 11))
+    assert set(page.metrics_plot.points) >= {"accuracy (pretrained)", "accuracy (scratch)"}
+    assert "accuracy" not in page.metrics_plot.points
+    assert page.metrics_plot.points["accuracy (scratch)"][0] == [10.0]
     qtbot.waitUntil(lambda: page.start_button.isEnabled(), timeout=10000)
     # A plain fine-tune afterwards: its test line replaces the results, the verdict stays with
     # its table.
@@ -221,8 +236,8 @@ def test_does_pretraining_help_shows_each_side_and_stops_at_a_step(qtbot, tmp_pa
     pre, scr = page.comparison
     assert pre.reason == "stopped" and 2 <= pre.step < 5000
     assert scr.step == 0 and not scr.run_dir.exists()  # never started: no empty folder left
-    assert "stopped" in page.results_label.text() and "scratch did not start" in \
-        page.results_label.text()
+    assert "stopped" in page.compare_caption.text() and "scratch did not start" in \
+        page.compare_caption.text()
     assert "stopped" in status[-1] and page.progress_label.text() == "Comparison stopped."
     table = page.compare_table
     ended = [table.verticalHeaderItem(i).text() for i in range(table.rowCount())].index("ended")
@@ -232,3 +247,23 @@ def test_does_pretraining_help_shows_each_side_and_stops_at_a_step(qtbot, tmp_pa
     assert not page.stop_button.isEnabled() and page.busy() is None
     assert form.steps.isEnabled()
     page.shutdown()
+
+
+def test_a_fine_tune_does_not_inherit_the_pretraining_runs_name(qtbot, tmp_path, train_page_on,
+                                                                engine_runs):
+    root = tmp_path / "home" / "runs"
+    shutil.copytree(engine_runs.runs_root, root)
+    page, state = train_page_on(root)
+    with qtbot.waitSignal(page.sig_history_loaded, timeout=10000):
+        state.sig_open_run.emit(root / engine_runs.gpt.name)  # a pretraining run named tiny-gpt
+    assert page.name_edit.text() == "tiny-gpt"
+    page.set_mode("finetune")
+    page.device_box.setCurrentIndex(max(page.device_box.findData("cpu"), 0))
+    assert page.name_edit.text() == ""
+    assert page.config is not None, page.error_label.text()
+    assert page.config.name == "classify-pretrained" and "gpt" not in page.config.name
+    page.name_edit.setText("my-classifier")
+    page.set_mode("pretrain")
+    assert page.name_edit.text() == "tiny-gpt"  # each mode keeps its own name
+    page.set_mode("finetune")
+    assert page.config.name == "my-classifier"

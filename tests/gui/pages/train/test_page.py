@@ -142,7 +142,7 @@ def test_an_invalid_value_disables_start_and_says_why(qtbot, page):
     assert "expected a number" in page.edits["learning_rate"].toolTip()
     page.set_field("learning_rate", "0.003")
     page.set_field("dropout", "1.5")
-    assert "dropout=1.5" in page.error_label.text()
+    assert page.error_label.text() == "Dropout 1.5: must be in [0, 1)."  # the form's label
     page.set_field("dropout", "0")
     assert page.start_button.isEnabled() and page.error_label.text() == ""
 
@@ -153,3 +153,29 @@ def test_without_data_start_is_disabled(qtbot, state):
     assert page.data_dir is None
     assert not page.start_button.isEnabled()
     assert "Data page" in page.error_label.text()
+
+
+def test_evaluate_every_past_the_steps_warns_in_the_forms_words(qtbot, page):
+    fill(page, max_steps=150, eval_interval=200)
+    assert page.start_button.isEnabled()  # a warning, not a mistake
+    assert not page.form.warning_label.isHidden()
+    text = page.form.warning_label.text()
+    assert text.startswith("Warning: Evaluate every 200 is more than Steps 150")
+    assert "Playground" in text and "30" in text and "eval_interval" not in text
+    page.set_field("eval_interval", "30")
+    assert page.form.warning_label.isHidden() and page.form.warnings == []
+
+
+def test_a_run_bigger_than_the_machine_warns_and_names_what_to_lower(qtbot, page):
+    from lmstudio_app.core.util.memory import physical_memory_bytes
+
+    fill(page, max_steps=20, eval_interval=10)
+    assert page.form.warning_label.isHidden()
+    # GPT-2 small's width at a long context and a big batch: far past this machine's memory.
+    fill(page, n_layer=12, n_head=12, n_embd=768, block_size=1024, batch_size=256,
+         max_steps=20, eval_interval=10)
+    assert page.memory_estimate > physical_memory_bytes()
+    text = page.form.warning_label.text()
+    assert text.startswith("Warning: Batch size · Context length")
+    assert "more than the" in text and "of memory on this machine" in text
+    assert page.start_button.isEnabled()

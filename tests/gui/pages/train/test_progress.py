@@ -1,0 +1,67 @@
+"""Progress between log points: the bar, the line of figures and the Runs page follow every
+step of a real run; before its first step the page says what the loop is doing."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QSettings, Qt
+
+from lmstudio_app.gui.pages.runs import RunsPage
+from lmstudio_app.gui.pages.train.page import TrainPage
+from lmstudio_app.gui.pages.train.progress_panel import ProgressPanel
+from lmstudio_app.gui.state import AppState
+
+# Log points 1,000 steps apart: everything the test sees before one comes from the counter.
+SLOW_LOG = {"n_layer": 1, "n_head": 2, "n_embd": 32, "block_size": 32, "batch_size": 4,
+            "max_steps": 100000, "log_interval": 1000, "eval_interval": 1000}
+
+
+@pytest.fixture
+def pages(qtbot, tmp_path, prepared_data):
+    state = AppState(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat),
+                     tmp_path / "home")
+    train, runs_page = TrainPage(state), RunsPage(state)
+    for page in (train, runs_page):
+        qtbot.addWidget(page)
+    state.sig_data_ready.emit(prepared_data)
+    train.device_box.setCurrentIndex(train.device_box.findData("cpu"))
+    for key, value in SLOW_LOG.items():
+        train.set_field(key, value)
+    yield train, runs_page, state
+    train.shutdown()
+    runs_page.shutdown()
+
+
+def test_the_bar_the_figures_and_the_runs_page_move_between_log_points(qtbot, pages):
+    train, runs_page, _ = pages
+    phases = []
+    train.session.sig_phase.connect(phases.append)
+    with qtbot.waitSignal(train.session.sig_started, timeout=30000):
+        qtbot.mouseClick(train.start_button, Qt.MouseButton.LeftButton)
+    run_dir = train.session.run_dir
+    qtbot.waitUntil(lambda: train.progress.value() >= 5, timeout=60000)
+    step = train.progress.value()
+    assert train.curves.n_points() == 0 and step < 1000  # no log point yet: the counter moved
+    assert train.progress_label.text().startswith(f"step {step:,} / 100,000")
+    assert train.progress_label.text() != "Starting…"
+    qtbot.waitUntil(lambda: runs_page.row_text(run_dir)[3] != "0 / 100,000", timeout=5000)
+    shown = int(runs_page.row_text(run_dir)[3].split(" / ")[0].replace(",", ""))
+    assert shown >= step and runs_page.row_text(run_dir)[5] == "training"
+    assert phases[0] == "loading the data and building the model"
+    with qtbot.waitSignal(train.session.sig_done, timeout=30000):
+        train.stop()
+    assert train.progress_label.text().startswith("Stopped at step")
+
+
+def test_before_the_first_step_the_line_says_what_the_loop_does(qtbot):
+    panel = ProgressPanel()
+    qtbot.addWidget(panel)
+    panel.started({"run_dir": "/runs/r", "start_step": 0, "max_steps": 10, "parameters": 10})
+    assert panel.progress_label.text() == "The first step…"
+    panel.phase("compiling the model: the first steps take longer")
+    assert panel.progress_label.text() == "Compiling the model: the first steps take longer…"
+    assert panel.live(3)
+    assert panel.progress_label.text() == "step 3 / 10" and panel.progress.value() == 3
+    panel.phase("evaluating")
+    assert panel.progress_label.text() == "step 3 / 10 · evaluating…"
+    assert not panel.live(3)  # the counter has not moved
