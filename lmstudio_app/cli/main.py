@@ -27,6 +27,10 @@ examples:
   lmstudio-app export --run runs/<run> --format hf --out exported/<name>
   lmstudio-app import --hf path/to/gpt2 --out runs/gpt2
   lmstudio-app runs
+
+the desktop menu:
+  lmstudio-app --install-desktop     add the app to the menu (a .desktop entry and its icons)
+  lmstudio-app --uninstall-desktop   remove them
 """
 
 
