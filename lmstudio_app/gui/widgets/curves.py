@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from .elided_label import ElidedLabel
-from .series import GrowingSeries, PeakSeries
+from .series import GrowingSeries, PeakSeries, ema
 
 # A few redraws a second look live and leave the CPU to training (measured on 2 cores:
 # at 250 ms the window trains at the headless rate; at 100 ms it lost ~9%).
@@ -39,50 +39,6 @@ REDRAW_MS = 250
 LABEL_OVERFLOW = 4  # px
 LEGEND_COLUMNS = 4
 _OVERLAY_COLOURS = ("#8e6cc9", "#d0873d", "#3aa59b", "#c9508a", "#7d9c2f")
-
-
-def _recurrence(x: np.ndarray, alpha: float, prev: float) -> np.ndarray:
-    """y[i] = alpha*y[i-1] + (1-alpha)*x[i] with y[-1] = prev, for finite x, vectorised by
-    chunks: within one the recurrence is a scaled cumulative sum, and the chunks are short
-    enough that alpha**-k stays far from float overflow."""
-    out = np.empty_like(x)
-    chunk = int(max(1, min(4096, 12 * math.log(10) / -math.log(alpha))))
-    for lo in range(0, len(x), chunk):
-        seg = x[lo:lo + chunk]
-        powers = alpha ** np.arange(1, len(seg) + 1, dtype=np.float64)  # alpha^(i+1)
-        out[lo:lo + len(seg)] = powers * (prev + (1 - alpha) * np.cumsum(seg / powers))
-        prev = float(out[lo + len(seg) - 1])
-    return out
-
-
-def ema(values: np.ndarray, alpha: float, state: tuple[float, int] = (0.0, 0)
-        ) -> tuple[np.ndarray, tuple[float, int]]:
-    """TensorBoard's smoothing: the exponential moving average y[i] = alpha*y[i-1] +
-    (1-alpha)*x[i] from y = 0, divided by 1 - alpha**n after n points (debiased), so each point
-    is a weighted mean of the points so far and the first weighs no more than its share (a
-    plain average started at the first point keeps that point's weight alpha**n: the line lags
-    far behind a falling loss). NaN inputs carry the previous value forward; before the first
-    finite value the output is NaN. `state` (the biased average and its count) continues an
-    earlier call; the state after `values` is returned with the smoothed values."""
-    x = np.asarray(values, dtype=np.float64)
-    out = np.full(len(x), np.nan)
-    finite = np.isfinite(x)
-    if not finite.any():
-        return out, state
-    if not finite.all():  # forward-fill gaps with the last finite value
-        idx = np.where(finite, np.arange(len(x)), -1)
-        np.maximum.accumulate(idx, out=idx)
-        x = np.where(idx >= 0, x[np.maximum(idx, 0)], np.nan)
-    first = int(np.argmax(np.isfinite(x)))
-    seg = x[first:]
-    if alpha <= 0.0:
-        out[first:] = seg
-        return out, (float(seg[-1]), state[1] + len(seg))
-    alpha = min(alpha, 0.9999)
-    biased = _recurrence(seg, alpha, state[0])
-    counts = state[1] + np.arange(1, len(seg) + 1, dtype=np.float64)
-    out[first:] = biased / (1.0 - alpha ** counts)
-    return out, (float(biased[-1]), state[1] + len(seg))
 
 
 def finite_view(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
