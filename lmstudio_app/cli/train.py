@@ -73,7 +73,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     from ..core.config import parse_overrides
 
     overrides = parse_overrides(args.set)
-    for key in ("max_steps", "device"):
+    for key in ("max_steps", "device", "num_train_epochs", "early_stopping_patience"):
         if getattr(args, key, None) is not None:
             overrides[key] = getattr(args, key)
     if getattr(args, "compile", False):

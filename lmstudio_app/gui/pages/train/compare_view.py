@@ -66,7 +66,7 @@ class CompareView(QObject):
         page.metrics_box.clear()
         page.metrics_box.begin_comparison()
         page.error_label.setText("")
-        page.progress_panel.set_steps(0, page.config.train.max_steps)
+        page.progress_panel.set_steps(0, page.config.train.max_steps or 0)
         page.progress_label.setText("Comparison: starting the pretrained side (1 of 2)…")
         page.progress_panel.set_run(f"Comparing: {dirs[0].name} and {dirs[1].name}",
                                     f"{dirs[0]}\n{dirs[1]}")
