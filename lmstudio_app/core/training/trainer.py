@@ -435,7 +435,8 @@ class Trainer:
         patience = self.t.early_stopping_patience
         if not patience or self.evals_since_best < patience:
             return False
-        self.stop_note = f"early stopping: no improvement in {patience} evaluations"
+        self.stop_note = (f"early stopping: no improvement in {patience} evaluation"
+                          f"{'s' if patience != 1 else ''}")
         self.sink.message(f"{self.stop_note} (step {self.step:,} of {self.t.max_steps:,})")
         return True
 
