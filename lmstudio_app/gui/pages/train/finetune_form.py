@@ -198,6 +198,12 @@ class FinetuneForm(QWidget):
         row(form, "max_steps", "Steps", self.steps)
         row(form, "eval_interval", "Evaluate every", self.eval_every)
         row(form, "early_stopping_patience", "Early stopping patience", self.patience)
+        self.seeds = QSpinBox()  # "Does pretraining help?" only: not a field of the run
+        self.seeds.setRange(0, 20)
+        self.seeds.setSpecialValueText("auto: 3 under 10,000 rows")
+        self.seeds.setToolTip("Does pretraining help? repeats both fine-tunes with this many "
+                              "seeds and reports the gain with its spread")
+        form.addRow("Comparison seeds", self.seeds)
         row(form, "learning_rate", "Learning rate", self.learning_rate)
         row(form, "batch_size", "Batch size", self.batch_size)
         self.marks = FieldMarks(controls)
@@ -331,6 +337,7 @@ class FinetuneForm(QWidget):
             "max_steps": self.steps.value(),
             "eval_interval": self.eval_every.value(),
             "early_stopping_patience": self.patience.value(),
+            "compare_seeds": self.seeds.value(),
             "learning_rate": self.learning_rate.text(),
             "batch_size": self.batch_size.value(),
         }
@@ -371,6 +378,7 @@ class FinetuneForm(QWidget):
         for key, spin in (("freeze_layers", self.freeze_layers), ("max_steps", self.steps),
                           ("eval_interval", self.eval_every),
                           ("early_stopping_patience", self.patience),
+                          ("compare_seeds", self.seeds),
                           ("batch_size", self.batch_size)):
             value = get(key, int)
             if value is not None and not isinstance(value, bool):
@@ -429,6 +437,10 @@ class FinetuneForm(QWidget):
         if every:
             overrides["eval_interval"] = min(every, steps) if steps else every
         return make_finetune_config(ft, overrides=overrides, name=name)
+
+    def compare_seeds(self) -> int | None:
+        """Seeds for "Does pretraining help?"; None: the engine's rule for the set's size."""
+        return self.seeds.value() or None
 
     def set_editable(self, on: bool) -> None:
         for w in self.findChildren(QWidget):

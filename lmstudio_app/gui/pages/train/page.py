@@ -53,7 +53,7 @@ class TrainPage(QWidget):
     sig_history_loaded = Signal(object)  # Path of a run whose curves were loaded from disk
     sig_device = Signal(str)  # the device the current run trains on, described
     sig_results_shown = Signal(object)  # a fine-tuned run's test report (results.json)
-    sig_comparison_shown = Signal(object)  # (pretrained, scratch) InitResults
+    sig_comparison_shown = Signal(object)  # [(pretrained, scratch) InitResults], one per seed
     sig_compare_progress = Signal(object)  # CompareProgress, a few times a second
     sig_compare_done = Signal()  # the comparison's job ended (completed, stopped or failed)
 
@@ -437,8 +437,8 @@ class TrainPage(QWidget):
         return self.compare_view.running
 
     @property
-    def comparison(self) -> tuple[InitResult, InitResult] | None:
-        """The last comparison's two sides, once it has ended."""
+    def comparison(self) -> list[tuple[InitResult, InitResult]] | None:
+        """The last comparison's two sides of each seed, once it has ended."""
         return self.compare_view.results
 
     # -- runs from disk ------------------------------------------------------------------------
