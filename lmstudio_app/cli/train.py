@@ -264,8 +264,10 @@ def run_compare(args: argparse.Namespace) -> int:
     from ..core.errors import UserError
     from ..core.objectives.finetune_setup import scratch_twin
     from ..core.training.compare import (
+        NOT_STARTED,
         baselines_of,
         compare_seeds,
+        completed_pairs,
         seeds_for,
         summarize_pairs,
         verdict_of,
@@ -313,13 +315,14 @@ def run_compare(args: argparse.Namespace) -> int:
                       for seed, (p, s) in zip(seeds, pairs, strict=True)],
             "verdict": said.text}))
     else:
-        _print_summary(summary, len(seeds))
+        _print_summary(summary, len(completed_pairs(pairs)))
         print_baselines(baselines)
         for seed, pair in zip(seeds, pairs, strict=True):
             for side in pair:
                 note = f" ({side.error})" if side.error else ""
-                print(f"{side.init} (seed {seed}): {side.reason} at step {side.step}, run "
-                      f"{side.run_dir}{note}")
+                print(f"{side.init} (seed {seed}): did not start" if side.reason == NOT_STARTED
+                      else f"{side.init} (seed {seed}): {side.reason} at step {side.step}, run "
+                           f"{side.run_dir}{note}")
         print(said.text)
     failed = [s for pair in pairs for s in pair if s.reason == "failed"]
     if failed:
@@ -328,7 +331,8 @@ def run_compare(args: argparse.Namespace) -> int:
 
 
 def _print_summary(summary: dict[str, dict[str, float]], n_seeds: int) -> None:
-    """Both sides' test figures and their difference; over several seeds, mean ± sd."""
+    """Both sides' test figures and their difference; over the `n_seeds` seeds that finished,
+    mean ± sd."""
     if n_seeds == 1:
         print(f"{'':<14}{'pretrained':>12}{'scratch':>12}{'difference':>12}")
         for key, m in summary.items():

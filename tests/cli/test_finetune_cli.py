@@ -170,3 +170,18 @@ def test_mistakes_exit_2_with_one_line(workdir, args, message):
 def test_help(command, tmp_path):
     out = cli(command, "--help", cwd=tmp_path)
     assert out.returncode == 0 and "usage: lmstudio-app " + command in out.stdout
+
+
+def test_compare_summary_says_how_many_seeds_it_averages(capsys):
+    from lmstudio_app.cli.train import _print_summary
+
+    m = {"pretrained": 0.68, "pretrained_sd": 0.01, "scratch": 0.63, "scratch_sd": 0.0,
+         "difference": 0.05, "difference_sd": 0.01}
+    _print_summary({"accuracy": m}, 2)  # two of three seeds finished
+    first, row = capsys.readouterr().out.splitlines()
+    assert "mean ± sd over 2 seeds" in first
+    assert row.split() == ["accuracy", "0.6800", "±", "0.0100", "0.6300", "±", "0.0000",
+                           "+0.0500", "±", "0.0100"]
+    _print_summary({"accuracy": m}, 1)
+    assert capsys.readouterr().out.splitlines()[1].split() == ["accuracy", "0.6800", "0.6300",
+                                                               "+0.0500"]
