@@ -337,7 +337,8 @@ def summarize(run_dir: Path) -> RunSummary:
         objective=cfg.objective,
         preset=cfg.preset,
         step=_number(status.get("step"), int, 0),
-        max_steps=cfg.train.max_steps,
+        # A fine-tune's budget may be derived from its data: the trainer records it.
+        max_steps=_number(status.get("max_steps"), int, cfg.train.max_steps or 0),
         best_val_loss=_number(best, float, None),
         state=str(status.get("state", "new")),
     )

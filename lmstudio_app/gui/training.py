@@ -174,9 +174,9 @@ class TrainingSession(QObject):
         job.sig_finished.connect(self._on_job_finished)
         self.control, self._sink, self._job = control, sink, job
         self._set_state("starting")
-        log.info("%s run %s (%s, preset %s, %d steps, device %s)",
+        log.info("%s run %s (%s, preset %s, %s steps, device %s)",
                  "resuming" if resume else "starting", run_path, cfg.objective, cfg.preset,
-                 cfg.train.max_steps, cfg.train.device)
+                 cfg.train.max_steps or "derived", cfg.train.device)
         job.start()
 
     def pause(self) -> None:

@@ -33,6 +33,7 @@ from ..objectives import Objective, Setup, build_setup
 from ..util.atomic import atomic_write_bytes, remove_temporaries
 from ..util.device import Runtime, describe_device, process_rank, setup_runtime
 from ..util.disk import storage_error
+from .budget import describe_budget, resolve_budget
 from .control import RunControl
 from .sinks import EvalMetrics, FanOutSink, JsonLinesSink, LogFileSink, MetricsSink, StepMetrics
 
@@ -50,6 +51,7 @@ class TrainResult:
     last_loss: float | None
     error: str | None = None  # what failed, one line (reason "failed")
     user_error: UserError | None = None  # the mistake behind `error`, with its field and fix
+    early_stopped: bool = False  # completed before max_steps: no new best in `patience` evals
 
 
 class _SetupFailed(Exception):
@@ -150,6 +152,9 @@ class Trainer:
         self.step = 0
         self.best: float | None = None  # lowest validation loss so far
         self.best_score: float | None = None  # what chose best.safetensors (lower is better)
+        self.evals_since_best = 0  # evaluations since best_score last improved
+        self.stop_note: str | None = None  # why the run completed early (early stopping)
+        self.t = self.cfg.train  # the budget the loop runs (resolved once the data is read)
         self.last_loss: float | None = None
         self.committed: int | None = None  # step of the last checkpoint on disk
         self.training = False  # past set-up: failures are written to the run's record
@@ -245,9 +250,12 @@ class Trainer:
         """status.json, as far as the disk allows (it may be full, or the folder gone)."""
         if not self.main:
             return
-        extra: dict[str, Any] = {"checkpoint_step": self.committed}
+        extra: dict[str, Any] = {"checkpoint_step": self.committed,
+                                 "max_steps": self.t.max_steps}
         if error is not None:
             extra["error"] = error
+        if self.stop_note is not None:
+            extra["stop_reason"] = self.stop_note
         try:
             runs.write_status(self.run_dir, state, self.step, self.best, **extra)
         except (UserError, OSError):
@@ -268,6 +276,8 @@ class Trainer:
             self.rt = rt
             torch.manual_seed(t.seed + rt.rank)
             setup = build_setup(cfg, self.run_dir, self.resume, seed=t.seed + rt.rank)
+            rows = setup.data_info.get("training_rows") if cfg.spec.is_task else None
+            self.t = resolve_budget(t, rows)
             model, objective = setup.model.to(rt.device), setup.objective
             n_params = sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
             optimizer = make_optimizer(model, cfg, rt.device, setup.lr_scale)
@@ -289,6 +299,8 @@ class Trainer:
             self.metrics = JsonLinesSink(self.run_dir / runs.METRICS)
             self._file_sinks.insert(0, self.metrics)
         self.sink = FanOutSink(*self._file_sinks, self.user_sink)
+        if t.max_steps is None or t.eval_interval is None:
+            self.sink.message(f"budget: {describe_budget(self.t, rows)}")
 
         train_model: nn.Module = model
         if rt.distributed:
@@ -306,7 +318,8 @@ class Trainer:
             "run_dir": str(self.run_dir), "objective": cfg.objective, "preset": cfg.preset,
             "parameters": n_params, "device": describe_device(rt.device),
             "dtype": str(rt.dtype).replace("torch.", ""), "start_step": self.step,
-            "max_steps": t.max_steps, "tokens_per_step": objective.tokens_per_batch * t.grad_accum,
+            "max_steps": self.t.max_steps,
+            "tokens_per_step": objective.tokens_per_batch * t.grad_accum,
         })
         self._record("running", None)
         return self._loop(model, step_model, objective, optimizer, scaler, rt)
@@ -321,7 +334,8 @@ class Trainer:
     def _loop(self, model: nn.Module, step_model: nn.Module, objective: Objective,
               optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
               rt: Runtime) -> TrainResult:
-        t = self.cfg.train
+        t = self.t
+        assert t.max_steps is not None and t.eval_interval is not None  # resolve_budget's
         device = rt.device
         non_blocking = device.type == "cuda"
         model.train()
@@ -399,6 +413,8 @@ class Trainer:
                 self.sink.phase("evaluating")
                 self._evaluate_and_save(model, objective, optimizer, scaler, rt)
                 window_start += time.perf_counter() - evaluating_at
+                if not last and self._patience_spent():
+                    break
             elif self.step % t.checkpoint_interval_value == 0:
                 self._save(model, optimizer, scaler, objective, best=False)
 
@@ -409,7 +425,20 @@ class Trainer:
         self._check_folder()
         self._record(reason, None)
         self.sink.finished(self.step, reason)
-        return TrainResult(self.run_dir, self.step, reason, self.best, self.last_loss)
+        return TrainResult(self.run_dir, self.step, reason, self.best, self.last_loss,
+                           early_stopped=self.stop_note is not None)
+
+    def _patience_spent(self) -> bool:
+        """Early stopping: `early_stopping_patience` evaluations in a row brought no new best
+        score (the one that picks best.safetensors). The run then completes as if it had
+        reached max_steps: its best checkpoint is scored on the test split."""
+        patience = self.t.early_stopping_patience
+        if not patience or self.evals_since_best < patience:
+            return False
+        self.stop_note = (f"early stopping: no improvement in {patience} evaluation"
+                          f"{'s' if patience != 1 else ''}")
+        self.sink.message(f"{self.stop_note} (step {self.step:,} of {self.t.max_steps:,})")
+        return True
 
     def _non_finite(self, what: str) -> str:
         """The NaN message, true to what is on disk."""
@@ -475,6 +504,7 @@ class Trainer:
         improved = self.best_score is None or score < self.best_score
         if improved:
             self.best_score = score
+        self.evals_since_best = 0 if improved else self.evals_since_best + 1
         if self.best is None or m.val_loss < self.best:
             self.best = m.val_loss
         self._save(model, optimizer, scaler, objective, best=improved)
@@ -503,6 +533,7 @@ class Trainer:
             "step": self.step,
             "best_val_loss": self.best,
             "best_score": self.best_score,
+            "evals_since_best": self.evals_since_best,
             "optimizer": optimizer.state_dict(),
             "scaler": scaler.state_dict(),
             "objective": objective.state_dict(),
@@ -537,6 +568,7 @@ class Trainer:
         self.step = int(state["step"])
         self.best = state.get("best_val_loss")
         self.best_score = state.get("best_score", self.best)
+        self.evals_since_best = int(state.get("evals_since_best", 0))
         self.committed = self.step
         self.sink.message(f"resumed at step {self.step}")
 
