@@ -23,7 +23,7 @@ class CheckpointMarks(QObject):
         self.item = pg.ScatterPlotItem(
             size=10, symbol="d", pen=pg.mkPen("#1d6b3b", width=1), brush=pg.mkBrush(MARK_COLOUR),
             hoverable=True, hoverSize=13, tip=self._tip)
-        self.item.setZValue(5)  # over the curves
+        self.item.setZValue(11)  # over the curves and the legend (10): always clickable
         plot.addItem(self.item)
         self.item.sigClicked.connect(self._clicked)
 

@@ -540,6 +540,10 @@ class CurvesWidget(CurveOutputs, QWidget):
             self.val_curve.setData(self.val.x, self.val.y, skipFiniteCheck=True)
             for plot, series in ((self.lr_plot, self.lr), (self.tps_plot, self.throughput)):
                 self._fit_flat(plot, series)
+            if self._drawn_whole and not self.loss_plot.getViewBox().autoRangeEnabled()[0]:
+                # A small plot's y fit moved its x range, which its link to the loss plot
+                # passed on as if the user had zoomed: the x-axis follows the data again.
+                self.loss_plot.enableAutoRange(axis="x")
             self._show_marks()
             self._show_bpb_axis()
         finally:
