@@ -120,23 +120,6 @@ def test_the_csv_has_tokens_time_and_bits_per_byte(curves, run_arrays, tmp_path)
             assert float(row["val_bpb"]) == pytest.approx(evals[step]["val_bpb"], rel=1e-6)
 
 
-def test_a_lone_first_point_does_not_stop_the_x_axis_following(qtbot, curves):
-    # The first logged row alone: flat learning rate and throughput plots get a y range of
-    # their own, which must not freeze the shared x-axis on that one step.
-    row = np.array([[1, 5.0, 1e-3, 1.0, 100.0, 0.1, 128, np.nan, np.nan, np.nan]])
-    curves.append_rows(row)
-    curves.flush()
-    qtbot.wait(50)
-    for i in range(2, 40):
-        curves.append_rows(np.array([[i, 5 - i / 40, 1e-3, 1.0, 100 + i, i / 10, 128 * i,
-                                      np.nan, np.nan, np.nan]]))
-    curves.flush()
-    qtbot.wait(50)
-    assert curves.loss_plot.vb.autoRangeEnabled()[0]
-    low, high = curves.loss_plot.vb.viewRange()[0]
-    assert low <= 1 and high >= 39
-
-
 def test_the_status_bar_text_says_memory_and_gpu():
     row = dict.fromkeys(STEP_COLUMNS, 1.0)
     row.update(rss_bytes=1.5 * 2**30, gpu_memory_bytes=3 * 2**30, gpu_utilization=87.0)
