@@ -125,9 +125,9 @@ class RunsPage(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.setSortingEnabled(True)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for col in range(1, len(COLUMNS)):
+        for col in range(len(COLUMNS)):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)  # tags
         self.table.itemSelectionChanged.connect(self._update_buttons)
         self.table.itemDoubleClicked.connect(lambda _item: self.open_selected())
 
@@ -256,7 +256,7 @@ class RunsPage(QWidget):
             item.setData(Qt.ItemDataRole.UserRole, value)
             if FIGURE_COLUMNS[i] != "Tags":
                 align_right(item)
-            if figures is not None and FIGURE_COLUMNS[i] == "Size":
+            if figures is not None and FIGURE_COLUMNS[i] in ("Size", "Snapshots"):
                 item.setToolTip(size_tooltip(figures))
             if figures is not None and FIGURE_COLUMNS[i] == "Tags" and figures.note:
                 item.setToolTip(figures.note)

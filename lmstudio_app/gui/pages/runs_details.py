@@ -29,7 +29,7 @@ from ...core.util.units import format_duration, human_bytes, human_count
 from ..jobs import BackgroundJob
 
 # The figures columns, after the columns read from status.json.
-FIGURE_COLUMNS = ("Final loss", "Best score", "Tokens", "Time", "Size", "Tags")
+FIGURE_COLUMNS = ("Final loss", "Best score", "Tokens", "Time", "Size", "Snapshots", "Tags")
 
 
 def figure_cells(f: RunFigures) -> list[tuple[str, float | None]]:
@@ -42,14 +42,13 @@ def figure_cells(f: RunFigures) -> list[tuple[str, float | None]]:
         score = (f"{f.best_metric} {f.best_metric_value:.3f}", f.best_metric_value)
     elif f.val_bpb is not None:
         score = (f"{f.val_bpb:.3f} bits/byte", -f.val_bpb)  # fewer bits sort as better
-    size = human_bytes(f.size_bytes)
-    if f.snapshots:
-        size += f" ({f.snapshots} snapshots {human_bytes(f.snapshot_bytes)})"
+    snapshots = (f"{f.snapshots} · {human_bytes(f.snapshot_bytes)}" if f.snapshots else "–",
+                 f.snapshot_bytes)
     return [
         number(f.final_loss, ".4f"), score,
         (human_count(f.tokens) if f.tokens is not None else "–", f.tokens),
         (format_duration(f.time_s) if f.time_s is not None else "–", f.time_s),
-        (size, f.size_bytes), (", ".join(f.tags), None),
+        (human_bytes(f.size_bytes), f.size_bytes), snapshots, (", ".join(f.tags), None),
     ]
 
 

@@ -447,7 +447,13 @@ class CurvesWidget(CurveOutputs, QWidget):
         """Each kept checkpoint on the loss plot: at its validation loss (snapshots are taken
         at evaluations), else on the smoothed training curve."""
         steps = self.checkpoint_steps
-        if not steps or self.loss.n == 0:
+        shown = bool(steps) and self.loss.n > 0
+        if shown != any(sample.item is self.marks.item for sample, _ in self.legend.items):
+            if shown:  # an entry only while there are marks: the legend stays one row
+                self.legend.addItem(self.marks.item, "kept checkpoints")
+            else:
+                self.legend.removeItem(self.marks.item)
+        if not shown:
             self.marks.show([], np.zeros(0), np.zeros(0))
             return
         at = np.asarray(steps, dtype=np.float64)
