@@ -61,6 +61,7 @@ bench-package: $(PACKAGE_STAMP)
 # Pictures of each page for the docs (offscreen: no display needed).
 screenshots: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python tools/screenshots.py --out docs/screenshots
+	QT_QPA_PLATFORM=offscreen $(BIN)/python tools/screenshots_runs.py --out docs/screenshots
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

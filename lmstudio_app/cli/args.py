@@ -81,11 +81,33 @@ def add_run_folder(s: argparse.ArgumentParser) -> None:
     s.add_argument("--json", action="store_true", help="one JSON object per line, for scripts")
 
 
+def checkpoint_choice(text: str) -> str | int:
+    """best, latest, or the step of a kept snapshot."""
+    if text in ("best", "latest"):
+        return text
+    try:
+        step = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: choose best, latest or the step of a kept checkpoint") from None
+    if step < 0:
+        raise argparse.ArgumentTypeError(f"{text}: a step is 0 or more")
+    return step
+
+
 def add_loaded_run(s: argparse.ArgumentParser, device: str = "auto") -> None:
     """A finished run to use: --run, which weights, on which device."""
     s.add_argument("--run", required=True, metavar="RUN_DIR")
-    s.add_argument("--checkpoint", choices=("best", "latest"), default="best")
+    s.add_argument("--checkpoint", type=checkpoint_choice, default="best",
+                   metavar="best|latest|STEP",
+                   help="which weights: the best, the latest, or a kept snapshot's step")
     add_device(s, device)
+
+
+def add_keep_checkpoints(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--keep-checkpoints", dest="keep_checkpoints", type=count, metavar="N",
+                   help="weight snapshots kept along the curve, spread evenly in log steps, "
+                        "plus the latest and the best (default 20; 0 keeps none)")
 
 
 def add_columns(s: argparse.ArgumentParser, defaults: bool) -> None:
@@ -138,6 +160,7 @@ def add_finetune(s: argparse.ArgumentParser) -> None:
     s.add_argument("--early-stopping-patience", type=count, metavar="N",
                    help="stop after N evaluations without a better validation score "
                         "(default 0: off)")
+    add_keep_checkpoints(s)
     add_set(s, "a training field")
     s.add_argument("--freeze-embeddings", action="store_true")
     s.add_argument("--freeze-layers", type=count, default=0, metavar="N",

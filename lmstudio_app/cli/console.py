@@ -84,6 +84,7 @@ class ConsoleSink(MetricsSink):
 
     def evaluation(self, m: EvalMetrics) -> None:
         bpc = f", {m.bits_per_char:.3f} bits/char" if m.bits_per_char is not None else ""
+        bpc += f", {m.val_bpb:.3f} bits/byte" if m.val_bpb is not None else ""
         self.bar.println(
             f"step {m.step}: val loss {m.val_loss:.4f} (ppl {m.val_ppl:.1f}{bpc})"
         )
@@ -120,11 +121,14 @@ class JsonSink(MetricsSink):
     def step(self, m: StepMetrics) -> None:
         self._emit({"event": "step", "step": m.step, "loss": m.loss, "lr": m.lr,
                     "grad_norm": m.grad_norm, "tokens_per_s": m.tokens_per_s,
-                    "elapsed_s": m.elapsed_s})
+                    "elapsed_s": m.elapsed_s, "tokens": m.tokens, "rss_bytes": m.rss_bytes,
+                    "gpu_memory_bytes": m.gpu_memory_bytes,
+                    "gpu_utilization": m.gpu_utilization})
 
     def evaluation(self, m: EvalMetrics) -> None:
         self._emit({"event": "eval", "step": m.step, "val_loss": m.val_loss,
-                    "val_ppl": m.val_ppl, "bits_per_char": m.bits_per_char, **m.extra})
+                    "val_ppl": m.val_ppl, "bits_per_char": m.bits_per_char, "val_bpb": m.val_bpb,
+                    **m.extra})
 
     def checkpoint(self, step: int, path: str, best: bool) -> None:
         self._emit({"event": "checkpoint", "step": step, "path": path, "best": best})

@@ -20,7 +20,14 @@ from typing import Any
 from ..core.config import PRETRAIN_OBJECTIVES
 from ..core.presets import PRESETS
 from ..core.training.sinks import MetricsSink
-from .args import add_device, add_finetune, add_run_folder, add_set, positive_int
+from .args import (
+    add_device,
+    add_finetune,
+    add_keep_checkpoints,
+    add_run_folder,
+    add_set,
+    positive_int,
+)
 from .console import ConsoleSink, JsonSink
 
 STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP")
@@ -73,7 +80,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     from ..core.config import parse_overrides
 
     overrides = parse_overrides(args.set)
-    for key in ("max_steps", "device", "num_train_epochs", "early_stopping_patience"):
+    for key in ("max_steps", "device", "num_train_epochs", "early_stopping_patience",
+                "keep_checkpoints"):
         if getattr(args, key, None) is not None:
             overrides[key] = getattr(args, key)
     if getattr(args, "compile", False):
@@ -108,6 +116,7 @@ def add_pretrain_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--preset", default="tiny", choices=sorted(PRESETS))
     add_set(s)
     s.add_argument("--max-steps", type=positive_int, metavar="N")
+    add_keep_checkpoints(s)
     add_device(s)
     s.add_argument("--compile", action="store_true", help="use torch.compile")
     s.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped run")

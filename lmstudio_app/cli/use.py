@@ -176,11 +176,13 @@ def add_runs_arguments(s: argparse.ArgumentParser) -> None:
 
 
 def run_runs(args: argparse.Namespace) -> int:
-    from ..core.runs import list_runs
+    from ..core.runs import list_runs, read_notes
 
     found = list_runs(Path(args.root))
+    notes = {r.path: read_notes(r.path) for r in found}
     if args.json:
-        print(json.dumps([r.as_dict() for r in found], indent=2))
+        print(json.dumps([{**r.as_dict(), "note": notes[r.path].note,
+                           "tags": notes[r.path].tags} for r in found], indent=2))
         return 0
     if not found:
         print(f"no runs under {args.root}")
@@ -192,4 +194,9 @@ def run_runs(args: argparse.Namespace) -> int:
         print(f"{r.name:<40} {r.objective:<13} {r.preset:<10} {steps:>13} {best:>9} {r.state}")
         if r.problem:
             print(f"    {r.problem}")
+        if notes[r.path].tags:
+            print(f"    tags: {', '.join(notes[r.path].tags)}")
+        if notes[r.path].note:
+            print("\n".join(f"    note: {line}" if i == 0 else f"          {line}"
+                            for i, line in enumerate(notes[r.path].note.splitlines())))
     return 0

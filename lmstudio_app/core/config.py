@@ -189,6 +189,7 @@ class TrainConfig:
     eval_batches: int = 20
     log_interval: int = 10
     checkpoint_interval: int | None = None  # None: at every evaluation
+    keep_checkpoints: int = 20  # weight snapshots kept along the curve, log-spaced; 0: none
     mask_prob: float = 0.15  # masked-LM selection rate
     seed: int = 1337
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
@@ -240,6 +241,9 @@ class TrainConfig:
         _in_range(self, "beta2", 0.0, 1.0, high_open=True)
         _in_range(self, "grad_clip", 0.0, math.inf)
         _in_range(self, "seed", 0, SEED_MAX)
+        if self.keep_checkpoints < 0:
+            raise UserError(f"keep_checkpoints={self.keep_checkpoints}: must be 0 (keep no "
+                            "snapshots) or more.", field="keep_checkpoints", option="20")
         if self.sample_tokens < 0:
             raise UserError(f"sample_tokens={self.sample_tokens}: must be 0 or more.",
                             field="sample_tokens")

@@ -13,6 +13,8 @@ A run folder is readable without the app:
     status.json        state, step, best validation loss, pid and host of the writer
     results.json       a fine-tuned run's scores on its test split
     data_report.json   what a fine-tune's labeled files held
+    notes.json         the person's note and tags for the run
+    checkpoints/       weight snapshots along the curve: step-000500.safetensors, ...
     run.lock           while a process trains the run: its pid and host
 
 Nobody else spells these names: ask this module (`path`, `has_weights`, `resumable`, ...).
@@ -48,6 +50,9 @@ BEST_WEIGHTS = "best.safetensors"
 STATE = "state.pt"
 CHECKPOINT = "checkpoint.json"
 LOCK = "run.lock"
+NOTES = "notes.json"
+SNAPSHOTS = "checkpoints"
+_SNAPSHOT_PREFIX, _SNAPSHOT_SUFFIX = "step-", ".safetensors"
 DEFAULT_ROOT = Path("runs")
 STATES = ("new", "running", "paused", "completed", "stopped", "failed", "interrupted",
           "damaged")
@@ -112,8 +117,9 @@ def read_status(run_dir: Path) -> dict[str, Any]:
 
 
 def write_json(run_dir: Path, name: str, data: dict[str, Any]) -> None:
-    """One of the folder's JSON files (config, results, data report), written atomically."""
-    if name not in (CONFIG, RESULTS, DATA_REPORT):
+    """One of the folder's JSON files (config, results, data report, notes), written
+    atomically."""
+    if name not in (CONFIG, RESULTS, DATA_REPORT, NOTES):
         raise ValueError(f"{name} is not one of the run folder's JSON files")
     atomic_write_json(Path(run_dir) / name, data, parents=False)
 
@@ -168,6 +174,80 @@ def read_json(path: Path) -> dict[str, Any]:
 def read_file(run_dir: Path, name: str) -> dict[str, Any]:
     """config.json, status.json, results.json or data_report.json as a dict ({} if absent)."""
     return read_json(Path(run_dir) / name)
+
+
+# ---------------------------------------------------------------------------------------------
+# Notes and weight snapshots
+
+
+@dataclass
+class RunNotes:
+    """What a person wrote about a run: a free note and tags (each once, in their order)."""
+
+    note: str = ""
+    tags: list[str] = field(default_factory=list)
+
+
+def read_notes(run_dir: Path) -> RunNotes:
+    """notes.json of a run; empty notes when it is missing or damaged (a note is never worth
+    refusing to show a run)."""
+    data = read_json(Path(run_dir) / NOTES)
+    note = data.get("note") if isinstance(data.get("note"), str) else ""
+    tags = data.get("tags") if isinstance(data.get("tags"), list) else []
+    return RunNotes(note, clean_tags(str(t) for t in tags))
+
+
+def clean_tags(tags: Any) -> list[str]:
+    """Tags stripped of spaces at their ends, the empty ones dropped, each kept once."""
+    out: list[str] = []
+    for tag in tags:
+        tag = " ".join(str(tag).split())
+        if tag and tag not in out:
+            out.append(tag)
+    return out
+
+
+def write_notes(run_dir: Path, note: str, tags: list[str]) -> RunNotes:
+    """Save the run's note and tags atomically (notes.json); returns what was saved."""
+    notes = RunNotes(note.strip(), clean_tags(tags))
+    if not is_run_dir(run_dir):
+        raise UserError(f"{run_dir}: not a run folder; the note was not saved.", field="run")
+    write_json(run_dir, NOTES, {"note": notes.note, "tags": notes.tags})
+    return notes
+
+
+def snapshot_path(run_dir: Path, step: int) -> Path:
+    """Where the weight snapshot of `step` lives: checkpoints/step-000500.safetensors."""
+    return Path(run_dir) / SNAPSHOTS / f"{_SNAPSHOT_PREFIX}{step:06d}{_SNAPSHOT_SUFFIX}"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    step: int
+    path: Path
+    bytes: int
+
+
+def list_snapshots(run_dir: Path) -> list[Snapshot]:
+    """The run's kept weight snapshots (step, path, size in bytes), by step."""
+    folder = Path(run_dir) / SNAPSHOTS
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return []
+    out = []
+    for entry in entries:
+        name = entry.name
+        digits = name[len(_SNAPSHOT_PREFIX):-len(_SNAPSHOT_SUFFIX)]
+        if not (name.startswith(_SNAPSHOT_PREFIX) and name.endswith(_SNAPSHOT_SUFFIX)
+                and digits.isdigit()):
+            continue  # a temporary of a snapshot being written, or a stranger's file
+        try:
+            size = entry.stat().st_size
+        except OSError:
+            continue
+        out.append(Snapshot(int(digits), entry, size))
+    return sorted(out, key=lambda s: s.step)
 
 
 def is_run_dir(path: Path) -> bool:

@@ -34,6 +34,7 @@ from .pages.playground.page import PlaygroundPage
 from .pages.runs import RunsPage
 from .pages.train.page import TrainPage
 from .state import AppState
+from .training import resources_text
 from .widgets.elided_label import ElidedLabel
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,14 @@ class MainWindow(QMainWindow):
         state.sig_engine_ready.connect(self._on_engine_ready)
         self.run_label = ElidedLabel("Idle")
         self.statusBar().addPermanentWidget(self.run_label)
+        # What the training run takes (process memory; GPU memory and utilisation on CUDA).
+        self.resources_label = ElidedLabel("")
+        self.resources_label.setToolTip("Memory of this process (and of the GPU, with its "
+                                        "utilisation) at the last logged step")
+        self.statusBar().addPermanentWidget(self.resources_label)
+        self.train_page.session.sig_steps.connect(
+            lambda rows, _max: self.resources_label.setText(resources_text(rows[-1])))
+        self.train_page.session.sig_done.connect(lambda *_: self.resources_label.setText(""))
         self.statusBar().addPermanentWidget(self.device_label)
 
         self._build_actions()
@@ -130,6 +139,7 @@ class MainWindow(QMainWindow):
         state.sig_resume_run.connect(lambda _p: self.show_page("Train"))
         state.sig_compare_run.connect(lambda _p: self.show_page("Train"))
         state.sig_use_run.connect(lambda _p: self.show_page("Playground"))
+        state.sig_use_checkpoint.connect(lambda _p, _s: self.show_page("Playground"))
         self.train_page.sig_run_state.connect(self.run_label.setText)
         self.train_page.sig_device.connect(self.device_label.setText)
         # Between runs, show the device a new run would use (a run on the CPU uses a core less).

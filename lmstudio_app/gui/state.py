@@ -46,6 +46,7 @@ class AppState(QObject):
     sig_resume_run = Signal(object)  # Path: continue this run on the Train page
     sig_compare_run = Signal(object)  # Path: overlay this run's curves
     sig_use_run = Signal(object)  # Path: pick this run in the Playground
+    sig_use_checkpoint = Signal(object, int)  # Path, step: its kept snapshot in the Playground
     sig_status = Signal(str)  # a short message for the status bar
     sig_show_page = Signal(str)  # a page's name: show it (a link in a hint)
     sig_labeled_ready = Signal(object)  # LabeledChoice: the Train page's fine-tune defaults

@@ -10,6 +10,7 @@ loop only through a RunControl's flags, never through queued slots on the busy w
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from pathlib import Path
@@ -26,7 +27,23 @@ from .jobs import BackgroundJob
 log = logging.getLogger(__name__)
 
 # Columns of the arrays sent by QtSink.sig_steps.
-STEP_COLUMNS = ("step", "loss", "lr", "grad_norm", "tokens_per_s", "elapsed_s")
+STEP_COLUMNS = ("step", "loss", "lr", "grad_norm", "tokens_per_s", "elapsed_s", "tokens",
+                "rss_bytes", "gpu_memory_bytes", "gpu_utilization")  # unknown: NaN
+
+
+def resources_text(row: np.ndarray) -> str:
+    """What a logged row (STEP_COLUMNS) says the run takes: "RAM 1.2 GiB · GPU 3.4 GiB, 87%"
+    ("" when it says nothing)."""
+    from ..core.util.units import human_bytes
+
+    values = dict(zip(STEP_COLUMNS, (float(v) for v in row), strict=False))
+    rss, gpu, busy = (values.get(k, math.nan) for k in STEP_COLUMNS[7:10])
+    parts = []
+    if math.isfinite(rss):
+        parts.append(f"RAM {human_bytes(rss)}")
+    if math.isfinite(gpu):
+        parts.append(f"GPU {human_bytes(gpu)}" + (f", {busy:.0f}%" if math.isfinite(busy) else ""))
+    return " · ".join(parts)
 
 
 class QtSink(QObject, MetricsSink):
@@ -63,7 +80,9 @@ class QtSink(QObject, MetricsSink):
 
     def step(self, m: StepMetrics) -> None:
         with self._lock:
-            self._pending.append((m.step, m.loss, m.lr, m.grad_norm, m.tokens_per_s, m.elapsed_s))
+            self._pending.append((m.step, m.loss, m.lr, m.grad_norm, m.tokens_per_s, m.elapsed_s,
+                                  m.tokens, *(math.nan if v is None else v for v in (
+                                      m.rss_bytes, m.gpu_memory_bytes, m.gpu_utilization))))
             self._max_steps = m.max_steps
         now = time.monotonic()
         if now - self._last_emit >= self._interval:

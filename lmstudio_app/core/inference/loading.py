@@ -29,11 +29,19 @@ class LoadedRun:
     weights: Path
 
 
-def weights_path(run_dir: Path, checkpoint: str = "best") -> Path:
-    """best.safetensors when asked and present, else model.safetensors (the latest)."""
+def weights_path(run_dir: Path, checkpoint: str | int = "best") -> Path:
+    """best.safetensors when asked and present, else model.safetensors (the latest); a step
+    (an int, or its digits) is that step's kept snapshot (checkpoints/), or the latest weights
+    when they are of that step.
+
+    Raises UserError (field "checkpoint") naming the kept steps when the step has no weights.
+    """
     run_dir = Path(run_dir)
+    if isinstance(checkpoint, int) or (isinstance(checkpoint, str) and checkpoint.isdigit()):
+        return _step_weights(run_dir, int(checkpoint))
     if checkpoint not in CHECKPOINTS:
-        raise UserError(f"checkpoint {checkpoint!r}: choose best or latest.", field="checkpoint")
+        raise UserError(f"checkpoint {checkpoint!r}: choose best, latest or the step of a kept "
+                        "checkpoint.", field="checkpoint", option="best")
     best, latest = run_dir / runs.BEST_WEIGHTS, run_dir / runs.WEIGHTS
     if checkpoint == "best" and best.is_file():
         return best
@@ -43,8 +51,23 @@ def weights_path(run_dir: Path, checkpoint: str = "best") -> Path:
                     field="run")
 
 
-def load_run(run_dir: Path, checkpoint: str = "best", device: str = "cpu") -> LoadedRun:
+def _step_weights(run_dir: Path, step: int) -> Path:
+    snapshot = runs.snapshot_path(run_dir, step)
+    if snapshot.is_file():
+        return snapshot
+    latest = run_dir / runs.WEIGHTS
+    if latest.is_file() and ckpt.weights_step(latest) == step:
+        return latest
+    kept = [s.step for s in runs.list_snapshots(run_dir)]
+    have = (f"the kept steps are {', '.join(map(str, kept))}" if kept
+            else "the run keeps no snapshots (keep_checkpoints 0, or a run from before them)")
+    raise UserError(f"{run_dir}: no weights of step {step}: {have}.", field="checkpoint",
+                    option=str(kept[-1]) if kept else "latest")
+
+
+def load_run(run_dir: Path, checkpoint: str | int = "best", device: str = "cpu") -> LoadedRun:
     """Build the run's model on `device`, load its weights and tokenizer, in eval mode.
+    `checkpoint`: "best", "latest", or the step of a kept snapshot (see weights_path).
 
     Raises UserError when the folder is not a run, has no weights yet, or its files are damaged.
     """

@@ -14,7 +14,8 @@ from .pretrain import LanguageModelObjective
 
 
 class CausalLM(LanguageModelObjective):
-    """Next-token cross-entropy on (B, T) windows; validation also in bits per character."""
+    """Next-token cross-entropy on (B, T) windows; validation also in bits per character and
+    bits per byte (val_loss in nats per token × tokens / (ln 2 × characters or bytes))."""
 
     name = "clm"
     window_extra = 1  # a window and its targets, shifted by one
@@ -38,8 +39,12 @@ class CausalLM(LanguageModelObjective):
         # Bits per character: the loss of the whole validation text, spread over its characters.
         if not self.val_chars or not len(self.val):
             return {}
-        bpc = val_loss * (len(self.val) / self.val_chars) / math.log(2)
-        return {"bits_per_char": bpc}
+        nats = val_loss * len(self.val)  # the validation text's loss, in nats
+        out = {"bits_per_char": nats / self.val_chars / math.log(2)}
+        n_bytes = self.val_bytes()
+        if n_bytes:  # bits per byte: comparable across tokenizers (nanochat's val_bpb)
+            out["val_bpb"] = nats / n_bytes / math.log(2)
+        return out
 
     def sample(self, model: nn.Module) -> str | None:
         """A short generation from the configured prompt (temperature 0.8, top-k 50, seeded)."""

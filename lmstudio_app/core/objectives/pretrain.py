@@ -21,6 +21,8 @@ from ..errors import UserError
 from ..models import build_model
 from .base import Batch, Objective, Setup
 
+VAL_BYTES_SAMPLE = 1 << 20  # tokens decoded to measure the validation text's bytes per char
+
 
 class LanguageModelObjective(Objective):
     """Shared parts of the two pretraining objectives: train and validation token streams.
@@ -41,10 +43,22 @@ class LanguageModelObjective(Objective):
         self.seed = seed
         self.tokens_per_batch = cfg.train.batch_size * cfg.model.block_size
         self._eval_cache: list[Batch] | None = None
+        self._val_bytes: int | None = None
         self.batches = self._make_batches(train, seed)
 
     def _make_batches(self, tokens: np.ndarray, seed: int) -> Any:
         raise NotImplementedError
+
+    def val_bytes(self) -> int | None:
+        """The UTF-8 bytes of the validation text (for bits per byte): its characters (the
+        store's count) times the bytes per character of its decoded text, measured on up to
+        VAL_BYTES_SAMPLE tokens (exact for a split that size or smaller). None without text."""
+        if self._val_bytes is None and self.val_chars and len(self.val):
+            text = self.tokenizer.decode(self.val[:VAL_BYTES_SAMPLE].tolist())
+            if text:
+                self._val_bytes = round(
+                    self.val_chars * len(text.encode("utf-8", "surrogatepass")) / len(text))
+        return self._val_bytes
 
     def next_batch(self) -> Batch:
         return self.batches.next()

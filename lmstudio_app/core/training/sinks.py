@@ -26,8 +26,12 @@ class StepMetrics:
     lr: float
     grad_norm: float
     tokens_per_s: float
-    elapsed_s: float
+    elapsed_s: float  # seconds since this process began training (a resume starts at 0)
     max_steps: int
+    tokens: int = 0  # tokens trained on since the run began (over resumes)
+    rss_bytes: int | None = None  # process resident memory (core/util/resources.py)
+    gpu_memory_bytes: int | None = None  # memory used on the training GPU
+    gpu_utilization: float | None = None  # percent
 
 
 @dataclass
@@ -36,6 +40,8 @@ class EvalMetrics:
     val_loss: float
     val_ppl: float
     bits_per_char: float | None = None
+    val_bpb: float | None = None  # bits per byte of the validation text (comparable across
+    # tokenizers; GPT runs)
     train_loss: float | None = None
     extra: dict[str, float] = field(default_factory=dict)  # task metrics (accuracy, F1, ...)
     sample: str | None = None  # a short generation or fill-the-mask example at this step
@@ -209,6 +215,7 @@ class LogFileSink(MetricsSink):
 
     def evaluation(self, m: EvalMetrics) -> None:
         bpc = f", {m.bits_per_char:.3f} bits/char" if m.bits_per_char is not None else ""
+        bpc += f", {m.val_bpb:.3f} bits/byte" if m.val_bpb is not None else ""
         extra = "".join(f", {k} {v:.4f}" for k, v in m.extra.items())
         self._line(f"step {m.step}: val loss {m.val_loss:.4f}, ppl {m.val_ppl:.2f}{bpc}{extra}")
 

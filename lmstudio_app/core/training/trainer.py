@@ -33,6 +33,8 @@ from ..objectives import Objective, Setup, build_setup
 from ..util.atomic import atomic_write_bytes, remove_temporaries
 from ..util.device import Runtime, describe_device, process_rank, setup_runtime
 from ..util.disk import storage_error
+from ..util.resources import ResourceSampler
+from . import snapshots
 from .budget import describe_budget, resolve_budget
 from .control import RunControl
 from .sinks import EvalMetrics, FanOutSink, JsonLinesSink, LogFileSink, MetricsSink, StepMetrics
@@ -156,6 +158,7 @@ class Trainer:
         self.stop_note: str | None = None  # why the run completed early (early stopping)
         self.t = self.cfg.train  # the budget the loop runs (resolved once the data is read)
         self.last_loss: float | None = None
+        self.tokens_seen = -1  # tokens trained on over the run's life; -1: count from the step
         self.committed: int | None = None  # step of the last checkpoint on disk
         self.training = False  # past set-up: failures are written to the run's record
         self.sink: MetricsSink = self.user_sink
@@ -342,6 +345,9 @@ class Trainer:
         tokens_per_step = objective.tokens_per_batch * t.grad_accum * rt.world_size
         window_start, window_steps = time.perf_counter(), 0
         run_start = time.perf_counter()
+        resources = ResourceSampler(device)
+        if self.tokens_seen < 0:  # a new run, or a state saved before tokens were counted
+            self.tokens_seen = self.step * tokens_per_step
         loss_sum = torch.zeros((), device=device)
         reason = "completed"
 
@@ -387,6 +393,7 @@ class Trainer:
             scaler.update()
             optimizer.zero_grad(set_to_none=True)
             self.step += 1
+            self.tokens_seen += tokens_per_step
             window_steps += 1
             self.sink.progress(self.step, t.max_steps)
 
@@ -400,10 +407,13 @@ class Trainer:
             if log_now:
                 now = time.perf_counter()
                 self.last_loss = loss_total / window_steps
+                used = resources.sample()
                 self.sink.step(StepMetrics(
                     step=self.step, loss=self.last_loss, lr=lr, grad_norm=float(grad_norm),
                     tokens_per_s=tokens_per_step * window_steps / max(now - window_start, 1e-9),
-                    elapsed_s=now - run_start, max_steps=t.max_steps,
+                    elapsed_s=now - run_start, max_steps=t.max_steps, tokens=self.tokens_seen,
+                    rss_bytes=used.rss_bytes, gpu_memory_bytes=used.gpu_memory_bytes,
+                    gpu_utilization=used.gpu_utilization,
                 ))
                 loss_sum.zero_()
                 window_start, window_steps = time.perf_counter(), 0
@@ -477,6 +487,7 @@ class Trainer:
                 raise NonFiniteLoss(self._non_finite(f"the validation loss became {val_loss}"))
             extra = objective.eval_extra(model, val_loss)
             bpc = extra.pop("bits_per_char", None)
+            bpb = extra.pop("val_bpb", None)
             try:
                 sample = objective.sample(model) if rt.is_main else None
             except RuntimeError as exc:  # sampling from logits that overflowed
@@ -488,7 +499,7 @@ class Trainer:
             model.train()
         return EvalMetrics(
             step=self.step, val_loss=val_loss,
-            val_ppl=math.exp(min(val_loss, 50.0)), bits_per_char=bpc,
+            val_ppl=math.exp(min(val_loss, 50.0)), bits_per_char=bpc, val_bpb=bpb,
             train_loss=self.last_loss, extra=extra, sample=sample,
         )
 
@@ -508,6 +519,10 @@ class Trainer:
         if self.best is None or m.val_loss < self.best:
             self.best = m.val_loss
         self._save(model, optimizer, scaler, objective, best=improved)
+        if self.rt.is_main:
+            manifest = ckpt.read_manifest(self.run_dir) or {}
+            snapshots.keep_snapshot(self.run_dir, self.step, self.cfg.train.keep_checkpoints,
+                                    self.cfg.train.max_steps, manifest.get("best_step"))
 
     @torch.no_grad()
     def _final_report(self, model: nn.Module, objective: Objective) -> None:
@@ -534,6 +549,7 @@ class Trainer:
             "best_val_loss": self.best,
             "best_score": self.best_score,
             "evals_since_best": self.evals_since_best,
+            "tokens_seen": self.tokens_seen,
             "optimizer": optimizer.state_dict(),
             "scaler": scaler.state_dict(),
             "objective": objective.state_dict(),
@@ -569,6 +585,7 @@ class Trainer:
         self.best = state.get("best_val_loss")
         self.best_score = state.get("best_score", self.best)
         self.evals_since_best = int(state.get("evals_since_best", 0))
+        self.tokens_seen = int(state.get("tokens_seen", -1))
         self.committed = self.step
         self.sink.message(f"resumed at step {self.step}")
 

@@ -5,7 +5,9 @@ state.sig_runs_changed, on Refresh, and by a light poll that only stats the stat
 reloads when one of them changed. The actions are requests through AppState's signals; Delete
 acts here, after asking, and Confusion… opens a finished classify run's confusion heatmap (its
 results.json read in a background job). Export… and Import model… open the dialogs of
-runs_interchange.py.
+runs_interchange.py. Each run's final figures (runs_details.py's columns) are read from its
+metrics in a background job after each refresh; below the table, the selected run's note and
+tags, and the settings two selected runs differ in once compared.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMessageBox,
     QPushButton,
+    QSplitter,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -33,17 +36,27 @@ from PySide6.QtWidgets import (
 
 from ...core import runs
 from ...core.errors import UserError
+from ...core.run_table import RunFigures, config_differences, figures_of_all
 from ..jobs import BackgroundJob
 from ..objectives import has_classes, title
 from ..state import AppState
 from ..widgets.confusion import ConfusionDialog, has_confusion
 from ..widgets.elided_label import ElidedLabel
+from .runs_details import (
+    FIGURE_COLUMNS,
+    ConfigDiffView,
+    NotesPanel,
+    align_right,
+    figure_cells,
+    size_tooltip,
+)
 from .runs_interchange import ExportDialog, ImportDialog
 
 log = logging.getLogger(__name__)
 
 POLL_MS = 2000
-COLUMNS = ("Name", "Objective", "Preset", "Steps", "Best val loss", "State")
+COLUMNS = ("Name", "Objective", "Preset", "Steps", "Best val loss", "State", *FIGURE_COLUMNS)
+_FIRST_FIGURE = COLUMNS.index(FIGURE_COLUMNS[0])
 
 
 def _signature(root: Path) -> tuple:
@@ -83,6 +96,8 @@ class RunsPage(QWidget):
 
     sig_refreshed = Signal()
     sig_confusion_shown = Signal(object)  # the ConfusionDialog just opened
+    sig_figures_shown = Signal()  # the figures columns were filled
+    sig_difference_shown = Signal(object)  # [(key, value in a, value in b)] of two runs
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -95,18 +110,24 @@ class RunsPage(QWidget):
         self._live: tuple[Path, int, int] | None = None
         self.confusion_dialog: ConfusionDialog | None = None
         self.interchange_dialog: ExportDialog | ImportDialog | None = None
+        self.figures: dict[Path, RunFigures] = {}  # read by the figures job
+        self._figures_job: BackgroundJob | None = None
+        self._figures_again = False  # a refresh came while the job ran: read again after it
+        self._diff_job: BackgroundJob | None = None
+        self._diff_pair: tuple[Path, Path] | None = None
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        # Several rows: two selected runs can be compared setting by setting.
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
         self.table.setSortingEnabled(True)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for col in range(1, len(COLUMNS)):
+        for col in range(len(COLUMNS)):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)  # tags
         self.table.itemSelectionChanged.connect(self._update_buttons)
         self.table.itemDoubleClicked.connect(lambda _item: self.open_selected())
 
@@ -116,7 +137,8 @@ class RunsPage(QWidget):
         self.resume_button = QPushButton("Resume")
         self.resume_button.setToolTip("Continue training this run from its last checkpoint")
         self.compare_button = QPushButton("Compare")
-        self.compare_button.setToolTip("Overlay this run's curves on the Train page")
+        self.compare_button.setToolTip("One run: overlay its curves on the Train page. Two "
+                                       "runs: show the settings they differ in, below")
         self.use_button = QPushButton("Use in Playground")
         self.reveal_button = QPushButton("Reveal")
         self.reveal_button.setToolTip("Open the run folder in the file manager; its path is "
@@ -127,8 +149,7 @@ class RunsPage(QWidget):
         self.open_button.clicked.connect(self.open_selected)
         self.resume_button.clicked.connect(
             lambda: self._emit_for_selected(self.state.sig_resume_run))
-        self.compare_button.clicked.connect(
-            lambda: self._emit_for_selected(self.state.sig_compare_run))
+        self.compare_button.clicked.connect(self.compare_selected)
         self.use_button.clicked.connect(lambda: self._emit_for_selected(self.state.sig_use_run))
         self.reveal_button.clicked.connect(self.reveal_selected)
         self.delete_button.clicked.connect(self.delete_selected)
@@ -155,11 +176,27 @@ class RunsPage(QWidget):
         self.message_label.setWordWrap(True)
         self.message_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
+        self.notes_panel = NotesPanel()
+        self.notes_panel.sig_saved.connect(self._on_notes_saved)
+        self.diff_view = ConfigDiffView()
+        lower = QSplitter(Qt.Orientation.Horizontal)
+        lower.addWidget(self.notes_panel)
+        lower.addWidget(self.diff_view)
+        upper = QWidget()
+        upper_layout = QVBoxLayout(upper)
+        upper_layout.setContentsMargins(0, 0, 0, 0)
+        upper_layout.addWidget(self.table, 1)
+        upper_layout.addLayout(buttons)
+        upper_layout.addWidget(self.message_label)
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(upper)
+        self.splitter.addWidget(lower)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 1)
+
         layout = QVBoxLayout(self)
         layout.addWidget(self.root_label)
-        layout.addWidget(self.table, 1)
-        layout.addLayout(buttons)
-        layout.addWidget(self.message_label)
+        layout.addWidget(self.splitter, 1)
 
         state.sig_runs_changed.connect(self.refresh)
         state.sig_run_started.connect(lambda _path: self.refresh())
@@ -201,14 +238,78 @@ class RunsPage(QWidget):
                      QTableWidgetItem(s.preset), steps, best, QTableWidgetItem(state)]
             for col, item in enumerate(cells):
                 if col in (3, 4):
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight
-                                          | Qt.AlignmentFlag.AlignVCenter)
+                    align_right(item)
                 self.table.setItem(row, col, item)
+            self._set_figures(row, self.figures.get(s.path))
         self.table.setSortingEnabled(True)
+        self._read_figures()
         if keep is not None:
             self.select_run(keep)
         self._update_buttons()
         self.sig_refreshed.emit()
+
+    def _set_figures(self, row: int, figures: RunFigures | None) -> None:
+        """The figures columns of one row ("…" while they are read)."""
+        cells = figure_cells(figures) if figures else [("…", None)] * len(FIGURE_COLUMNS)
+        for i, (text, value) in enumerate(cells):
+            item = _NumberItem(text)
+            item.setData(Qt.ItemDataRole.UserRole, value)
+            if FIGURE_COLUMNS[i] != "Tags":
+                align_right(item)
+            if figures is not None and FIGURE_COLUMNS[i] in ("Size", "Snapshots"):
+                item.setToolTip(size_tooltip(figures))
+            if figures is not None and FIGURE_COLUMNS[i] == "Tags" and figures.note:
+                item.setToolTip(figures.note)
+            self.table.setItem(row, _FIRST_FIGURE + i, item)
+
+    def _read_figures(self) -> None:
+        """Read every run's final figures from its metrics in a background job."""
+        if self._figures_job is not None:
+            self._figures_again = True
+            return
+        root = self.state.runs_root
+        job = BackgroundJob(lambda report, cancel: figures_of_all(root), self)
+        job.sig_result.connect(self._on_figures)
+        job.sig_finished.connect(self._on_figures_finished)
+        self._figures_job = job
+        job.start()
+
+    def _on_figures(self, found: list[RunFigures]) -> None:
+        self.figures = {f.path: f for f in found}
+        self.table.setSortingEnabled(False)
+        for r in range(self.table.rowCount()):
+            path = Path(self.table.item(r, 0).data(Qt.ItemDataRole.UserRole))
+            self._set_figures(r, self.figures.get(path))
+        self.table.setSortingEnabled(True)
+        self._show_notes()
+        self.sig_figures_shown.emit()
+
+    def _on_figures_finished(self) -> None:
+        job, self._figures_job = self._figures_job, None
+        if job is not None:
+            job.deleteLater()
+        if self._figures_again:
+            self._figures_again = False
+            self._read_figures()
+
+    def _on_notes_saved(self, run: Path, notes: runs.RunNotes) -> None:
+        figures = self.figures.get(Path(run))
+        if figures is not None:
+            figures.note, figures.tags = notes.note, notes.tags
+            for r in range(self.table.rowCount()):
+                if Path(self.table.item(r, 0).data(Qt.ItemDataRole.UserRole)) == Path(run):
+                    self._set_figures(r, figures)
+
+    def _show_notes(self) -> None:
+        """The notes panel follows the selection: one run, its note; else none."""
+        paths = self.selected_paths()
+        run = paths[0] if len(paths) == 1 else None
+        if run == self.notes_panel.run and run is not None:
+            return  # keep what is being typed
+        figures = self.figures.get(run) if run is not None else None
+        notes = (runs.RunNotes(figures.note, list(figures.tags)) if figures is not None
+                 else runs.read_notes(run) if run is not None else runs.RunNotes())
+        self.notes_panel.show_run(run, notes)
 
     @staticmethod
     def _set_steps(item: QTableWidgetItem, step: int, max_steps: int) -> None:
@@ -246,11 +347,25 @@ class RunsPage(QWidget):
     # -- selection
 
     def selected_path(self) -> Path | None:
-        rows = self.table.selectionModel().selectedRows()
-        if not rows:
-            return None
-        item = self.table.item(rows[0].row(), 0)
-        return Path(item.data(Qt.ItemDataRole.UserRole)) if item else None
+        """The selected run when exactly one is selected."""
+        paths = self.selected_paths()
+        return paths[0] if len(paths) == 1 else None
+
+    def selected_paths(self) -> list[Path]:
+        """The selected runs, in the table's order."""
+        rows = sorted(i.row() for i in self.table.selectionModel().selectedRows())
+        return [Path(self.table.item(r, 0).data(Qt.ItemDataRole.UserRole)) for r in rows
+                if self.table.item(r, 0) is not None]
+
+    def select_runs(self, paths: list[Path]) -> None:
+        """Select these runs (and only these), as a ctrl-click would."""
+        self.table.clearSelection()
+        model, flags = self.table.selectionModel(), (
+            self.table.selectionModel().SelectionFlag.Select
+            | self.table.selectionModel().SelectionFlag.Rows)
+        for r in range(self.table.rowCount()):
+            if Path(self.table.item(r, 0).data(Qt.ItemDataRole.UserRole)) in map(Path, paths):
+                model.select(self.table.model().index(r, 0), flags)
 
     def select_run(self, path: Path) -> bool:
         for r in range(self.table.rowCount()):
@@ -272,8 +387,10 @@ class RunsPage(QWidget):
         has = s is not None
         training = has and self._is_training(s.path)
         has_weights = has and runs.has_weights(s.path)
-        for b in (self.open_button, self.compare_button, self.reveal_button):
+        for b in (self.open_button, self.reveal_button):
             b.setEnabled(has)
+        self.compare_button.setEnabled(has or len(self.selected_paths()) == 2)
+        self._show_notes()
         self.resume_button.setEnabled(has and not training and s.state != "running"
                                       and runs.resumable(s.path))
         self.use_button.setEnabled(has_weights)
@@ -293,6 +410,31 @@ class RunsPage(QWidget):
         path = self.selected_path()
         if path is not None:
             signal.emit(path)
+
+    def compare_selected(self) -> None:
+        """One run: overlay its curves (the Train page). Two: their settings side by side."""
+        paths = self.selected_paths()
+        if len(paths) == 1:
+            self.state.sig_compare_run.emit(paths[0])
+        elif len(paths) == 2 and self._diff_job is None:
+            a, b = paths
+            self._diff_pair = (a, b)
+            job = BackgroundJob(lambda report, cancel: config_differences(a, b), self)
+            job.sig_result.connect(self._on_difference)
+            job.sig_error.connect(self.message_label.setText)
+            job.sig_finished.connect(self._on_difference_finished)
+            self._diff_job = job
+            job.start()
+
+    def _on_difference(self, rows: list[tuple[str, Any, Any]]) -> None:
+        assert self._diff_pair is not None
+        self.diff_view.show_difference(*self._diff_pair, rows)
+        self.sig_difference_shown.emit(rows)
+
+    def _on_difference_finished(self) -> None:
+        job, self._diff_job = self._diff_job, None
+        if job is not None:
+            job.deleteLater()
 
     def open_selected(self) -> None:
         self._emit_for_selected(self.state.sig_open_run)
@@ -398,8 +540,9 @@ class RunsPage(QWidget):
         self._poll.stop()
         for job in list(self._jobs):
             job.cancel()
-        for job in list(self._jobs):
-            job.wait_finished()
+        for job in [*self._jobs, self._figures_job, self._diff_job, self.notes_panel.job]:
+            if job is not None:
+                job.wait_finished()
         if self.confusion_dialog is not None:
             self.confusion_dialog.close()
         dialog = self.interchange_dialog

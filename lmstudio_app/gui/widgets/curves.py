@@ -1,7 +1,9 @@
 """CurvesWidget: training curves that stay smooth at a million points.
 
-Three linked plots share the step axis: loss (training raw and smoothed, validation as markers),
-learning rate and throughput. Each series keeps its own growing numpy buffer (capacity doubles
+Three linked plots share the x-axis (steps, tokens seen or training time: a selector): loss
+(training raw and smoothed, validation as markers, kept checkpoints as diamonds that open in the
+Playground when clicked; a right axis in validation bits per byte for GPT runs), learning rate
+and throughput. Each series keeps its own growing numpy buffer (capacity doubles
 when full) with a min/max pyramid (series.PeakSeries), and one curve object fed with setData: a
 redraw hands the plot one min/max pair per pixel column of the visible range, so its cost is
 bounded by the plot's width, not the run's length. New points only mark the plot dirty: a
@@ -10,9 +12,8 @@ single-shot timer redraws a few times a second, and only when points arrived.
 
 from __future__ import annotations
 
-import csv
 import math
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,7 @@ from PySide6.QtCore import QEvent, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
-    QFileDialog,
+    QComboBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -30,8 +31,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .checkpoint_marks import CheckpointMarks
+from .curve_data import (
+    X_AXES,
+    AxisMap,
+    arrays_from_events,
+    ema,
+    finite_view,
+    x_values,
+)
+from .curve_outputs import CurveOutputs
 from .elided_label import ElidedLabel
-from .series import GrowingSeries, PeakSeries, ema
+from .series import GrowingSeries, PeakSeries
+
+__all__ = ["CurvesWidget", "SparseAxis", "arrays_from_events", "ema", "finite_view"]
 
 # A few redraws a second look live and leave the CPU to training (measured on 2 cores:
 # at 250 ms the window trains at the headless rate; at 100 ms it lost ~9%).
@@ -39,34 +52,6 @@ REDRAW_MS = 250
 LABEL_OVERFLOW = 4  # px
 LEGEND_COLUMNS = 4
 _OVERLAY_COLOURS = ("#8e6cc9", "#d0873d", "#3aa59b", "#c9508a", "#7d9c2f")
-
-
-def finite_view(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The points whose y is finite (a curve is never handed NaN or infinity)."""
-    ok = np.isfinite(y)
-    if ok.all():
-        return x, y
-    return x[ok], y[ok]
-
-
-def arrays_from_events(events: list[dict[str, Any]]) -> dict[str, np.ndarray]:
-    """Step and eval series from metrics.jsonl events (null values become NaN).
-
-    Plain numpy work: run it in a background job for a long run, then call load_arrays."""
-
-    def num(v: Any) -> float:
-        return float(v) if isinstance(v, (int, float)) else math.nan
-
-    steps = [e for e in events if e.get("kind") == "step"]
-    evals = [e for e in events if e.get("kind") == "eval"]
-    return {
-        "step": np.array([num(e.get("step")) for e in steps]),
-        "loss": np.array([num(e.get("loss")) for e in steps]),
-        "lr": np.array([num(e.get("lr")) for e in steps]),
-        "tokens_per_s": np.array([num(e.get("tokens_per_s")) for e in steps]),
-        "eval_step": np.array([num(e.get("step")) for e in evals]),
-        "val_loss": np.array([num(e.get("val_loss")) for e in evals]),
-    }
 
 
 class SparseAxis(pg.AxisItem):
@@ -93,10 +78,11 @@ class SparseAxis(pg.AxisItem):
         return levels[:1]
 
 
-class CurvesWidget(QWidget):
+class CurvesWidget(CurveOutputs, QWidget):
     """Loss, learning rate and throughput against the step, with overlays of earlier runs."""
 
     sig_redrawn = Signal()
+    sig_checkpoint_chosen = Signal(int)  # a kept checkpoint's mark was clicked: its step
 
     def __init__(self, parent: QWidget | None = None, redraw_ms: int = REDRAW_MS) -> None:
         super().__init__(parent)
@@ -105,6 +91,14 @@ class CurvesWidget(QWidget):
         self.lr = PeakSeries()
         self.throughput = PeakSeries()
         self.val = GrowingSeries(64)  # markers: one per evaluation, drawn as they are
+        # The same points against the step, whatever the x-axis (for another axis, the
+        # read-out and the CSV).
+        self._by_step = {name: GrowingSeries(64 if name in ("val", "bpb") else 1024)
+                         for name in ("loss", "lr", "tps", "val", "bpb")}
+        self.axis = AxisMap()
+        self.x_mode = "step"
+        self.checkpoint_steps: list[int] = []
+        self._overlay_arrays: dict[str, dict[str, np.ndarray]] = {}
         self._smoothing = 0.9
         self._ema_state: tuple[float, int] = (0.0, 0)  # see ema()
         self._dirty = False
@@ -148,6 +142,14 @@ class CurvesWidget(QWidget):
         self.grid_box = QCheckBox("Grid")
         self.grid_box.toggled.connect(self.set_grid)
         bar.addWidget(self.grid_box)
+        bar.addWidget(QLabel("x"))
+        self.x_combo = QComboBox()
+        for key, label in X_AXES:
+            self.x_combo.addItem(label, key)
+        self.x_combo.setToolTip("Draw the curves against steps, tokens seen or training time")
+        self.x_combo.currentIndexChanged.connect(
+            lambda _i: self.set_x_axis(self.x_combo.currentData()))
+        bar.addWidget(self.x_combo)
         bar.addStretch(1)
         self.clear_overlays_button = QPushButton("Clear comparison")
         self.clear_overlays_button.clicked.connect(self.clear_overlays)
@@ -206,6 +208,13 @@ class CurvesWidget(QWidget):
             pen=None, symbol="o", symbolSize=7, symbolBrush="#e0552f", symbolPen=None,
             name="validation", antialias=False,
         )
+        self.marks = CheckpointMarks(self.loss_plot, self)
+        self.marks.sig_chosen.connect(self.sig_checkpoint_chosen)
+        # Validation bits per byte: the loss axis rescaled (one factor per run: the validation
+        # text's tokens per byte over ln 2), shown when the run reports it.
+        self.bpb_axis = self.loss_plot.getAxis("right")
+        self.bpb_axis.setLabel("val bits/byte")
+        self.bpb_axis.setWidth(50)
         self.lr_curve = self._add_line(self.lr_plot, self.lr, pg.mkPen("#3a9a4a"), None)
         self.tps_curve = self._add_line(self.tps_plot, self.throughput, pg.mkPen("#b07a1f"), None)
         # Zooming or panning redraws at the new range's resolution; a resize re-fits the width.
@@ -265,42 +274,74 @@ class CurvesWidget(QWidget):
     # -- data in -------------------------------------------------------------------------------
 
     def append_steps(self, steps: np.ndarray, loss: np.ndarray, lr: np.ndarray | None = None,
-                     tokens_per_s: np.ndarray | None = None) -> None:
-        """Append step metrics (arrays of equal length) and schedule a redraw."""
+                     tokens_per_s: np.ndarray | None = None, tokens: np.ndarray | None = None,
+                     elapsed_s: np.ndarray | None = None) -> None:
+        """Append step metrics (arrays of equal length; `tokens` seen and `elapsed_s` place
+        them on the other x-axes) and schedule a redraw."""
         steps = np.asarray(steps, dtype=np.float64)
         if len(steps) == 0:
             return
+        self.axis.append(steps, tokens, elapsed_s)
         # Only finite points enter the buffers: the curves never see NaN or infinity, so the
         # plot can skip its own finite checks over the whole series at every redraw.
-        x, y = finite_view(steps, np.asarray(loss, dtype=np.float64))
+        x, y = self._append("loss", self.loss, steps, loss)
         if len(x):
-            self.loss.append(x, y)
             smooth, self._ema_state = ema(y, self._smoothing, self._ema_state)
             self.smoothed.append(x, smooth)
         if lr is not None:
-            self.lr.append(*finite_view(steps, np.asarray(lr, dtype=np.float64)))
+            self._append("lr", self.lr, steps, lr)
         if tokens_per_s is not None:
-            self.throughput.append(*finite_view(steps, np.asarray(tokens_per_s, np.float64)))
+            self._append("tps", self.throughput, steps, tokens_per_s)
         self._schedule()
+
+    def _append(self, name: str, shown: GrowingSeries, steps: np.ndarray,
+                values: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Keep the finite points against the step, and show them on the current x-axis."""
+        x, y = finite_view(steps, np.asarray(values, dtype=np.float64))
+        self._by_step[name].append(x, y)
+        placed = self.axis.map(x, self.x_mode)
+        shown.append(placed, y)
+        return placed, y
 
     def append_rows(self, rows: np.ndarray) -> None:
-        """Append the (n, 6) arrays of TrainingSession.sig_steps (see training.STEP_COLUMNS)."""
+        """Append the arrays of TrainingSession.sig_steps (see training.STEP_COLUMNS)."""
         rows = np.asarray(rows, dtype=np.float64)
         if rows.ndim == 2 and len(rows):
-            self.append_steps(rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 4])
+            tokens = rows[:, 6] if rows.shape[1] > 6 else None
+            self.append_steps(rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 4], tokens,
+                              rows[:, 5])
 
-    def add_eval(self, step: float, val_loss: float | None) -> None:
+    def add_eval(self, step: float, val_loss: float | None,
+                 val_bpb: float | None = None) -> None:
         if val_loss is not None and math.isfinite(val_loss):
-            self.val.append([step], [val_loss])
+            self._append("val", self.val, np.array([step], dtype=np.float64), [val_loss])
+            if val_bpb is not None and math.isfinite(val_bpb):
+                self._by_step["bpb"].append([step], [val_bpb])
             self._schedule()
 
-    def load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        """Replace the current curves with a run's history (see arrays_from_events)."""
-        self.clear()
-        self.append_steps(arrays["step"], arrays["loss"], arrays["lr"], arrays["tokens_per_s"])
-        if len(arrays["eval_step"]):
-            self.val.append(*finite_view(arrays["eval_step"], arrays["val_loss"]))
+    def set_checkpoints(self, steps: Sequence[int]) -> None:
+        """The steps whose weights the run keeps: marked on the loss curve."""
+        self.checkpoint_steps = sorted(int(s) for s in steps)
         self._schedule()
+
+    def load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        """Replace the current curves with a run's history (see arrays_from_events); its kept
+        checkpoints when `arrays` has "checkpoint_step"."""
+        self.clear()
+        self.append_steps(arrays["step"], arrays["loss"], arrays["lr"], arrays["tokens_per_s"],
+                          arrays.get("tokens"), None)
+        if "time" in arrays:  # already over resumes: as one stretch
+            self.axis.values["time"] = np.asarray(arrays["time"], dtype=np.float64).copy()
+        for step, val, bpb in zip(arrays["eval_step"], arrays["val_loss"],
+                                  arrays.get("val_bpb", [None] * len(arrays["eval_step"])),
+                                  strict=True):
+            self.add_eval(step, val, bpb)
+        self.set_checkpoints(arrays.get("checkpoint_step", []))
+        self._offer_axes()
+        if not self.axis.has(self.x_mode):
+            self.set_x_axis("step")
+        else:
+            self._remap()
 
     def load_events(self, events: list[dict[str, Any]]) -> None:
         self.load_arrays(arrays_from_events(events))
@@ -308,8 +349,11 @@ class CurvesWidget(QWidget):
     def clear(self) -> None:
         """No points, no read-out, and every axis following the data again (a zoom of the
         previous run's curves does not carry over to the next)."""
-        for series in (self.loss, self.smoothed, self.lr, self.throughput, self.val):
+        for series in (self.loss, self.smoothed, self.lr, self.throughput, self.val,
+                       *self._by_step.values()):
             series.clear()
+        self.axis.clear()
+        self.checkpoint_steps = []
         self._ema_state = (0.0, 0)
         self.hide_readout()
         for plot in (self.loss_plot, self.lr_plot, self.tps_plot):
@@ -320,18 +364,20 @@ class CurvesWidget(QWidget):
     def add_overlay(self, name: str, arrays: dict[str, np.ndarray]) -> None:
         """Draw an earlier run's smoothed training loss and validation points for comparison."""
         self.remove_overlay(name)
+        self._overlay_arrays[name] = arrays
         colour = _OVERLAY_COLOURS[len(self._overlays) % len(_OVERLAY_COLOURS)]
         items = []
+        x = x_values(arrays, arrays["step"], self.x_mode)
         smoothed = PeakSeries()
-        smoothed.append(*finite_view(arrays["step"], ema(arrays["loss"], self._smoothing)[0]))
+        smoothed.append(*_placed(x, ema(arrays["loss"], self._smoothing)[0]))
         items.append(self._add_line(self.loss_plot, smoothed,
                                     pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine), name))
-        vx, vy = finite_view(arrays["eval_step"], arrays["val_loss"])
+        vx, vy = _placed(x_values(arrays, arrays["eval_step"], self.x_mode), arrays["val_loss"])
         if len(vx):
             items.append(self.loss_plot.plot(vx, vy, pen=None, symbol="t", symbolSize=7,
                                              symbolBrush=colour, symbolPen=None))
         lr = PeakSeries()
-        lr.append(*finite_view(arrays["step"], arrays["lr"]))
+        lr.append(*_placed(x, arrays["lr"]))
         if lr.n:
             items.append(self._add_line(self.lr_plot, lr,
                                         pg.mkPen(colour, style=Qt.PenStyle.DashLine), None))
@@ -340,6 +386,7 @@ class CurvesWidget(QWidget):
         self._schedule()
 
     def remove_overlay(self, name: str) -> None:
+        self._overlay_arrays.pop(name, None)
         for item in self._overlays.pop(name, []):
             self._lines = [line for line in self._lines if line[0] is not item]
             for plot in (self.loss_plot, self.lr_plot):
@@ -354,6 +401,83 @@ class CurvesWidget(QWidget):
 
     def overlay_names(self) -> list[str]:
         return list(self._overlays)
+
+    # -- the x-axis ----------------------------------------------------------------------------
+
+    def set_x_axis(self, mode: str) -> None:
+        """Draw against "step", "tokens" (seen) or "time" (training time, seconds)."""
+        keys = [key for key, _ in X_AXES]
+        if mode not in keys:
+            raise ValueError(f"x-axis {mode!r}: one of {', '.join(keys)}")
+        if self.x_combo.currentData() != mode:
+            self.x_combo.blockSignals(True)
+            self.x_combo.setCurrentIndex(keys.index(mode))
+            self.x_combo.blockSignals(False)
+        if mode == self.x_mode:
+            return
+        self.x_mode = mode
+        self._remap()
+
+    def _offer_axes(self) -> None:
+        """An axis the run cannot place its steps on (a run from before tokens were recorded)
+        is greyed out in the selector."""
+        model = self.x_combo.model()
+        for i, (key, _) in enumerate(X_AXES):
+            model.item(i).setEnabled(self.axis.has(key) or self.loss.n == 0)
+
+    def _remap(self) -> None:
+        """Place every point again on the current x-axis."""
+        for name, shown in (("loss", self.loss), ("lr", self.lr), ("tps", self.throughput),
+                            ("val", self.val)):
+            raw = self._by_step[name]
+            shown.clear()
+            shown.append(self.axis.map(raw.x, self.x_mode), raw.y)
+        smooth = self.smoothed.y.copy()
+        self.smoothed.clear()
+        self.smoothed.append(self.loss.x.copy(), smooth)
+        for name, arrays in list(self._overlay_arrays.items()):
+            self.add_overlay(name, arrays)
+        self.tps_plot.setLabel("bottom", dict(X_AXES)[self.x_mode])
+        self.hide_readout()
+        for plot in (self.loss_plot, self.lr_plot, self.tps_plot):
+            plot.enableAutoRange()
+        self._schedule()
+
+    def _show_marks(self) -> None:
+        """Each kept checkpoint on the loss plot: at its validation loss (snapshots are taken
+        at evaluations), else on the smoothed training curve."""
+        steps = self.checkpoint_steps
+        shown = bool(steps) and self.loss.n > 0
+        if shown != any(sample.item is self.marks.item for sample, _ in self.legend.items):
+            if shown:  # an entry only while there are marks: the legend stays one row
+                self.legend.addItem(self.marks.item, "kept checkpoints")
+            else:
+                self.legend.removeItem(self.marks.item)
+        if not shown:
+            self.marks.show([], np.zeros(0), np.zeros(0))
+            return
+        at = np.asarray(steps, dtype=np.float64)
+        val = self._by_step["val"]
+        y = np.interp(at, self._by_step["loss"].x, self.smoothed.y)
+        for i, step in enumerate(at):
+            hit = np.flatnonzero(val.x == step)
+            if len(hit):
+                y[i] = val.y[hit[-1]]
+        self.marks.show(list(steps), self.axis.map(at, self.x_mode), y)
+
+    def _show_bpb_axis(self) -> None:
+        """The right axis in validation bits per byte: bpb / val_loss is one factor per run."""
+        bpb, val = self._by_step["bpb"], self._by_step["val"]
+        scale = None
+        if bpb.n and not self.log_box.isChecked():
+            hit = np.flatnonzero(val.x == bpb.x[-1])
+            if len(hit) and val.y[hit[-1]] > 0:
+                scale = float(bpb.y[-1] / val.y[hit[-1]])
+        if scale is None:
+            self.loss_plot.hideAxis("right")
+            return
+        self.loss_plot.showAxis("right")
+        self.bpb_axis.setScale(scale)
 
     # -- options -------------------------------------------------------------------------------
 
@@ -386,6 +510,7 @@ class CurvesWidget(QWidget):
     @Slot(bool)
     def set_log_scale(self, on: bool) -> None:
         self.loss_plot.setLogMode(y=bool(on))
+        self._show_bpb_axis()  # a rescaled axis reads true on a linear scale only
         if self.log_box.isChecked() != bool(on):
             self.log_box.setChecked(bool(on))
 
@@ -421,6 +546,12 @@ class CurvesWidget(QWidget):
             self.val_curve.setData(self.val.x, self.val.y, skipFiniteCheck=True)
             for plot, series in ((self.lr_plot, self.lr), (self.tps_plot, self.throughput)):
                 self._fit_flat(plot, series)
+            if self._drawn_whole and not self.loss_plot.getViewBox().autoRangeEnabled()[0]:
+                # A small plot's y fit moved its x range, which its link to the loss plot
+                # passed on as if the user had zoomed: the x-axis follows the data again.
+                self.loss_plot.enableAutoRange(axis="x")
+            self._show_marks()
+            self._show_bpb_axis()
         finally:
             self._drawing = False
         self.redraw_count += 1
@@ -461,97 +592,9 @@ class CurvesWidget(QWidget):
     def n_points(self) -> int:
         return self.loss.n
 
-    # -- hover read-out ------------------------------------------------------------------------
 
-    def _on_mouse_moved(self, args: tuple) -> None:
-        pos = args[0]
-        for plot in (self.loss_plot, self.lr_plot, self.tps_plot):
-            if plot.sceneBoundingRect().contains(pos):
-                x = plot.vb.mapSceneToView(pos).x()
-                self.show_readout(x)
-                return
-        self.hide_readout()
-
-    def hide_readout(self) -> None:
-        """No cross-hair and no read-out (the mouse left the plots, or the curves changed)."""
-        for line in self._cursor_lines:
-            line.setVisible(False)
-        self.readout.setText(" ")
-
-    def show_readout(self, x: float) -> str:
-        """Show the values at the logged step nearest to `x`; returns the text shown."""
-        if self.loss.n == 0:
-            return ""
-        i = _nearest(self.loss.x, x)
-        step = float(self.loss.x[i])
-        parts = [f"step {int(step)}", f"loss {_fmt(self.loss.y[i])}",
-                 f"smoothed {_fmt(self.smoothed.y[i])}"]
-        if self.lr.n:
-            parts.append(f"lr {self.lr.y[_nearest(self.lr.x, step)]:.3g}")
-        if self.throughput.n:
-            parts.append(f"{self.throughput.y[_nearest(self.throughput.x, step)]:,.0f} tokens/s")
-        if self.val.n:
-            j = int(np.argmin(np.abs(self.val.x - step)))
-            parts.append(f"val {_fmt(self.val.y[j])} @ {int(self.val.x[j])}")
-        text = "   ".join(parts)
-        self.readout.setText(text)
-        for line in self._cursor_lines:
-            line.setPos(step)
-            line.setVisible(True)
-        return text
-
-    # -- export --------------------------------------------------------------------------------
-
-    def export_csv(self, path: Path) -> None:
-        """One row per logged or evaluated step: step, loss, smoothed, lr, tokens/s, val loss."""
-        rows: dict[float, dict[str, float]] = {}
-        for series, key in ((self.loss, "loss"), (self.smoothed, "loss_smoothed"),
-                            (self.lr, "lr"), (self.throughput, "tokens_per_s"),
-                            (self.val, "val_loss")):
-            for x, y in zip(series.x.tolist(), series.y.tolist(), strict=True):
-                rows.setdefault(x, {})[key] = y
-        columns = ["step", "loss", "loss_smoothed", "lr", "tokens_per_s", "val_loss"]
-        with open(path, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(columns)
-            for step in sorted(rows):
-                values = rows[step]
-                writer.writerow([int(step)] + [
-                    _csv_value(values.get(c)) for c in columns[1:]
-                ])
-
-    def export_png(self, path: Path) -> bool:
-        self.flush()
-        return self.graphics.grab().save(str(path), "PNG")
-
-    def _ask_export_png(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export the curves as PNG", "curves.png",
-                                              "PNG images (*.png)")
-        if path:
-            self.export_png(Path(path))
-
-    def _ask_export_csv(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export the curves as CSV", "curves.csv",
-                                              "CSV files (*.csv)")
-        if path:
-            self.export_csv(Path(path))
-
-
-def _nearest(xs: np.ndarray, x: float) -> int:
-    """Index of the value of the sorted array `xs` nearest to x."""
-    i = int(np.clip(np.searchsorted(xs, x), 0, len(xs) - 1))
-    if i > 0 and abs(xs[i - 1] - x) < abs(xs[i] - x):
-        i -= 1
-    return i
-
-
-def _fmt(v: float) -> str:
-    return f"{v:.4f}" if math.isfinite(v) else "–"
-
-
-def _csv_value(v: float | None) -> str:
-    if v is None or not math.isfinite(v):
-        return ""
-    return f"{v:.7g}"  # the buffers are float32: 7 significant digits
-
-
+def _placed(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The points with both a finite place on the x-axis and a finite value."""
+    x, y = finite_view(x, np.asarray(y, dtype=np.float64))
+    ok = np.isfinite(x)
+    return (x, y) if ok.all() else (x[ok], y[ok])

@@ -5,12 +5,11 @@ its x/y buffers, levels of (min, max) pairs over buckets of 2, 4, 8, ... points,
 date on each append in amortised O(appended). `envelope()` then returns, for the visible range
 and the plot's width in pixels, one min/max pair per bucket at the finest level that has no more
 buckets than pixels: the picture of peak downsampling, from O(width) work instead of O(n).
-`ema` is the smoothed line's average (TensorBoard's, debiased). Plain numpy, no Qt.
+Plain numpy, no Qt.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
 import numpy as np
@@ -202,47 +201,3 @@ class PeakSeries(GrowingSeries):
         y[0::2] = lo_col.values[j0:j1]
         y[1::2] = hi_col.values[j0:j1]
         return np.append(x, xs[b - 1]), np.append(y, ys[b - 1])
-
-
-def _recurrence(x: np.ndarray, alpha: float, prev: float) -> np.ndarray:
-    """y[i] = alpha*y[i-1] + (1-alpha)*x[i] with y[-1] = prev, for finite x, vectorised by
-    chunks: within one the recurrence is a scaled cumulative sum, and the chunks are short
-    enough that alpha**-k stays far from float overflow."""
-    out = np.empty_like(x)
-    chunk = int(max(1, min(4096, 12 * math.log(10) / -math.log(alpha))))
-    for lo in range(0, len(x), chunk):
-        seg = x[lo:lo + chunk]
-        powers = alpha ** np.arange(1, len(seg) + 1, dtype=np.float64)  # alpha^(i+1)
-        out[lo:lo + len(seg)] = powers * (prev + (1 - alpha) * np.cumsum(seg / powers))
-        prev = float(out[lo + len(seg) - 1])
-    return out
-
-
-def ema(values: np.ndarray, alpha: float, state: tuple[float, int] = (0.0, 0)
-        ) -> tuple[np.ndarray, tuple[float, int]]:
-    """TensorBoard's smoothing: the exponential moving average y[i] = alpha*y[i-1] +
-    (1-alpha)*x[i] from y = 0, divided by 1 - alpha**n after n points (debiased), so each point
-    is a weighted mean of the points so far and the first weighs no more than its share (a
-    plain average started at the first point keeps that point's weight alpha**n: the line lags
-    far behind a falling loss). NaN inputs carry the previous value forward; before the first
-    finite value the output is NaN. `state` (the biased average and its count) continues an
-    earlier call; the state after `values` is returned with the smoothed values."""
-    x = np.asarray(values, dtype=np.float64)
-    out = np.full(len(x), np.nan)
-    finite = np.isfinite(x)
-    if not finite.any():
-        return out, state
-    if not finite.all():  # forward-fill gaps with the last finite value
-        idx = np.where(finite, np.arange(len(x)), -1)
-        np.maximum.accumulate(idx, out=idx)
-        x = np.where(idx >= 0, x[np.maximum(idx, 0)], np.nan)
-    first = int(np.argmax(np.isfinite(x)))
-    seg = x[first:]
-    if alpha <= 0.0:
-        out[first:] = seg
-        return out, (float(seg[-1]), state[1] + len(seg))
-    alpha = min(alpha, 0.9999)
-    biased = _recurrence(seg, alpha, state[0])
-    counts = state[1] + np.arange(1, len(seg) + 1, dtype=np.float64)
-    out[first:] = biased / (1.0 - alpha ** counts)
-    return out, (float(biased[-1]), state[1] + len(seg))

@@ -9,8 +9,9 @@ import numpy as np
 import pyqtgraph as pg
 import pytest
 
+from lmstudio_app.gui.widgets.curve_data import ema
 from lmstudio_app.gui.widgets.curves import CurvesWidget, arrays_from_events
-from lmstudio_app.gui.widgets.series import GrowingSeries, ema
+from lmstudio_app.gui.widgets.series import GrowingSeries
 
 
 def reference_ema(values, alpha):
@@ -271,3 +272,15 @@ def test_a_lone_point_is_drawn_as_a_dot_until_a_line_can_be(qtbot):
     w.append_steps(np.array([20.0]), np.array([8.1]), np.array([2e-3]), np.array([4e3]))
     w.flush()
     assert w.loss_curve.opts["symbol"] is None and w.lr_curve.opts["symbol"] is None
+
+
+@pytest.mark.parametrize("alpha", [0.5, 0.9, 0.99])
+def test_the_smoothed_line_of_a_constant_loss_is_that_constant_from_the_first_point(alpha):
+    # Debiased: no lag from a zero start, whatever the smoothing; also across a gap of NaN.
+    values = np.full(500, 3.25)
+    values[[0, 40, 41]] = np.nan
+    smoothed, _ = ema(values, alpha)
+    np.testing.assert_allclose(smoothed[1:], 3.25, rtol=1e-12)
+    first, state = ema(np.full(7, 3.25), alpha)
+    rest, _ = ema(np.full(9, 3.25), alpha, state)  # continued, as live points arrive
+    np.testing.assert_allclose(np.concatenate([first, rest]), 3.25, rtol=1e-12)

@@ -20,7 +20,7 @@ class ModelInfo:
     n_params: int
 
 
-def load_model(path: Path, checkpoint: str) -> ModelInfo:
+def load_model(path: Path, checkpoint: str | int) -> ModelInfo:
     from ....core.inference.loading import load_run
 
     loaded = load_run(path, checkpoint, device="auto")

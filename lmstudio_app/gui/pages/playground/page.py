@@ -68,7 +68,7 @@ class PlaygroundPage(QWidget):
         self.state = state
         self.model: ModelInfo | None = None
         self._load_job: BackgroundJob | None = None
-        self._load_wanted: tuple[Path, str] | None = None
+        self._load_wanted: tuple[Path, str | int] | None = None
         self._gen_job: BackgroundJob | None = None
         self._mask_job: BackgroundJob | None = None
         self._task_job: BackgroundJob | None = None
@@ -77,11 +77,13 @@ class PlaygroundPage(QWidget):
         self.seed: int | None = None  # None: a fresh draw each time
         self.stop_at_eos = True
         self._load_pending = False
+        self._snapshots_of: Path | None = None  # the run whose snapshots the combo lists
         self._build()
         self._set_model_ready(False)
         state.sig_runs_changed.connect(self.refresh_runs)
         state.sig_run_finished.connect(lambda _path, _reason: self.refresh_runs())
         state.sig_use_run.connect(self.use_run)
+        state.sig_use_checkpoint.connect(self.use_run)
         self.refresh_runs()
 
     # -- construction
@@ -93,7 +95,8 @@ class PlaygroundPage(QWidget):
         self.checkpoint_combo.addItem("best (validation)", "best")
         self.checkpoint_combo.setToolTip(
             "best: the weights with the lowest validation loss, or for a fine-tuned run the "
-            "highest validation accuracy or F1; latest: the last weights saved")
+            "highest validation accuracy or F1; latest: the last weights saved; step N: the "
+            "weights the run kept at that step")
         self.checkpoint_combo.addItem("latest", "latest")
         self.reload_button = QPushButton("Reload")
         self.reload_button.setToolTip("Load the weights again (for example after more training)")
@@ -189,14 +192,16 @@ class PlaygroundPage(QWidget):
         data = self.run_combo.currentData()
         return data[1] if data else None
 
-    def use_run(self, path: Path) -> None:
-        """Select `path` (state.sig_use_run), reading the list again if it is new."""
+    def use_run(self, path: Path, step: int | None = None) -> None:
+        """Select `path` (state.sig_use_run), reading the list again if it is new; with `step`
+        (state.sig_use_checkpoint), its kept snapshot of that step."""
         for attempt in range(2):
             for i in range(self.run_combo.count()):
                 if Path(self.run_combo.itemData(i)[0]) == Path(path):
                     self.run_combo.blockSignals(True)
                     self.run_combo.setCurrentIndex(i)
                     self.run_combo.blockSignals(False)
+                    self._fill_checkpoints(Path(path), step)
                     self._on_run_chosen(force=True)
                     return
             if attempt == 0:
@@ -217,9 +222,26 @@ class PlaygroundPage(QWidget):
     def current_panel(self) -> str:
         return _STACK[self.stack.currentIndex()]
 
+    def _fill_checkpoints(self, path: Path | None, step: int | None = None) -> None:
+        """The weights to choose from: best, latest and the run's kept snapshots (by step);
+        `step` (or else the choice so far, where the run has it) is chosen."""
+        combo = self.checkpoint_combo
+        want = step if step is not None else combo.currentData()
+        combo.blockSignals(True)
+        while combo.count() > 2:
+            combo.removeItem(2)
+        for snap in runs.list_snapshots(path) if path is not None else []:
+            combo.addItem(f"step {snap.step:,}", snap.step)
+        index = combo.findData(want)
+        combo.setCurrentIndex(max(index, 0))
+        combo.blockSignals(False)
+        self._snapshots_of = path
+
     def _on_run_chosen(self, force: bool = False) -> None:
         path = self.selected_run()
         self._show_panel(self.selected_objective())
+        if path != self._snapshots_of:
+            self._fill_checkpoints(path)
         if path is None:
             self.model_label.setText("No run selected.")
             return

@@ -142,7 +142,8 @@ class ModelForm(QGroupBox):
         self.objective_box.setCurrentIndex(max(self.objective_box.findData(cfg.objective), 0))
         self.preset_box.setCurrentIndex(max(self.preset_box.findData(cfg.preset), 0))
         for f in FIELDS:
-            self.edits[f.key].setText(_format_value(getattr(_section(cfg, f.key), f.key)))
+            value = getattr(_section(cfg, f.key), f.key)
+            self.edits[f.key].setText("" if value is None else _format_value(value))
         self.name_edit.setText(cfg.name)
 
     def set_pretraining_rows_visible(self, visible: bool) -> None:

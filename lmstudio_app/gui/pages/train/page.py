@@ -38,6 +38,7 @@ from .results_panel import ResultsPanel
 from .run_form import KEY_FINETUNE as KEY_FINETUNE
 from .run_form import RunForm
 from .samples_panel import SamplesPanel
+from .snapshot_marks import SnapshotMarks
 
 if TYPE_CHECKING:  # the comparison's module loads PyTorch: imported when one starts
     from .comparison import Comparison
@@ -122,6 +123,7 @@ class TrainPage(QWidget):
         self.right_split = QSplitter(Qt.Orientation.Vertical)
         self.curves = CurvesWidget()
         self.right_split.addWidget(self.curves)
+        self.snapshot_marks = SnapshotMarks(self)
         self.metrics_box = rp = ResultsPanel()
         self.metrics_plot, self.confusion, self.results_label = (rp.metrics_plot, rp.confusion,
                                                                  rp.results_label)
@@ -386,7 +388,7 @@ class TrainPage(QWidget):
     @Slot(object)
     def _on_evaluation(self, m: EvalMetrics) -> None:
         self.progress_panel.evaluated(m)
-        self.curves.add_eval(m.step, m.val_loss)
+        self.curves.add_eval(m.step, m.val_loss, m.val_bpb)
         if m.extra:
             self.metrics_plot.add(m.step, m.extra)
         if m.sample:
@@ -479,7 +481,10 @@ class TrainPage(QWidget):
         """The run's history and its curves' arrays, read in a job; then `then(history, arrays)`."""
         def read() -> tuple[runs.RunHistory, dict[str, np.ndarray]]:
             history = runs.read_history(run_dir)
-            return history, arrays_from_events(history.events)
+            arrays = arrays_from_events(history.events)
+            arrays["checkpoint_step"] = np.array([s.step for s in runs.list_snapshots(run_dir)])
+            arrays["best_step"] = runs.read_json(run_dir / runs.CHECKPOINT).get("best_step")
+            return history, arrays
 
         self._read_in_job(read, lambda got: then(*got),
                           lambda msg: self.state.sig_status.emit(f"{run_dir.name}: {msg}"))
@@ -498,6 +503,8 @@ class TrainPage(QWidget):
         run_dir, cfg = history.run_dir, history.config
         self.curves.load_arrays(arrays)
         self.curves.flush()
+        self.snapshot_marks.show_run(run_dir, cfg, arrays["checkpoint_step"].tolist(),
+                                     arrays.get("best_step"))
         self.samples_box.clear()
         for step, val_loss, sample in history.samples:
             self.samples_box.add(step, val_loss, sample)

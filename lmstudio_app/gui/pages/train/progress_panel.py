@@ -117,5 +117,6 @@ def steps_text(step: int, max_steps: int, row: np.ndarray | None, start_step: in
         text += (f" · loss {float(row[1]):.4f}{at} · {tps:,.0f} tokens/s · "
                  f"ETA {format_duration(eta)}")
     if last_eval is not None:
-        text += f" · val loss {last_eval.val_loss:.4f} @ {last_eval.step:,}"
+        bpb = f" ({last_eval.val_bpb:.3f} bits/byte)" if last_eval.val_bpb is not None else ""
+        text += f" · val loss {last_eval.val_loss:.4f}{bpb} @ {last_eval.step:,}"
     return text
