@@ -140,6 +140,7 @@ def _dispatch(argv: Sequence[str]) -> int:
         return 0
     from ..core.errors import UserError
 
+    args.argv = list(argv)  # what --nproc hands each process it launches
     try:
         return args.handler(args)
     except UserError as exc:
@@ -158,13 +159,19 @@ def _safe_streams() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from ..core.errors import UserError
+    from ..core.util.device import process_rank
     from ..core.util.disk import storage_error
 
     _safe_streams()
     try:
         return _dispatch(list(sys.argv[1:] if argv is None else argv))
     except UserError as exc:
-        print(f"error: {describe(exc, getattr(exc, 'command_parser', None))}", file=sys.stderr)
+        line = describe(exc, getattr(exc, "command_parser", None))
+        rank = process_rank()
+        if rank == 0:
+            print(f"error: {line}", file=sys.stderr)
+        elif exc.field == "device":  # under torchrun, rank 0 says what all ranks meet alike
+            print(f"error: rank {rank}: {line}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:
         # What the engine did not name itself: still one line, naming the file.

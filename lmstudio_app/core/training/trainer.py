@@ -33,8 +33,10 @@ from ..objectives import Objective, Setup, build_setup
 from ..util.atomic import atomic_write_bytes, remove_temporaries
 from ..util.device import Runtime, describe_device, process_rank, setup_runtime
 from ..util.disk import storage_error
+from . import distributed as dist
 from .control import RunControl
 from .sinks import EvalMetrics, FanOutSink, JsonLinesSink, LogFileSink, MetricsSink, StepMetrics
+from .step import OOM_ADVICE, MicroBatchSteps, OutOfMemoryAtOne
 
 
 class NonFiniteLoss(Exception):
@@ -157,14 +159,11 @@ class Trainer:
         self.metrics: JsonLinesSink | None = None
         self._file_sinks: list[MetricsSink] = []
         self.main = process_rank() == 0  # under torchrun, rank 0 alone writes the run folder
+        lock = runs.lock(self.run_dir)
         try:
-            if not self.resume:
-                self.run_dir.mkdir(parents=True, exist_ok=True)
-            elif not runs.is_run_dir(self.run_dir):
-                runs.read_config(self.run_dir)  # raises: no run here, or its config damaged
-            lock = runs.lock(self.run_dir)
-            if self.main:
-                lock.acquire()
+            dist.on_main(lambda: self._open_folder(lock))
+        except dist.DecidedOnMain as exc:
+            return TrainResult(self.run_dir, 0, "failed", None, None, str(exc), exc)
         except (UserError, OSError) as exc:
             return self._refused(exc)
         try:
@@ -178,6 +177,18 @@ class Trainer:
                 s.close()
             lock.release()
 
+    def _open_folder(self, lock: Any) -> None:
+        """Rank 0: make (or check) the run folder and take its lock; a refusal is a UserError."""
+        try:
+            if not self.resume:
+                self.run_dir.mkdir(parents=True, exist_ok=True)
+            elif not runs.is_run_dir(self.run_dir):
+                runs.read_config(self.run_dir)  # raises: no run here, or its config damaged
+            lock.acquire()
+        except OSError as exc:
+            raise storage_error(exc, self.run_dir) or UserError(
+                f"{self.run_dir}: {exc.strerror or exc}", field="run") from None
+
     def _refused(self, exc: BaseException) -> TrainResult:
         """Nothing was touched: another process holds the run, or there is no run to open."""
         err = storage_error(exc, self.run_dir) or exc
@@ -190,7 +201,8 @@ class Trainer:
             self.committed = ckpt.recover(self.run_dir)  # finish a save a kill interrupted
             remove_temporaries(self.run_dir)
             self._file_sinks.append(LogFileSink(self.run_dir / runs.LOG))
-        else:
+        dist.barrier()  # the others read the folder once rank 0 has put it in order
+        if not self.main:
             self.committed = ckpt.committed_step(self.run_dir)
         restarting = self.resume and self.committed is None
         self.sink = FanOutSink(*self._file_sinks, self.user_sink)
@@ -208,9 +220,12 @@ class Trainer:
             exc = exc.__cause__ or exc
         if isinstance(exc, (UserError, NonFiniteLoss)):
             return str(exc)
-        if isinstance(exc, torch.cuda.OutOfMemoryError):
-            return ("the GPU ran out of memory. Lower batch_size or block_size (use grad_accum "
-                    "to keep the effective batch), or pick a smaller preset.")
+        if isinstance(exc, OutOfMemoryAtOne):
+            return f"out of memory with micro-batches of one row at step {self.step + 1}. " \
+                + OOM_ADVICE
+        if isinstance(exc, torch.OutOfMemoryError):
+            return (f"the GPU ran out of memory at step {self.step + 1}. Lower batch_size "
+                    "(grad_accum keeps the global batch). " + OOM_ADVICE)
         if _memory_error(exc):
             return ("not enough memory for this model and batch: lower batch_size, block_size "
                     "or the model's size (a smaller preset).")
@@ -255,10 +270,16 @@ class Trainer:
 
     # -- set-up --------------------------------------------------------------------------------
 
-    def _write_run_files(self, setup: Setup, n_params: int) -> None:
+    def _write_run_files(self, setup: Setup, n_params: int, rt: Runtime) -> None:
         atomic_write_bytes(self.run_dir / setup.tokenizer.file_name, setup.tokenizer.model_bytes,
                            parents=False)
-        runs.write_config(self.run_dir, self.cfg, setup.data_info, n_params, versions())
+        t = self.cfg.train
+        batch = {"batch_size": t.batch_size, "grad_accum": t.grad_accum,
+                 "processes": rt.world_size,
+                 "global_batch": t.batch_size * t.grad_accum * rt.world_size,
+                 "note": "batch_size is per process; each step trains on the global batch"}
+        runs.write_config(self.run_dir, self.cfg, setup.data_info, n_params, versions(),
+                          batch=batch)
 
     def _train(self) -> TrainResult:
         cfg, t = self.cfg, self.cfg.train
@@ -266,8 +287,10 @@ class Trainer:
         try:
             rt = setup_runtime(t.device, t.dtype)
             self.rt = rt
+            # One data seed on every rank: each draws the same global batch and takes its slice.
+            # The model's seed (dropout) differs by rank; DDP gives all rank 0's weights.
             torch.manual_seed(t.seed + rt.rank)
-            setup = build_setup(cfg, self.run_dir, self.resume, seed=t.seed + rt.rank)
+            setup = build_setup(cfg, self.run_dir, self.resume, seed=t.seed)
             model, objective = setup.model.to(rt.device), setup.objective
             n_params = sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
             optimizer = make_optimizer(model, cfg, rt.device, setup.lr_scale)
@@ -275,6 +298,8 @@ class Trainer:
             scaler = torch.amp.GradScaler(rt.device.type, enabled=fp16)
             if self.resume:
                 self._restore(model, optimizer, scaler, objective)
+                if rt.rank:
+                    torch.manual_seed(t.seed + rt.rank + self.step)
         except Exception as exc:
             raise _SetupFailed() from exc
 
@@ -285,9 +310,10 @@ class Trainer:
             if self.resume:
                 runs.record_resume(self.run_dir, cfg, self.step)
             else:
-                self._write_run_files(setup, n_params)
+                self._write_run_files(setup, n_params, rt)
             self.metrics = JsonLinesSink(self.run_dir / runs.METRICS)
             self._file_sinks.insert(0, self.metrics)
+        dist.barrier()
         self.sink = FanOutSink(*self._file_sinks, self.user_sink)
 
         train_model: nn.Module = model
@@ -306,7 +332,9 @@ class Trainer:
             "run_dir": str(self.run_dir), "objective": cfg.objective, "preset": cfg.preset,
             "parameters": n_params, "device": describe_device(rt.device),
             "dtype": str(rt.dtype).replace("torch.", ""), "start_step": self.step,
-            "max_steps": t.max_steps, "tokens_per_step": objective.tokens_per_batch * t.grad_accum,
+            "max_steps": t.max_steps,
+            "tokens_per_step": objective.tokens_per_batch * t.grad_accum * rt.world_size,
+            "processes": rt.world_size,
         })
         self._record("running", None)
         return self._loop(model, step_model, objective, optimizer, scaler, rt)
@@ -323,16 +351,21 @@ class Trainer:
               rt: Runtime) -> TrainResult:
         t = self.cfg.train
         device = rt.device
-        non_blocking = device.type == "cuda"
         model.train()
         tokens_per_step = objective.tokens_per_batch * t.grad_accum * rt.world_size
+        objective.eval_batch_size = t.batch_size * rt.world_size
+        global_rows = t.batch_size * t.grad_accum * rt.world_size
+        mine = dist.rank_rows(global_rows, rt.rank, rt.world_size)
+        passes = MicroBatchSteps(objective, t.batch_size, device, self._ddp, self.sink,
+                                 lambda: self._autocast(rt))
+        stop_agreed = False  # under DDP: a stop every rank has heard of, after the same step
         window_start, window_steps = time.perf_counter(), 0
         run_start = time.perf_counter()
         loss_sum = torch.zeros((), device=device)
         reason = "completed"
 
         while self.step < t.max_steps:
-            if self.control.stop_requested:
+            if stop_agreed or (not rt.distributed and self.control.stop_requested):
                 reason = "stopped"
                 break
             if self.control.paused:
@@ -350,17 +383,12 @@ class Trainer:
                        t.max_steps)
             for group in optimizer.param_groups:
                 group["lr"] = lr * group["lr_scale"]
-            for micro in range(t.grad_accum):
-                batch = tuple(b.to(device, non_blocking=non_blocking)
-                              for b in objective.next_batch())
-                # Under DDP, gradients are all-reduced once, on the last micro-batch.
-                no_sync = (self._ddp.no_sync()  # type: ignore[union-attr]
-                           if self._ddp is not None and micro < t.grad_accum - 1
-                           else contextlib.nullcontext())
-                with no_sync, self._autocast(rt):
-                    loss = objective.loss(step_model, batch) / t.grad_accum
-                scaler.scale(loss).backward()
-                loss_sum += loss.detach()
+            # The step's global batch, from the stream every rank draws alike; this rank's part.
+            batch = dist.take_rows(objective.draw(global_rows), mine)
+            loss = passes.run(step_model, batch, scaler, optimizer, self.step)
+            if rt.distributed:
+                loss, stop_agreed = dist.reduce_step(loss, self.control.stop_requested)
+            loss_sum += loss
             if t.grad_clip > 0:
                 scaler.unscale_(optimizer)
                 # foreach: one fused norm over all gradients instead of a loop per tensor.
@@ -408,6 +436,7 @@ class Trainer:
             self._final_report(model, objective)
         self._check_folder()
         self._record(reason, None)
+        dist.barrier()  # every rank ends together, after rank 0's last save
         self.sink.finished(self.step, reason)
         return TrainResult(self.run_dir, self.step, reason, self.best, self.last_loss)
 
@@ -437,12 +466,14 @@ class Trainer:
         self._check_finite(model, "before the evaluation")
         model.eval()
         try:
+            # Each rank scores its share of the fixed batches; the sums are reduced over ranks.
             total, n = 0.0, 0
-            for batch in objective.eval_batches():
+            for batch in objective.eval_batches()[rt.rank::rt.world_size]:
                 batch = tuple(b.to(rt.device) for b in batch)
                 with self._autocast(rt):
                     total += float(objective.loss(model, batch))
                 n += 1
+            total, n = dist.reduce_sums([total, float(n)], rt.device)
             val_loss = total / max(n, 1)
             if not math.isfinite(val_loss):
                 raise NonFiniteLoss(self._non_finite(f"the validation loss became {val_loss}"))
