@@ -29,6 +29,7 @@ from .. import checkpoint as ckpt
 from .. import runs
 from ..config import RunConfig
 from ..errors import UserError
+from ..models.checkpointing import set_gradient_checkpointing
 from ..objectives import Objective, Setup, build_setup
 from ..util.atomic import atomic_write_bytes, remove_temporaries
 from ..util.device import Runtime, describe_device, process_rank, setup_runtime
@@ -292,6 +293,7 @@ class Trainer:
             torch.manual_seed(t.seed + rt.rank)
             setup = build_setup(cfg, self.run_dir, self.resume, seed=t.seed)
             model, objective = setup.model.to(rt.device), setup.objective
+            set_gradient_checkpointing(model, t.gradient_checkpointing)
             n_params = sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
             optimizer = make_optimizer(model, cfg, rt.device, setup.lr_scale)
             fp16 = rt.dtype == torch.float16 and rt.device.type == "cuda"
