@@ -10,6 +10,7 @@ loop only through a RunControl's flags, never through queued slots on the busy w
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from pathlib import Path
@@ -26,7 +27,9 @@ from .jobs import BackgroundJob
 log = logging.getLogger(__name__)
 
 # Columns of the arrays sent by QtSink.sig_steps.
-STEP_COLUMNS = ("step", "loss", "lr", "grad_norm", "tokens_per_s", "elapsed_s")
+# The device figures (CUDA only) are NaN where absent.
+STEP_COLUMNS = ("step", "loss", "lr", "grad_norm", "tokens_per_s", "elapsed_s", "mfu",
+                "memory_allocated", "memory_reserved", "max_memory_allocated")
 
 
 class QtSink(QObject, MetricsSink):
@@ -63,7 +66,10 @@ class QtSink(QObject, MetricsSink):
 
     def step(self, m: StepMetrics) -> None:
         with self._lock:
-            self._pending.append((m.step, m.loss, m.lr, m.grad_norm, m.tokens_per_s, m.elapsed_s))
+            self._pending.append((
+                m.step, m.loss, m.lr, m.grad_norm, m.tokens_per_s, m.elapsed_s,
+                *(math.nan if v is None else v for v in (
+                    m.mfu, m.memory_allocated, m.memory_reserved, m.max_memory_allocated))))
             self._max_steps = m.max_steps
         now = time.monotonic()
         if now - self._last_emit >= self._interval:

@@ -28,6 +28,10 @@ class StepMetrics:
     tokens_per_s: float
     elapsed_s: float
     max_steps: int
+    mfu: float | None = None  # model FLOPs utilisation, 0-1: CUDA devices of known peak only
+    memory_allocated: int | None = None  # CUDA bytes (torch.cuda's names); None off CUDA
+    memory_reserved: int | None = None
+    max_memory_allocated: int | None = None
 
 
 @dataclass
@@ -168,7 +172,8 @@ class JsonLinesSink(MetricsSink):
             os.fsync(self._fh.fileno())
 
     def step(self, m: StepMetrics) -> None:
-        self._write("step", asdict(m))
+        # The device figures only where they exist (a CPU run's lines stay as they were).
+        self._write("step", {k: v for k, v in asdict(m).items() if v is not None})
 
     def evaluation(self, m: EvalMetrics) -> None:
         self._write("eval", asdict(m), force=True)

@@ -36,6 +36,7 @@ from ..util.device import Runtime, describe_device, process_rank, setup_runtime
 from ..util.disk import storage_error
 from . import distributed as dist
 from .control import RunControl
+from .device_figures import DeviceFigures
 from .sinks import EvalMetrics, FanOutSink, JsonLinesSink, LogFileSink, MetricsSink, StepMetrics
 from .step import OOM_ADVICE, MicroBatchSteps, OutOfMemoryAtOne
 
@@ -360,6 +361,7 @@ class Trainer:
         mine = dist.rank_rows(global_rows, rt.rank, rt.world_size)
         passes = MicroBatchSteps(objective, t.batch_size, device, self._ddp, self.sink,
                                  lambda: self._autocast(rt))
+        figures = DeviceFigures(self.cfg.model, device, rt.world_size)
         stop_agreed = False  # under DDP: a stop every rank has heard of, after the same step
         window_start, window_steps = time.perf_counter(), 0
         run_start = time.perf_counter()
@@ -416,10 +418,11 @@ class Trainer:
             if log_now:
                 now = time.perf_counter()
                 self.last_loss = loss_total / window_steps
+                tps = tokens_per_step * window_steps / max(now - window_start, 1e-9)
                 self.sink.step(StepMetrics(
                     step=self.step, loss=self.last_loss, lr=lr, grad_norm=float(grad_norm),
-                    tokens_per_s=tokens_per_step * window_steps / max(now - window_start, 1e-9),
-                    elapsed_s=now - run_start, max_steps=t.max_steps,
+                    tokens_per_s=tps, elapsed_s=now - run_start, max_steps=t.max_steps,
+                    **figures(tps),
                 ))
                 loss_sum.zero_()
                 window_start, window_steps = time.perf_counter(), 0

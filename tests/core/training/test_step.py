@@ -53,6 +53,10 @@ def test_out_of_memory_halves_the_micro_batch_and_keeps_the_curve(prepared_data,
     said = [m for m in sink.messages if "out of memory" in m]
     assert len(said) == 2 and "continuing with 4 rows, 2 accumulated per step" in said[0]
     assert "out of memory at step 6" in (tmp_path / "oom" / runs.LOG).read_text()
+    # On the CPU a step record has no MFU and no GPU memory (absent, not null or zero).
+    assert all(m.mfu is None and m.memory_allocated is None for m in sink.steps)
+    line = (tmp_path / "oom" / runs.METRICS).read_text().splitlines()[0]
+    assert '"tokens_per_s"' in line and "mfu" not in line and "memory" not in line
 
 
 def test_out_of_memory_at_one_row_fails_with_advice(prepared_data, tmp_path, monkeypatch):
