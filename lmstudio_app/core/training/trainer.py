@@ -323,9 +323,10 @@ class Trainer:
         if rt.distributed:
             from torch.nn.parallel import DistributedDataParallel
 
+            # A fine-tuned body may hold parts its task never uses (a pretraining head).
             train_model = DistributedDataParallel(
-                model, device_ids=[rt.device.index] if rt.device.type == "cuda" else None
-            )
+                model, device_ids=[rt.device.index] if rt.device.type == "cuda" else None,
+                find_unused_parameters=cfg.finetune is not None)
         step_model = torch.compile(train_model) if t.compile else train_model
         if t.compile:
             self.sink.phase("compiling the model: the first steps take longer")
