@@ -166,12 +166,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _dispatch(list(sys.argv[1:] if argv is None else argv))
     except UserError as exc:
-        line = describe(exc, getattr(exc, "command_parser", None))
-        rank = process_rank()
-        if rank == 0:
-            print(f"error: {line}", file=sys.stderr)
-        elif exc.field == "device":  # under torchrun, rank 0 says what all ranks meet alike
-            print(f"error: rank {rank}: {line}", file=sys.stderr)
+        if process_rank() == 0:  # under torchrun, rank 0 says it for every rank
+            print(f"error: {describe(exc, getattr(exc, 'command_parser', None))}",
+                  file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:
         # What the engine did not name itself: still one line, naming the file.

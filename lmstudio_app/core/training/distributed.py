@@ -86,6 +86,18 @@ def on_main(decide: Callable[[], T]) -> T:
     return outcome[1]  # type: ignore[no-any-return]
 
 
+def first_failure(failure: str | None) -> str | None:
+    """Every rank says what failed for it (None: nothing); all get the first failure, as
+    "rank N: ..." (alone: `failure`). Each rank must call it at the same point."""
+    if world_size() <= 1:
+        return failure
+    import torch.distributed as dist
+
+    said: list[str | None] = [None] * world_size()
+    dist.all_gather_object(said, failure)
+    return next((f"rank {r}: {f}" for r, f in enumerate(said) if f is not None), None)
+
+
 def rank_rows(n_rows: int, rank_: int, world: int) -> slice:
     """The contiguous rows of a global batch of `n_rows` that rank `rank_` of `world` trains on.
 

@@ -251,7 +251,7 @@ class Trainer:
             if runs.is_run_dir(self.run_dir):
                 for s in self._file_sinks:
                     s.message(f"{'resume' if self.resume else 'start'} failed: {message}")
-            else:  # a new run that never started leaves nothing behind
+            elif self.main:  # a new run that never started leaves nothing behind
                 for s in self._file_sinks:
                     s.close()
                 (self.run_dir / runs.LOG).unlink(missing_ok=True)
@@ -285,6 +285,7 @@ class Trainer:
 
     def _train(self) -> TrainResult:
         cfg, t = self.cfg, self.cfg.train
+        rt_distributed = dist.world_size() > 1
         self.sink.phase("loading the data and building the model")
         try:
             rt = setup_runtime(t.device, t.dtype)
@@ -304,7 +305,12 @@ class Trainer:
                 if rt.rank:
                     torch.manual_seed(t.seed + rt.rank + self.step)
         except Exception as exc:
+            # The others learn it and fail with it (rank 0 says it once).
+            dist.first_failure(self._describe(exc) if rt_distributed else None)
             raise _SetupFailed() from exc
+        failure = dist.first_failure(None)
+        if failure is not None:  # another process failed to start: rank 0 says why
+            raise _SetupFailed() from dist.DecidedOnMain(failure)
 
         # From here on the run's record changes: it is this run's now.
         self.training = True

@@ -157,6 +157,17 @@ def test_a_refused_folder_is_said_once(prepared_data, tmp_path):
 
 
 @pytest.mark.slow
+def test_a_device_every_rank_lacks_is_said_once(prepared_data, tmp_path):
+    code, out, err = finish(cli("pretrain", "--nproc", "2", "--data", str(prepared_data),
+                                "--out", str(tmp_path / "run"), "--device", "cuda:7", *sets(),
+                                cwd=tmp_path))
+    assert code == 2
+    assert len([line for line in err.splitlines() if line.startswith("error:")]) == 1, err
+    assert "device cuda:7" in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists()  # a run that never started leaves no folder
+
+
+@pytest.mark.slow
 def test_sigterm_to_the_launcher_stops_every_rank_at_one_step(prepared_data, tmp_path):
     run = tmp_path / "run"
     proc = cli("pretrain", "--nproc", "2", "--data", str(prepared_data), "--max-steps", "5000",
