@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .args import positive_int
+from .args import EXIT_USAGE, positive_int
 
 FLAG = "--nproc"
 
@@ -61,7 +61,7 @@ def launch(argv: Sequence[str], nproc: int) -> int:
     when a signal stopped it, after every rank stopped and rank 0 saved)."""
     env = dict(os.environ)
     env.setdefault("OMP_NUM_THREADS", thread_share(nproc))
-    env.setdefault("LOGLEVEL", "ERROR")  # the launcher's notes on each rank it stops
+    env.setdefault("LOGLEVEL", "CRITICAL")  # the launcher's notes on each rank it stops
     proc = subprocess.Popen(launcher_command(argv, nproc), start_new_session=True, env=env)
     forwarded: list[int] = []
 
@@ -95,8 +95,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         run(parse_args(list(sys.argv[1:] if argv is None else argv)))
     except ChildFailedError as exc:
         codes = sorted({f.exitcode for f in exc.failures.values()})
-        print(f"error: {len(exc.failures)} of the training processes failed "
-              f"(exit status {', '.join(map(str, codes))})", file=sys.stderr)
+        if codes != [EXIT_USAGE]:  # EXIT_USAGE alone: rank 0 has said why already
+            print(f"error: {len(exc.failures)} of the training processes failed "
+                  f"(exit status {', '.join(map(str, codes))})", file=sys.stderr)
         return next((c for c in codes if c > 0), 1)
     except SignalException as exc:
         return 128 + int(exc.sigval)
