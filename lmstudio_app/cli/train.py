@@ -95,12 +95,12 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 def _train(cfg: Any, run_dir: Path, sink: MetricsSink, resume: bool) -> Any:
     """Run the trainer with stop handling; a failed run is a UserError with its message."""
     from ..core.errors import UserError
-    from ..core.training.control import RunControl
     from ..core.training.distributed import leave_process_group
+    from ..core.training.folder_control import FolderControl
     from ..core.training.trainer import Trainer
     from ..core.util.device import process_rank
 
-    control = RunControl()
+    control = FolderControl(run_dir)  # Ctrl-C, signals, and the run folder's control.json
     _install_stop_handler(control)
     main = process_rank() == 0  # under torchrun, rank 0 alone reports
     try:

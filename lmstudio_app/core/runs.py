@@ -48,6 +48,7 @@ BEST_WEIGHTS = "best.safetensors"
 STATE = "state.pt"
 CHECKPOINT = "checkpoint.json"
 LOCK = "run.lock"
+CONTROL = "control.json"  # pause / resume / stop asked by another process (training/folder_control)
 DEFAULT_ROOT = Path("runs")
 STATES = ("new", "running", "paused", "completed", "stopped", "failed", "interrupted",
           "damaged")

@@ -119,15 +119,18 @@ def micro_slices(n_rows: int, micro: int) -> list[slice]:
     return [slice(lo, min(lo + micro, n_rows)) for lo in range(0, n_rows, micro)]
 
 
-def reduce_step(loss: torch.Tensor, stop: bool) -> tuple[torch.Tensor, bool]:
+def reduce_step(loss: torch.Tensor, stop: bool,
+                pause: bool) -> tuple[torch.Tensor, bool, bool]:
     """One all-reduce per step: (the mean of the ranks' step losses, whether any rank was asked
-    to stop). `loss` is a 0-dim tensor on the training device."""
+    to stop, to pause). `loss` is a 0-dim tensor on the training device. A pause agreed so is
+    taken by every rank at one step boundary: none waits inside a collective (which times
+    out) while another is paused."""
     import torch.distributed as dist
 
-    both = torch.stack([loss.detach().float(),
-                        torch.tensor(float(stop), device=loss.device)])
+    flags = torch.tensor([float(stop), float(pause)], device=loss.device)
+    both = torch.cat([loss.detach().float().reshape(1), flags])
     dist.all_reduce(both, op=dist.ReduceOp.SUM)
-    return both[0] / world_size(), bool(both[1].item() > 0)
+    return both[0] / world_size(), bool(both[1].item() > 0), bool(both[2].item() > 0)
 
 
 def reduce_sums(values: list[float], device: torch.device) -> list[float]:

@@ -369,7 +369,8 @@ class Trainer:
         passes = MicroBatchSteps(objective, t.batch_size, device, self._ddp, self.sink,
                                  lambda: self._autocast(rt))
         figures = DeviceFigures(self.cfg.model, device, rt.world_size)
-        stop_agreed = False  # under DDP: a stop every rank has heard of, after the same step
+        # Under DDP: a stop or pause every rank has heard of, after the same step.
+        stop_agreed = pause_agreed = False
         window_start, window_steps = time.perf_counter(), 0
         run_start = time.perf_counter()
         loss_sum = torch.zeros((), device=device)
@@ -379,7 +380,9 @@ class Trainer:
             if stop_agreed or (not rt.distributed and self.control.stop_requested):
                 reason = "stopped"
                 break
-            if self.control.paused:
+            if pause_agreed if rt.distributed else self.control.paused:
+                pause_agreed = False
+                self.control.pause()  # every rank of a job waits for the resume
                 paused_at = time.perf_counter()
                 self._save(model, optimizer, scaler, objective, best=False)
                 self._record("paused", None)
@@ -398,7 +401,8 @@ class Trainer:
             batch = dist.take_rows(objective.draw(global_rows), mine)
             loss = passes.run(step_model, batch, scaler, optimizer, self.step)
             if rt.distributed:
-                loss, stop_agreed = dist.reduce_step(loss, self.control.stop_requested)
+                loss, stop_agreed, pause_agreed = dist.reduce_step(
+                    loss, self.control.stop_requested, self.control.paused)
             loss_sum += loss
             if t.grad_clip > 0:
                 scaler.unscale_(optimizer)
