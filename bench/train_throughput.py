@@ -12,7 +12,12 @@ beside a second busy process.
    (OMP_WAIT_POLICY=PASSIVE, core/util/threads.py) and once with spinning waits of our own.
    On N cores shared by two busy processes, a fair share is about half of the alone figure.
 
-It prints; it never asserts. About 4 minutes on 2 cores with the defaults.
+It prints; it never asserts. About 13 minutes on 2 cores with the defaults (the spinning
+neighbour's part is the slow one); --no-neighbour: about 3.
+
+Measured on a shared 2-core machine (defaults): ours 787 tokens/s, nanoGPT-style 544 (1.45x);
+beside the busy neighbour, ours 384 tokens/s with passive waits (49% of alone) and 228 with
+spinning waits (29%). Compare in one sitting: machines are noisy.
 
     python bench/train_throughput.py [--steps 6] [--warmup 2] [--batch-size 8]
         [--n-layer 6 --n-head 6 --n-embd 384 --block-size 256] [--no-neighbour]
