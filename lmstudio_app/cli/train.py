@@ -29,6 +29,7 @@ from .args import (
     positive_int,
 )
 from .console import ConsoleSink, JsonSink
+from .launch import add_nproc, launch
 
 STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP")
                      if hasattr(signal, n))
@@ -36,15 +37,23 @@ STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP")
 
 def _install_stop_handler(control: Any) -> None:
     """First Ctrl-C (or SIGTERM, SIGHUP): stop at the next step boundary and save. Second:
-    abort at once."""
+    abort at once; under torchrun, where every rank must stop after the same step, the
+    launcher alone aborts (it kills ranks that do not end in time)."""
+    from ..core.training.distributed import world_size
+    from ..core.util.device import process_rank
+
+    together = world_size() > 1
 
     def handler(signum: int, frame: Any) -> None:
         if control.stop_requested:
+            if together:
+                return
             raise KeyboardInterrupt
         name = signal.Signals(signum).name
         with contextlib.suppress(OSError):  # a closed terminal cannot be written
-            print(f"\n{name}: stopping at the next step and saving (again to abort)",
-                  file=sys.stderr)
+            if process_rank() == 0:
+                print(f"\n{name}: stopping at the next step and saving"
+                      + ("" if together else " (again to abort)"), file=sys.stderr)
         if signum == getattr(signal, "SIGHUP", None):
             _detach_terminal()  # its terminal is gone: progress lines must not fail the save
         control.stop()
@@ -63,11 +72,13 @@ def _detach_terminal() -> None:
 
 
 def _run_dir(args: argparse.Namespace, name: str) -> Path:
+    """The new run's folder; under torchrun rank 0 makes it and the others take its name."""
     from ..core import runs
+    from ..core.training.distributed import on_main
 
     if args.out:
-        return runs.claim_run_dir(Path(args.out))
-    return runs.new_run_dir(Path(args.runs_root), name)
+        return on_main(lambda: runs.claim_run_dir(Path(args.out)))
+    return on_main(lambda: runs.new_run_dir(Path(args.runs_root), name))
 
 
 def _drop_if_empty(run_dir: Path) -> None:
@@ -92,14 +103,21 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 def _train(cfg: Any, run_dir: Path, sink: MetricsSink, resume: bool) -> Any:
     """Run the trainer with stop handling; a failed run is a UserError with its message."""
     from ..core.errors import UserError
-    from ..core.training.control import RunControl
+    from ..core.training.distributed import leave_process_group
+    from ..core.training.folder_control import FolderControl
     from ..core.training.trainer import Trainer
+    from ..core.util.device import process_rank
 
-    control = RunControl()
+    control = FolderControl(run_dir)  # Ctrl-C, signals, and the run folder's control.json
     _install_stop_handler(control)
-    result = Trainer(cfg, run_dir, sink, control, resume=resume).run()
+    main = process_rank() == 0  # under torchrun, rank 0 alone reports
+    try:
+        result = Trainer(cfg, run_dir, sink if main else MetricsSink(), control,
+                         resume=resume).run()
+    finally:
+        leave_process_group()
     if result.reason == "failed":
-        if not resume:
+        if not resume and main:
             _drop_if_empty(run_dir)
         raise result.user_error or UserError(result.error or "training failed")
     return result
@@ -121,9 +139,30 @@ def add_pretrain_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--compile", action="store_true", help="use torch.compile")
     s.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped run")
     add_run_folder(s)
+    add_nproc(s)
+
+
+def _quiet_rank() -> bool:
+    """One of torchrun's processes other than rank 0: rank 0 reports for all."""
+    from ..core.util.device import process_rank
+
+    return process_rank() != 0
+
+
+def _launched(args: argparse.Namespace) -> int | None:
+    """With --nproc N above 1 (and not already one of torchrun's processes): run the command as
+    N processes and give their exit status; else None."""
+    from ..core.training.distributed import world_size
+
+    if args.nproc > 1 and world_size() == 1:
+        return launch(args.argv, args.nproc)
+    return None
 
 
 def run_pretrain(args: argparse.Namespace) -> int:
+    launched = _launched(args)
+    if launched is not None:
+        return launched
     from ..core import runs
     from ..core.config import build_run_config
     from ..core.data.layout import TOKENIZER
@@ -146,6 +185,8 @@ def run_pretrain(args: argparse.Namespace) -> int:
                                data_dir=str(args.data_dir), name=args.name or "")
         run_dir = _run_dir(args, cfg.name)
     result = _train(cfg, run_dir, JsonSink() if args.json else ConsoleSink(), bool(args.resume))
+    if _quiet_rank():
+        return 0
     if not args.json:
         best = f"{result.best_val_loss:.4f}" if result.best_val_loss is not None else "n/a"
         print(f"{result.reason} at step {result.step}; best val loss {best}; run {run_dir}")
@@ -232,9 +273,13 @@ def _print_report(report: dict[str, Any]) -> None:
 def add_finetune_arguments(s: argparse.ArgumentParser) -> None:
     add_finetune(s)
     s.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped fine-tune")
+    add_nproc(s)
 
 
 def run_finetune(args: argparse.Namespace) -> int:
+    launched = _launched(args)
+    if launched is not None:
+        return launched
     from ..core import runs
     from ..core.errors import UserError
     from ..core.training.sinks import FanOutSink
@@ -250,6 +295,8 @@ def run_finetune(args: argparse.Namespace) -> int:
         run_dir = _run_dir(args, cfg.name)
     sink = FanOutSink(_DataNote(args.json), JsonSink() if args.json else ConsoleSink())
     result = _train(cfg, run_dir, sink, bool(args.resume))
+    if _quiet_rank():
+        return 0
     report = runs.read_file(run_dir, runs.RESULTS)
     if args.json:
         print(json.dumps({"event": "results", "run_dir": str(run_dir), "reason": result.reason,

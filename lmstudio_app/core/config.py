@@ -195,6 +195,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     dtype: str = "auto"  # auto | float32 | bfloat16 | float16
     compile: bool = False
+    gradient_checkpointing: bool = False  # recompute block activations in the backward pass
     sample_prompt: str = "\n"  # GPT runs: generated from at each evaluation ("" disables)
     sample_tokens: int = 48
 

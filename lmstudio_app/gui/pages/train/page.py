@@ -168,6 +168,7 @@ class TrainPage(QWidget):
         s.sig_checkpoint.connect(self._on_checkpoint)
         s.sig_paused.connect(self._on_paused)
         s.sig_failed.connect(self._on_failed)
+        s.sig_message.connect(self._on_message)
         s.sig_phase.connect(self.progress_panel.phase)
         s.sig_done.connect(self._on_done)
 
@@ -401,6 +402,13 @@ class TrainPage(QWidget):
     @Slot(int)
     def _on_paused(self, step: int) -> None:
         self.progress_label.setText(f"Paused at step {step:,} (saved). Resume to continue.")
+
+    @Slot(str)
+    def _on_message(self, text: str) -> None:
+        """What the loop says on the way (out of memory handled, a resume): the status bar.
+        An unexpected error's traceback goes to the run's log only."""
+        if not text.startswith("Traceback"):
+            self.state.sig_status.emit(text[:1].upper() + text[1:])
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
