@@ -40,6 +40,7 @@ from .background import (
     stream_reply,
 )
 from .chat_panel import ChatPanel
+from .instrument_tabs import InstrumentTabs
 from .mask_panel import MaskPanel
 from .task_panels import ClassifyPanel, FewShotPanel, QAPanel
 
@@ -153,7 +154,9 @@ class PlaygroundPage(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.model_label)
         layout.addWidget(self.error_label)
-        layout.addWidget(self.stack, 1)
+        # Try it (the stack above) | Compare | Hard tokens | Attention
+        self.instruments = InstrumentTabs(self.stack, self.sampling_settings)
+        layout.addWidget(self.instruments, 1)
 
     # -- choosing a run
 
@@ -161,6 +164,7 @@ class PlaygroundPage(QWidget):
         """Fill the run list again from disk, keeping the current choice."""
         keep = self.selected_run()
         found = runs.list_runs(self.state.runs_root)
+        self.instruments.set_runs(found)
         self.run_combo.blockSignals(True)
         self.run_combo.clear()
         for s in found:
@@ -220,6 +224,8 @@ class PlaygroundPage(QWidget):
     def _on_run_chosen(self, force: bool = False) -> None:
         path = self.selected_run()
         self._show_panel(self.selected_objective())
+        self.instruments.set_run(path, self.selected_objective(),
+                                 self.checkpoint_combo.currentData())
         if path is None:
             self.model_label.setText("No run selected.")
             return
@@ -468,6 +474,7 @@ class PlaygroundPage(QWidget):
 
     def shutdown(self) -> None:
         self._load_wanted = None
+        self.instruments.shutdown()
         jobs = [j for j in (self._gen_job, self._mask_job, self._task_job, self._load_job)
                 if j is not None]
         for job in jobs:

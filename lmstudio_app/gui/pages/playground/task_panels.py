@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from .enter_sends import EnterSends
+from .shaded_text import ProbabilityLegend, ShadedText, choice_details
 
 DEFAULT_CLASSIFY_TEXT = "What a lovely day: I enjoyed every minute of it."
 DEFAULT_CONTEXT = "The Bennets live at Longbourn, near the village of Meryton in Hertfordshire."
@@ -265,9 +266,11 @@ class FewShotPanel(QWidget):
         self.answer_label = QLabel("The model's answer (its first line) appears here.")
         self.answer_label.setTextFormat(Qt.TextFormat.PlainText)
         self.answer_label.setWordWrap(True)
-        self.raw_view = QLabel()
-        self.raw_view.setTextFormat(Qt.TextFormat.PlainText)
-        self.raw_view.setWordWrap(True)
+        # The whole continuation, each piece shaded by its probability (hover: alternatives).
+        self.raw_view = ShadedText()
+        self.raw_view.setMaximumHeight(90)
+        self.raw_view.setPlaceholderText("The whole continuation appears here.")
+        self.legend = ProbabilityLegend("probability of the piece")
         note = QLabel("Few-shot prompting: a pretrained model continues a pattern. Give a few "
                       "inputs with their answers, then a new input; it writes the answer.")
         note.setWordWrap(True)
@@ -294,7 +297,9 @@ class FewShotPanel(QWidget):
         v.addWidget(self.prompt_edit, 1)
         v.addLayout(gen)
         v.addWidget(self.answer_label)
+        v.addWidget(QLabel("Whole continuation"))
         v.addWidget(self.raw_view)
+        v.addWidget(self.legend)
 
     def shots(self) -> list[tuple[str, str]]:
         out = []
@@ -318,7 +323,10 @@ class FewShotPanel(QWidget):
             self.build_prompt()
         self.sig_requested.emit(self.prompt_edit.toPlainText(), self.max_tokens.value())
 
-    def show_completion(self, text: str) -> None:
-        answer = first_line(text)
+    def show_completion(self, choices: list[Any]) -> None:
+        """The generated tokens (core TokenChoices): the answer line, and every piece shaded."""
+        answer = first_line("".join(c.text for c in choices))
         self.answer_label.setText(f"Answer: {answer or '(only blank lines: no answer)'}")
-        self.raw_view.setText(f"Whole continuation: {text!r}")
+        self.raw_view.clear()
+        for c in choices:
+            self.raw_view.add_token(c.text, c.probability, choice_details(c), c)

@@ -1,0 +1,215 @@
+"""What the model attends to: for a sentence, a grid of small attention maps (one per layer and
+head) to pick from, and the picked one large with the tokens along its sides.
+
+Row i of a map is how token i spreads its attention over the tokens (columns); each row sums to
+1. The weights are computed in a BackgroundJob over the view's own copy of the model
+(core.inference.attention: explicit softmax(QK^T / sqrt(d)), training keeps SDPA).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...jobs import BackgroundJob
+from .background import ModelSlot, attention_for
+
+DEFAULT_SENTENCE = "It is a truth universally acknowledged, that a single man"
+# White (no attention) to deep blue (all of it): readable on light and dark windows alike.
+ATTENTION_COLOURS = pg.ColorMap([0.0, 0.5, 1.0], ["#ffffff", "#5dade2", "#1b2631"])
+PICKED_PEN = pg.mkPen("#e67e22", width=3)
+_TOKEN_CHARS = 10  # a token's axis label is cut to this many characters
+
+
+class _MiniMap(pg.ViewBox):
+    """One head's small map in the grid; a click picks it."""
+
+    def __init__(self, panel: AttentionPanel, layer: int, head: int) -> None:
+        super().__init__(lockAspect=True, enableMouse=False, invertY=True)
+        self.panel, self.layer, self.head = panel, layer, head
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setColorMap(ATTENTION_COLOURS)
+        self.addItem(self.image)
+        self.setBorder(pg.mkPen("#aab7b8"))
+
+    def mouseClickEvent(self, ev: Any) -> None:  # noqa: N802 - pyqtgraph's name
+        ev.accept()
+        self.panel.pick(self.layer, self.head)
+
+
+class AttentionPanel(QWidget):
+    """A sentence, Compute, the grid of maps and the picked map."""
+
+    sig_computed = Signal(object)  # the AttentionMaps shown
+    sig_failed = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.run: Path | None = None
+        self.checkpoint = "best"
+        self.slot = ModelSlot()
+        self.job: BackgroundJob | None = None
+        self.maps: Any = None  # core AttentionMaps
+        self.picked = (0, 0)
+        self.minis: list[_MiniMap] = []
+
+        note = QLabel("What each token attends to, in every layer and head. Row i of a map "
+                      "shows how token i spreads its attention over the tokens (darker: more); "
+                      "a GPT token sees only the tokens before it. Click a small map to enlarge "
+                      "it.")
+        note.setWordWrap(True)
+        self.text_edit = QLineEdit(DEFAULT_SENTENCE)
+        self.text_edit.returnPressed.connect(self.compute)
+        self.compute_button = QPushButton("Compute")
+        self.compute_button.clicked.connect(self.compute)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Sentence"))
+        row.addWidget(self.text_edit, 1)
+        row.addWidget(self.compute_button)
+        self.status_label = QLabel("Write a sentence and press Compute.")
+        self.status_label.setWordWrap(True)
+
+        self.grid = pg.GraphicsLayoutWidget()
+        self.grid.setMinimumWidth(220)
+        self.big = pg.PlotWidget()
+        self.big.setAspectLocked(True)
+        self.big.invertY(True)
+        self.big.setMouseEnabled(False, False)
+        self.big.hideButtons()
+        self.big_image = pg.ImageItem(axisOrder="row-major")
+        self.big_image.setColorMap(ATTENTION_COLOURS)
+        self.big.addItem(self.big_image)
+        self.big.setLabel("bottom", "attended token (key)")
+        self.big.setLabel("left", "token (query)")
+        self.big_title = QLabel()
+        self.value_label = QLabel()
+        self.big_image.hoverEvent = self._hover
+        right = QWidget()
+        rv = QVBoxLayout(right)
+        rv.setContentsMargins(0, 0, 0, 0)
+        rv.addWidget(self.big_title)
+        rv.addWidget(self.big, 1)
+        rv.addWidget(self.value_label)
+        split = QSplitter()
+        split.addWidget(self.grid)
+        split.addWidget(right)
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 3)
+
+        v = QVBoxLayout(self)
+        v.setContentsMargins(0, 0, 0, 0)
+        v.addWidget(note)
+        v.addLayout(row)
+        v.addWidget(self.status_label)
+        v.addWidget(split, 1)
+        self._apply_palette()
+        self.set_run(None)
+
+    def _apply_palette(self) -> None:
+        pal = self.palette()
+        base, text = pal.color(QPalette.ColorRole.Base), pal.color(QPalette.ColorRole.Text)
+        self.grid.setBackground(base)
+        self.big.setBackground(base)
+        for side in ("left", "bottom"):
+            axis = self.big.getAxis(side)
+            axis.setPen(pg.mkPen(text))
+            axis.setTextPen(pg.mkPen(text))
+
+    def set_run(self, run: Path | None, checkpoint: str = "best") -> None:
+        self.run, self.checkpoint = run, checkpoint
+        self.compute_button.setEnabled(run is not None and self.job is None)
+
+    # -- computing
+
+    def compute(self) -> None:
+        if self.run is None or self.job is not None:
+            return
+        run, checkpoint, text, slot = self.run, self.checkpoint, self.text_edit.text(), self.slot
+        job = BackgroundJob(lambda report, cancel: attention_for(slot, run, checkpoint, text),
+                            self)
+        job.sig_result.connect(self.show_maps)
+        job.sig_error.connect(self._on_error)
+        job.sig_finished.connect(self._on_finished)
+        self.job = job
+        self.compute_button.setEnabled(False)
+        self.status_label.setText(f"Computing the attention of {run.name} ({checkpoint})…")
+        job.start()
+
+    def _on_error(self, message: str) -> None:
+        self.status_label.setText(message)
+        self.sig_failed.emit(message)
+
+    def _on_finished(self) -> None:
+        self.job = None
+        self.compute_button.setEnabled(self.run is not None)
+
+    # -- showing
+
+    def show_maps(self, maps: Any) -> None:
+        self.maps = maps
+        n_layer, n_head, T, _ = maps.weights.shape
+        self.grid.clear()
+        self.minis = []
+        for h in range(n_head):
+            self.grid.addLabel(f"head {h + 1}", row=0, col=h + 1)
+        for layer in range(n_layer):
+            self.grid.addLabel(f"layer {layer + 1}", row=layer + 1, col=0, angle=-90)
+            for h in range(n_head):
+                mini = _MiniMap(self, layer, h)
+                mini.image.setImage(maps.weights[layer, h].numpy(), levels=(0.0, 1.0))
+                self.grid.addItem(mini, row=layer + 1, col=h + 1)
+                self.minis.append(mini)
+        self.status_label.setText(f"{T} tokens, {n_layer} layers × {n_head} heads.")
+        layer, head = self.picked
+        self.pick(min(layer, n_layer - 1), min(head, n_head - 1))
+        self.sig_computed.emit(maps)
+
+    def pick(self, layer: int, head: int) -> None:
+        """Show layer `layer`, head `head` (0-based) large, and mark it in the grid."""
+        if self.maps is None:
+            return
+        self.picked = (layer, head)
+        for mini in self.minis:
+            chosen = (mini.layer, mini.head) == (layer, head)
+            mini.setBorder(PICKED_PEN if chosen else pg.mkPen("#aab7b8"))
+        tokens = self.maps.tokens
+        self.big_image.setImage(self.shown_map(), levels=(0.0, 1.0))
+        labels = [(i + 0.5, t.strip()[:_TOKEN_CHARS] or "␣") for i, t in enumerate(tokens)]
+        self.big.getAxis("bottom").setTicks([labels])
+        self.big.getAxis("left").setTicks([labels])
+        self.big.setRange(xRange=(0, len(tokens)), yRange=(0, len(tokens)), padding=0)
+        self.big_title.setText(f"Layer {layer + 1}, head {head + 1}: each row sums to 1")
+
+    def shown_map(self) -> np.ndarray:
+        """The (T, T) weights of the picked layer and head (rows: queries, columns: keys)."""
+        layer, head = self.picked
+        return self.maps.weights[layer, head].numpy()
+
+    def _hover(self, ev: Any) -> None:
+        if self.maps is None or ev.isExit():
+            self.value_label.setText("")
+            return
+        T = len(self.maps.tokens)
+        col, row = int(ev.pos().x()), int(ev.pos().y())
+        if 0 <= row < T and 0 <= col < T:
+            q, k = self.maps.tokens[row], self.maps.tokens[col]
+            self.value_label.setText(f"{q!r} → {k!r}: {self.shown_map()[row, col]:.1%}")
+
+    def shutdown(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+            self.job.wait_finished(30000)
