@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QRectF, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
+    QGraphicsRectItem,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -32,23 +33,9 @@ DEFAULT_SENTENCE = "It is a truth universally acknowledged, that a single man"
 # White (no attention) to deep blue (all of it): readable on light and dark windows alike.
 ATTENTION_COLOURS = pg.ColorMap([0.0, 0.5, 1.0], ["#ffffff", "#5dade2", "#1b2631"])
 PICKED_PEN = pg.mkPen("#e67e22", width=3)
+TILE_PEN = pg.mkPen("#aab7b8")
+GAP = 2  # tokens of space between two maps of the grid
 _TOKEN_CHARS = 10  # a token's axis label is cut to this many characters
-
-
-class _MiniMap(pg.ViewBox):
-    """One head's small map in the grid; a click picks it."""
-
-    def __init__(self, panel: AttentionPanel, layer: int, head: int) -> None:
-        super().__init__(lockAspect=True, enableMouse=False, invertY=True)
-        self.panel, self.layer, self.head = panel, layer, head
-        self.image = pg.ImageItem(axisOrder="row-major")
-        self.image.setColorMap(ATTENTION_COLOURS)
-        self.addItem(self.image)
-        self.setBorder(pg.mkPen("#aab7b8"))
-
-    def mouseClickEvent(self, ev: Any) -> None:  # noqa: N802 - pyqtgraph's name
-        ev.accept()
-        self.panel.pick(self.layer, self.head)
 
 
 class AttentionPanel(QWidget):
@@ -65,7 +52,7 @@ class AttentionPanel(QWidget):
         self.job: BackgroundJob | None = None
         self.maps: Any = None  # core AttentionMaps
         self.picked = (0, 0)
-        self.minis: list[_MiniMap] = []
+        self.tiles: dict[tuple[int, int], QGraphicsRectItem] = {}
 
         note = QLabel("What each token attends to, in every layer and head. Row i of a map "
                       "shows how token i spreads its attention over the tokens (darker: more); "
@@ -83,8 +70,20 @@ class AttentionPanel(QWidget):
         self.status_label = QLabel("Write a sentence and press Compute.")
         self.status_label.setWordWrap(True)
 
-        self.grid = pg.GraphicsLayoutWidget()
+        # All maps in one image, a tile per layer (rows) and head (columns): one plot to build
+        # and paint, however many heads the model has.
+        self.grid = pg.PlotWidget()
         self.grid.setMinimumWidth(220)
+        self.grid.setAspectLocked(True)
+        self.grid.invertY(True)
+        self.grid.setMouseEnabled(False, False)
+        self.grid.hideButtons()
+        self.grid.showAxis("top")
+        self.grid.hideAxis("bottom")
+        self.grid_image = pg.ImageItem(axisOrder="row-major")
+        self.grid_image.setColorMap(ATTENTION_COLOURS)
+        self.grid.addItem(self.grid_image)
+        self.grid.scene().sigMouseClicked.connect(self._on_grid_click)
         self.big = pg.PlotWidget()
         self.big.setAspectLocked(True)
         self.big.invertY(True)
@@ -122,12 +121,12 @@ class AttentionPanel(QWidget):
     def _apply_palette(self) -> None:
         pal = self.palette()
         base, text = pal.color(QPalette.ColorRole.Base), pal.color(QPalette.ColorRole.Text)
-        self.grid.setBackground(base)
-        self.big.setBackground(base)
-        for side in ("left", "bottom"):
-            axis = self.big.getAxis(side)
-            axis.setPen(pg.mkPen(text))
-            axis.setTextPen(pg.mkPen(text))
+        for plot, sides in ((self.grid, ("left", "top")), (self.big, ("left", "bottom"))):
+            plot.setBackground(base)
+            for side in sides:
+                axis = plot.getAxis(side)
+                axis.setPen(pg.mkPen(text))
+                axis.setTextPen(pg.mkPen(text))
 
     def set_run(self, run: Path | None, checkpoint: str = "best") -> None:
         self.run, self.checkpoint = run, checkpoint
@@ -159,20 +158,35 @@ class AttentionPanel(QWidget):
 
     # -- showing
 
+    def tile_rect(self, layer: int, head: int) -> QRectF:
+        """Where layer `layer`, head `head` (0-based) lies in the grid (view coordinates)."""
+        T = self.maps.weights.shape[-1]
+        return QRectF(head * (T + GAP), layer * (T + GAP), T, T)
+
     def show_maps(self, maps: Any) -> None:
         self.maps = maps
         n_layer, n_head, T, _ = maps.weights.shape
-        self.grid.clear()
-        self.minis = []
-        for h in range(n_head):
-            self.grid.addLabel(f"head {h + 1}", row=0, col=h + 1)
+        step = T + GAP
+        tiled = np.zeros((n_layer * step - GAP, n_head * step - GAP), dtype=np.float32)
         for layer in range(n_layer):
-            self.grid.addLabel(f"layer {layer + 1}", row=layer + 1, col=0, angle=-90)
-            for h in range(n_head):
-                mini = _MiniMap(self, layer, h)
-                mini.image.setImage(maps.weights[layer, h].numpy(), levels=(0.0, 1.0))
-                self.grid.addItem(mini, row=layer + 1, col=h + 1)
-                self.minis.append(mini)
+            for head in range(n_head):
+                tiled[layer * step:layer * step + T, head * step:head * step + T] = \
+                    maps.weights[layer, head].numpy()
+        self.grid_image.setImage(tiled, levels=(0.0, 1.0))
+        for item in self.tiles.values():
+            self.grid.removeItem(item)
+        self.tiles = {}
+        for layer in range(n_layer):
+            for head in range(n_head):
+                item = QGraphicsRectItem(self.tile_rect(layer, head))
+                item.setPen(TILE_PEN)
+                self.grid.addItem(item)
+                self.tiles[(layer, head)] = item
+        self.grid.getAxis("top").setTicks([[(h * step + T / 2, f"head {h + 1}")
+                                            for h in range(n_head)]])
+        self.grid.getAxis("left").setTicks([[(i * step + T / 2, f"layer {i + 1}")
+                                             for i in range(n_layer)]])
+        self.grid.setRange(xRange=(0, tiled.shape[1]), yRange=(0, tiled.shape[0]), padding=0.02)
         self.status_label.setText(f"{T} tokens, {n_layer} layers × {n_head} heads.")
         layer, head = self.picked
         self.pick(min(layer, n_layer - 1), min(head, n_head - 1))
@@ -183,9 +197,9 @@ class AttentionPanel(QWidget):
         if self.maps is None:
             return
         self.picked = (layer, head)
-        for mini in self.minis:
-            chosen = (mini.layer, mini.head) == (layer, head)
-            mini.setBorder(PICKED_PEN if chosen else pg.mkPen("#aab7b8"))
+        for where, item in self.tiles.items():
+            item.setPen(PICKED_PEN if where == (layer, head) else TILE_PEN)
+            item.setZValue(1 if where == (layer, head) else 0)
         tokens = self.maps.tokens
         self.big_image.setImage(self.shown_map(), levels=(0.0, 1.0))
         labels = [(i + 0.5, t.strip()[:_TOKEN_CHARS] or "␣") for i, t in enumerate(tokens)]
@@ -193,6 +207,15 @@ class AttentionPanel(QWidget):
         self.big.getAxis("left").setTicks([labels])
         self.big.setRange(xRange=(0, len(tokens)), yRange=(0, len(tokens)), padding=0)
         self.big_title.setText(f"Layer {layer + 1}, head {head + 1}: each row sums to 1")
+
+    def _on_grid_click(self, ev: Any) -> None:
+        if self.maps is None:
+            return
+        at = self.grid.getPlotItem().vb.mapSceneToView(ev.scenePos())
+        n_layer, n_head, T, _ = self.maps.weights.shape
+        col, row = divmod(at.x(), T + GAP), divmod(at.y(), T + GAP)
+        if col[1] < T and row[1] < T and 0 <= row[0] < n_layer and 0 <= col[0] < n_head:
+            self.pick(int(row[0]), int(col[0]))
 
     def shown_map(self) -> np.ndarray:
         """The (T, T) weights of the picked layer and head (rows: queries, columns: keys)."""

@@ -182,9 +182,9 @@ class HardTokensPanel(QWidget):
         if not self.passage_edit.toPlainText().strip():
             self.passage_edit.setPlainText("".join(t.text for t in passage.tokens))
         self.text_view.clear()
-        for t in passage.tokens:
-            p = math.exp(-t.loss) if t.loss is not None else None
-            self.text_view.add_token(t.text, p, loss_details(t.text, t.loss), t)
+        self.text_view.add_tokens([
+            (t.text, math.exp(-t.loss) if t.loss is not None else None,
+             loss_details(t.text, t.loss), t) for t in passage.tokens])
         scored = sum(t.loss is not None for t in passage.tokens)
         what = "masked positions" if scores.arch == "bert" else "tokens"
         self.mean_label.setText(

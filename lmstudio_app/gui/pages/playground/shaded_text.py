@@ -117,6 +117,24 @@ class ShadedText(QTextEdit):
             self.tokens.append(ShadedToken(start, end, probability, details, data))
             self._starts.append(start)
 
+    def add_tokens(self, tokens: list[tuple[str, float | None, str, Any]]) -> None:
+        """Many tokens at once, as (text, probability, details, data): one edit of the
+        document and one layout, instead of one per token."""
+        cursor = self.textCursor()
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        cursor.beginEditBlock()
+        for text, probability, details, data in tokens:
+            fmt = QTextCharFormat()
+            if probability is not None:
+                fmt.setBackground(probability_colour(probability))
+            start = cursor.position()
+            cursor.insertText(text, fmt)
+            if cursor.position() > start:
+                self.tokens.append(ShadedToken(start, cursor.position(), probability, details,
+                                               data))
+                self._starts.append(start)
+        cursor.endEditBlock()
+
     def token_at(self, position: int) -> int | None:
         """The index of the token holding document position `position`, or None."""
         i = bisect.bisect_right(self._starts, position) - 1

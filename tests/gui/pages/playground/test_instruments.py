@@ -256,9 +256,10 @@ def _reference_attention(loaded, ids: list[int]) -> torch.Tensor:
         return torch.softmax(scores.masked_fill(~allowed, float("-inf")), dim=-1)
 
 
-def _click_mini(qtbot, panel, layer: int, head: int) -> None:
-    mini = next(m for m in panel.minis if (m.layer, m.head) == (layer, head))
-    centre = panel.grid.mapFromScene(mini.sceneBoundingRect().center())
+def _click_tile(qtbot, panel, layer: int, head: int) -> None:
+    """Click the middle of a map of the grid, as a person does."""
+    view = panel.grid.getPlotItem().vb
+    centre = panel.grid.mapFromScene(view.mapViewToScene(panel.tile_rect(layer, head).center()))
     qtbot.mouseClick(panel.grid.viewport(), Qt.MouseButton.LeftButton, pos=centre)
 
 
@@ -286,9 +287,9 @@ def test_attention_maps_match_an_explicit_softmax_for_gpt_and_bert(qtbot, engine
         assert torch.allclose(maps.weights.sum(-1), torch.ones(cfg.n_layer, cfg.n_head,
                                                                len(ids)), atol=1e-5)
         expected = _reference_attention(reference, ids)
-        assert len(panel.minis) == cfg.n_layer * cfg.n_head
-        for head in range(cfg.n_head):
-            _click_mini(qtbot, panel, 0, head)
+        assert len(panel.tiles) == cfg.n_layer * cfg.n_head
+        for head in reversed(range(cfg.n_head)):
+            _click_tile(qtbot, panel, 0, head)
             assert panel.picked == (0, head)
             assert torch.allclose(torch.from_numpy(panel.shown_map()), expected[head],
                                   atol=1e-5)
