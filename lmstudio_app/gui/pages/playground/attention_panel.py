@@ -93,6 +93,7 @@ class AttentionPanel(QWidget):
         self.big_image.setColorMap(ATTENTION_COLOURS)
         self.big.addItem(self.big_image)
         self.big.setLabel("bottom", "attended token (key)")
+        self.big.showAxis("top")
         self.big.setLabel("left", "token (query)")
         self.big_title = QLabel()
         self.value_label = QLabel()
@@ -121,7 +122,7 @@ class AttentionPanel(QWidget):
     def _apply_palette(self) -> None:
         pal = self.palette()
         base, text = pal.color(QPalette.ColorRole.Base), pal.color(QPalette.ColorRole.Text)
-        for plot, sides in ((self.grid, ("left", "top")), (self.big, ("left", "bottom"))):
+        for plot, sides in ((self.grid, ("left", "top")), (self.big, ("left", "bottom", "top"))):
             plot.setBackground(base)
             for side in sides:
                 axis = plot.getAxis(side)
@@ -203,7 +204,9 @@ class AttentionPanel(QWidget):
         tokens = self.maps.tokens
         self.big_image.setImage(self.shown_map(), levels=(0.0, 1.0))
         labels = [(i + 0.5, t.strip()[:_TOKEN_CHARS] or "␣") for i, t in enumerate(tokens)]
-        self.big.getAxis("bottom").setTicks([labels])
+        # The keys' labels alternate between the bottom and the top so neighbours never overlap.
+        self.big.getAxis("bottom").setTicks([labels[0::2]])
+        self.big.getAxis("top").setTicks([labels[1::2]])
         self.big.getAxis("left").setTicks([labels])
         self.big.setRange(xRange=(0, len(tokens)), yRange=(0, len(tokens)), padding=0)
         self.big_title.setText(f"Layer {layer + 1}, head {head + 1}: each row sums to 1")

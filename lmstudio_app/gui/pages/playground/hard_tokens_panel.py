@@ -98,12 +98,18 @@ class HardTokensPanel(QWidget):
         lv.addWidget(self.chosen_label)
 
         self.table = QTableWidget(0, 3)
-        self.table.setHorizontalHeaderLabels(["Token", "Mean loss (nats)", "Count"])
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.setHorizontalHeaderLabels(["Token", "Mean loss", "Count"])
+        self.table.horizontalHeaderItem(1).setToolTip("Mean loss of the type's occurrences in "
+                                                      "the scored windows (nats)")
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in (1, 2):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setSortingEnabled(True)
         self.table_title = QLabel("Hardest token types of the validation split")
+        self.table_title.setWordWrap(True)
         right = QWidget()
         rv = QVBoxLayout(right)
         rv.setContentsMargins(0, 0, 0, 0)
