@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from ...state import AppState
 from .enter_sends import EnterSends
-from .shaded_text import ProbabilityLegend, ShadedText, choice_details
+from .shaded_text import ProbabilityLegend, ShadedText
 
 MAX_PROMPT_CHARS = 4000  # the conversation sent is cut to its end; the model sees its window
 
@@ -100,15 +100,12 @@ class ChatPanel(QWidget):
         sv = QVBoxLayout(sent_box)
         sv.addWidget(self.sent_view)
 
-        self.chosen_label = QLabel("Click a generated piece to see the alternatives the model "
-                                   "weighed.")
+        # One line under the transcript: the piece clicked, its probability and alternatives.
+        self.chosen_label = QLabel()
         self.chosen_label.setWordWrap(True)
         self.chosen_label.setTextFormat(Qt.TextFormat.RichText)
-        chosen_box = QGroupBox("Chosen piece")
-        QVBoxLayout(chosen_box).addWidget(self.chosen_label)
         side = QVBoxLayout()
         side.addWidget(sampling)
-        side.addWidget(chosen_box)
         side.addWidget(sent_box, 1)
         note = QLabel("A pretrained model continues text. Each message is added to the "
                       "conversation so far, and the model's continuation is its reply.")
@@ -116,8 +113,9 @@ class ChatPanel(QWidget):
         main = QVBoxLayout()
         main.addWidget(note)
         main.addWidget(self.transcript, 1)
-        self.legend = ProbabilityLegend("probability the sampler gave the piece")
+        self.legend = ProbabilityLegend("probability")
         main.addWidget(self.legend)
+        main.addWidget(self.chosen_label)
         main.addLayout(entry)
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
@@ -165,11 +163,10 @@ class ChatPanel(QWidget):
     def add_piece(self, choice: Any) -> None:
         """One generated token (a core TokenChoice), shaded by its probability."""
         self.reply_parts.append(choice.text)
-        self.transcript.add_token(choice.text, choice.probability, choice_details(choice),
-                                  choice)
+        self.transcript.add_choice(choice)
 
     def _show_chosen(self, index: int) -> None:
-        self.chosen_label.setText(self.transcript.tokens[index].details)
+        self.chosen_label.setText(self.transcript.tokens[index].summary)
 
     def end_reply(self, stopped: bool) -> None:
         """What was shown is what the conversation holds, stopped or not."""

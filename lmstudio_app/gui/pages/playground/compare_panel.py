@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from ...jobs import BackgroundJob
 from .background import ModelSlot, stream_reply
 from .checkpoints import checkpoint_choices
-from .shaded_text import ProbabilityLegend, ShadedText, choice_details
+from .shaded_text import ProbabilityLegend, ShadedText
 
 SIDES = ("A", "B")
 
@@ -59,7 +59,7 @@ class _Side(QWidget):
         self.chosen_label.setTextFormat(Qt.TextFormat.RichText)
         self.chosen_label.setWordWrap(True)
         self.reply_view.sig_token_chosen.connect(
-            lambda i: self.chosen_label.setText(self.reply_view.tokens[i].details))
+            lambda i: self.chosen_label.setText(self.reply_view.tokens[i].summary))
         pick = QGridLayout()
         pick.addWidget(QLabel(f"<b>{name}</b>"), 0, 0)
         pick.addWidget(self.run_combo, 0, 1)
@@ -101,7 +101,7 @@ class _Side(QWidget):
             self.checkpoint_combo.setCurrentIndex(at)
 
     def add_piece(self, choice: Any) -> None:
-        self.reply_view.add_token(choice.text, choice.probability, choice_details(choice), choice)
+        self.reply_view.add_choice(choice)
 
     def reply(self) -> str:
         return "".join(t.data.text for t in self.reply_view.tokens)
@@ -149,7 +149,7 @@ class ComparePanel(QWidget):
         self.error_label = QLabel()
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet("QLabel { color: #c0392b; }")
-        self.legend = ProbabilityLegend("probability the sampler gave the piece")
+        self.legend = ProbabilityLegend("probability")
         v = QVBoxLayout(self)
         v.setContentsMargins(0, 0, 0, 0)
         v.addWidget(note)

@@ -87,7 +87,9 @@ class HardTokensPanel(QWidget):
         self.mean_label.setWordWrap(True)
         self.chosen_label = QLabel()
         self.chosen_label.setTextFormat(Qt.TextFormat.RichText)
-        self.legend = ProbabilityLegend("exp(-loss), the probability of the right token")
+        self.legend = ProbabilityLegend("exp(-loss)")
+        self.legend.caption.setToolTip("A token's shade is exp(-loss): the probability the "
+                                       "model gave the right token (red: hard, green: easy)")
         self.legend.hint.setText("  hover or click a token for its loss")
         left = QWidget()
         lv = QVBoxLayout(left)
@@ -106,10 +108,12 @@ class HardTokensPanel(QWidget):
         for column in (1, 2):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(22)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setSortingEnabled(True)
         self.table_title = QLabel("Hardest token types of the validation split")
         self.table_title.setWordWrap(True)
+        self.table_title.setMinimumWidth(360)
         right = QWidget()
         rv = QVBoxLayout(right)
         rv.setContentsMargins(0, 0, 0, 0)
@@ -120,6 +124,7 @@ class HardTokensPanel(QWidget):
         split.addWidget(right)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
+        split.setSizes([640, 400])
 
         v = QVBoxLayout(self)
         v.setContentsMargins(0, 0, 0, 0)
@@ -196,8 +201,8 @@ class HardTokensPanel(QWidget):
         self.mean_label.setText(
             f"Mean loss {passage.mean_loss:.4f} nats over {scored} scored {what} "
             f"(perplexity {math.exp(passage.mean_loss):.1f}), {scores.checkpoint} weights")
-        self.table_title.setText(f"Hardest token types of the validation split "
-                                 f"({what}, {scores.checkpoint} weights)")
+        self.table_title.setText(f"Hardest token types of the validation split ({what}, "
+                                 f"{scores.checkpoint} weights)")
         self.table.setSortingEnabled(False)
         shown = scores.hardest[:HARDEST_SHOWN]
         self.table.setRowCount(len(shown))

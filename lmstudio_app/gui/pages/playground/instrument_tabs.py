@@ -28,6 +28,7 @@ class InstrumentTabs(QTabWidget):
     def __init__(self, try_page: QWidget, sampling: Callable[[], dict[str, Any]],
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.setDocumentMode(True)  # no frame of its own: the page's height goes to the views
         self.compare_panel = ComparePanel(sampling)
         self.hard_tokens_panel = HardTokensPanel()
         self.attention_panel = AttentionPanel()

@@ -17,7 +17,14 @@ from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QTextCharFormat, QTextCursor
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QTextEdit, QToolTip, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QTextEdit,
+    QToolTip,
+    QWidget,
+)
 
 # Probability stops of the scale: unlikely (red) through uncertain (yellow) to sure (green).
 _STOPS = ((0.0, QColor("#f1948a")), (0.3, QColor("#f9e79f")), (1.0, QColor("#abebc6")))
@@ -50,6 +57,14 @@ def choice_details(choice: Any) -> str:
             f"<table>{rows}</table>")
 
 
+def choice_summary(choice: Any) -> str:
+    """One line of rich text for a generated token picked in the text: its probability, the
+    entropy and the likeliest alternatives."""
+    top = ", ".join(f"{html.escape(piece_label(p))} {q:.1%}" for p, q in choice.top)
+    return (f"<b>{html.escape(piece_label(choice.piece))}</b>: p = {choice.probability:.1%}, "
+            f"entropy {choice.entropy_bits:.2f} bits; top {len(choice.top)}: {top}")
+
+
 def loss_details(text: str, loss: float | None) -> str:
     """Rich text for a scored token of a passage: its loss and the probability it stands for."""
     if loss is None:
@@ -61,13 +76,15 @@ def loss_details(text: str, loss: float | None) -> str:
 @dataclass(frozen=True)
 class ShadedToken:
     """A token shown in the text: its characters [start, end) of the document (Qt positions),
-    the probability it is shaded by (None: unshaded) and its details (rich text)."""
+    the probability it is shaded by (None: unshaded), its details (rich text, the tooltip)
+    and their one-line summary (shown when the token is clicked)."""
 
     start: int
     end: int
     probability: float | None
     details: str
     data: Any = None
+    summary: str = ""
 
 
 class ShadedText(QTextEdit):
@@ -106,16 +123,24 @@ class ShadedText(QTextEdit):
         self._insert(text, fmt)
 
     def add_token(self, text: str, probability: float | None, details: str,
-                  data: Any = None) -> None:
-        """A token's text, shaded by `probability` (None: plain), with `details` on hover."""
+                  data: Any = None, summary: str = "") -> None:
+        """A token's text, shaded by `probability` (None: plain), with `details` on hover and
+        `summary` (default: the details) when clicked."""
         fmt = QTextCharFormat()
         fmt.setFontWeight(QFont.Weight.Normal)
         if probability is not None:
             fmt.setBackground(probability_colour(probability))
         start, end = self._insert(text, fmt)
         if end > start:
-            self.tokens.append(ShadedToken(start, end, probability, details, data))
+            self.tokens.append(ShadedToken(start, end, probability, details, data,
+                                           summary or details))
             self._starts.append(start)
+
+    def add_choice(self, choice: Any) -> None:
+        """A generated token (a core TokenChoice), shaded by the probability it was drawn
+        with."""
+        self.add_token(choice.text, choice.probability, choice_details(choice), choice,
+                       choice_summary(choice))
 
     def add_tokens(self, tokens: list[tuple[str, float | None, str, Any]]) -> None:
         """Many tokens at once, as (text, probability, details, data): one edit of the
@@ -131,7 +156,7 @@ class ShadedText(QTextEdit):
             cursor.insertText(text, fmt)
             if cursor.position() > start:
                 self.tokens.append(ShadedToken(start, cursor.position(), probability, details,
-                                               data))
+                                               data, details))
                 self._starts.append(start)
         cursor.endEditBlock()
 
@@ -167,6 +192,8 @@ class ProbabilityLegend(QWidget):
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(2)
         self.caption = QLabel(f"Shade = {what}:")
+        self.caption.setToolTip("Each piece's background shows how likely the model found it: "
+                                "red unlikely, yellow uncertain, green sure")
         row.addWidget(self.caption)
         for p in LEGEND_STEPS:
             swatch = QLabel(f" {p:.0%} ")
@@ -176,6 +203,7 @@ class ProbabilityLegend(QWidget):
             row.addWidget(swatch)
         hint = QLabel("  hover or click a piece for the alternatives")
         hint.setStyleSheet("QLabel { color: palette(mid); }")
+        # The hint gives way first when the window is narrow: it never sets the window's width.
+        hint.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.hint = hint
-        row.addWidget(hint)
-        row.addStretch(1)
+        row.addWidget(hint, 1)

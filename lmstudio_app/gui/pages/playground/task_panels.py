@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from .enter_sends import EnterSends
-from .shaded_text import ProbabilityLegend, ShadedText, choice_details
+from .shaded_text import ProbabilityLegend, ShadedText
 
 DEFAULT_CLASSIFY_TEXT = "What a lovely day: I enjoyed every minute of it."
 DEFAULT_CONTEXT = "The Bennets live at Longbourn, near the village of Meryton in Hertfordshire."
@@ -256,8 +256,9 @@ class FewShotPanel(QWidget):
         self.build_button = QPushButton("Build prompt")
         self.build_button.clicked.connect(self.build_prompt)
         self.prompt_edit = QPlainTextEdit()
-        self.prompt_edit.setPlaceholderText("Build the prompt, edit it if you like, then "
-                                            "Generate.")
+        self.prompt_edit.setPlaceholderText("The prompt (editable): build it, edit it if you "
+                                            "like, then Generate.")
+        self.prompt_edit.setToolTip("The prompt sent to the model; edit it as you like")
         self.max_tokens = QSpinBox()
         self.max_tokens.setRange(1, 256)
         self.max_tokens.setValue(8)
@@ -268,9 +269,11 @@ class FewShotPanel(QWidget):
         self.answer_label.setWordWrap(True)
         # The whole continuation, each piece shaded by its probability (hover: alternatives).
         self.raw_view = ShadedText()
+        self.raw_view.setMinimumHeight(28)
         self.raw_view.setMaximumHeight(90)
-        self.raw_view.setPlaceholderText("The whole continuation appears here.")
-        self.legend = ProbabilityLegend("probability of the piece")
+        self.raw_view.setPlaceholderText("The whole continuation appears here, each piece "
+                                         "shaded by its probability.")
+        self.legend = ProbabilityLegend("probability")
         note = QLabel("Few-shot prompting: a pretrained model continues a pattern. Give a few "
                       "inputs with their answers, then a new input; it writes the answer.")
         note.setWordWrap(True)
@@ -286,20 +289,17 @@ class FewShotPanel(QWidget):
         gen = QHBoxLayout()
         gen.addWidget(QLabel("Max tokens"))
         gen.addWidget(self.max_tokens)
-        gen.addStretch(1)
+        gen.addWidget(self.legend, 1)
         gen.addWidget(self.button)
         v = QVBoxLayout(self)
         v.addWidget(note)
         v.addWidget(self.examples)
         v.addLayout(prefixes)
         v.addLayout(query)
-        v.addWidget(QLabel("Prompt (editable)"))
         v.addWidget(self.prompt_edit, 1)
         v.addLayout(gen)
         v.addWidget(self.answer_label)
-        v.addWidget(QLabel("Whole continuation"))
         v.addWidget(self.raw_view)
-        v.addWidget(self.legend)
 
     def shots(self) -> list[tuple[str, str]]:
         out = []
@@ -329,4 +329,4 @@ class FewShotPanel(QWidget):
         self.answer_label.setText(f"Answer: {answer or '(only blank lines: no answer)'}")
         self.raw_view.clear()
         for c in choices:
-            self.raw_view.add_token(c.text, c.probability, choice_details(c), c)
+            self.raw_view.add_choice(c)

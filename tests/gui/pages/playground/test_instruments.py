@@ -83,7 +83,8 @@ def test_chat_shows_the_probability_the_sampler_gave_each_piece(qtbot, engine_ru
     assert QToolTip.text() == token.details
     cursor.setPosition(token.start + 1)
     page.transcript.setTextCursor(cursor)
-    assert page.chat_panel.chosen_label.text() == token.details
+    assert page.chat_panel.chosen_label.text() == token.summary
+    assert f"p = {token.probability:.1%}" in token.summary
     page.shutdown()
 
 
