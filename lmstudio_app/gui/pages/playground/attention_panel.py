@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...jobs import BackgroundJob
 from .background import ModelSlot, attention_for
+from .view_job import OneJobView
 
 DEFAULT_SENTENCE = "It is a truth universally acknowledged, that a single man"
 # White (no attention) to deep blue (all of it): readable on light and dark windows alike.
@@ -38,18 +38,16 @@ GAP = 2  # tokens of space between two maps of the grid
 _TOKEN_CHARS = 10  # a token's axis label is cut to this many characters
 
 
-class AttentionPanel(QWidget):
+class AttentionPanel(OneJobView):
     """A sentence, Compute, the grid of maps and the picked map."""
 
     sig_computed = Signal(object)  # the AttentionMaps shown
-    sig_failed = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.run: Path | None = None
         self.checkpoint = "best"
         self.slot = ModelSlot()
-        self.job: BackgroundJob | None = None
         self.maps: Any = None  # core AttentionMaps
         self.picked = (0, 0)
         self.tiles: dict[tuple[int, int], QGraphicsRectItem] = {}
@@ -69,6 +67,7 @@ class AttentionPanel(QWidget):
         row.addWidget(self.compute_button)
         self.status_label = QLabel("Write a sentence and press Compute.")
         self.status_label.setWordWrap(True)
+        self.button, self.status = self.compute_button, self.status_label
 
         # All maps in one image, a tile per layer (rows) and head (columns): one plot to build
         # and paint, however many heads the model has.
@@ -135,27 +134,15 @@ class AttentionPanel(QWidget):
 
     # -- computing
 
+    def ready(self) -> bool:
+        return self.run is not None
+
     def compute(self) -> None:
         if self.run is None or self.job is not None:
             return
         run, checkpoint, text, slot = self.run, self.checkpoint, self.text_edit.text(), self.slot
-        job = BackgroundJob(lambda report, cancel: attention_for(slot, run, checkpoint, text),
-                            self)
-        job.sig_result.connect(self.show_maps)
-        job.sig_error.connect(self._on_error)
-        job.sig_finished.connect(self._on_finished)
-        self.job = job
-        self.compute_button.setEnabled(False)
-        self.status_label.setText(f"Computing the attention of {run.name} ({checkpoint})…")
-        job.start()
-
-    def _on_error(self, message: str) -> None:
-        self.status_label.setText(message)
-        self.sig_failed.emit(message)
-
-    def _on_finished(self) -> None:
-        self.job = None
-        self.compute_button.setEnabled(self.run is not None)
+        self.start_job(lambda: attention_for(slot, run, checkpoint, text), self.show_maps,
+                       f"Computing the attention of {run.name} ({checkpoint})…")
 
     # -- showing
 
@@ -235,7 +222,3 @@ class AttentionPanel(QWidget):
             q, k = self.maps.tokens[row], self.maps.tokens[col]
             self.value_label.setText(f"{q!r} → {k!r}: {self.shown_map()[row, col]:.1%}")
 
-    def shutdown(self) -> None:
-        if self.job is not None:
-            self.job.cancel()
-            self.job.wait_finished(30000)

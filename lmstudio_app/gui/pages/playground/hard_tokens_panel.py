@@ -26,10 +26,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...jobs import BackgroundJob
 from .background import ModelSlot, TokenScores, score_tokens
 from .checkpoints import checkpoint_choices
 from .shaded_text import ProbabilityLegend, ShadedText, loss_details, piece_label
+from .view_job import OneJobView
 
 HARDEST_SHOWN = 40
 
@@ -46,17 +46,15 @@ class _NumberItem(QTableWidgetItem):
         return self.value < getattr(other, "value", 0.0)
 
 
-class HardTokensPanel(QWidget):
+class HardTokensPanel(OneJobView):
     """Passage shaded by loss on the left, hardest token types on the right; Score runs it."""
 
     sig_scored = Signal(object)  # the TokenScores shown
-    sig_failed = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.run: Path | None = None
         self.slot = ModelSlot()
-        self.job: BackgroundJob | None = None
         self.scores: TokenScores | None = None
         self.choices: list[tuple[str, str]] = []
 
@@ -85,6 +83,7 @@ class HardTokensPanel(QWidget):
         self.text_view.sig_token_chosen.connect(self._show_chosen)
         self.mean_label = QLabel()
         self.mean_label.setWordWrap(True)
+        self.button, self.status = self.score_button, self.mean_label
         self.chosen_label = QLabel()
         self.chosen_label.setTextFormat(Qt.TextFormat.RichText)
         self.legend = ProbabilityLegend("exp(-loss)")
@@ -164,28 +163,16 @@ class HardTokensPanel(QWidget):
 
     # -- scoring
 
+    def ready(self) -> bool:
+        return bool(self.choices)
+
     def score(self) -> None:
         if self.run is None or self.job is not None or not self.choices:
             return
         run, checkpoint, text = self.run, self.checkpoint(), self.passage_edit.toPlainText()
         slot = self.slot
-        job = BackgroundJob(lambda report, cancel: score_tokens(slot, run, checkpoint, text),
-                            self)
-        job.sig_result.connect(self.show_scores)
-        job.sig_error.connect(self._on_error)
-        job.sig_finished.connect(self._on_finished)
-        self.job = job
-        self.score_button.setEnabled(False)
-        self.mean_label.setText(f"Scoring with the {checkpoint} weights…")
-        job.start()
-
-    def _on_error(self, message: str) -> None:
-        self.mean_label.setText(message)
-        self.sig_failed.emit(message)
-
-    def _on_finished(self) -> None:
-        self.job = None
-        self.score_button.setEnabled(bool(self.choices))
+        self.start_job(lambda: score_tokens(slot, run, checkpoint, text), self.show_scores,
+                       f"Scoring with the {checkpoint} weights…")
 
     def show_scores(self, scores: TokenScores) -> None:
         self.scores = scores
@@ -217,7 +204,3 @@ class HardTokensPanel(QWidget):
     def _show_chosen(self, index: int) -> None:
         self.chosen_label.setText(self.text_view.tokens[index].details)
 
-    def shutdown(self) -> None:
-        if self.job is not None:
-            self.job.cancel()
-            self.job.wait_finished(30000)
