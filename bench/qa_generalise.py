@@ -289,6 +289,8 @@ RUNS: dict[str, dict[str, Any]] = {
     "stride32": {"pretrain": "mlm3k", "lr": 5e-4, "epochs": 8, "stride": 32},
     "aug-m40": {"pretrain": "mlm3k-m40", "lr": 5e-4, "epochs": 4, "augment": True,
                 "scratch_of": "aug"},
+    # A few minutes end to end (the bundled books alone, say): a check that the script runs.
+    "quick": {"pretrain": "mlm1k", "lr": 5e-4, "epochs": 2},
     # Twice the fine-tuning passes over the augmented rows (the 4-epoch run peaked at its end).
     "aug8-pre3k-lr5e-4": {"pretrain": "mlm3k-lr5e-4", "lr": 5e-4, "epochs": 8, "augment": True},
 }
