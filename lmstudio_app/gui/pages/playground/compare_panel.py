@@ -97,8 +97,8 @@ class _Side(QWidget):
         for label, key in checkpoint_choices(run) if run is not None else []:
             self.checkpoint_combo.addItem(label, key)
         at = self.checkpoint_combo.findData(keep)
-        if at >= 0:
-            self.checkpoint_combo.setCurrentIndex(at)
+        # The choice so far, else the last (best, or latest): a trained model, not a snapshot.
+        self.checkpoint_combo.setCurrentIndex(at if at >= 0 else self.checkpoint_combo.count() - 1)
 
     def add_piece(self, choice: Any) -> None:
         self.reply_view.add_choice(choice)

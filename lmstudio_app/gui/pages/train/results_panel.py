@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ....core.objectives.baselines import TITLES, baseline_lines
 from ....core.training.compare import (
     SIDES,
     InitResult,
@@ -88,6 +87,8 @@ class ResultsPanel(QWidget):
         n = report.get("n")
         text = (f"Test split{f' ({n} examples)' if n else ''}: " + " · ".join(parts)
                 if parts else "No test results were saved.")
+        from ....core.objectives.baselines import baseline_lines  # imports PyTorch: not at start-up
+
         lines = baseline_lines(report.get("baselines") or {})
         if parts and lines:  # what the score means: the same split's baselines
             text += "\nBaselines on the same split: " + " · ".join(lines)
@@ -123,6 +124,8 @@ class ResultsPanel(QWidget):
             found = [headline(r.report) for r in pairs[0]]
             keys = list(dict.fromkeys(k for h in found for k in h))
             cells = [[f"{h[k]:.3f}" if k in h else "–" for k in keys] for h in found]
+        from ....core.objectives.baselines import TITLES  # imports PyTorch: not at start-up
+
         baselines = baselines_of(pairs)
         base_keys = [k for k in TITLES if isinstance(baselines.get(k), dict)]
         rows = [*keys, "steps", "ended", *(f"baseline: {TITLES[k]}" for k in base_keys)]

@@ -20,6 +20,7 @@ from lmstudio_app.core.inference.loading import load_run
 from lmstudio_app.core.inference.token_losses import MASK_SEED
 from lmstudio_app.core.models.generate import generate_choices, sampling_distribution
 from lmstudio_app.core.objectives.batches import mask_tokens
+from lmstudio_app.gui.pages.playground.checkpoints import checkpoint_name
 from lmstudio_app.gui.pages.playground.instrument_tabs import ATTENTION, COMPARE, HARD_TOKENS
 from lmstudio_app.gui.pages.playground.shaded_text import probability_colour
 
@@ -178,7 +179,9 @@ def test_hard_tokens_mean_is_the_evaluation_loss_of_the_passage(qtbot, engine_ru
     page.instruments.setCurrentIndex(HARD_TOKENS)
     panel = page.instruments.hard_tokens_panel
     keys = [key for _label, key in panel.choices]
-    assert keys[0] == "latest" and panel.slider.maximum() == len(keys) - 1
+    snapshots = [s.step for s in runs.list_snapshots(engine_runs.gpt)]
+    assert keys[:len(snapshots) + 1] == [*snapshots, "latest"]  # in the order of training
+    assert panel.slider.maximum() == len(keys) - 1
     scores = _score(qtbot, panel)
     text = panel.passage_edit.toPlainText()  # the start of the validation split, filled in
     reference = load_run(engine_runs.gpt, scores.checkpoint)
@@ -201,11 +204,11 @@ def test_hard_tokens_mean_is_the_evaluation_loss_of_the_passage(qtbot, engine_ru
     # Another checkpoint on the slider scores the same passage with its weights.
     assert scores.checkpoint == page.checkpoint_combo.currentData() == panel.checkpoint()
     if len(keys) > 1:
-        other = 1 - panel.slider.value()
+        other = 0 if panel.slider.value() else 1
         with qtbot.waitSignal(panel.sig_scored, timeout=30000) as again:
             panel.slider.setValue(other)
         assert again.args[0].checkpoint == keys[other]
-        assert keys[other] in panel.mean_label.text()
+        assert checkpoint_name(keys[other]) in panel.mean_label.text()
         qtbot.waitUntil(lambda: panel.job is None)
     page.shutdown()
 
