@@ -225,17 +225,5 @@ class HFTokenizer(BaseTokenizer):
         """Role name -> id, for the roles this tokenizer has."""
         return dict(self._roles)
 
-    @property
-    def sha256(self) -> str:
-        return self._sha256
-
-    @property
-    def model_bytes(self) -> bytes:
-        return self._bytes
-
-    @property
-    def kind(self) -> str:
-        return self._kind
-
     def __repr__(self) -> str:
         return f"HFTokenizer(kind={self.kind!r}, vocab_size={self.vocab_size})"

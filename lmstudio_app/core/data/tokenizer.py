@@ -270,18 +270,6 @@ class Tokenizer(BaseTokenizer):
     def special_ids(self) -> frozenset[int]:
         return frozenset(range(len(SPECIAL_PIECES)))
 
-    @property
-    def sha256(self) -> str:
-        return self._sha256
-
-    @property
-    def model_bytes(self) -> bytes:
-        return self._bytes
-
-    @property
-    def kind(self) -> str:
-        return self._kind
-
     def __repr__(self) -> str:
         return f"Tokenizer(kind={self.kind!r}, vocab_size={self.vocab_size})"
 

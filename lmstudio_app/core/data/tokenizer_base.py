@@ -99,17 +99,22 @@ class BaseTokenizer(ABC):
     def special_ids(self) -> frozenset[int]:
         """Ids text never encodes to (padding, markers): never proposed by fill-mask."""
 
+    # Set by each backend when it loads its file.
+    _bytes: bytes
+    _sha256: str
+    _kind: str
+
     @property
-    @abstractmethod
     def sha256(self) -> str:
         """Hex digest of `model_bytes`: what a run records to recognise its tokenizer."""
+        return self._sha256
 
     @property
-    @abstractmethod
     def model_bytes(self) -> bytes:
         """The file's content, saved as `file_name`."""
+        return self._bytes
 
     @property
-    @abstractmethod
     def kind(self) -> str:
         """The model type: unigram, bpe, char, wordpiece, byte-level-bpe, ..."""
+        return self._kind
