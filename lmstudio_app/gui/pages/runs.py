@@ -113,6 +113,7 @@ class RunsPage(QWidget):
         self.figures: dict[Path, RunFigures] = {}  # read by the figures job
         self._figures_job: BackgroundJob | None = None
         self._figures_again = False  # a refresh came while the job ran: read again after it
+        self._figures_stale = False  # the figures are older than the table (read when shown)
         self._diff_job: BackgroundJob | None = None
         self._diff_pair: tuple[Path, Path] | None = None
 
@@ -242,7 +243,9 @@ class RunsPage(QWidget):
                 self.table.setItem(row, col, item)
             self._set_figures(row, self.figures.get(s.path))
         self.table.setSortingEnabled(True)
-        self._read_figures()
+        self._figures_stale = True
+        if self.isVisible():  # else when shown: a hidden page reads no metrics
+            self._read_figures()
         if keep is not None:
             self.select_run(keep)
         self._update_buttons()
@@ -262,8 +265,14 @@ class RunsPage(QWidget):
                 item.setToolTip(figures.note)
             self.table.setItem(row, _FIRST_FIGURE + i, item)
 
+    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        if self._figures_stale:
+            self._read_figures()
+
     def _read_figures(self) -> None:
         """Read every run's final figures from its metrics in a background job."""
+        self._figures_stale = False
         if self._figures_job is not None:
             self._figures_again = True
             return

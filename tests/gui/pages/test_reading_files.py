@@ -16,7 +16,7 @@ from lmstudio_app.core.data.corpus import CorpusOptions
 from lmstudio_app.gui.pages.data.background import count_source, read_preview
 from lmstudio_app.gui.pages.data.labeled_dialog import LabeledDataDialog, bar_heights
 from lmstudio_app.gui.pages.data.page import KEY_SOURCES, DataPage
-from lmstudio_app.gui.pages.runs import RunsPage
+from lmstudio_app.gui.pages.runs import COLUMNS, RunsPage
 from lmstudio_app.gui.state import AppState
 from tests.conftest import austen_text
 
@@ -88,4 +88,4 @@ def test_the_runs_page_lists_a_damaged_run(qtbot, tmp_path):
     page = RunsPage(AppState(settings=settings, home=root.parent))
     qtbot.addWidget(page)
     row = page.row_text(root / "broken")
-    assert row[0] == "broken" and row[-1] == "damaged"
+    assert row[0] == "broken" and row[COLUMNS.index("State")] == "damaged"
