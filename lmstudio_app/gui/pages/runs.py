@@ -377,9 +377,14 @@ class RunsPage(QWidget):
                 model.select(self.table.model().index(r, 0), flags)
 
     def select_run(self, path: Path) -> bool:
+        """Select this run alone. Through the selection model: selectRow() in extended
+        selection toggles the row while Ctrl is held (a shortcut just pressed)."""
         for r in range(self.table.rowCount()):
             if Path(self.table.item(r, 0).data(Qt.ItemDataRole.UserRole)) == Path(path):
-                self.table.selectRow(r)
+                model = self.table.selectionModel()
+                model.select(self.table.model().index(r, 0),
+                             model.SelectionFlag.ClearAndSelect | model.SelectionFlag.Rows)
+                self.table.setCurrentCell(r, 0, model.SelectionFlag.NoUpdate)
                 return True
         return False
 
