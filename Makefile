@@ -36,11 +36,12 @@ bench: $(STAMP)
 	$(BIN)/python bench/train_throughput.py
 	$(BIN)/python bench/ingest.py
 
-# The window's costs: time to the first frame, UI latency while training, throughput vs
-# headless, plot redraw.
+# The window's costs: time to the first frame, UI latency while training and while the
+# Playground's instruments compute, throughput vs headless, plot redraw.
 bench-gui: $(STAMP)
 	$(BIN)/python bench/startup.py
 	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/ui_latency.py
+	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/ui_latency.py --case views
 	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/gui_overhead.py
 	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/plot_scale.py
 

@@ -2,9 +2,9 @@
 
 A tiny model is pretrained on the corpus's texts without their labels, then fine-tuned on a
 small labeled part (2,000 rows by default); the same fine-tuning from random weights of the same
-shape (same tokenizer, seed and budget) is the control. A TF-IDF + logistic-regression baseline,
-written here with numpy and torch, is trained on the same labeled rows. All three are scored on
-the same held-out test split, which never enters pretraining.
+shape (same tokenizer, seed and budget) is the control. A TF-IDF + logistic-regression baseline
+(the engine's, core/objectives/baselines.py) is trained on the same labeled rows. All three are
+scored on the same held-out test split, which never enters pretraining.
 
 The check: pretrained beats scratch by at least 5 accuracy points, and comes close to TF-IDF.
 Fine-tuning is repeated with --seeds seeds (3 by default) and the means are compared, since one
@@ -23,28 +23,21 @@ from __future__ import annotations
 
 import argparse
 import csv
-import math
 import random
-import re
 import statistics
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
-
-import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lmstudio_app.core.config import FinetuneConfig, build_run_config
 from lmstudio_app.core.data import labeled
+from lmstudio_app.core.objectives.baselines import majority, tfidf_logreg
 from lmstudio_app.core.objectives.finetune_setup import make_finetune_config
 from lmstudio_app.core.training.compare import compare_init
 from lmstudio_app.core.training.sinks import MetricsSink
-
-_WORD = re.compile(r"[#@]?\w+|[^\w\s]", re.UNICODE)
 
 
 class Quiet(MetricsSink):
@@ -83,67 +76,6 @@ def split_rows(examples: list, n_labeled: int, n_val: int, n_test: int, seed: in
     rest = list(parts.train)
     random.Random(seed).shuffle(rest)
     return rest[:n_labeled], parts.val, parts.test, rest[n_labeled:]
-
-
-# ---------------------------------------------------------------------------------------------
-# TF-IDF + logistic regression, from scratch
-
-
-def words(text: str) -> list[str]:
-    toks = [t.lower() for t in _WORD.findall(text)]
-    return toks + [f"{a} {b}" for a, b in zip(toks, toks[1:], strict=False)]
-
-
-def tfidf_baseline(train: list, val: list, test: list, labels: list[str]) -> dict[str, float]:
-    """Unigrams and bigrams (min df 2), sublinear tf, idf, L2 rows; softmax regression with
-    the L2 strength picked on the validation split."""
-    df: Counter[str] = Counter()
-    for e in train:
-        df.update(set(words(e.text)))
-    vocab = {w: i for i, w in enumerate(sorted(w for w, c in df.items() if c >= 2))}
-    n = len(train)
-    idf = np.zeros(len(vocab), dtype=np.float32)
-    for w, i in vocab.items():
-        idf[i] = math.log((1 + n) / (1 + df[w])) + 1
-
-    def matrix(rows: list) -> torch.Tensor:
-        x = np.zeros((len(rows), len(vocab)), dtype=np.float32)
-        for r, e in enumerate(rows):
-            for w, c in Counter(words(e.text)).items():
-                j = vocab.get(w)
-                if j is not None:
-                    x[r, j] = (1 + math.log(c)) * idf[j]
-        norms = np.linalg.norm(x, axis=1, keepdims=True)
-        return torch.from_numpy(x / np.maximum(norms, 1e-12))
-
-    index = {name: k for k, name in enumerate(labels)}
-    xs = {k: matrix(rows) for k, rows in (("train", train), ("val", val), ("test", test))}
-    ys = {k: torch.tensor([index[e.label] for e in rows])
-          for k, rows in (("train", train), ("val", val), ("test", test))}
-
-    def fit(l2: float) -> torch.nn.Linear:
-        torch.manual_seed(0)
-        model = torch.nn.Linear(len(vocab), len(labels))
-        opt = torch.optim.LBFGS(model.parameters(), lr=1.0, max_iter=200,
-                                line_search_fn="strong_wolfe")
-
-        def closure() -> torch.Tensor:
-            opt.zero_grad()
-            loss = torch.nn.functional.cross_entropy(model(xs["train"]), ys["train"])
-            loss = loss + l2 * model.weight.pow(2).sum()
-            loss.backward()
-            return loss
-
-        opt.step(closure)
-        return model
-
-    def acc(model: torch.nn.Linear, part: str) -> float:
-        with torch.no_grad():
-            return float((model(xs[part]).argmax(1) == ys[part]).float().mean())
-
-    best = max((fit(l2) for l2 in (1e-4, 3e-4, 1e-3, 3e-3)), key=lambda m: acc(m, "val"))
-    return {"accuracy": acc(best, "test"), "val_accuracy": acc(best, "val"),
-            "features": float(len(vocab))}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -195,7 +127,6 @@ def main() -> int:
     print("  " + report.summary().splitlines()[1])
     train, val, test, rest = split_rows(examples, args.labeled_rows, args.val_rows,
                                         args.test_rows, args.seed)
-    labels = labeled.label_names(examples)
     print(f"labeled train {len(train)}, val {len(val)}, test {len(test)}; pretraining texts "
           f"{len(train) + len(rest)} (test and val texts held out)")
     for name, rows in (("train", train), ("val", val), ("test", test)):
@@ -253,7 +184,7 @@ def main() -> int:
     print(f"fine-tuned {2 * args.seeds} runs in {time.perf_counter() - t:.0f} s")
 
     # 3. TF-IDF + logistic regression on the same rows.
-    tfidf = tfidf_baseline(train, val, test, labels)
+    tfidf = tfidf_logreg(train, val, test) or {"accuracy": float("nan")}  # nan: no sklearn
 
     def mean(init: str, metric: str) -> float:
         return statistics.fmean(r.get(metric, float("nan")) for r in results[init])
@@ -265,7 +196,7 @@ def main() -> int:
     a_pre, a_scr = mean("pretrained", "accuracy"), mean("scratch", "accuracy")
     print()
     print(f"test split: {len(test)} rows; majority class "
-          f"{max(Counter(e.label for e in test).values()) / len(test):.4f}; "
+          f"{majority(train, test)['accuracy']:.4f}; "
           f"fine-tuning means over {args.seeds} seed(s); pooling {args.pooling}, "
           f"learning rate {args.finetune_lr:g}, body x{args.body_lr_scale:g}")
     print(f"{'model':<34}{'accuracy':>10}{'macro F1':>10}  {'range':>13}")

@@ -129,3 +129,13 @@ def test_icon_files_are_the_svg_then_each_png_from_large_to_small():
     assert all(source.is_file() for _, source in files)
     assert [rel for rel, _ in files] == ["scalable/apps/lmstudio_app.svg"] + [
         f"{s}x{s}/apps/lmstudio_app.png" for s in sorted(ICON_SIZES, reverse=True)]
+
+
+def test_the_help_names_both_desktop_flags(capsys):
+    from lmstudio_app.__main__ import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert "--install-desktop" in out and "--uninstall-desktop" in out

@@ -6,6 +6,13 @@ training throughout (tiny models, a few hundred steps; about three minutes on tw
 - data.png: the bundled sample corpus prepared on the Data page (a 2,000-piece vocabulary);
 - train.png: a short GPT (clm) run of the tiny preset, with its curves and samples;
 - playground.png: that run loaded in the Playground, continuing a typed prompt;
+- probabilities.png: the same chat with each generated piece shaded by its probability, one
+  piece clicked to show the alternatives the model weighed;
+- compare.png: a short early GPT run (a sixth of the steps) and the full one side by side on
+  one prompt and seed;
+- hard_tokens.png: the full run's hard-token view of a validation passage and the hardest token
+  types of the split;
+- attention.png: the full run's attention maps for a sentence, one head enlarged;
 - finetune.png: the Train page in fine-tune mode after "Does pretraining help?" and then a
   classification fine-tune of the GPT run on the bundled sentiment set: the comparison table,
   the validation metrics, the test results and the confusion matrix with one cell's texts;
@@ -14,7 +21,10 @@ training throughout (tiny models, a few hundred steps; about three minutes on tw
   here too) on the bundled QA set, the answer highlighted in its context;
 - runs.png: the Runs page listing every run made above.
 
-    python tools/screenshots.py [--steps 300] [--out docs/screenshots]
+    python tools/screenshots.py [--steps 300] [--out docs/screenshots] [--only instruments]
+
+--only instruments prepares the data and trains the GPT runs, then takes only the four
+pictures of the Playground's instruments.
 """
 
 from __future__ import annotations
@@ -158,6 +168,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=300, help="pretraining steps of each run")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    ap.add_argument("--only", choices=("all", "instruments"), default="all")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
@@ -186,14 +197,113 @@ def main() -> int:
     return 0
 
 
-def shoot(window, state, args) -> None:
-    # Data: the sample corpus listed on first start; prepare it with a small vocabulary.
+def prepare_sample(window, state) -> None:
+    """The sample corpus listed on first start, prepared with a small vocabulary."""
     window.show_page("Data")
     data = window.pages["Data"]
     ready = signal_list(state.sig_data_ready)
     data.vocab_spin.setValue(2000)
     data.start_prepare()
     wait_for(lambda: bool(ready), 600, "the sample corpus to be prepared")
+
+
+def shoot_instruments_only(window, state, args) -> None:
+    prepare_sample(window, state)
+    window.show_page("Train")
+    train = window.train_page
+    train.device_box.setCurrentIndex(max(train.device_box.findData("cpu"), 0))
+    set_pretrain(train, "clm", args.steps)
+    gpt_run = train_run(train, "the GPT run")
+    window.show_page("Playground")
+    play = window.pages["Playground"]
+    use_in_playground(play, gpt_run)
+    shoot_instruments(window, args, gpt_run)
+
+
+def shoot_instruments(window, args, gpt_run: Path) -> None:
+    """The Playground's instruments on `gpt_run` (loaded there), and on an early run trained
+    here for the comparison."""
+    from lmstudio_app.gui.pages.playground.instrument_tabs import (
+        ATTENTION,
+        COMPARE,
+        HARD_TOKENS,
+    )
+
+    play = window.pages["Playground"]
+    tabs = play.instruments
+    # Probabilities: a greedy-free reply, one piece in its middle clicked.
+    tabs.setCurrentIndex(0)
+    play.clear_chat()
+    play.seed = 2
+    replies = signal_list(play.sig_reply_finished)
+    play.message_edit.setPlainText("Elizabeth looked at him and said")
+    play.send()
+    wait_for(lambda: bool(replies), 120, "the reply")
+    shown = play.transcript.tokens
+    if shown:
+        cursor = play.transcript.textCursor()
+        cursor.setPosition(shown[min(len(shown) - 1, 6)].start)
+        play.transcript.setTextCursor(cursor)
+    save(window, args.out / "probabilities.png")
+
+    # Compare: an early run (a sixth of the steps) against the full one.
+    window.show_page("Train")
+    train = window.train_page
+    set_pretrain(train, "clm", max(args.steps // 6, 10))
+    early_run = train_run(train, "the early GPT run")
+    window.show_page("Playground")
+    use_in_playground(play, gpt_run)
+    tabs.setCurrentIndex(COMPARE)
+    panel = tabs.compare_panel
+    a, b = panel.sides
+    a.run_combo.setCurrentIndex(a.run_combo.findData(str(early_run)))
+    b.run_combo.setCurrentIndex(b.run_combo.findData(str(gpt_run)))
+    finished = signal_list(panel.sig_finished)
+    panel.seed_spin.setValue(3)
+    panel.compare()
+    wait_for(lambda: bool(finished), 120, "the two replies")
+    if panel.error_label.text():
+        raise SystemExit(f"comparing failed: {panel.error_label.text()}")
+    save(window, args.out / "compare.png")
+
+    # Hard tokens: the start of the validation split and the hardest token types.
+    tabs.setCurrentIndex(HARD_TOKENS)
+    hard = tabs.hard_tokens_panel
+    scored = signal_list(hard.sig_scored)
+    hard.score()
+    wait_for(lambda: hard.job is None, 120, "the token losses")
+    if not scored:
+        raise SystemExit(f"scoring failed: {hard.mean_label.text()}")
+    if hard.text_view.tokens:
+        cursor = hard.text_view.textCursor()
+        worst = max(range(len(hard.text_view.tokens)),
+                    key=lambda i: -(hard.text_view.tokens[i].probability or 1.0))
+        cursor.setPosition(hard.text_view.tokens[worst].start)
+        hard.text_view.setTextCursor(cursor)
+    save(window, args.out / "hard_tokens.png")
+
+    # Attention: a sentence, the last layer's second head enlarged.
+    tabs.setCurrentIndex(ATTENTION)
+    attention = tabs.attention_panel
+    computed = signal_list(attention.sig_computed)
+    attention.text_edit.setText("Mr. Darcy looked at Elizabeth, and she smiled at him.")
+    attention.compute()
+    wait_for(lambda: attention.job is None, 120, "the attention maps")
+    if not computed:
+        raise SystemExit(f"attention failed: {attention.status_label.text()}")
+    n_layer, n_head = attention.maps.weights.shape[:2]
+    attention.pick(n_layer - 1, min(1, n_head - 1))
+    save(window, args.out / "attention.png")
+    tabs.setCurrentIndex(0)
+
+
+def shoot(window, state, args) -> None:
+    if args.only == "instruments":
+        shoot_instruments_only(window, state, args)
+        return
+    # Data: the sample corpus listed on first start; prepare it with a small vocabulary.
+    prepare_sample(window, state)
+    data = window.pages["Data"]
     previewed = signal_list(data.sig_preview_shown)
     data.sources.setCurrentItem(data.sources.topLevelItem(0))
     # The first source is selected when the list fills, so its preview may be there already.
@@ -220,6 +330,7 @@ def shoot(window, state, args) -> None:
     play.send()
     wait_for(lambda: bool(replies), 120, "the reply")
     save(window, args.out / "playground.png")
+    shoot_instruments(window, args, gpt_run)
 
     # Fine-tune: compare pretrained with scratch, then fine-tune the GPT run on the sentiment
     # set (the comparison's table stays above the new run's results).

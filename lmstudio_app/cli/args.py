@@ -153,7 +153,13 @@ def add_finetune(s: argparse.ArgumentParser) -> None:
                    help="with --scratch: where tokenizer.model is")
     add_columns(s, defaults=True)
     add_encoding(s)
-    s.add_argument("--max-steps", type=positive_int, metavar="N")
+    s.add_argument("--max-steps", type=positive_int, metavar="N",
+                   help="default: 3 epochs of the training rows, at least 300 steps")
+    s.add_argument("--num-train-epochs", type=positive, metavar="E",
+                   help="the budget in passes over the training rows (default 3)")
+    s.add_argument("--early-stopping-patience", type=count, metavar="N",
+                   help="stop after N evaluations without a better validation score "
+                        "(default 0: off)")
     add_keep_checkpoints(s)
     add_set(s, "a training field")
     s.add_argument("--freeze-embeddings", action="store_true")

@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from .args import add_loaded_run, positive_int
+from .args import add_loaded_run, count, positive_int
 
 
 def _text(args: argparse.Namespace) -> str:
@@ -90,7 +90,7 @@ def run_hard_tokens(args: argparse.Namespace) -> int:
 def add_attention_arguments(s: argparse.ArgumentParser) -> None:
     add_loaded_run(s, device="cpu")
     _add_text(s)
-    s.add_argument("--layer", type=int, default=None, metavar="L",
+    s.add_argument("--layer", type=count, default=None, metavar="L",
                    help="print this layer's heads (default: the last layer)")
     s.add_argument("--out", metavar="FILE.json",
                    help="write every layer and head's weights as JSON")

@@ -27,6 +27,10 @@ examples:
   lmstudio-app export --run runs/<run> --format hf --out exported/<name>
   lmstudio-app import --hf path/to/gpt2 --out runs/gpt2
   lmstudio-app runs
+
+the desktop menu:
+  lmstudio-app --install-desktop     add the app to the menu (a .desktop entry and its icons)
+  lmstudio-app --uninstall-desktop   remove them
 """
 
 
@@ -140,6 +144,7 @@ def _dispatch(argv: Sequence[str]) -> int:
         return 0
     from ..core.errors import UserError
 
+    args.argv = list(argv)  # what --nproc hands each process it launches
     try:
         return args.handler(args)
     except UserError as exc:
@@ -158,13 +163,16 @@ def _safe_streams() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from ..core.errors import UserError
+    from ..core.util.device import process_rank
     from ..core.util.disk import storage_error
 
     _safe_streams()
     try:
         return _dispatch(list(sys.argv[1:] if argv is None else argv))
     except UserError as exc:
-        print(f"error: {describe(exc, getattr(exc, 'command_parser', None))}", file=sys.stderr)
+        if process_rank() == 0:  # under torchrun, rank 0 says it for every rank
+            print(f"error: {describe(exc, getattr(exc, 'command_parser', None))}",
+                  file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:
         # What the engine did not name itself: still one line, naming the file.

@@ -29,6 +29,7 @@ from .args import (
     positive_int,
 )
 from .console import ConsoleSink, JsonSink
+from .launch import add_nproc, launch
 
 STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP")
                      if hasattr(signal, n))
@@ -36,15 +37,23 @@ STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP")
 
 def _install_stop_handler(control: Any) -> None:
     """First Ctrl-C (or SIGTERM, SIGHUP): stop at the next step boundary and save. Second:
-    abort at once."""
+    abort at once; under torchrun, where every rank must stop after the same step, the
+    launcher alone aborts (it kills ranks that do not end in time)."""
+    from ..core.training.distributed import world_size
+    from ..core.util.device import process_rank
+
+    together = world_size() > 1
 
     def handler(signum: int, frame: Any) -> None:
         if control.stop_requested:
+            if together:
+                return
             raise KeyboardInterrupt
         name = signal.Signals(signum).name
         with contextlib.suppress(OSError):  # a closed terminal cannot be written
-            print(f"\n{name}: stopping at the next step and saving (again to abort)",
-                  file=sys.stderr)
+            if process_rank() == 0:
+                print(f"\n{name}: stopping at the next step and saving"
+                      + ("" if together else " (again to abort)"), file=sys.stderr)
         if signum == getattr(signal, "SIGHUP", None):
             _detach_terminal()  # its terminal is gone: progress lines must not fail the save
         control.stop()
@@ -63,11 +72,13 @@ def _detach_terminal() -> None:
 
 
 def _run_dir(args: argparse.Namespace, name: str) -> Path:
+    """The new run's folder; under torchrun rank 0 makes it and the others take its name."""
     from ..core import runs
+    from ..core.training.distributed import on_main
 
     if args.out:
-        return runs.claim_run_dir(Path(args.out))
-    return runs.new_run_dir(Path(args.runs_root), name)
+        return on_main(lambda: runs.claim_run_dir(Path(args.out)))
+    return on_main(lambda: runs.new_run_dir(Path(args.runs_root), name))
 
 
 def _drop_if_empty(run_dir: Path) -> None:
@@ -80,7 +91,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     from ..core.config import parse_overrides
 
     overrides = parse_overrides(args.set)
-    for key in ("max_steps", "device", "keep_checkpoints"):
+    for key in ("max_steps", "device", "num_train_epochs", "early_stopping_patience",
+                "keep_checkpoints"):
         if getattr(args, key, None) is not None:
             overrides[key] = getattr(args, key)
     if getattr(args, "compile", False):
@@ -91,14 +103,21 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 def _train(cfg: Any, run_dir: Path, sink: MetricsSink, resume: bool) -> Any:
     """Run the trainer with stop handling; a failed run is a UserError with its message."""
     from ..core.errors import UserError
-    from ..core.training.control import RunControl
+    from ..core.training.distributed import leave_process_group
+    from ..core.training.folder_control import FolderControl
     from ..core.training.trainer import Trainer
+    from ..core.util.device import process_rank
 
-    control = RunControl()
+    control = FolderControl(run_dir)  # Ctrl-C, signals, and the run folder's control.json
     _install_stop_handler(control)
-    result = Trainer(cfg, run_dir, sink, control, resume=resume).run()
+    main = process_rank() == 0  # under torchrun, rank 0 alone reports
+    try:
+        result = Trainer(cfg, run_dir, sink if main else MetricsSink(), control,
+                         resume=resume).run()
+    finally:
+        leave_process_group()
     if result.reason == "failed":
-        if not resume:
+        if not resume and main:
             _drop_if_empty(run_dir)
         raise result.user_error or UserError(result.error or "training failed")
     return result
@@ -120,9 +139,30 @@ def add_pretrain_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--compile", action="store_true", help="use torch.compile")
     s.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped run")
     add_run_folder(s)
+    add_nproc(s)
+
+
+def _quiet_rank() -> bool:
+    """One of torchrun's processes other than rank 0: rank 0 reports for all."""
+    from ..core.util.device import process_rank
+
+    return process_rank() != 0
+
+
+def _launched(args: argparse.Namespace) -> int | None:
+    """With --nproc N above 1 (and not already one of torchrun's processes): run the command as
+    N processes and give their exit status; else None."""
+    from ..core.training.distributed import world_size
+
+    if args.nproc > 1 and world_size() == 1:
+        return launch(args.argv, args.nproc)
+    return None
 
 
 def run_pretrain(args: argparse.Namespace) -> int:
+    launched = _launched(args)
+    if launched is not None:
+        return launched
     from ..core import runs
     from ..core.config import build_run_config
     from ..core.data.layout import TOKENIZER
@@ -145,6 +185,8 @@ def run_pretrain(args: argparse.Namespace) -> int:
                                data_dir=str(args.data_dir), name=args.name or "")
         run_dir = _run_dir(args, cfg.name)
     result = _train(cfg, run_dir, JsonSink() if args.json else ConsoleSink(), bool(args.resume))
+    if _quiet_rank():
+        return 0
     if not args.json:
         best = f"{result.best_val_loss:.4f}" if result.best_val_loss is not None else "n/a"
         print(f"{result.reason} at step {result.step}; best val loss {best}; run {run_dir}")
@@ -206,11 +248,20 @@ def _finetune_config(args: argparse.Namespace) -> Any:
                                 overrides=_overrides(args), name=args.name or "")
 
 
+def print_baselines(baselines: dict[str, Any]) -> None:
+    """The baselines beside a score, on the same split (results.json's "baselines")."""
+    from ..core.objectives.baselines import baseline_lines
+
+    for line in baseline_lines(baselines):
+        print(f"  baseline, {line}")
+
+
 def _print_report(report: dict[str, Any]) -> None:
     from ..core.training.compare import headline
 
     figures = ", ".join(f"{k} {v:.4f}" for k, v in headline(report).items())
     print(f"test ({report.get('n', 0)} examples): {figures}")
+    print_baselines(report.get("baselines") or {})
     for label, row in report.get("per_class", {}).items():
         print(f"  {label:<16} precision {row['precision']:.3f} recall {row['recall']:.3f} "
               f"f1 {row['f1']:.3f} support {row['support']}")
@@ -222,9 +273,13 @@ def _print_report(report: dict[str, Any]) -> None:
 def add_finetune_arguments(s: argparse.ArgumentParser) -> None:
     add_finetune(s)
     s.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped fine-tune")
+    add_nproc(s)
 
 
 def run_finetune(args: argparse.Namespace) -> int:
+    launched = _launched(args)
+    if launched is not None:
+        return launched
     from ..core import runs
     from ..core.errors import UserError
     from ..core.training.sinks import FanOutSink
@@ -240,6 +295,8 @@ def run_finetune(args: argparse.Namespace) -> int:
         run_dir = _run_dir(args, cfg.name)
     sink = FanOutSink(_DataNote(args.json), JsonSink() if args.json else ConsoleSink())
     result = _train(cfg, run_dir, sink, bool(args.resume))
+    if _quiet_rank():
+        return 0
     report = runs.read_file(run_dir, runs.RESULTS)
     if args.json:
         print(json.dumps({"event": "results", "run_dir": str(run_dir), "reason": result.reason,
@@ -253,51 +310,94 @@ def run_finetune(args: argparse.Namespace) -> int:
 
 def add_compare_arguments(s: argparse.ArgumentParser) -> None:
     add_finetune(s)
+    s.add_argument("--seeds", type=positive_int, metavar="N",
+                   help="repeat the comparison with N seeds (default: 3 under 10,000 training "
+                        "rows, else 1)")
 
 
 def run_compare(args: argparse.Namespace) -> int:
     from ..core import runs
     from ..core.errors import UserError
     from ..core.objectives.finetune_setup import scratch_twin
-    from ..core.training.compare import compare_init, headline, verdict
+    from ..core.training.compare import (
+        NOT_STARTED,
+        baselines_of,
+        compare_seeds,
+        completed_pairs,
+        seeds_for,
+        summarize_pairs,
+        verdict_of,
+    )
     from ..core.training.control import RunControl
 
     if not args.base_run:
         raise UserError("the comparison needs the pretrained run to compare.", field="base_run")
     cfg = _finetune_config(args)
     twin = scratch_twin(cfg)
-    if args.out:
-        out = Path(args.out)
-        dirs = (runs.claim_run_dir(out / "pretrained"), runs.claim_run_dir(out / "scratch"))
-    else:
-        dirs = (runs.new_run_dir(Path(args.runs_root), cfg.name),
-                runs.new_run_dir(Path(args.runs_root), twin.name))
+    seeds = seeds_for(cfg, args.seeds)
+    claimed: dict[int, tuple[Path, Path]] = {}
+    for seed in seeds:  # every folder claimed before the first run: a clash fails at once
+        if args.out:
+            out = Path(args.out) / (f"seed-{seed}" if len(seeds) > 1 else "")
+            claimed[seed] = (runs.claim_run_dir(out / "pretrained"),
+                             runs.claim_run_dir(out / "scratch"))
+        else:
+            tag = f"-seed{seed}" if len(seeds) > 1 else ""
+            claimed[seed] = (runs.new_run_dir(Path(args.runs_root), cfg.name + tag),
+                             runs.new_run_dir(Path(args.runs_root), twin.name + tag))
     control = RunControl()
     _install_stop_handler(control)
 
-    def sink_for(init: str) -> MetricsSink | None:
+    def sink_for(init: str, seed: int) -> MetricsSink | None:
         if args.json:
             return None
-        print(f"== fine-tuning from {init} ==", file=sys.stderr)
+        print(f"== fine-tuning from {init} (seed {seed}) ==", file=sys.stderr)
         return ConsoleSink()
 
-    pre, scr = compare_init(cfg, dirs, sink_for, control)
-    said = verdict(pre, scr)
-    a, b = headline(pre.report), headline(scr.report)
+    try:
+        pairs = compare_seeds(cfg, seeds, claimed.__getitem__, sink_for, control)
+    finally:
+        for dirs in claimed.values():  # a side that never ran leaves no empty folder
+            for run_dir in dirs:
+                _drop_if_empty(run_dir)
+    said, summary, baselines = verdict_of(pairs), summarize_pairs(pairs), baselines_of(pairs)
     if args.json:
-        diff = {k: v - b[k] for k, v in a.items() if k in b}
-        print(json.dumps({"pretrained": pre.as_dict(), "scratch": scr.as_dict(),
-                          "difference": diff, "verdict": said.text}))
+        pre, scr = pairs[0]
+        print(json.dumps({
+            "pretrained": pre.as_dict(), "scratch": scr.as_dict(),
+            "difference": {k: v["difference"] for k, v in summary.items()},
+            "seeds": seeds, "summary": summary, "baselines": baselines,
+            "pairs": [{"seed": seed, "pretrained": p.as_dict(), "scratch": s.as_dict()}
+                      for seed, (p, s) in zip(seeds, pairs, strict=True)],
+            "verdict": said.text}))
     else:
-        print(f"{'':<14}{'pretrained':>12}{'scratch':>12}{'difference':>12}")
-        for key in a:
-            if key in b:
-                print(f"{key:<14}{a[key]:>12.4f}{b[key]:>12.4f}{a[key] - b[key]:>+12.4f}")
-        for side in (pre, scr):
-            note = f" ({side.error})" if side.error else ""
-            print(f"{side.init}: {side.reason} at step {side.step}, run {side.run_dir}{note}")
+        _print_summary(summary, len(completed_pairs(pairs)))
+        print_baselines(baselines)
+        for seed, pair in zip(seeds, pairs, strict=True):
+            for side in pair:
+                note = f" ({side.error})" if side.error else ""
+                print(f"{side.init} (seed {seed}): did not start" if side.reason == NOT_STARTED
+                      else f"{side.init} (seed {seed}): {side.reason} at step {side.step}, run "
+                           f"{side.run_dir}{note}")
         print(said.text)
-    failed = [s for s in (pre, scr) if s.reason == "failed"]
+    failed = [s for pair in pairs for s in pair if s.reason == "failed"]
     if failed:
         raise UserError(f"{failed[0].init} run failed: {failed[0].error}")
     return 0
+
+
+def _print_summary(summary: dict[str, dict[str, float]], n_seeds: int) -> None:
+    """Both sides' test figures and their difference; over the `n_seeds` seeds that finished,
+    mean ± sd."""
+    if n_seeds == 1:
+        print(f"{'':<14}{'pretrained':>12}{'scratch':>12}{'difference':>12}")
+        for key, m in summary.items():
+            print(f"{key:<14}{m['pretrained']:>12.4f}{m['scratch']:>12.4f}"
+                  f"{m['difference']:>+12.4f}")
+        return
+    print(f"{'':<14}{'pretrained':>18}{'scratch':>18}{'difference':>18}   (mean ± sd over "
+          f"{n_seeds} seeds; the difference paired by seed)")
+    for key, m in summary.items():
+        cells = [f"{m[side]:.4f} ± {m[side + '_sd']:.4f}" for side in ("pretrained", "scratch")]
+        cells.append(f"{m['difference']:+.4f} ± {m['difference_sd']:.4f}")
+        print(f"{key:<14}" + "".join(f"{c:>18}" for c in cells))

@@ -167,20 +167,25 @@ class TrainConfig:
     """How to optimise: schedule, batch, evaluation, checkpoints, device.
 
     `min_lr`, `warmup_steps` and `checkpoint_interval` are None unless the user set them; the
-    `*_value` properties give what the run uses.
+    `*_value` properties give what the run uses. A fine-tune may leave `max_steps` and
+    `eval_interval` None: they are derived from `num_train_epochs` and the training split's size
+    when the run starts (`training.budget.resolve_budget`), so a user's own `max_steps` wins.
     """
 
     batch_size: int = 16
     grad_accum: int = 1
     learning_rate: float = 1e-3
     min_lr: float | None = None  # None: learning_rate / 10
-    warmup_steps: int | None = None  # None: min(100, max_steps // 20)
-    max_steps: int = 1000
+    warmup_steps: int | None = None  # None: warmup_ratio * max_steps, else min(100, 5%)
+    warmup_ratio: float | None = None  # share of max_steps spent warming up (HF's name)
+    max_steps: int | None = 1000  # None: num_train_epochs passes over the training split
+    num_train_epochs: float | None = None  # fine-tuning: the budget in passes over the train split
     weight_decay: float = 0.1
     beta1: float = 0.9
     beta2: float = 0.99
     grad_clip: float = 1.0  # 0 disables clipping
-    eval_interval: int = 200
+    eval_interval: int | None = 200  # None (fine-tuning): every half epoch
+    early_stopping_patience: int | None = None  # evaluations without a new best; None/0: off
     eval_batches: int = 20
     log_interval: int = 10
     checkpoint_interval: int | None = None  # None: at every evaluation
@@ -190,6 +195,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     dtype: str = "auto"  # auto | float32 | bfloat16 | float16
     compile: bool = False
+    gradient_checkpointing: bool = False  # recompute block activations in the backward pass
     sample_prompt: str = "\n"  # GPT runs: generated from at each evaluation ("" disables)
     sample_tokens: int = 48
 
@@ -200,15 +206,36 @@ class TrainConfig:
 
     @property
     def warmup_steps_value(self) -> int:
-        return min(100, self.max_steps // 20) if self.warmup_steps is None else self.warmup_steps
+        """Warm-up steps: the user's, else `warmup_ratio` of max_steps, else min(100, 5%)."""
+        if self.warmup_steps is not None:
+            return self.warmup_steps
+        steps = self.max_steps or 0  # 0 until a derived budget is resolved
+        if self.warmup_ratio is not None:
+            return round(self.warmup_ratio * steps)
+        return min(100, steps // 20)
 
     @property
-    def checkpoint_interval_value(self) -> int:
+    def checkpoint_interval_value(self) -> int | None:
         return self.eval_interval if self.checkpoint_interval is None else self.checkpoint_interval
 
+    @property
+    def early_stopping(self) -> bool:
+        return bool(self.early_stopping_patience)
+
     def validate(self) -> None:
-        _at_least_one(self, ("batch_size", "grad_accum", "max_steps", "eval_interval",
-                             "eval_batches", "log_interval", "checkpoint_interval_value"))
+        _at_least_one(self, ("batch_size", "grad_accum", "eval_batches", "log_interval"))
+        _at_least_one(self, tuple(n for n in ("max_steps", "eval_interval", "checkpoint_interval")
+                                  if getattr(self, n) is not None))
+        if self.max_steps is None and self.num_train_epochs is None:
+            raise UserError("max_steps is unset and so is num_train_epochs: give one of them.",
+                            field="max_steps", option="1000")
+        if self.num_train_epochs is not None:
+            _in_range(self, "num_train_epochs", 0.0, 10_000.0, low_open=True)
+        if self.warmup_ratio is not None:
+            _in_range(self, "warmup_ratio", 0.0, 1.0)
+        if self.early_stopping_patience is not None and self.early_stopping_patience < 0:
+            raise UserError(f"early_stopping_patience={self.early_stopping_patience}: must be 0 "
+                            "(off) or more.", field="early_stopping_patience", option="0")
         _in_range(self, "learning_rate", 0.0, math.inf, low_open=True)
         _in_range(self, "weight_decay", 0.0, math.inf)
         _in_range(self, "beta1", 0.0, 1.0, high_open=True)
@@ -226,7 +253,7 @@ class TrainConfig:
             raise UserError(
                 f"min_lr={self.min_lr} is outside [0, learning_rate={self.learning_rate}]: "
                 "lower it, or leave it unset (learning_rate / 10).", field="min_lr")
-        if not 0 <= self.warmup_steps_value <= self.max_steps:
+        if self.max_steps is not None and not 0 <= self.warmup_steps_value <= self.max_steps:
             raise UserError(f"warmup_steps={self.warmup_steps}: must be in [0, max_steps].",
                             field="warmup_steps")
         if not 0.0 < self.mask_prob < 1.0:
@@ -350,6 +377,11 @@ class RunConfig:
                             f"arch={self.model.arch}.", field="arch")
         self.model.validate()
         self.train.validate()
+        if not spec.is_task:  # epochs are counted over labeled rows: pretraining counts steps
+            for name, option in (("max_steps", "1000"), ("eval_interval", "200")):
+                if getattr(self.train, name) is None:
+                    raise UserError(f"{name} is unset: pretraining needs a number of steps.",
+                                    field=name, option=option)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -454,7 +486,8 @@ def _coerce(value: str, target: Any, key: str) -> Any:
     return out
 
 
-_DERIVED = ("min_lr", "warmup_steps", "checkpoint_interval")
+_DERIVED = ("min_lr", "warmup_steps", "checkpoint_interval", "max_steps", "eval_interval",
+            "num_train_epochs", "warmup_ratio", "early_stopping_patience")
 
 
 def _field_types(cls: type) -> dict[str, Any]:

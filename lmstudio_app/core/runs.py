@@ -53,6 +53,7 @@ LOCK = "run.lock"
 NOTES = "notes.json"
 SNAPSHOTS = "checkpoints"
 _SNAPSHOT_PREFIX, _SNAPSHOT_SUFFIX = "step-", ".safetensors"
+CONTROL = "control.json"  # pause / resume / stop asked by another process (training/folder_control)
 DEFAULT_ROOT = Path("runs")
 STATES = ("new", "running", "paused", "completed", "stopped", "failed", "interrupted",
           "damaged")
@@ -326,12 +327,16 @@ def _locate_paths(cfg: RunConfig, run_dir: Path, relative: dict[str, Any]) -> No
 
 
 def write_config(run_dir: Path, cfg: RunConfig, data: dict[str, Any], parameters: int,
-                 versions: dict[str, str]) -> None:
-    """config.json of a run that starts."""
-    write_json(run_dir, CONFIG, {
+                 versions: dict[str, str], batch: dict[str, Any] | None = None) -> None:
+    """config.json of a run that starts; `batch` notes the global batch (rows per step over
+    all processes) where the trainer gives it."""
+    out: dict[str, Any] = {
         "run": cfg.to_dict(), "paths": relative_paths(cfg, run_dir), "data": data,
         "parameters": parameters, "versions": versions,
-    })
+    }
+    if batch is not None:
+        out["batch"] = batch
+    write_json(run_dir, CONFIG, out)
 
 
 def record_resume(run_dir: Path, cfg: RunConfig, step: int) -> None:
@@ -417,7 +422,8 @@ def summarize(run_dir: Path) -> RunSummary:
         objective=cfg.objective,
         preset=cfg.preset,
         step=_number(status.get("step"), int, 0),
-        max_steps=cfg.train.max_steps,
+        # A fine-tune's budget may be derived from its data: the trainer records it.
+        max_steps=_number(status.get("max_steps"), int, cfg.train.max_steps or 0),
         best_val_loss=_number(best, float, None),
         state=str(status.get("state", "new")),
     )

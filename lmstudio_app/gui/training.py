@@ -27,8 +27,15 @@ from .jobs import BackgroundJob
 log = logging.getLogger(__name__)
 
 # Columns of the arrays sent by QtSink.sig_steps.
+# Figures a run may not have (resources, CUDA device figures) are NaN where absent.
 STEP_COLUMNS = ("step", "loss", "lr", "grad_norm", "tokens_per_s", "elapsed_s", "tokens",
-                "rss_bytes", "gpu_memory_bytes", "gpu_utilization")  # unknown: NaN
+                "rss_bytes", "gpu_memory_bytes", "gpu_utilization",
+                "mfu", "memory_allocated", "memory_reserved", "max_memory_allocated")
+
+
+def row_values(row: np.ndarray) -> dict[str, float]:
+    """A logged row (STEP_COLUMNS) by column name."""
+    return dict(zip(STEP_COLUMNS, (float(v) for v in row), strict=False))
 
 
 def resources_text(row: np.ndarray) -> str:
@@ -36,8 +43,9 @@ def resources_text(row: np.ndarray) -> str:
     ("" when it says nothing)."""
     from ..core.util.units import human_bytes
 
-    values = dict(zip(STEP_COLUMNS, (float(v) for v in row), strict=False))
-    rss, gpu, busy = (values.get(k, math.nan) for k in STEP_COLUMNS[7:10])
+    values = row_values(row)
+    rss, gpu, busy = (values.get(k, math.nan)
+                      for k in ("rss_bytes", "gpu_memory_bytes", "gpu_utilization"))
     parts = []
     if math.isfinite(rss):
         parts.append(f"RAM {human_bytes(rss)}")
@@ -80,9 +88,11 @@ class QtSink(QObject, MetricsSink):
 
     def step(self, m: StepMetrics) -> None:
         with self._lock:
-            self._pending.append((m.step, m.loss, m.lr, m.grad_norm, m.tokens_per_s, m.elapsed_s,
-                                  m.tokens, *(math.nan if v is None else v for v in (
-                                      m.rss_bytes, m.gpu_memory_bytes, m.gpu_utilization))))
+            self._pending.append((
+                m.step, m.loss, m.lr, m.grad_norm, m.tokens_per_s, m.elapsed_s, m.tokens,
+                *(math.nan if v is None else v for v in (
+                    m.rss_bytes, m.gpu_memory_bytes, m.gpu_utilization,
+                    m.mfu, m.memory_allocated, m.memory_reserved, m.max_memory_allocated))))
             self._max_steps = m.max_steps
         now = time.monotonic()
         if now - self._last_emit >= self._interval:
@@ -193,9 +203,9 @@ class TrainingSession(QObject):
         job.sig_finished.connect(self._on_job_finished)
         self.control, self._sink, self._job = control, sink, job
         self._set_state("starting")
-        log.info("%s run %s (%s, preset %s, %d steps, device %s)",
+        log.info("%s run %s (%s, preset %s, %s steps, device %s)",
                  "resuming" if resume else "starting", run_path, cfg.objective, cfg.preset,
-                 cfg.train.max_steps, cfg.train.device)
+                 cfg.train.max_steps or "derived", cfg.train.device)
         job.start()
 
     def pause(self) -> None:

@@ -47,6 +47,8 @@ def test_finetune_classify_then_classify_and_eval(workdir):
     results = events[-1]
     assert results["event"] == "results" and results["task"] == "classify"
     assert results["n"] == 60 and 0 <= results["accuracy"] <= 1 and "confusion" in results
+    base = results["baselines"]  # on the same 60 test rows
+    assert base["majority"]["accuracy"] <= 0.5 and base["tfidf_logreg"]["accuracy"] > 0.5
 
     out = cli("classify", "--run", "runs/cls", "What a lovely, happy day!", "It broke.",
               cwd=workdir)
@@ -62,6 +64,7 @@ def test_finetune_classify_then_classify_and_eval(workdir):
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert report["n"] == 600 and report["data"]["rows_used"] == 600 and "macro_f1" in report
+    assert set(report["baselines"]) == {"majority", "tfidf_logreg"}
 
     # Plain output prints the test figures at the end.
     out = cli("finetune", "--task", "classify", "--train", sentiment, "--from", "runs/bert",
@@ -69,6 +72,21 @@ def test_finetune_classify_then_classify_and_eval(workdir):
               "--class-weights", *FT, cwd=workdir)
     assert out.returncode == 0, out.stderr
     assert "test (60 examples): accuracy" in out.stdout and "600 of 600 rows used" in out.stderr
+    assert "baseline, majority class: accuracy 0." in out.stdout
+    assert "baseline, TF-IDF + logistic regression: accuracy 0." in out.stdout
+
+
+def test_finetune_stops_early_and_says_why(workdir):
+    # A rate too small to change a prediction: no evaluation after the first is better.
+    out = cli("finetune", "--task", "classify", "--train", str(sample_sentiment_path()),
+              "--from", "runs/gpt", "--max-steps", "40", "--early-stopping-patience", "1",
+              "--set", "eval_interval=2", "--set", "learning_rate=1e-9", "--out", "runs/es",
+              cwd=workdir)
+    assert out.returncode == 0, out.stderr
+    assert "early stopping: no improvement in 1 evaluation" in out.stderr + out.stdout
+    assert "completed at step 4;" in out.stdout
+    status = json.loads((workdir / "runs/es/status.json").read_text())
+    assert status["stop_reason"].startswith("early stopping")
 
 
 def test_finetune_qa_then_answer(workdir):
@@ -96,8 +114,8 @@ def test_finetune_qa_then_answer(workdir):
 
 def test_compare_init_prints_both(workdir):
     out = cli("compare-init", "--task", "classify", "--train", str(sample_sentiment_path()),
-              "--from", "runs/gpt", "--max-steps", "10", "--out", "runs/cmp", "--json", *FT,
-              cwd=workdir)
+              "--from", "runs/gpt", "--max-steps", "10", "--out", "runs/cmp", "--json",
+              "--seeds", "1", *FT, cwd=workdir)
     assert out.returncode == 0, out.stderr
     both = json.loads(out.stdout)
     assert both["pretrained"]["reason"] == both["scratch"]["reason"] == "completed"
@@ -109,11 +127,23 @@ def test_compare_init_prints_both(workdir):
     assert scratch_cfg["model"] == pre_cfg["model"] and scratch_cfg["train"] == pre_cfg["train"]
     assert scratch_cfg["finetune"]["scratch"] and not pre_cfg["finetune"]["scratch"]
 
+    assert both["seeds"] == [1337] and both["baselines"]["majority"]["accuracy"] < 0.5
+    assert both["summary"]["accuracy"]["difference_sd"] == 0.0
+
+    # Under 10,000 training rows the default is three seeds; --seeds 2 here, to be quick.
     out = cli("compare-init", "--task", "classify", "--train", str(sample_sentiment_path()),
-              "--from", "runs/gpt", "--max-steps", "4", "--out", "runs/cmp2", *FT, cwd=workdir)
+              "--from", "runs/gpt", "--max-steps", "4", "--out", "runs/cmp2", "--seeds", "2",
+              *FT, cwd=workdir)
     assert out.returncode == 0, out.stderr
-    header = out.stdout.splitlines()[0].split()
-    assert header == ["pretrained", "scratch", "difference"] and "accuracy" in out.stdout
+    lines = out.stdout.splitlines()
+    assert lines[0].split()[:3] == ["pretrained", "scratch", "difference"]
+    assert "mean ± sd over 2 seeds" in lines[0]
+    assert lines[1].startswith("accuracy") and lines[1].count("±") == 3
+    assert "baseline, TF-IDF + logistic regression: accuracy" in out.stdout
+    assert "over 2 seeds" in lines[-1]
+    for seed in (1337, 1338):
+        cfg = json.loads((workdir / f"runs/cmp2/seed-{seed}/scratch/config.json").read_text())
+        assert cfg["run"]["train"]["seed"] == seed
 
 
 @pytest.mark.parametrize("args, message", [
@@ -140,3 +170,18 @@ def test_mistakes_exit_2_with_one_line(workdir, args, message):
 def test_help(command, tmp_path):
     out = cli(command, "--help", cwd=tmp_path)
     assert out.returncode == 0 and "usage: lmstudio-app " + command in out.stdout
+
+
+def test_compare_summary_says_how_many_seeds_it_averages(capsys):
+    from lmstudio_app.cli.train import _print_summary
+
+    m = {"pretrained": 0.68, "pretrained_sd": 0.01, "scratch": 0.63, "scratch_sd": 0.0,
+         "difference": 0.05, "difference_sd": 0.01}
+    _print_summary({"accuracy": m}, 2)  # two of three seeds finished
+    first, row = capsys.readouterr().out.splitlines()
+    assert "mean ± sd over 2 seeds" in first
+    assert row.split() == ["accuracy", "0.6800", "±", "0.0100", "0.6300", "±", "0.0000",
+                           "+0.0500", "±", "0.0100"]
+    _print_summary({"accuracy": m}, 1)
+    assert capsys.readouterr().out.splitlines()[1].split() == ["accuracy", "0.6800", "0.6300",
+                                                               "+0.0500"]

@@ -99,6 +99,24 @@ def _utf16_order(raw: bytes) -> str | None:
     return None
 
 
+# The start of common files that are not text, and what they are.
+_MAGIC = ((b"\x89PNG\r\n\x1a\n", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
+          (b"GIF8", "a GIF image"), (b"%PDF-", "a PDF document"),
+          (b"PK\x03\x04", "a ZIP archive (or an Office document)"), (b"\x7fELF", "a program"))
+
+
+def binary_kind(head: bytes) -> str | None:
+    """What the first bytes of a file are when they are not text in any encoding the reader
+    takes ("a PNG image", "binary data ..."), else None. A byte-order mark, or NUL bytes in
+    every other place (UTF-16 without a mark), is text: the reader decodes it."""
+    what = next((kind for magic, kind in _MAGIC if head.startswith(magic)), None)
+    if what is not None or b"\x00" not in head:
+        return what
+    if sniff_bom(head) is not None or _utf16_order(head) is not None:
+        return None
+    return "binary data (it holds NUL bytes and no byte-order mark of UTF-16 or UTF-32)"
+
+
 def guess_encoding(raw: bytes) -> str:
     """The encoding that most likely reads bytes that are not UTF-8 (one of ENCODINGS):
     "replace" for UTF-8 text with a few damaged bytes, the UTF-16 byte order for UTF-16 without

@@ -11,8 +11,10 @@ from typing import Any
 from ..data import labeled
 from ..data.labeled import ClassificationColumns, QAColumns
 from ..data.labels import match_labels
+from ..errors import UserError
 from ..objectives import task_class
-from ..objectives.finetune_setup import columns_of
+from ..objectives.baselines import classification_baselines
+from ..objectives.finetune_setup import columns_of, load_task_data
 from .loading import LoadedRun, require_task
 
 
@@ -41,6 +43,19 @@ def evaluate_file(loaded: LoadedRun, path: str | Path,
         examples, report = labeled.load_qa(path, columns, encoding, delimiter=ft.delimiter,
                                            quoting=ft.quoting)
     out = evaluate_examples(loaded, examples)
+    if isinstance(columns, ClassificationColumns):
+        out["baselines"] = _baselines(loaded, examples)
     out["data"] = {"path": str(path), "rows_read": report.rows_read,
                    "rows_used": report.rows_used, "skipped": len(report.skipped)}
     return out
+
+
+def _baselines(loaded: LoadedRun, examples: Sequence[Any]) -> dict[str, Any]:
+    """The baselines fitted on the run's own training split, scored on `examples`; a note
+    instead when that split can no longer be read (its files moved)."""
+    ft = require_task(loaded)
+    try:
+        split, _ = load_task_data(ft)
+    except UserError as exc:
+        return {"note": f"no baselines: the run's training data cannot be read ({exc})"}
+    return classification_baselines(split.train, split.val, examples)

@@ -123,6 +123,20 @@ def passage_losses(loaded: LoadedRun, text: str, mask_prob: float | None = None)
     return PassageLosses(tokens, sum(scored) / len(scored) if scored else float("nan"))
 
 
+def validation_passage(loaded: LoadedRun, n_tokens: int | None = None,
+                       store: Path | None = None) -> str:
+    """The text of the first `n_tokens` tokens (default: one window, block_size) of a pretrained
+    run's validation split: a passage the model did not train on. Raises UserError for a run
+    without a validation split of its own (a fine-tuned run)."""
+    cfg = loaded.config
+    if cfg.finetune is not None or not cfg.data_dir:
+        raise UserError(f"{loaded.run_dir} has no validation split of its own; token losses "
+                        "need a pretrained (clm or mlm) run.", field="run")
+    val = TokenStore.open(store or Path(cfg.data_dir) / STORE).tokens("val")
+    ids = [int(i) for i in val[: n_tokens or cfg.model.block_size]]
+    return loaded.tokenizer.decode(ids)
+
+
 def hard_tokens(loaded: LoadedRun, windows: int = 64, min_count: int = 3,
                 store: Path | None = None) -> list[HardToken]:
     """The token types of the validation split, hardest first (mean loss, nats).

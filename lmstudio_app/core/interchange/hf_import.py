@@ -263,7 +263,7 @@ def import_hf(src: Path, out: Path, progress: Progress | None = None) -> ImportR
     Raises UserError, with nothing written, when `src` is not a GPT-2 / BERT folder, lacks
     weights or a tokenizer, holds pickled code, or uses an option not implemented here.
     """
-    from ..training.trainer import versions
+    from ..util.versions import versions
 
     start = time.monotonic()
     report = progress or (lambda stage, done: None)

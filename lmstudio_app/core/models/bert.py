@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..config import ModelConfig
+from .checkpointing import run_blocks
 from .init import gelu_approximation, init_weights
 
 LN_EPS = 1e-12  # BERT's LayerNorm epsilon, kept so imported weights behave the same
@@ -124,11 +125,11 @@ class BertEncoder(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.layer = nn.ModuleList(BertLayer(cfg) for _ in range(cfg.n_layer))
+        self.gradient_checkpointing = False  # see checkpointing.py
 
     def forward(self, x: Tensor, mask: Tensor | None) -> Tensor:
-        for layer in self.layer:
-            x = layer(x, mask)
-        return x
+        return run_blocks(self.layer, x, mask,
+                          checkpointed=self.gradient_checkpointing and self.training)
 
 
 class BertPredictionTransform(nn.Module):

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..config import ModelConfig
+from .checkpointing import run_blocks
 from .init import gelu_approximation, init_weights
 
 
@@ -143,6 +144,7 @@ class GPT(nn.Module):
         )
         self.lm_head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
         self.lm_head.weight = self.transformer.wte.weight  # tied: one matrix, counted once
+        self.gradient_checkpointing = False  # see checkpointing.py
         self.apply(init_weights)
         # Residual projections add to the stream once per layer and sublayer: scale them down
         # so the stream's variance does not grow with depth (GPT-2 paper).
@@ -163,9 +165,8 @@ class GPT(nn.Module):
 
     def hidden_states(self, idx: Tensor) -> Tensor:
         """(B, T, C) after the final LayerNorm: the input of any head."""
-        x = self._embed(idx)
-        for block in self.transformer.h:
-            x = block(x)
+        x = run_blocks(self.transformer.h, self._embed(idx),
+                       checkpointed=self.gradient_checkpointing and self.training)
         return self.transformer.ln_f(x)
 
     def forward(self, idx: Tensor, targets: Tensor | None = None) -> tuple[Tensor, Tensor | None]:

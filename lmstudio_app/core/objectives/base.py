@@ -24,15 +24,27 @@ class Objective:
     """The interface the trainer drives; one subclass per objective (one file each).
 
     `tokens_per_batch` is the number of token positions one batch feeds the model (B * T), for
-    the tokens/s figure.
+    the tokens/s figure. `eval_batch_size` starts at batch_size; a job of N processes makes it
+    N times that before the first evaluation (each process then scores every N-th batch), so
+    it scores the very batches one process with the same global batch would.
     """
 
     tokens_per_batch: int = 0
+    eval_batch_size: int = 0  # rows per validation batch (set by each objective)
     reports_on_test = False  # True: final_report() scores the best weights on a test split
 
     def next_batch(self) -> Batch:
         """The next training batch (CPU tensors), drawn from the objective's seeded stream."""
         raise NotImplementedError
+
+    def draw(self, rows: int) -> Batch:
+        """The next `rows` rows of the seeded stream as one batch (a step's global batch: the
+        trainer gives each process and micro-batch its slice). This default joins whole
+        next_batch() draws."""
+        parts: list[Batch] = []
+        while sum(len(p[0]) for p in parts) < rows:
+            parts.append(self.next_batch())
+        return tuple(torch.cat(ts)[:rows] for ts in zip(*parts, strict=True))
 
     def loss(self, model: nn.Module, batch: Batch) -> torch.Tensor:
         """The scalar training loss of `batch` (nats per predicted token, averaged)."""

@@ -53,9 +53,10 @@ class CausalBatches:
         self._offsets = torch.arange(block_size + 1)
         self.generator = torch.Generator().manual_seed(seed)
 
-    def next(self) -> tuple[Tensor, Tensor]:
-        """(x, y), each int64 (batch_size, block_size) on the CPU."""
-        starts = torch.randint(self._n_starts, (self.batch_size, 1), generator=self.generator)
+    def next(self, rows: int | None = None) -> tuple[Tensor, Tensor]:
+        """(x, y), each int64 (rows, block_size) on the CPU; rows defaults to batch_size."""
+        starts = torch.randint(self._n_starts, (rows or self.batch_size, 1),
+                               generator=self.generator)
         w = self._tokens[starts + self._offsets].long()  # one gather: (B, T + 1)
         return w[:, :-1].contiguous(), w[:, 1:].contiguous()
 
@@ -136,8 +137,9 @@ class MaskedBatches:
                                            sep_id, mask_prob))
         self.generator = torch.Generator().manual_seed(seed)
 
-    def next(self) -> tuple[Tensor, Tensor]:
-        starts = torch.randint(self._n_starts, (self.batch_size, 1), generator=self.generator)
+    def next(self, rows: int | None = None) -> tuple[Tensor, Tensor]:
+        starts = torch.randint(self._n_starts, (rows or self.batch_size, 1),
+                               generator=self.generator)
         rows = self._masker.rows(self._tokens[starts + self._offsets])
         return self._masker(rows, self.generator)
 
@@ -249,13 +251,15 @@ class ShuffledBatches:
         self.perm = torch.randperm(n, generator=self.generator)
         self.pos = 0
 
-    def next(self) -> list[int]:
+    def next(self, rows: int | None = None) -> list[int]:
+        """The next `rows` indices (batch_size by default), continuing across epochs."""
+        want = rows or self.batch_size
         out: list[int] = []
-        while len(out) < self.batch_size:
+        while len(out) < want:
             if self.pos >= self.n:
                 self.perm = torch.randperm(self.n, generator=self.generator)
                 self.pos = 0
-            take = min(self.batch_size - len(out), self.n - self.pos)
+            take = min(want - len(out), self.n - self.pos)
             out += self.perm[self.pos:self.pos + take].tolist()
             self.pos += take
         return out

@@ -20,6 +20,7 @@ from ..data.tokenizer_base import BaseTokenizer as Tokenizer
 from ..errors import UserError
 from . import scores
 from .base import Batch
+from .baselines import classification_baselines
 from .encoding import classify_ids, pad_rows
 from .task import TaskObjective, chunks, device_of, max_length
 
@@ -96,7 +97,8 @@ class ClassifyObjective(TaskObjective):
         mistakes = [{"text": e.text[:MISTAKE_CHARS], "label": e.label, "predicted": p}
                     for e, p in zip(test, pred, strict=True) if p != e.label][:MAX_MISTAKES]
         return {"task": self.name, **report, "loss": self._test_loss(model),
-                "mistakes": mistakes}
+                "mistakes": mistakes,
+                "baselines": classification_baselines(self.split.train, self.split.val, test)}
 
 
 def class_weights(train_labels: Sequence[str], labels: Sequence[str]) -> Tensor:

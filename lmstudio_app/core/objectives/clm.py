@@ -30,7 +30,7 @@ class CausalLM(LanguageModelObjective):
     def eval_batches(self) -> list[Batch]:
         if self._eval_cache is None:
             self._eval_cache = fixed_eval_batches(
-                self.val, self.cfg.model.block_size, self.cfg.train.batch_size,
+                self.val, self.cfg.model.block_size, self.eval_batch_size,
                 self.cfg.train.eval_batches, seed=0,
             )
         return self._eval_cache

@@ -34,6 +34,7 @@ from ..errors import UserError
 from ..models import build_model
 from ..models.heads import build_task_model
 from ..presets import FINETUNE_TRAIN, PRESETS
+from ..util.device import process_rank
 from .base import Setup
 from .task import TaskObjective, max_length
 
@@ -179,8 +180,9 @@ def build_finetune_setup(cfg: RunConfig, run_dir: Path, resume: bool, seed: int,
         "summary": summary,
         "training_rows": len(objective.rows),
     }
-    run_dir.mkdir(parents=True, exist_ok=True)
-    runs.write_json(run_dir, runs.DATA_REPORT, report)
+    if process_rank() == 0:  # under torchrun, rank 0 alone writes the run folder
+        run_dir.mkdir(parents=True, exist_ok=True)
+        runs.write_json(run_dir, runs.DATA_REPORT, report)
     info.update(
         tokenizer_sha256=tokenizer.sha256, tokenizer_kind=tokenizer.kind,
         tokenizer_backend=tokenizer.backend,

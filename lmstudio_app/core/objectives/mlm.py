@@ -42,7 +42,7 @@ class MaskedLM(LanguageModelObjective):
             spec = MaskingSpec(tok.mask_id, tok.vocab_size, tok.special_ids, tok.cls_id,
                                tok.sep_id, self.cfg.train.mask_prob)
             self._eval_cache = fixed_eval_batches(
-                self.val, self.cfg.model.block_size, self.cfg.train.batch_size,
+                self.val, self.cfg.model.block_size, self.eval_batch_size,
                 self.cfg.train.eval_batches, seed=0, masking=spec,
             )
         return self._eval_cache

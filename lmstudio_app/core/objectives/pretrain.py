@@ -42,6 +42,7 @@ class LanguageModelObjective(Objective):
         self.val_chars = val_chars
         self.seed = seed
         self.tokens_per_batch = cfg.train.batch_size * cfg.model.block_size
+        self.eval_batch_size = cfg.train.batch_size
         self._eval_cache: list[Batch] | None = None
         self._val_bytes: int | None = None
         self.batches = self._make_batches(train, seed)
@@ -62,6 +63,9 @@ class LanguageModelObjective(Objective):
 
     def next_batch(self) -> Batch:
         return self.batches.next()
+
+    def draw(self, rows: int) -> Batch:
+        return self.batches.next(rows)
 
     def state_dict(self) -> dict[str, Any]:
         return self.batches.state_dict()

@@ -52,6 +52,7 @@ class TaskObjective(Objective):
         self.max_length = max_length(cfg)
         self.batch_size = cfg.train.batch_size
         self.tokens_per_batch = self.batch_size * self.max_length
+        self.eval_batch_size = self.batch_size
         self._eval_cache: list[Batch] | None = None
         self.rows = self._encode(split.train)
         if not self.rows:
@@ -76,13 +77,16 @@ class TaskObjective(Objective):
         raise NotImplementedError
 
     def next_batch(self) -> Batch:
-        return self._collate([self.rows[i] for i in self.batches.next()])
+        return self.draw(self.batch_size)
+
+    def draw(self, rows: int) -> Batch:
+        return self._collate([self.rows[i] for i in self.batches.next(rows)])
 
     def eval_batches(self) -> list[Batch]:
         if self._eval_cache is None:
             rows = self._encode(self.split.val) or self.rows[: self.batch_size]
             self._eval_cache = [self._collate([rows[i] for i in r])
-                                for r in chunks(len(rows), self.batch_size)]
+                                for r in chunks(len(rows), self.eval_batch_size)]
         return self._eval_cache
 
     def state_dict(self) -> dict[str, Any]:

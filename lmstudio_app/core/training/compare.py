@@ -2,13 +2,19 @@
 verdict both faces show.
 
 Both sides get the same shape, tokenizer, data split, seed and step budget; only the initial
-weights differ (the scratch twin is `objectives.finetune_setup.scratch_twin`).
+weights differ (the scratch twin is `objectives.finetune_setup.scratch_twin`). On a small labeled
+set one seed is not enough to tell (on 1,800 tweets single seeds gave +3.8 to +7.1 points):
+the comparison is repeated over seeds (`compare_seeds`, the same split every time) and the
+verdict reads the gain paired by seed, with its spread.
 """
 
 from __future__ import annotations
 
+import copy
+import math
+import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +29,10 @@ NOT_STARTED = "not started"  # the reason of a side that a stop kept from starti
 # The figures worth a column, in the order shown; the first a report has is the verdict's.
 HEADLINE_KEYS = ("accuracy", "macro_f1", "exact_match", "f1", "loss")
 _VERDICT_KEYS = ("accuracy", "f1", "macro_f1", "exact_match")
+# Under this many training rows a comparison averages over SMALL_SET_SEEDS seeds: the spread
+# between seeds is then as large as the gain (bench/results/finetune_defaults.md).
+SMALL_SET_ROWS = 10_000
+SMALL_SET_SEEDS = 3
 
 
 @dataclass
@@ -43,11 +53,14 @@ class InitResult:
 
 @dataclass(frozen=True)
 class CompareProgress:
-    """Where a comparison stands: which side trains (1 of 2, 2 of 2) and its step."""
+    """Where a comparison stands: which seed (1 of 3, ...), which side trains (1 of 2, 2 of 2)
+    and its step."""
 
     init: str  # one of SIDES
     step: int
     max_steps: int
+    seed_index: int = 1  # the seed's place in the comparison, from 1
+    seeds: int = 1  # how many seeds the comparison runs
 
     @property
     def side(self) -> int:
@@ -64,12 +77,16 @@ class CompareSink(MetricsSink):
     """
 
     def __init__(self, init: str, report: Callable[[CompareProgress], None],
-                 max_rate_hz: float = 10.0) -> None:
+                 max_rate_hz: float = 10.0, seed_index: int = 1, seeds: int = 1) -> None:
         self.init = init
-        self.report = report
+        self._report = report
+        self._seed = (seed_index, seeds)
         self.max_steps = 0
         self._interval = 1.0 / max_rate_hz
         self._last = float("-inf")  # the first step is always reported
+
+    def report(self, p: CompareProgress) -> None:
+        self._report(CompareProgress(p.init, p.step, p.max_steps, *self._seed))
 
     def started(self, info: dict[str, Any]) -> None:
         self.max_steps = int(info.get("max_steps", 0))
@@ -124,12 +141,66 @@ def compare_init(
     return out[0], out[1]
 
 
+def default_seeds(training_rows: int) -> int:
+    """How many seeds a comparison runs when the user does not say: SMALL_SET_SEEDS under
+    SMALL_SET_ROWS training rows, else 1."""
+    return SMALL_SET_SEEDS if training_rows < SMALL_SET_ROWS else 1
+
+
+def seed_list(first: int, n: int) -> list[int]:
+    """The seeds of an n-seed comparison: first, first + 1, ..."""
+    return [first + i for i in range(n)]
+
+
+def seeds_for(cfg: RunConfig, n: int | None = None) -> list[int]:
+    """The seeds a comparison of `cfg` runs: `n` of them, else `default_seeds` of its training
+    split (the labeled files are read: UserError when they cannot be)."""
+    if n is None:
+        from ..objectives.finetune_setup import load_task_data
+
+        assert cfg.finetune is not None
+        split, _ = load_task_data(cfg.finetune)
+        n = default_seeds(len(split.train))
+    return seed_list(cfg.train.seed, n)
+
+
+def with_seed(cfg: RunConfig, seed: int) -> RunConfig:
+    """A copy of `cfg` trained with `seed` (the data split, `split_seed`, stays the same)."""
+    out = copy.deepcopy(cfg)
+    out.train.seed = seed
+    return out
+
+
+def compare_seeds(
+    cfg_pretrained: RunConfig,
+    seeds: Sequence[int],
+    dirs_for: Callable[[int], tuple[Path, Path]],
+    sink_factory: Callable[[str, int], MetricsSink | None] | None = None,
+    control: RunControl | None = None,
+) -> list[tuple[InitResult, InitResult]]:
+    """`compare_init` once per seed: the (pretrained, scratch) pair of each, in seed order.
+
+    `dirs_for(seed)` gives a seed's two run folders; `sink_factory(init, seed)` each run's sink.
+    After a stop the seeds left are NOT_STARTED on both sides.
+    """
+    pairs = []
+    for seed in seeds:
+        def sink(init: str, seed: int = seed) -> MetricsSink | None:
+            return sink_factory(init, seed) if sink_factory else None
+
+        pairs.append(compare_init(with_seed(cfg_pretrained, seed), dirs_for(seed), sink,
+                                  control))
+    return pairs
+
+
 @dataclass(frozen=True)
 class Verdict:
     """What a comparison says: the metric compared, both scores, their difference and a line.
 
-    `difference` is pretrained minus scratch (score units: accuracy or F1 in [0, 1]); it is
-    None unless both sides completed.
+    Over several seeds the scores are means, `*_sd` their sample standard deviations, and
+    `difference` the mean of the gains paired by seed (pretrained minus scratch; score units:
+    accuracy or F1 in [0, 1]); `better` counts the seeds where pretrained scored higher.
+    `difference` is None unless at least one seed's sides both completed.
     """
 
     metric: str | None
@@ -138,10 +209,87 @@ class Verdict:
     difference: float | None
     complete: bool
     text: str
+    seeds: int = 1
+    pretrained_sd: float | None = None
+    scratch_sd: float | None = None
+    difference_sd: float | None = None
+    better: int = 0
 
 
 def verdict(pre: InitResult, scr: InitResult) -> Verdict:
-    """The comparison's verdict: no verdict without both test scores."""
+    """The verdict of one pair: no verdict without both test scores."""
+    return verdict_of([(pre, scr)])
+
+
+def _sd(values: list[float]) -> float:
+    return statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def completed_pairs(pairs: Sequence[tuple[InitResult, InitResult]]
+                    ) -> list[tuple[InitResult, InitResult]]:
+    return [(p, s) for p, s in pairs if p.reason == s.reason == "completed"]
+
+
+def summarize_pairs(pairs: Sequence[tuple[InitResult, InitResult]]
+                    ) -> dict[str, dict[str, float]]:
+    """Per headline figure of the completed seeds: each side's mean and sample standard
+    deviation, and the gain paired by seed ("difference", pretrained minus scratch).
+    {"accuracy": {"pretrained", "pretrained_sd", "scratch", "scratch_sd", "difference",
+    "difference_sd"}, ...}; sd 0 for one seed."""
+    done = completed_pairs(pairs)
+    out: dict[str, dict[str, float]] = {}
+    for key in HEADLINE_KEYS:
+        if not done or not all(key in headline(r.report) for pair in done for r in pair):
+            continue
+        a = [headline(p.report)[key] for p, _ in done]
+        b = [headline(s.report)[key] for _, s in done]
+        gains = [x - y for x, y in zip(a, b, strict=True)]
+        out[key] = {"pretrained": statistics.fmean(a), "pretrained_sd": _sd(a),
+                    "scratch": statistics.fmean(b), "scratch_sd": _sd(b),
+                    "difference": statistics.fmean(gains), "difference_sd": _sd(gains)}
+    return out
+
+
+def baselines_of(pairs: Sequence[tuple[InitResult, InitResult]]) -> dict[str, Any]:
+    """The baselines both sides' reports share (one split for every seed and side)."""
+    return next((r.report["baselines"] for pair in pairs for r in pair
+                 if isinstance(r.report.get("baselines"), dict)), {})
+
+
+def verdict_of(pairs: Sequence[tuple[InitResult, InitResult]]) -> Verdict:
+    """The verdict over seeds (one pair per seed): the mean gain paired by seed, said to help
+    only when it is more than twice its standard error (sd / sqrt(n)) above 0. Seeds that did
+    not finish are left out and named; with none finished there is no verdict."""
+    done = completed_pairs(pairs)
+    if len(pairs) == 1 or not done:
+        return _pair_verdict(*pairs[0])
+    summary = summarize_pairs(done)
+    metric = next((k for k in _VERDICT_KEYS if k in summary), None)
+    missing = len(pairs) - len(done)
+    note = f" ({missing} of {len(pairs)} seeds did not finish)" if missing else ""
+    if metric is None:
+        return Verdict(None, None, None, None, not missing, "Both runs ended; see the table."
+                       + note, len(done))
+    m, n = summary[metric], len(done)
+    mean, sd = m["difference"], m["difference_sd"]
+    margin = 2 * sd / math.sqrt(n)
+    better = sum(headline(p.report)[metric] > headline(s.report)[metric] for p, s in done)
+    scores = (f"{metric} {m['pretrained']:.3f} ± {m['pretrained_sd']:.3f} versus "
+              f"{m['scratch']:.3f} ± {m['scratch_sd']:.3f} from scratch, "
+              f"{mean * 100:+.1f} ± {sd * 100:.1f} points over {n} seeds "
+              f"({better} of {n} better)")
+    if mean - margin > 0:
+        text = f"Pretraining helps here: {scores}{note}."
+    elif mean + margin < 0:
+        text = f"Pretraining does not help here: {scores}{note}."
+    else:
+        text = (f"No clear difference: {scores}; the seeds disagree by as much as the gain"
+                f"{note}.")
+    return Verdict(metric, m["pretrained"], m["scratch"], mean, not missing, text, n,
+                   m["pretrained_sd"], m["scratch_sd"], sd, better)
+
+
+def _pair_verdict(pre: InitResult, scr: InitResult) -> Verdict:
     a, b = headline(pre.report), headline(scr.report)
     unfinished = [f"{r.init} {r.reason} at step {r.step:,}" if r.reason != NOT_STARTED
                   else f"{r.init} did not start"
@@ -158,4 +306,4 @@ def verdict(pre: InitResult, scr: InitResult) -> Verdict:
     helps = "helps" if diff > 0 else "does not help"
     text = (f"Pretraining {helps} here: {metric} {a[metric]:.3f} versus {b[metric]:.3f} from "
             f"scratch ({diff * 100:+.1f} points).")
-    return Verdict(metric, a[metric], b[metric], diff, True, text)
+    return Verdict(metric, a[metric], b[metric], diff, True, text, better=int(diff > 0))

@@ -32,6 +32,10 @@ class StepMetrics:
     rss_bytes: int | None = None  # process resident memory (core/util/resources.py)
     gpu_memory_bytes: int | None = None  # memory used on the training GPU
     gpu_utilization: float | None = None  # percent
+    mfu: float | None = None  # model FLOPs utilisation, 0-1: CUDA devices of known peak only
+    memory_allocated: int | None = None  # CUDA bytes (torch.cuda's names); None off CUDA
+    memory_reserved: int | None = None
+    max_memory_allocated: int | None = None
 
 
 @dataclass
@@ -174,7 +178,8 @@ class JsonLinesSink(MetricsSink):
             os.fsync(self._fh.fileno())
 
     def step(self, m: StepMetrics) -> None:
-        self._write("step", asdict(m))
+        # The device figures only where they exist (a CPU run's lines stay as they were).
+        self._write("step", {k: v for k, v in asdict(m).items() if v is not None})
 
     def evaluation(self, m: EvalMetrics) -> None:
         self._write("eval", asdict(m), force=True)

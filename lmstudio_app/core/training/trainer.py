@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-import platform
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,14 +27,21 @@ from .. import checkpoint as ckpt
 from .. import runs
 from ..config import RunConfig
 from ..errors import UserError
+from ..models.checkpointing import set_gradient_checkpointing
 from ..objectives import Objective, Setup, build_setup
 from ..util.atomic import atomic_write_bytes, remove_temporaries
 from ..util.device import Runtime, describe_device, process_rank, setup_runtime
 from ..util.disk import storage_error
 from ..util.resources import ResourceSampler
+from ..util.versions import versions
+from . import distributed as dist
 from . import snapshots
+from .budget import describe_budget, resolve_budget
 from .control import RunControl
+from .device_figures import DeviceFigures
+from .optim import lr_at, make_optimizer
 from .sinks import EvalMetrics, FanOutSink, JsonLinesSink, LogFileSink, MetricsSink, StepMetrics
+from .step import OOM_ADVICE, MicroBatchSteps, OutOfMemoryAtOne
 
 
 class NonFiniteLoss(Exception):
@@ -52,6 +57,7 @@ class TrainResult:
     last_loss: float | None
     error: str | None = None  # what failed, one line (reason "failed")
     user_error: UserError | None = None  # the mistake behind `error`, with its field and fix
+    early_stopped: bool = False  # completed before max_steps: no new best in `patience` evals
 
 
 class _SetupFailed(Exception):
@@ -63,66 +69,6 @@ def _memory_error(exc: BaseException) -> bool:
         isinstance(exc, RuntimeError) and any(
             s in str(exc) for s in ("not enough memory", "DefaultCPUAllocator",
                                     "out of memory")))
-
-
-def lr_at(step: int, lr: float, min_lr: float, warmup: int, max_steps: int) -> float:
-    """Linear warm-up to `lr`, then cosine decay to `min_lr` at `max_steps`."""
-    if warmup > 0 and step < warmup:
-        return lr * (step + 1) / warmup
-    if step >= max_steps:
-        return min_lr
-    progress = (step - warmup) / max(1, max_steps - warmup)
-    return min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (lr - min_lr)
-
-
-def make_optimizer(model: nn.Module, cfg: RunConfig, device: torch.device,
-                   lr_scale: Callable[[str], float] | None = None) -> torch.optim.AdamW:
-    """AdamW with weight decay on matrices only; fused kernels where the device has them.
-
-    `lr_scale(name)` gives a parameter's share of the scheduled rate (a fine-tuned body may
-    learn slower than its new head); each group carries it as "lr_scale".
-    """
-    t = cfg.train
-    buckets: dict[tuple[bool, float], list[torch.nn.Parameter]] = {}
-    seen: set[int] = set()
-    for name, p in model.named_parameters():
-        if not p.requires_grad or id(p) in seen:
-            continue
-        seen.add(id(p))
-        scale = lr_scale(name) if lr_scale else 1.0
-        buckets.setdefault((p.dim() >= 2, scale), []).append(p)
-    groups = [
-        {"params": ps, "weight_decay": t.weight_decay if decay else 0.0, "lr_scale": scale}
-        for (decay, scale), ps in sorted(buckets.items(), key=lambda kv: kv[0], reverse=True)
-    ]
-    kwargs: dict[str, Any] = {"lr": t.learning_rate, "betas": (t.beta1, t.beta2)}
-    if device.type in ("cuda", "cpu", "mps"):
-        kwargs["fused"] = True
-    try:
-        return torch.optim.AdamW(groups, **kwargs)
-    except (RuntimeError, TypeError):
-        kwargs.pop("fused", None)
-        return torch.optim.AdamW(groups, **kwargs)
-
-
-def versions() -> dict[str, str]:
-    import h5py
-    import numpy
-    import sentencepiece
-
-    from ... import __version__
-
-    out = {
-        "lmstudio_app": __version__,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "numpy": numpy.__version__,
-        "sentencepiece": sentencepiece.__version__,
-        "h5py": h5py.__version__,
-    }
-    if torch.version.cuda:
-        out["cuda"] = torch.version.cuda
-    return out
 
 
 class Trainer:
@@ -152,6 +98,9 @@ class Trainer:
         self.step = 0
         self.best: float | None = None  # lowest validation loss so far
         self.best_score: float | None = None  # what chose best.safetensors (lower is better)
+        self.evals_since_best = 0  # evaluations since best_score last improved
+        self.stop_note: str | None = None  # why the run completed early (early stopping)
+        self.t = self.cfg.train  # the budget the loop runs (resolved once the data is read)
         self.last_loss: float | None = None
         self.tokens_seen = -1  # tokens trained on over the run's life; -1: count from the step
         self.committed: int | None = None  # step of the last checkpoint on disk
@@ -160,14 +109,11 @@ class Trainer:
         self.metrics: JsonLinesSink | None = None
         self._file_sinks: list[MetricsSink] = []
         self.main = process_rank() == 0  # under torchrun, rank 0 alone writes the run folder
+        lock = runs.lock(self.run_dir)
         try:
-            if not self.resume:
-                self.run_dir.mkdir(parents=True, exist_ok=True)
-            elif not runs.is_run_dir(self.run_dir):
-                runs.read_config(self.run_dir)  # raises: no run here, or its config damaged
-            lock = runs.lock(self.run_dir)
-            if self.main:
-                lock.acquire()
+            dist.on_main(lambda: self._open_folder(lock))
+        except dist.DecidedOnMain as exc:
+            return TrainResult(self.run_dir, 0, "failed", None, None, str(exc), exc)
         except (UserError, OSError) as exc:
             return self._refused(exc)
         try:
@@ -181,6 +127,18 @@ class Trainer:
                 s.close()
             lock.release()
 
+    def _open_folder(self, lock: Any) -> None:
+        """Rank 0: make (or check) the run folder and take its lock; a refusal is a UserError."""
+        try:
+            if not self.resume:
+                self.run_dir.mkdir(parents=True, exist_ok=True)
+            elif not runs.is_run_dir(self.run_dir):
+                runs.read_config(self.run_dir)  # raises: no run here, or its config damaged
+            lock.acquire()
+        except OSError as exc:
+            raise storage_error(exc, self.run_dir) or UserError(
+                f"{self.run_dir}: {exc.strerror or exc}", field="run") from None
+
     def _refused(self, exc: BaseException) -> TrainResult:
         """Nothing was touched: another process holds the run, or there is no run to open."""
         err = storage_error(exc, self.run_dir) or exc
@@ -193,7 +151,8 @@ class Trainer:
             self.committed = ckpt.recover(self.run_dir)  # finish a save a kill interrupted
             remove_temporaries(self.run_dir)
             self._file_sinks.append(LogFileSink(self.run_dir / runs.LOG))
-        else:
+        dist.barrier()  # the others read the folder once rank 0 has put it in order
+        if not self.main:
             self.committed = ckpt.committed_step(self.run_dir)
         restarting = self.resume and self.committed is None
         self.sink = FanOutSink(*self._file_sinks, self.user_sink)
@@ -211,9 +170,12 @@ class Trainer:
             exc = exc.__cause__ or exc
         if isinstance(exc, (UserError, NonFiniteLoss)):
             return str(exc)
-        if isinstance(exc, torch.cuda.OutOfMemoryError):
-            return ("the GPU ran out of memory. Lower batch_size or block_size (use grad_accum "
-                    "to keep the effective batch), or pick a smaller preset.")
+        if isinstance(exc, OutOfMemoryAtOne):
+            return f"out of memory with micro-batches of one row at step {self.step + 1}. " \
+                + OOM_ADVICE
+        if isinstance(exc, torch.OutOfMemoryError):
+            return (f"the GPU ran out of memory at step {self.step + 1}. Lower batch_size "
+                    "(grad_accum keeps the global batch). " + OOM_ADVICE)
         if _memory_error(exc):
             return ("not enough memory for this model and batch: lower batch_size, block_size "
                     "or the model's size (a smaller preset).")
@@ -237,7 +199,7 @@ class Trainer:
             if runs.is_run_dir(self.run_dir):
                 for s in self._file_sinks:
                     s.message(f"{'resume' if self.resume else 'start'} failed: {message}")
-            else:  # a new run that never started leaves nothing behind
+            elif self.main:  # a new run that never started leaves nothing behind
                 for s in self._file_sinks:
                     s.close()
                 (self.run_dir / runs.LOG).unlink(missing_ok=True)
@@ -248,9 +210,12 @@ class Trainer:
         """status.json, as far as the disk allows (it may be full, or the folder gone)."""
         if not self.main:
             return
-        extra: dict[str, Any] = {"checkpoint_step": self.committed}
+        extra: dict[str, Any] = {"checkpoint_step": self.committed,
+                                 "max_steps": self.t.max_steps}
         if error is not None:
             extra["error"] = error
+        if self.stop_note is not None:
+            extra["stop_reason"] = self.stop_note
         try:
             runs.write_status(self.run_dir, state, self.step, self.best, **extra)
         except (UserError, OSError):
@@ -258,28 +223,47 @@ class Trainer:
 
     # -- set-up --------------------------------------------------------------------------------
 
-    def _write_run_files(self, setup: Setup, n_params: int) -> None:
+    def _write_run_files(self, setup: Setup, n_params: int, rt: Runtime) -> None:
         atomic_write_bytes(self.run_dir / setup.tokenizer.file_name, setup.tokenizer.model_bytes,
                            parents=False)
-        runs.write_config(self.run_dir, self.cfg, setup.data_info, n_params, versions())
+        t = self.cfg.train
+        batch = {"batch_size": t.batch_size, "grad_accum": t.grad_accum,
+                 "processes": rt.world_size,
+                 "global_batch": t.batch_size * t.grad_accum * rt.world_size,
+                 "note": "batch_size is per process; each step trains on the global batch"}
+        runs.write_config(self.run_dir, self.cfg, setup.data_info, n_params, versions(),
+                          batch=batch)
 
     def _train(self) -> TrainResult:
         cfg, t = self.cfg, self.cfg.train
+        rt_distributed = dist.world_size() > 1
         self.sink.phase("loading the data and building the model")
         try:
             rt = setup_runtime(t.device, t.dtype)
             self.rt = rt
+            # One data seed on every rank: each draws the same global batch and takes its slice.
+            # The model's seed (dropout) differs by rank; DDP gives all rank 0's weights.
             torch.manual_seed(t.seed + rt.rank)
-            setup = build_setup(cfg, self.run_dir, self.resume, seed=t.seed + rt.rank)
+            setup = build_setup(cfg, self.run_dir, self.resume, seed=t.seed)
+            rows = setup.data_info.get("training_rows") if cfg.spec.is_task else None
+            self.t = resolve_budget(t, rows)
             model, objective = setup.model.to(rt.device), setup.objective
+            set_gradient_checkpointing(model, t.gradient_checkpointing)
             n_params = sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
             optimizer = make_optimizer(model, cfg, rt.device, setup.lr_scale)
             fp16 = rt.dtype == torch.float16 and rt.device.type == "cuda"
             scaler = torch.amp.GradScaler(rt.device.type, enabled=fp16)
             if self.resume:
                 self._restore(model, optimizer, scaler, objective)
+                if rt.rank:
+                    torch.manual_seed(t.seed + rt.rank + self.step)
         except Exception as exc:
+            # The others learn it and fail with it (rank 0 says it once).
+            dist.first_failure(self._describe(exc) if rt_distributed else None)
             raise _SetupFailed() from exc
+        failure = dist.first_failure(None)
+        if failure is not None:  # another process failed to start: rank 0 says why
+            raise _SetupFailed() from dist.DecidedOnMain(failure)
 
         # From here on the run's record changes: it is this run's now.
         self.training = True
@@ -288,18 +272,22 @@ class Trainer:
             if self.resume:
                 runs.record_resume(self.run_dir, cfg, self.step)
             else:
-                self._write_run_files(setup, n_params)
+                self._write_run_files(setup, n_params, rt)
             self.metrics = JsonLinesSink(self.run_dir / runs.METRICS)
             self._file_sinks.insert(0, self.metrics)
+        dist.barrier()
         self.sink = FanOutSink(*self._file_sinks, self.user_sink)
+        if t.max_steps is None or t.eval_interval is None:
+            self.sink.message(f"budget: {describe_budget(self.t, rows)}")
 
         train_model: nn.Module = model
         if rt.distributed:
             from torch.nn.parallel import DistributedDataParallel
 
+            # A fine-tuned body may hold parts its task never uses (a pretraining head).
             train_model = DistributedDataParallel(
-                model, device_ids=[rt.device.index] if rt.device.type == "cuda" else None
-            )
+                model, device_ids=[rt.device.index] if rt.device.type == "cuda" else None,
+                find_unused_parameters=cfg.finetune is not None)
         step_model = torch.compile(train_model) if t.compile else train_model
         if t.compile:
             self.sink.phase("compiling the model: the first steps take longer")
@@ -309,7 +297,9 @@ class Trainer:
             "run_dir": str(self.run_dir), "objective": cfg.objective, "preset": cfg.preset,
             "parameters": n_params, "device": describe_device(rt.device),
             "dtype": str(rt.dtype).replace("torch.", ""), "start_step": self.step,
-            "max_steps": t.max_steps, "tokens_per_step": objective.tokens_per_batch * t.grad_accum,
+            "max_steps": self.t.max_steps,
+            "tokens_per_step": objective.tokens_per_batch * t.grad_accum * rt.world_size,
+            "processes": rt.world_size,
         })
         self._record("running", None)
         return self._loop(model, step_model, objective, optimizer, scaler, rt)
@@ -324,11 +314,19 @@ class Trainer:
     def _loop(self, model: nn.Module, step_model: nn.Module, objective: Objective,
               optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
               rt: Runtime) -> TrainResult:
-        t = self.cfg.train
+        t = self.t
+        assert t.max_steps is not None and t.eval_interval is not None  # resolve_budget's
         device = rt.device
-        non_blocking = device.type == "cuda"
         model.train()
         tokens_per_step = objective.tokens_per_batch * t.grad_accum * rt.world_size
+        objective.eval_batch_size = t.batch_size * rt.world_size
+        global_rows = t.batch_size * t.grad_accum * rt.world_size
+        mine = dist.rank_rows(global_rows, rt.rank, rt.world_size)
+        passes = MicroBatchSteps(objective, t.batch_size, device, self._ddp, self.sink,
+                                 lambda: self._autocast(rt))
+        figures = DeviceFigures(self.cfg.model, device, rt.world_size)
+        # Under DDP: a stop or pause every rank has heard of, after the same step.
+        stop_agreed = pause_agreed = False
         window_start, window_steps = time.perf_counter(), 0
         run_start = time.perf_counter()
         resources = ResourceSampler(device)
@@ -338,10 +336,12 @@ class Trainer:
         reason = "completed"
 
         while self.step < t.max_steps:
-            if self.control.stop_requested:
+            if stop_agreed or (not rt.distributed and self.control.stop_requested):
                 reason = "stopped"
                 break
-            if self.control.paused:
+            if pause_agreed if rt.distributed else self.control.paused:
+                pause_agreed = False
+                self.control.pause()  # every rank of a job waits for the resume
                 paused_at = time.perf_counter()
                 self._save(model, optimizer, scaler, objective, best=False)
                 self._record("paused", None)
@@ -356,17 +356,13 @@ class Trainer:
                        t.max_steps)
             for group in optimizer.param_groups:
                 group["lr"] = lr * group["lr_scale"]
-            for micro in range(t.grad_accum):
-                batch = tuple(b.to(device, non_blocking=non_blocking)
-                              for b in objective.next_batch())
-                # Under DDP, gradients are all-reduced once, on the last micro-batch.
-                no_sync = (self._ddp.no_sync()  # type: ignore[union-attr]
-                           if self._ddp is not None and micro < t.grad_accum - 1
-                           else contextlib.nullcontext())
-                with no_sync, self._autocast(rt):
-                    loss = objective.loss(step_model, batch) / t.grad_accum
-                scaler.scale(loss).backward()
-                loss_sum += loss.detach()
+            # The step's global batch, from the stream every rank draws alike; this rank's part.
+            batch = dist.take_rows(objective.draw(global_rows), mine)
+            loss = passes.run(step_model, batch, scaler, optimizer, self.step)
+            if rt.distributed:
+                loss, stop_agreed, pause_agreed = dist.reduce_step(
+                    loss, self.control.stop_requested, self.control.paused)
+            loss_sum += loss
             if t.grad_clip > 0:
                 scaler.unscale_(optimizer)
                 # foreach: one fused norm over all gradients instead of a loop per tensor.
@@ -394,12 +390,13 @@ class Trainer:
                 now = time.perf_counter()
                 self.last_loss = loss_total / window_steps
                 used = resources.sample()
+                tps = tokens_per_step * window_steps / max(now - window_start, 1e-9)
                 self.sink.step(StepMetrics(
                     step=self.step, loss=self.last_loss, lr=lr, grad_norm=float(grad_norm),
-                    tokens_per_s=tokens_per_step * window_steps / max(now - window_start, 1e-9),
-                    elapsed_s=now - run_start, max_steps=t.max_steps, tokens=self.tokens_seen,
-                    rss_bytes=used.rss_bytes, gpu_memory_bytes=used.gpu_memory_bytes,
-                    gpu_utilization=used.gpu_utilization,
+                    tokens_per_s=tps, elapsed_s=now - run_start, max_steps=t.max_steps,
+                    tokens=self.tokens_seen, rss_bytes=used.rss_bytes,
+                    gpu_memory_bytes=used.gpu_memory_bytes, gpu_utilization=used.gpu_utilization,
+                    **figures(tps),
                 ))
                 loss_sum.zero_()
                 window_start, window_steps = time.perf_counter(), 0
@@ -409,6 +406,8 @@ class Trainer:
                 self.sink.phase("evaluating")
                 self._evaluate_and_save(model, objective, optimizer, scaler, rt)
                 window_start += time.perf_counter() - evaluating_at
+                if not last and self._patience_spent():
+                    break
             elif self.step % t.checkpoint_interval_value == 0:
                 self._save(model, optimizer, scaler, objective, best=False)
 
@@ -418,8 +417,22 @@ class Trainer:
             self._final_report(model, objective)
         self._check_folder()
         self._record(reason, None)
+        dist.barrier()  # every rank ends together, after rank 0's last save
         self.sink.finished(self.step, reason)
-        return TrainResult(self.run_dir, self.step, reason, self.best, self.last_loss)
+        return TrainResult(self.run_dir, self.step, reason, self.best, self.last_loss,
+                           early_stopped=self.stop_note is not None)
+
+    def _patience_spent(self) -> bool:
+        """Early stopping: `early_stopping_patience` evaluations in a row brought no new best
+        score (the one that picks best.safetensors). The run then completes as if it had
+        reached max_steps: its best checkpoint is scored on the test split."""
+        patience = self.t.early_stopping_patience
+        if not patience or self.evals_since_best < patience:
+            return False
+        self.stop_note = (f"early stopping: no improvement in {patience} evaluation"
+                          f"{'s' if patience != 1 else ''}")
+        self.sink.message(f"{self.stop_note} (step {self.step:,} of {self.t.max_steps:,})")
+        return True
 
     def _non_finite(self, what: str) -> str:
         """The NaN message, true to what is on disk."""
@@ -447,12 +460,14 @@ class Trainer:
         self._check_finite(model, "before the evaluation")
         model.eval()
         try:
+            # Each rank scores its share of the fixed batches; the sums are reduced over ranks.
             total, n = 0.0, 0
-            for batch in objective.eval_batches():
+            for batch in objective.eval_batches()[rt.rank::rt.world_size]:
                 batch = tuple(b.to(rt.device) for b in batch)
                 with self._autocast(rt):
                     total += float(objective.loss(model, batch))
                 n += 1
+            total, n = dist.reduce_sums([total, float(n)], rt.device)
             val_loss = total / max(n, 1)
             if not math.isfinite(val_loss):
                 raise NonFiniteLoss(self._non_finite(f"the validation loss became {val_loss}"))
@@ -486,6 +501,7 @@ class Trainer:
         improved = self.best_score is None or score < self.best_score
         if improved:
             self.best_score = score
+        self.evals_since_best = 0 if improved else self.evals_since_best + 1
         if self.best is None or m.val_loss < self.best:
             self.best = m.val_loss
         self._save(model, optimizer, scaler, objective, best=improved)
@@ -518,6 +534,7 @@ class Trainer:
             "step": self.step,
             "best_val_loss": self.best,
             "best_score": self.best_score,
+            "evals_since_best": self.evals_since_best,
             "tokens_seen": self.tokens_seen,
             "optimizer": optimizer.state_dict(),
             "scaler": scaler.state_dict(),
@@ -553,6 +570,7 @@ class Trainer:
         self.step = int(state["step"])
         self.best = state.get("best_val_loss")
         self.best_score = state.get("best_score", self.best)
+        self.evals_since_best = int(state.get("evals_since_best", 0))
         self.tokens_seen = int(state.get("tokens_seen", -1))
         self.committed = self.step
         self.sink.message(f"resumed at step {self.step}")

@@ -99,6 +99,24 @@ def process_rank() -> int:
     return int(os.environ.get("RANK", "0") or 0)
 
 
+def join_process_group() -> None:
+    """Join torchrun's process group once: gloo for CPU tensors, and NCCL for CUDA ones where a
+    GPU exists. A no-op when the process runs alone (no WORLD_SIZE above 1) or has joined."""
+    if int(os.environ.get("WORLD_SIZE", "1") or 1) <= 1:
+        return
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        return
+    if torch.cuda.is_available():
+        local = int(os.environ.get("LOCAL_RANK", "0") or 0)
+        if local < torch.cuda.device_count():
+            torch.cuda.set_device(local)
+        dist.init_process_group(backend="cpu:gloo,cuda:nccl")
+    else:
+        dist.init_process_group(backend="gloo")
+
+
 def setup_runtime(device: str = "auto", dtype: str = "auto") -> Runtime:
     """Pick the device; under torchrun, also join the process group (NCCL on CUDA, else gloo)."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
@@ -111,11 +129,7 @@ def setup_runtime(device: str = "auto", dtype: str = "auto") -> Runtime:
         torch.cuda.set_device(dev)
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    if world_size > 1:
-        import torch.distributed as dist
-
-        if not dist.is_initialized():
-            dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
+    join_process_group()
     return Runtime(dev, pick_dtype(dev, dtype), rank, world_size, local_rank)
 
 

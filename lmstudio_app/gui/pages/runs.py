@@ -112,6 +112,7 @@ class RunsPage(QWidget):
         self.interchange_dialog: ExportDialog | ImportDialog | None = None
         self.figures: dict[Path, RunFigures] = {}  # read by the figures job
         self._figures_job: BackgroundJob | None = None
+        self._closing = False  # shut down: no new job (a finished one must not start another)
         self._figures_again = False  # a refresh came while the job ran: read again after it
         self._figures_stale = False  # the figures are older than the table (read when shown)
         self._diff_job: BackgroundJob | None = None
@@ -272,6 +273,8 @@ class RunsPage(QWidget):
 
     def _read_figures(self) -> None:
         """Read every run's final figures from its metrics in a background job."""
+        if self._closing:
+            return
         self._figures_stale = False
         if self._figures_job is not None:
             self._figures_again = True
@@ -551,6 +554,7 @@ class RunsPage(QWidget):
         return None
 
     def shutdown(self) -> None:
+        self._closing = True
         self._poll.stop()
         for job in list(self._jobs):
             job.cancel()

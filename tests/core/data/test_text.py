@@ -16,7 +16,13 @@ from lmstudio_app.core.data.corpus import CorpusOptions, read_documents
 from lmstudio_app.core.data.labeled import load_classification
 from lmstudio_app.core.data.prepare import PrepareConfig, prepare
 from lmstudio_app.core.data.store import TokenStore
-from lmstudio_app.core.data.text import TextNotes, clean_typed, guess_encoding, preview
+from lmstudio_app.core.data.text import (
+    TextNotes,
+    binary_kind,
+    clean_typed,
+    guess_encoding,
+    preview,
+)
 from lmstudio_app.core.data.tokenizer import Tokenizer, TokenizerSpec
 from lmstudio_app.core.errors import UserError
 
@@ -178,3 +184,16 @@ def test_typed_text_and_previews_never_break_the_tokenizer(unigram_tokenizer: To
     assert preview(codecs.BOM_UTF16_LE + "caf\u00e9\r\n".encode("utf-16-le"), "utf-8") == \
         "caf\u00e9\n"
     assert guess_encoding("caf\u00e9".encode("utf-16-le")) == "utf-16-le"
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_text_in_utf16_or_utf32_is_not_binary_with_or_without_its_mark(codec):
+    head = "Emma Woodhouse, handsome, clever, and rich.\n".encode(codec)
+    assert binary_kind(head) is None  # NUL bytes, but the reader decodes it
+
+
+def test_images_programs_and_nul_heavy_bytes_are_binary():
+    assert binary_kind(b"\x89PNG\r\n\x1a\n" + bytes(100)) == "a PNG image"
+    assert binary_kind(b"\x7fELF\x02\x01\x01") == "a program"
+    assert binary_kind(bytes(range(256)) * 4).startswith("binary data")
+    assert binary_kind(b"plain text, no NUL") is None

@@ -12,8 +12,9 @@ from lmstudio_app.core import runs
 from lmstudio_app.core.config import build_run_config
 from lmstudio_app.core.errors import UserError
 from lmstudio_app.core.training.control import RunControl
+from lmstudio_app.core.training.optim import lr_at
 from lmstudio_app.core.training.sinks import RecordingSink
-from lmstudio_app.core.training.trainer import Trainer, lr_at
+from lmstudio_app.core.training.trainer import Trainer
 
 TINY = {"n_layer": 1, "n_head": 2, "n_embd": 32, "block_size": 32, "batch_size": 8,
         "eval_interval": 10, "eval_batches": 2, "log_interval": 1, "sample_tokens": 8}

@@ -22,14 +22,17 @@ from tests.conftest import austen_text
 
 
 def _open_checked(qtbot, path: Path, mapping: dict[str, str] | None = None):
+    """The dialog on `path` once it has read and checked the file by itself (with `mapping`,
+    checked again with those columns)."""
     dialog = LabeledDataDialog(path)
     qtbot.addWidget(dialog)
-    qtbot.waitUntil(dialog.check_button.isEnabled, timeout=10000)
+    qtbot.waitUntil(lambda: dialog.report is not None and not dialog.busy(), timeout=10000)
     if mapping:
-        dialog.set_mapping(mapping)
-    with qtbot.waitSignal(dialog.sig_checked, timeout=10000) as checked:
-        dialog.check()
-    return dialog, checked.args[0]
+        with qtbot.waitSignal(dialog.sig_checked, timeout=10000):  # only a current mapping's
+            dialog.set_mapping(mapping)
+            dialog.check()
+        qtbot.waitUntil(lambda: not dialog.busy(), timeout=10000)
+    return dialog, dialog.report
 
 
 def test_the_dialog_reads_utf16_semicolons_and_merges_label_variants(qtbot, tmp_path):
@@ -89,3 +92,4 @@ def test_the_runs_page_lists_a_damaged_run(qtbot, tmp_path):
     qtbot.addWidget(page)
     row = page.row_text(root / "broken")
     assert row[0] == "broken" and row[COLUMNS.index("State")] == "damaged"
+    page.shutdown()

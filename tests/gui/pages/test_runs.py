@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from lmstudio_app.core import runs
 from lmstudio_app.core.config import OBJECTIVES
-from lmstudio_app.gui.pages.runs import RunsPage
+from lmstudio_app.gui.pages.runs import COLUMNS, RunsPage
 from lmstudio_app.gui.state import AppState
 
 
@@ -153,4 +153,19 @@ def test_reveal_opens_the_folder_and_shows_and_copies_its_path(qtbot, tmp_path, 
     assert QApplication.clipboard().text() == str(engine_runs.gpt)
     assert str(engine_runs.gpt) in page.message_label.text()
     assert page.message_label.text().startswith("Opened in the file manager")
+    page.shutdown()
+
+
+def test_the_training_runs_row_follows_the_loops_step(qtbot, tmp_path, engine_runs):
+    page, state = make_page(qtbot, tmp_path, engine_runs.runs_root.parent)
+    state.training_run = engine_runs.gpt
+    state.sig_run_started.emit(engine_runs.gpt)
+    state.sig_run_progress.emit(engine_runs.gpt, 120, 150)
+    assert page.row_text(engine_runs.gpt)[3] == "120 / 150"  # not the folder's last record
+    page.refresh()  # a poll that rereads the folders keeps the live step
+    row = page.row_text(engine_runs.gpt)
+    assert (row[COLUMNS.index("Steps")], row[COLUMNS.index("State")]) == ("120 / 150", "training")
+    state.training_run = None
+    state.sig_run_finished.emit(engine_runs.gpt, "completed")
+    assert page.row_text(engine_runs.gpt)[3] == "30 / 30"
     page.shutdown()

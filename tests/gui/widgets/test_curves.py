@@ -9,7 +9,8 @@ import numpy as np
 import pyqtgraph as pg
 import pytest
 
-from lmstudio_app.gui.widgets.curves import CurvesWidget, arrays_from_events, ema
+from lmstudio_app.gui.widgets.curve_data import ema
+from lmstudio_app.gui.widgets.curves import CurvesWidget, arrays_from_events
 from lmstudio_app.gui.widgets.series import GrowingSeries
 
 

@@ -22,16 +22,13 @@ from ....core.data.corpus import (
     file_format,
     read_documents,
 )
+from ....core.data.text import binary_kind
 from ....core.errors import UserError
 from ....core.util.units import human_bytes
 from ...jobs import JobCancelled
 
 PREVIEW_BYTES = 20 * 1024
 SNIFF_BYTES = 8192
-# The start of common files that are not text, and what they are.
-_MAGIC = ((b"\x89PNG\r\n\x1a\n", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
-          (b"GIF8", "a GIF image"), (b"%PDF-", "a PDF document"),
-          (b"PK\x03\x04", "a ZIP archive (or an Office document)"), (b"\x7fELF", "a program"))
 
 
 @dataclass
@@ -48,16 +45,14 @@ class SourceCounts:
 
 def not_text(path: Path) -> str | None:
     """Why the file `path` cannot be a corpus source: a type the corpus reader does not take,
-    or bytes that are not text (what a PNG, a PDF or a program starts with, or NUL bytes in
-    its first SNIFF_BYTES); None for a text file. Reads at most SNIFF_BYTES (decompressed for
-    .gz). OSError when the file cannot be read."""
+    or bytes that are not text in its first SNIFF_BYTES (core.data.text.binary_kind: a PNG,
+    a PDF, a program, NUL bytes outside UTF-16); None for a text file. The head is read
+    decompressed for .gz. OSError when the file cannot be read."""
     kinds = " ".join(SUPPORTED_SUFFIXES)
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     with opener(path, "rb") as fh:
         head = fh.read(SNIFF_BYTES)
-    what = next((kind for magic, kind in _MAGIC if head.startswith(magic)), None)
-    if what is None and b"\x00" in head:
-        what = "binary data (it holds NUL bytes: not UTF-8 or Latin-1 text)"
+    what = binary_kind(head)
     if what is not None:
         return (f"{path.name} is {what}, not text: a corpus is made of text files ({kinds}, "
                 "optionally .gz).")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,19 +28,26 @@ def load_model(path: Path, checkpoint: str | int) -> ModelInfo:
 
 
 def stream_reply(loaded: Any, prompt: str, settings: dict[str, Any],
-                 report: Callable[[Any], None], cancel: threading.Event) -> str:
-    """Generate in the worker thread, reporting each piece as it comes."""
+                 report: Callable[[Any], None], cancel: threading.Event) -> list[Any]:
+    """Generate in the worker thread, reporting each token (a core TokenChoice: its text, its
+    probability under the sampler's distribution, the top 5 and the entropy) as it comes.
+    Returns them all; their texts joined are the reply."""
     import torch
 
-    from ....core.models.generate import generate
+    from ....core.models.generate import generate_choices
 
-    parts = []
+    choices = []
     with torch.inference_mode():
-        for piece in generate(loaded.model, loaded.tokenizer, prompt, cancel=cancel,
-                              **settings):
-            parts.append(piece)
-            report(piece)
-    return "".join(parts)
+        for choice in generate_choices(loaded.model, loaded.tokenizer, prompt, cancel=cancel,
+                                       **settings):
+            choices.append(choice)
+            report(choice)
+    return choices
+
+
+def reply_text(choices: list[Any]) -> str:
+    """The text a list of TokenChoices makes."""
+    return "".join(c.text for c in choices)
 
 
 def predict_mask(loaded: Any, text: str, top_k: int) -> list[tuple[str, float]]:
@@ -71,3 +78,65 @@ def predict_answer(loaded: Any, question: str, context: str) -> dict[str, Any]:
 
     with torch.inference_mode():
         return dict(answer(loaded, question, context or None))
+
+
+class ModelSlot:
+    """One run's model at one checkpoint, kept between the jobs of one instrument view.
+
+    Only the job the view runs at the time touches it (a view runs one job at a time), so a
+    model is never used by two threads at once; each view has its own slot, apart from the
+    Playground's own model.
+    """
+
+    def __init__(self) -> None:
+        self.key: tuple[str, str, float] | None = None
+        self.loaded: Any = None
+
+    def get(self, path: Path, checkpoint: str | int) -> Any:
+        """The run at `path` with `checkpoint`'s weights, loaded again when they changed."""
+        from ....core.inference.loading import weights_path
+
+        weights = weights_path(path, checkpoint)
+        key = (str(path), checkpoint, weights.stat().st_mtime)
+        if key != self.key:
+            self.loaded, self.key = None, None
+            self.loaded = load_model(path, checkpoint).loaded
+            self.key = key
+        return self.loaded
+
+
+@dataclass
+class TokenScores:
+    """What the hard-tokens view shows: a passage's token losses under one checkpoint, and the
+    hardest token types of the validation split."""
+
+    checkpoint: str | int
+    arch: str
+    passage: Any  # core.inference.token_losses.PassageLosses
+    hardest: list[Any] = field(default_factory=list)  # HardToken, hardest first
+
+
+def score_tokens(slot: ModelSlot, path: Path, checkpoint: str | int, text: str,
+                 windows: int = 64) -> TokenScores:
+    """Score `text` (empty: the start of the validation split) and the validation split."""
+    import torch
+
+    from ....core.inference.token_losses import hard_tokens, passage_losses, validation_passage
+
+    loaded = slot.get(path, checkpoint)
+    with torch.inference_mode():
+        text = text if text.strip() else validation_passage(loaded)
+        passage = passage_losses(loaded, text)
+        hardest = hard_tokens(loaded, windows=windows)
+    return TokenScores(checkpoint, loaded.config.model.arch, passage, hardest)
+
+
+def attention_for(slot: ModelSlot, path: Path, checkpoint: str, text: str) -> Any:
+    """The attention maps (core AttentionMaps) of the run's model for `text`."""
+    import torch
+
+    from ....core.inference.attention import attention_maps
+
+    loaded = slot.get(path, checkpoint)
+    with torch.inference_mode():
+        return attention_maps(loaded, text)

@@ -2,16 +2,17 @@
 
 The prompt is the conversation so far as plain text plus the new message, the model's
 continuation is the reply, and the exact text sent is shown beside it with the sampling
-settings. The page runs the generation (one job holds the model at a time) and hands each piece
-here as it comes.
+settings. The page runs the generation (one job holds the model at a time) and hands each
+generated token here as it comes (a core TokenChoice): its piece is shaded by the probability
+the sampler gave it, and hovering or clicking it shows the likeliest alternatives and the
+entropy.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Signal
-from PySide6.QtGui import QFont, QTextCharFormat, QTextCursor
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
@@ -21,13 +22,13 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
-    QTextEdit,
     QVBoxLayout,
     QWidget,
 )
 
 from ...state import AppState
 from .enter_sends import EnterSends
+from .shaded_text import ProbabilityLegend, ShadedText
 
 MAX_PROMPT_CHARS = 4000  # the conversation sent is cut to its end; the model sees its window
 
@@ -42,8 +43,8 @@ class ChatPanel(QWidget):
         self.state = state
         self.conversation = ""  # the plain text so far: every message and every reply
         self.reply_parts: list[str] = []
-        self.transcript = QTextEdit()
-        self.transcript.setReadOnly(True)
+        self.transcript = ShadedText()
+        self.transcript.sig_token_chosen.connect(self._show_chosen)
         self.transcript.setPlaceholderText("The conversation appears here.")
         self.message_edit = QPlainTextEdit()
         self.message_edit.setPlaceholderText("Write the beginning of a text, e.g. "
@@ -99,6 +100,10 @@ class ChatPanel(QWidget):
         sv = QVBoxLayout(sent_box)
         sv.addWidget(self.sent_view)
 
+        # One line under the transcript: the piece clicked, its probability and alternatives.
+        self.chosen_label = QLabel()
+        self.chosen_label.setWordWrap(True)
+        self.chosen_label.setTextFormat(Qt.TextFormat.RichText)
         side = QVBoxLayout()
         side.addWidget(sampling)
         side.addWidget(sent_box, 1)
@@ -108,6 +113,9 @@ class ChatPanel(QWidget):
         main = QVBoxLayout()
         main.addWidget(note)
         main.addWidget(self.transcript, 1)
+        self.legend = ProbabilityLegend("probability")
+        main.addWidget(self.legend)
+        main.addWidget(self.chosen_label)
         main.addLayout(entry)
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
@@ -152,9 +160,13 @@ class ChatPanel(QWidget):
         self.set_generating(True)
         return prompt
 
-    def add_piece(self, piece: str) -> None:
-        self.reply_parts.append(piece)
-        self.append(piece, user=False)
+    def add_piece(self, choice: Any) -> None:
+        """One generated token (a core TokenChoice), shaded by its probability."""
+        self.reply_parts.append(choice.text)
+        self.transcript.add_choice(choice)
+
+    def _show_chosen(self, index: int) -> None:
+        self.chosen_label.setText(self.transcript.tokens[index].summary)
 
     def end_reply(self, stopped: bool) -> None:
         """What was shown is what the conversation holds, stopped or not."""
@@ -172,13 +184,7 @@ class ChatPanel(QWidget):
         self.clear_button.setEnabled(not on)
 
     def append(self, text: str, user: bool) -> None:
-        cursor = self.transcript.textCursor()
-        cursor.movePosition(QTextCursor.MoveOperation.End)
-        fmt = QTextCharFormat()
-        fmt.setFontWeight(QFont.Weight.Bold if user else QFont.Weight.Normal)
-        cursor.insertText(text, fmt)
-        self.transcript.setTextCursor(cursor)
-        self.transcript.ensureCursorVisible()
+        self.transcript.add_plain(text, bold=user)
 
     def clear(self) -> None:
         """Forget the conversation (the page asks only while no reply is written)."""

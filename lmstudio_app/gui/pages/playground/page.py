@@ -40,6 +40,7 @@ from .background import (
     stream_reply,
 )
 from .chat_panel import ChatPanel
+from .instrument_tabs import InstrumentTabs
 from .mask_panel import MaskPanel
 from .task_panels import ClassifyPanel, FewShotPanel, QAPanel
 
@@ -156,7 +157,9 @@ class PlaygroundPage(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.model_label)
         layout.addWidget(self.error_label)
-        layout.addWidget(self.stack, 1)
+        # Try it (the stack above) | Compare | Hard tokens | Attention
+        self.instruments = InstrumentTabs(self.stack, self.sampling_settings)
+        layout.addWidget(self.instruments, 1)
 
     # -- choosing a run
 
@@ -164,6 +167,7 @@ class PlaygroundPage(QWidget):
         """Fill the run list again from disk, keeping the current choice."""
         keep = self.selected_run()
         found = runs.list_runs(self.state.runs_root)
+        self.instruments.set_runs(found)
         self.run_combo.blockSignals(True)
         self.run_combo.clear()
         for s in found:
@@ -242,6 +246,8 @@ class PlaygroundPage(QWidget):
         self._show_panel(self.selected_objective())
         if path != self._snapshots_of:
             self._fill_checkpoints(path)
+        self.instruments.set_run(path, self.selected_objective(),
+                                 self.checkpoint_combo.currentData())
         if path is None:
             self.model_label.setText("No run selected.")
             return
@@ -490,6 +496,7 @@ class PlaygroundPage(QWidget):
 
     def shutdown(self) -> None:
         self._load_wanted = None
+        self.instruments.shutdown()
         jobs = [j for j in (self._gen_job, self._mask_job, self._task_job, self._load_job)
                 if j is not None]
         for job in jobs:

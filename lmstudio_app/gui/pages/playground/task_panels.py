@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from .enter_sends import EnterSends
+from .shaded_text import ProbabilityLegend, ShadedText
 
 DEFAULT_CLASSIFY_TEXT = "What a lovely day: I enjoyed every minute of it."
 DEFAULT_CONTEXT = "The Bennets live at Longbourn, near the village of Meryton in Hertfordshire."
@@ -255,8 +256,9 @@ class FewShotPanel(QWidget):
         self.build_button = QPushButton("Build prompt")
         self.build_button.clicked.connect(self.build_prompt)
         self.prompt_edit = QPlainTextEdit()
-        self.prompt_edit.setPlaceholderText("Build the prompt, edit it if you like, then "
-                                            "Generate.")
+        self.prompt_edit.setPlaceholderText("The prompt (editable): build it, edit it if you "
+                                            "like, then Generate.")
+        self.prompt_edit.setToolTip("The prompt sent to the model; edit it as you like")
         self.max_tokens = QSpinBox()
         self.max_tokens.setRange(1, 256)
         self.max_tokens.setValue(8)
@@ -265,9 +267,13 @@ class FewShotPanel(QWidget):
         self.answer_label = QLabel("The model's answer (its first line) appears here.")
         self.answer_label.setTextFormat(Qt.TextFormat.PlainText)
         self.answer_label.setWordWrap(True)
-        self.raw_view = QLabel()
-        self.raw_view.setTextFormat(Qt.TextFormat.PlainText)
-        self.raw_view.setWordWrap(True)
+        # The whole continuation, each piece shaded by its probability (hover: alternatives).
+        self.raw_view = ShadedText()
+        self.raw_view.setMinimumHeight(28)
+        self.raw_view.setMaximumHeight(90)
+        self.raw_view.setPlaceholderText("The whole continuation appears here, each piece "
+                                         "shaded by its probability.")
+        self.legend = ProbabilityLegend("probability")
         note = QLabel("Few-shot prompting: a pretrained model continues a pattern. Give a few "
                       "inputs with their answers, then a new input; it writes the answer.")
         note.setWordWrap(True)
@@ -283,14 +289,13 @@ class FewShotPanel(QWidget):
         gen = QHBoxLayout()
         gen.addWidget(QLabel("Max tokens"))
         gen.addWidget(self.max_tokens)
-        gen.addStretch(1)
+        gen.addWidget(self.legend, 1)
         gen.addWidget(self.button)
         v = QVBoxLayout(self)
         v.addWidget(note)
         v.addWidget(self.examples)
         v.addLayout(prefixes)
         v.addLayout(query)
-        v.addWidget(QLabel("Prompt (editable)"))
         v.addWidget(self.prompt_edit, 1)
         v.addLayout(gen)
         v.addWidget(self.answer_label)
@@ -318,7 +323,10 @@ class FewShotPanel(QWidget):
             self.build_prompt()
         self.sig_requested.emit(self.prompt_edit.toPlainText(), self.max_tokens.value())
 
-    def show_completion(self, text: str) -> None:
-        answer = first_line(text)
+    def show_completion(self, choices: list[Any]) -> None:
+        """The generated tokens (core TokenChoices): the answer line, and every piece shaded."""
+        answer = first_line("".join(c.text for c in choices))
         self.answer_label.setText(f"Answer: {answer or '(only blank lines: no answer)'}")
-        self.raw_view.setText(f"Whole continuation: {text!r}")
+        self.raw_view.clear()
+        for c in choices:
+            self.raw_view.add_choice(c)

@@ -1,10 +1,12 @@
 """The Train page while "Does pretraining help?" runs: its progress, its curves, its verdict.
 
 A comparison starts on a clean page (no curves, scores or overlays of the run shown before).
-The pretrained side trains first, drawn live; when the scratch side starts, the pretrained
-side's curves stay as a dashed overlay and the scratch side is drawn live over them, and the
+It runs one pair of fine-tunes per seed (three on a small set: the engine's rule); each seed's
+pair starts on clean curves. The pretrained side trains first, drawn live; when the scratch
+side starts, the pretrained side's curves stay as a dashed overlay and the scratch side is drawn
+live over them, and the
 validation scores of both share the metrics plot (the scratch side dashed). The verdict is said
-once, above the table of both sides' test figures.
+once, above the table of both sides' test figures (mean ± sd over the seeds) and baselines.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Slot
 
 from ....core.errors import UserError
-from ....core.training.compare import SIDES, CompareProgress, InitResult, verdict
+from ....core.training.compare import SIDES, CompareProgress, InitResult, verdict_of
 from ....core.training.sinks import EvalMetrics
 
 if TYPE_CHECKING:
@@ -33,7 +35,7 @@ class CompareView(QObject):
         super().__init__(page)
         self.page = page
         self.running: Comparison | None = None
-        self.results: tuple[InitResult, InitResult] | None = None
+        self.results: list[tuple[InitResult, InitResult]] | None = None  # one pair per seed
         self._first: dict[str, list] = {"rows": [], "evals": []}  # the first side's curves
 
     def start(self) -> bool:
@@ -46,7 +48,8 @@ class CompareView(QObject):
         from .comparison import Comparison  # loads the fine-tuning set-up (PyTorch)
 
         try:
-            comparison = Comparison(page.config, page.state.runs_root, self)
+            comparison = Comparison(page.config, page.state.runs_root, self,
+                                    seeds=page.ft_form.compare_seeds())
         except UserError as exc:
             page.error_label.setText(str(exc))
             return False
@@ -66,7 +69,7 @@ class CompareView(QObject):
         page.metrics_box.clear()
         page.metrics_box.begin_comparison()
         page.error_label.setText("")
-        page.progress_panel.set_steps(0, page.config.train.max_steps)
+        page.progress_panel.set_steps(0, page.config.train.max_steps or 0)
         page.progress_label.setText("Comparison: starting the pretrained side (1 of 2)…")
         page.progress_panel.set_run(f"Comparing: {dirs[0].name} and {dirs[1].name}",
                                     f"{dirs[0]}\n{dirs[1]}")
@@ -86,7 +89,14 @@ class CompareView(QObject):
 
     @Slot(object)
     def _on_side_started(self, _info: dict) -> None:
-        """The second side starts: the first side's curves stay, dashed, as an overlay."""
+        """The second side starts: the first side's curves stay, dashed, as an overlay. A later
+        seed's first side starts on clean curves."""
+        if self._side() == SIDES[0] and self._first["rows"]:
+            self._first = {"rows": [], "evals": []}
+            self.page.curves.clear()
+            self.page.curves.clear_overlays()
+            self.page.metrics_plot.clear()
+            return
         if self._side() != SIDES[1] or not self._first["rows"]:
             return
         rows = np.concatenate(self._first["rows"])
@@ -121,7 +131,8 @@ class CompareView(QObject):
         page = self.page
         page.progress_panel.set_steps(p.step, p.max_steps)
         if not self.running.stop_requested:
-            page.progress_label.setText(f"Comparison {p.side} of 2: {p.init} · step "
+            seed = f"seed {p.seed_index} of {p.seeds}, " if p.seeds > 1 else ""
+            page.progress_label.setText(f"Comparison {seed}{p.side} of 2: {p.init} · step "
                                         f"{p.step:,} / {p.max_steps:,}")
             page.sig_run_state.emit(f"Comparing ({p.init}): step {p.step:,} / {p.max_steps:,}")
         page.sig_compare_progress.emit(p)
@@ -136,10 +147,10 @@ class CompareView(QObject):
         page.state.sig_status.emit(f"Comparison failed: {message}")
 
     @Slot(object)
-    def _on_results(self, results: tuple[InitResult, InitResult]) -> None:
+    def _on_results(self, results: list[tuple[InitResult, InitResult]]) -> None:
         page = self.page
         self.results = results
-        said = verdict(*results)
+        said = verdict_of(results)
         log.info("comparison: %s", said.text)
         page.metrics_box.show_comparison(results, said)
         stopped = self.running is not None and self.running.stop_requested

@@ -176,18 +176,34 @@ class FinetuneForm(QWidget):
         row(form, "body_lr_scale", "Body learning-rate scale", self.body_lr_scale)
         form.addRow(self.class_weights)
 
+        # 0 is "derived from the data" (training/budget.py), shown as the spin box's special text.
         self.steps = QSpinBox()
-        self.steps.setRange(1, 10_000_000)
-        self.steps.setValue(300)
+        self.steps.setRange(0, 10_000_000)
+        self.steps.setSpecialValueText("auto: 3 epochs")
+        self.steps.setToolTip("Optimizer steps (max_steps); auto: 3 passes over the training "
+                              "rows, at least 300 steps")
         self.eval_every = QSpinBox()
-        self.eval_every.setRange(1, 10_000_000)
-        self.eval_every.setValue(50)
+        self.eval_every.setRange(0, 10_000_000)
+        self.eval_every.setSpecialValueText("auto: half an epoch")
+        self.eval_every.setToolTip("Steps between evaluations; the best one is kept")
+        self.patience = QSpinBox()
+        self.patience.setRange(0, 1000)
+        self.patience.setSpecialValueText("off")
+        self.patience.setToolTip("Stop after this many evaluations without a better validation "
+                                 "score (early_stopping_patience)")
         self.learning_rate = QLineEdit("5e-4")
         self.batch_size = QSpinBox()
         self.batch_size.setRange(1, 4096)
         self.batch_size.setValue(16)
         row(form, "max_steps", "Steps", self.steps)
         row(form, "eval_interval", "Evaluate every", self.eval_every)
+        row(form, "early_stopping_patience", "Early stopping patience", self.patience)
+        self.seeds = QSpinBox()  # "Does pretraining help?" only: not a field of the run
+        self.seeds.setRange(0, 20)
+        self.seeds.setSpecialValueText("auto: 3 under 10,000 rows")
+        self.seeds.setToolTip("Does pretraining help? repeats both fine-tunes with this many "
+                              "seeds and reports the gain with its spread")
+        form.addRow("Comparison seeds", self.seeds)
         row(form, "learning_rate", "Learning rate", self.learning_rate)
         row(form, "batch_size", "Batch size", self.batch_size)
         self.marks = FieldMarks(controls)
@@ -203,8 +219,8 @@ class FinetuneForm(QWidget):
             w.currentIndexChanged.connect(lambda _i: self.sig_changed.emit())
         for w in (self.file_edit, *self.column_edits.values(), self.learning_rate):
             w.textChanged.connect(lambda _t: self.sig_changed.emit())
-        for w in (self.freeze_layers, self.steps, self.eval_every, self.batch_size,
-                  self.body_lr_scale):
+        for w in (self.freeze_layers, self.steps, self.eval_every, self.patience,
+                  self.batch_size, self.body_lr_scale):
             w.valueChanged.connect(lambda _v: self.sig_changed.emit())
         for w in (self.freeze_embeddings, self.class_weights):
             w.toggled.connect(lambda _b: self.sig_changed.emit())
@@ -318,8 +334,10 @@ class FinetuneForm(QWidget):
             "freeze_layers": self.freeze_layers.value(),
             "body_lr_scale": self.body_lr_scale.value(),
             "class_weights": self.class_weights.isChecked(),
-            "steps": self.steps.value(),
-            "eval_every": self.eval_every.value(),
+            "max_steps": self.steps.value(),
+            "eval_interval": self.eval_every.value(),
+            "early_stopping_patience": self.patience.value(),
+            "compare_seeds": self.seeds.value(),
             "learning_rate": self.learning_rate.text(),
             "batch_size": self.batch_size.value(),
         }
@@ -357,8 +375,11 @@ class FinetuneForm(QWidget):
                          ("class_weights", self.class_weights)):
             if get(key, bool) is not None:
                 box.setChecked(saved[key])
-        for key, spin in (("freeze_layers", self.freeze_layers), ("steps", self.steps),
-                          ("eval_every", self.eval_every), ("batch_size", self.batch_size)):
+        for key, spin in (("freeze_layers", self.freeze_layers), ("max_steps", self.steps),
+                          ("eval_interval", self.eval_every),
+                          ("early_stopping_patience", self.patience),
+                          ("compare_seeds", self.seeds),
+                          ("batch_size", self.batch_size)):
             value = get(key, int)
             if value is not None and not isinstance(value, bool):
                 spin.setValue(value)
@@ -406,12 +427,20 @@ class FinetuneForm(QWidget):
             body_lr_scale=self.body_lr_scale.value(),
             class_weights=self.class_weights.isChecked() and classes,
             pooling=str(self.pooling_box.currentData()) if classes else "auto")
+        steps, every = self.steps.value(), self.eval_every.value()
         overrides: dict[str, Any] = {
-            "max_steps": self.steps.value(), "learning_rate": lr,
-            "eval_interval": min(self.eval_every.value(), self.steps.value()),
-            "log_interval": max(1, min(10, self.steps.value() // 10)),
-            "batch_size": self.batch_size.value(), "device": device}
+            "learning_rate": lr, "batch_size": self.batch_size.value(), "device": device,
+            "log_interval": max(1, min(10, steps // 10)) if steps else 10,
+            "early_stopping_patience": self.patience.value() or None}
+        if steps:  # else derived from the data: FINETUNE_TRAIN's epochs
+            overrides["max_steps"] = steps
+        if every:
+            overrides["eval_interval"] = min(every, steps) if steps else every
         return make_finetune_config(ft, overrides=overrides, name=name)
+
+    def compare_seeds(self) -> int | None:
+        """Seeds for "Does pretraining help?"; None: the engine's rule for the set's size."""
+        return self.seeds.value() or None
 
     def set_editable(self, on: bool) -> None:
         for w in self.findChildren(QWidget):

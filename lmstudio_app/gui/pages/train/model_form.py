@@ -57,6 +57,8 @@ FIELD_KEYS = tuple(f.key for f in FIELDS)
 
 
 def _format_value(value: Any) -> str:
+    if value is None:  # derived (a fine-tune's budget in epochs): nothing the user chose
+        return ""
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 

@@ -54,7 +54,7 @@ class TrainPage(QWidget):
     sig_history_loaded = Signal(object)  # Path of a run whose curves were loaded from disk
     sig_device = Signal(str)  # the device the current run trains on, described
     sig_results_shown = Signal(object)  # a fine-tuned run's test report (results.json)
-    sig_comparison_shown = Signal(object)  # (pretrained, scratch) InitResults
+    sig_comparison_shown = Signal(object)  # [(pretrained, scratch) InitResults], one per seed
     sig_compare_progress = Signal(object)  # CompareProgress, a few times a second
     sig_compare_done = Signal()  # the comparison's job ended (completed, stopped or failed)
 
@@ -168,6 +168,7 @@ class TrainPage(QWidget):
         s.sig_checkpoint.connect(self._on_checkpoint)
         s.sig_paused.connect(self._on_paused)
         s.sig_failed.connect(self._on_failed)
+        s.sig_message.connect(self._on_message)
         s.sig_phase.connect(self.progress_panel.phase)
         s.sig_done.connect(self._on_done)
 
@@ -287,7 +288,8 @@ class TrainPage(QWidget):
         return True
 
     def _begin(self, cfg: RunConfig, run_dir: Path, resume: bool) -> None:
-        self.progress_panel.begin(run_dir, cfg.train.max_steps)
+        # A derived budget (epochs) is known once the run starts: its "started" event says it.
+        self.progress_panel.begin(run_dir, cfg.train.max_steps or 0)
         self.error_label.setText("")
         self.session.start(cfg, run_dir, resume=resume)
         self._tick.start()
@@ -340,7 +342,7 @@ class TrainPage(QWidget):
     def _on_session_state(self, state: str) -> None:
         self.update_buttons()
         step = self.session.step
-        max_steps = self.session.config.train.max_steps if self.session.config else 0
+        max_steps = self.progress_panel.max_steps
         text = {
             "starting": "Training: starting",
             "running": f"Training: step {step} / {max_steps}",
@@ -402,6 +404,13 @@ class TrainPage(QWidget):
         self.progress_label.setText(f"Paused at step {step:,} (saved). Resume to continue.")
 
     @Slot(str)
+    def _on_message(self, text: str) -> None:
+        """What the loop says on the way (out of memory handled, a resume): the status bar.
+        An unexpected error's traceback goes to the run's log only."""
+        if not text.startswith("Traceback"):
+            self.state.sig_status.emit(text[:1].upper() + text[1:])
+
+    @Slot(str)
     def _on_failed(self, message: str) -> None:
         self.error_label.setText(f"Training failed: {message}")
         self.state.sig_status.emit(f"Training failed: {message}")
@@ -438,8 +447,8 @@ class TrainPage(QWidget):
         return self.compare_view.running
 
     @property
-    def comparison(self) -> tuple[InitResult, InitResult] | None:
-        """The last comparison's two sides, once it has ended."""
+    def comparison(self) -> list[tuple[InitResult, InitResult]] | None:
+        """The last comparison's two sides of each seed, once it has ended."""
         return self.compare_view.results
 
     # -- runs from disk ------------------------------------------------------------------------
@@ -509,8 +518,9 @@ class TrainPage(QWidget):
             self.samples_box.add(step, val_loss, sample)
         steps = arrays["step"]
         last = int(steps[-1]) if len(steps) else 0
-        self.progress_panel.set_steps(last, cfg.train.max_steps)
-        self.progress_label.setText(f"step {last:,} / {cfg.train.max_steps:,} (from disk)")
+        max_steps = runs.summarize(run_dir).max_steps
+        self.progress_panel.set_steps(last, max_steps)
+        self.progress_label.setText(f"step {last:,} / {max_steps:,} (from disk)")
         self.progress_panel.set_run(f"Run: {run_dir.name}", str(run_dir))
         self.form.fill_from_config(cfg)
         self.metrics_box.clear()

@@ -8,6 +8,7 @@ width (ElidedLabel): a long run name never widens the window."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QProgressBar, QVBoxLayout, QWidget
 
 from ....core.training.sinks import EvalMetrics
-from ....core.util.units import format_duration, human_count
+from ....core.util.units import format_duration, human_bytes, human_count
+from ...training import row_values
 from ...widgets.elided_label import ElidedLabel
 
 
@@ -104,6 +106,19 @@ class ProgressPanel(QWidget):
         self.progress_label.setText(text + (f" · {self.doing}…" if self.doing else ""))
 
 
+def device_text(row: np.ndarray) -> str:
+    """" · MFU 41% · GPU 12.3 GiB (peak 13.0 GiB of 14.0 GiB reserved)" where the row has
+    them (a CUDA run), else ""."""
+    values = row_values(row)
+    mfu, allocated, reserved, peak = (values.get(k, math.nan) for k in (
+        "mfu", "memory_allocated", "memory_reserved", "max_memory_allocated"))
+    text = f" · MFU {mfu:.0%}" if math.isfinite(mfu) else ""
+    if math.isfinite(allocated):
+        text += (f" · GPU {human_bytes(allocated)} (peak {human_bytes(peak)} of "
+                 f"{human_bytes(reserved)} reserved)")
+    return text
+
+
 def steps_text(step: int, max_steps: int, row: np.ndarray | None, start_step: int,
                last_eval: EvalMetrics | None) -> str:
     """The line of figures at `step`: the last logged row's loss and throughput (a row of
@@ -114,8 +129,8 @@ def steps_text(step: int, max_steps: int, row: np.ndarray | None, start_step: in
         done = logged - start_step
         eta = (max_steps - step) * elapsed / done if done > 0 else None
         at = "" if logged == step else f" @ {logged:,}"
-        text += (f" · loss {float(row[1]):.4f}{at} · {tps:,.0f} tokens/s · "
-                 f"ETA {format_duration(eta)}")
+        text += (f" · loss {float(row[1]):.4f}{at} · {tps:,.0f} tokens/s"
+                 f"{device_text(row)} · ETA {format_duration(eta)}")
     if last_eval is not None:
         bpb = f" ({last_eval.val_bpb:.3f} bits/byte)" if last_eval.val_bpb is not None else ""
         text += f" · val loss {last_eval.val_loss:.4f}{bpb} @ {last_eval.step:,}"

@@ -22,7 +22,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ....core.training.compare import SIDES, InitResult, Verdict, headline
+from ....core.training.compare import (
+    SIDES,
+    InitResult,
+    Verdict,
+    baselines_of,
+    headline,
+    summarize_pairs,
+)
 from ...widgets.confusion import ConfusionView, has_confusion
 from .metrics_plot import MetricsPlot
 
@@ -78,9 +85,14 @@ class ResultsPanel(QWidget):
         """A fine-tuned run's test report (results.json): its figures, and its confusion matrix."""
         parts = [f"{k} {v:.3f}" for k, v in headline(report).items()]
         n = report.get("n")
-        self.results_label.setText(
-            f"Test split{f' ({n} examples)' if n else ''}: " + " · ".join(parts)
-            if parts else "No test results were saved.")
+        text = (f"Test split{f' ({n} examples)' if n else ''}: " + " · ".join(parts)
+                if parts else "No test results were saved.")
+        from ....core.objectives.baselines import baseline_lines  # imports PyTorch: not at start-up
+
+        lines = baseline_lines(report.get("baselines") or {})
+        if parts and lines:  # what the score means: the same split's baselines
+            text += "\nBaselines on the same split: " + " · ".join(lines)
+        self.results_label.setText(text)
         if has_confusion(report):
             self.confusion.set_report(report)
             self.confusion.show()
@@ -99,23 +111,54 @@ class ResultsPanel(QWidget):
         self.compare_caption.setText("Does pretraining help? The comparison failed; see the "
                                      "message on the left.")
 
-    def show_comparison(self, results: tuple[InitResult, InitResult], said: Verdict) -> None:
-        """Both sides' test figures, steps and endings in the table; the verdict above it."""
-        pre, scr = (headline(r.report) for r in results)
-        keys = [k for k in pre if k in scr] or list(pre) or list(scr)
-        rows = [*keys, "steps", "ended"]
+    def show_comparison(self, pairs: list[tuple[InitResult, InitResult]],
+                        said: Verdict) -> None:
+        """Both sides' test figures (mean ± sd over the seeds that finished), steps and endings
+        in the table, the baselines of the same split below them; the verdict above it."""
+        summary = summarize_pairs(pairs)
+        n = len(pairs)
+        if summary:
+            keys = list(summary)
+            cells = [[_figure(summary[k], side, said.seeds) for k in keys] for side in SIDES]
+        else:  # no seed finished both sides: each side's own figures where it has them
+            found = [headline(r.report) for r in pairs[0]]
+            keys = list(dict.fromkeys(k for h in found for k in h))
+            cells = [[f"{h[k]:.3f}" if k in h else "–" for k in keys] for h in found]
+        from ....core.objectives.baselines import TITLES  # imports PyTorch: not at start-up
+
+        baselines = baselines_of(pairs)
+        base_keys = [k for k in TITLES if isinstance(baselines.get(k), dict)]
+        rows = [*keys, "steps", "ended", *(f"baseline: {TITLES[k]}" for k in base_keys)]
         table = self.compare_table
+        table.clearSpans()
         table.setRowCount(len(rows))
         table.setVerticalHeaderLabels(rows)
-        # A side stopped before it began has no folder (the page's job removes an empty one).
-        for col, (r, h) in enumerate(zip(results, (pre, scr), strict=True)):
-            values = [f"{h[k]:.3f}" if k in h else "–" for k in keys]
-            values += [str(r.step), (r.error or r.reason) if r.run_dir.is_dir()
-                       else "did not run"]
+        for col, values in enumerate(cells):
+            sides = [pair[col] for pair in pairs]
+            # A side stopped before it began has no folder (the page's job removes an empty one).
+            ended = sorted({(r.error or r.reason) if r.run_dir.is_dir() else "did not run"
+                            for r in sides})
+            values = [*values, ", ".join(str(r.step) for r in sides), "; ".join(ended)]
             for row, text in enumerate(values):
                 table.setItem(row, col, QTableWidgetItem(text))
+        metric = said.metric or "accuracy"
+        for i, key in enumerate(base_keys):  # one split for both sides: one cell across both
+            row = len(keys) + 2 + i
+            value = baselines[key].get(metric)
+            table.setItem(row, 0, QTableWidgetItem(
+                f"{metric} {value:.3f}" if isinstance(value, float) else "–"))
+            table.setSpan(row, 0, 1, len(SIDES))
+        if n > 1:
+            table.setToolTip(f"Mean ± standard deviation over {said.seeds} seeds")
         # Tall enough for every row: the plots above can give way.
         table.setFixedHeight(table.horizontalHeader().height() + 2 * table.frameWidth()
                              + sum(table.rowHeight(r) for r in range(table.rowCount())))
         self.results_label.setText(" ")  # the verdict is said once, above its table
-        self.compare_caption.setText(f"Does pretraining help? {said.text}")
+        note = baselines.get("note")
+        self.compare_caption.setText(f"Does pretraining help? {said.text}"
+                                     + (f"\n{note}" if isinstance(note, str) else ""))
+
+
+def _figure(m: dict[str, float], side: str, seeds: int) -> str:
+    """A side's figure: the score, or its mean ± sd over the seeds."""
+    return f"{m[side]:.3f}" if seeds <= 1 else f"{m[side]:.3f} ± {m[side + '_sd']:.3f}"

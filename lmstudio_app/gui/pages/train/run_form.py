@@ -56,7 +56,7 @@ def late_first_checkpoint(cfg: RunConfig) -> UserError | None:
     max_steps, the run has nothing to try in the Playground (and no curve of validation loss)
     until it ends. The fields to change, and a value that gives about five checkpoints."""
     t = cfg.train
-    if t.eval_interval <= t.max_steps:
+    if t.eval_interval is None or t.max_steps is None or t.eval_interval <= t.max_steps:
         return None
     return UserError(
         f"eval_interval={t.eval_interval} is more than max_steps={t.max_steps}: the run is "

@@ -16,7 +16,7 @@ def test_chat_streams_a_reply_from_a_gpt_run(qtbot, tmp_path, engine_runs, playg
     pieces = []
     with qtbot.waitSignal(page.sig_reply_finished, timeout=20000) as done:
         page.send_button.click()
-        page._gen_job.sig_progress.connect(pieces.append)
+        page._gen_job.sig_progress.connect(lambda choice: pieces.append(choice.text))
         assert page.is_generating() and page.stop_button.isEnabled()
     assert done.args == ["done"]
     assert len(pieces) >= 5 and page.last_reply() == "".join(pieces)

@@ -93,10 +93,14 @@ def test_few_shot_panel_builds_an_editable_prompt_and_generates(qtbot, tmp_path,
     panel.max_tokens.setValue(6)
     with qtbot.waitSignal(page.sig_task_result, timeout=20000) as got:
         panel.button.click()
-    text = got.args[0]
-    assert isinstance(text, str)  # greedy, at most six pieces of the tiny model's prose
-    assert panel.answer_label.text().startswith("Answer: ") and repr(text) in \
-        panel.raw_view.text()
+    choices = got.args[0]
+    assert 0 < len(choices) <= 6  # greedy, at most six pieces of the tiny model's prose
+    text = "".join(c.text for c in choices)
+    assert panel.answer_label.text().startswith("Answer: ") and \
+        panel.raw_view.toPlainText() == text
+    # Each piece is shaded by its probability, with the alternatives as its details.
+    assert [t.data for t in panel.raw_view.tokens] == [c for c in choices if c.text]
+    assert f"{choices[0].probability:.1%}" in panel.raw_view.tokens[0].details
     assert first_line("  pos\nText: x") == "pos"
     qtbot.waitUntil(panel.button.isEnabled)
     page.shutdown()

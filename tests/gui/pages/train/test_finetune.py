@@ -11,6 +11,7 @@ import numpy as np
 from PySide6.QtCore import QSettings
 
 from lmstudio_app.core.data import labeled
+from lmstudio_app.core.training.compare import NOT_STARTED, verdict_of
 from lmstudio_app.core.training.compare import verdict as engine_verdict
 from lmstudio_app.gui.pages.train.page import KEY_FINETUNE, TrainPage
 from lmstudio_app.gui.state import AppState
@@ -57,6 +58,10 @@ def test_finetune_mode_trains_a_classifier_and_plots_its_metrics(qtbot, tmp_path
     assert len(page.metrics_plot.points["accuracy"][0]) == 2  # evaluations at steps 10 and 20
     assert set(page.metrics_plot.points) >= {"accuracy", "macro_f1"}
     assert "accuracy" in page.results_label.text()
+    # Beside the score, what it means: the baselines of the same split.
+    assert "Baselines on the same split: majority class: accuracy 0." in \
+        page.results_label.text()
+    assert "TF-IDF + logistic regression: accuracy" in page.results_label.text()
 
     # The confusion heatmap: counts as in results.json, darker for larger counts.
     view = page.confusion
@@ -76,19 +81,28 @@ def test_finetune_mode_trains_a_classifier_and_plots_its_metrics(qtbot, tmp_path
     page.shutdown()
 
 
-def test_does_pretraining_help_compares_two_runs_side_by_side(qtbot, tmp_path, train_page_on,
-                                                              labeled_slice, engine_runs):
+def _comparing_page(tmp_path, train_page_on, labeled_slice, engine_runs, steps: int,
+                    eval_every: int, seeds: int) -> tuple:
+    """A Train page in fine-tune mode over copies of the engine's runs, set to compare on 40
+    rows of the bundled sentiment set on the CPU (seeds 0: the engine's rule)."""
     root = tmp_path / "home" / "runs"
     shutil.copytree(engine_runs.runs_root, root)
-    page, _ = train_page_on(root)
+    page, state = train_page_on(root)
     page.set_mode("finetune")
     form = page.ft_form
     form.set_file(labeled_slice(labeled.sample_sentiment_path(), tmp_path / "s.csv", 40,
                                 header=True), task="classify")
-    form.steps.setValue(10)
-    form.eval_every.setValue(10)
+    form.steps.setValue(steps)
+    form.eval_every.setValue(eval_every)
     form.batch_size.setValue(8)
+    form.seeds.setValue(seeds)
     page.device_box.setCurrentIndex(max(page.device_box.findData("cpu"), 0))
+    return page, state
+
+
+def test_does_pretraining_help_compares_two_runs_side_by_side(qtbot, tmp_path, train_page_on,
+                                                              labeled_slice, engine_runs):
+    page, _ = _comparing_page(tmp_path, train_page_on, labeled_slice, engine_runs, 10, 10, 1)
     assert page.compare_button.isEnabled(), page.error_label.text()
     # Curves of an unrelated run on the page: the comparison starts without them.
     page.curves.append_steps(np.arange(1, 500.0), np.full(499, 9.0))
@@ -99,7 +113,7 @@ def test_does_pretraining_help_compares_two_runs_side_by_side(qtbot, tmp_path, t
     with qtbot.waitSignal(page.sig_comparison_shown, timeout=60000) as shown:
         page.compare_button.click()
         assert page.busy() and not page.start_button.isEnabled()
-    pre, scr = shown.args[0]
+    [(pre, scr)] = shown.args[0]
     assert (pre.init, scr.init) == ("pretrained", "scratch")
     assert pre.reason == scr.reason == "completed"
     # Each side's progress reached its last step, the pretrained side first.
@@ -205,19 +219,60 @@ def test_fine_tune_form_settings_come_back_on_the_next_start(qtbot, tmp_path, tr
     again.shutdown()
 
 
-def test_does_pretraining_help_shows_each_side_and_stops_at_a_step(qtbot, tmp_path, train_page_on,
-                                                                   labeled_slice, engine_runs):
+def test_fine_tune_form_defaults_to_a_budget_in_epochs(qtbot, tmp_path, train_page_on,
+                                                       engine_runs):
     root = tmp_path / "home" / "runs"
     shutil.copytree(engine_runs.runs_root, root)
-    page, state = train_page_on(root)
+    page, _ = train_page_on(root)
     page.set_mode("finetune")
     form = page.ft_form
-    form.set_file(labeled_slice(labeled.sample_sentiment_path(), tmp_path / "s.csv", 40,
-                                header=True), task="classify")
-    form.steps.setValue(5000)  # far more than the test waits for: it is stopped
-    form.eval_every.setValue(5000)
-    form.batch_size.setValue(8)
-    page.device_box.setCurrentIndex(max(page.device_box.findData("cpu"), 0))
+    assert form.steps.text() == "auto: 3 epochs" and form.patience.text() == "off"
+    assert form.eval_every.text() == "auto: half an epoch" and form.compare_seeds() is None
+    assert page.config is not None, page.error_label.text()
+    train = page.config.train
+    assert (train.max_steps, train.eval_interval, train.num_train_epochs) == (None, None, 3.0)
+    assert not train.early_stopping and train.warmup_ratio == 0.06
+    form.patience.setValue(4)
+    form.seeds.setValue(2)
+    form.steps.setValue(200)
+    assert page.config.train.early_stopping_patience == 4 and form.compare_seeds() == 2
+    assert page.config.train.max_steps == 200 and page.config.train.eval_interval is None
+    page.shutdown()
+
+
+def test_does_pretraining_help_over_seeds_shows_mean_sd_and_baselines(
+        qtbot, tmp_path, train_page_on, labeled_slice, engine_runs):
+    page, _ = _comparing_page(tmp_path, train_page_on, labeled_slice, engine_runs, 4, 2, 2)
+    labels = []
+    page.sig_compare_progress.connect(lambda _p: labels.append(page.progress_label.text()))
+    with qtbot.waitSignal(page.sig_comparison_shown, timeout=90000) as shown:
+        assert page.compare_init()
+    pairs = shown.args[0]
+    assert [pair[0].init for pair in pairs] == ["pretrained", "pretrained"]
+    assert all(r.reason == "completed" and r.step == 4 for pair in pairs for r in pair)
+    assert any("seed 2 of 2, 2 of 2: scratch" in text for text in labels)
+    table = page.compare_table
+    rows = [table.verticalHeaderItem(i).text() for i in range(table.rowCount())]
+    said = verdict_of(pairs)
+    acc = rows.index("accuracy")
+    assert table.item(acc, 0).text() == f"{said.pretrained:.3f} ± {said.pretrained_sd:.3f}"
+    assert table.item(acc, 1).text() == f"{said.scratch:.3f} ± {said.scratch_sd:.3f}"
+    assert table.item(rows.index("steps"), 1).text() == "4, 4"
+    base = rows.index("baseline: TF-IDF + logistic regression")
+    assert rows[base - 1] == "baseline: majority class" and table.columnSpan(base, 0) == 2
+    assert table.item(base, 0).text().startswith("accuracy 0.")
+    assert page.compare_caption.text() == f"Does pretraining help? {said.text}"
+    assert "over 2 seeds" in said.text
+    qtbot.waitUntil(lambda: page.start_button.isEnabled(), timeout=10000)
+    page.shutdown()
+
+
+def test_does_pretraining_help_shows_each_side_and_stops_at_a_step(qtbot, tmp_path, train_page_on,
+                                                                   labeled_slice, engine_runs):
+    # 5000 steps: far more than the test waits for, it is stopped; seeds: the engine's rule.
+    page, state = _comparing_page(tmp_path, train_page_on, labeled_slice, engine_runs, 5000,
+                                  5000, 0)
+    form = page.ft_form
     progress, status = [], []
     page.sig_compare_progress.connect(progress.append)
     state.sig_status.connect(status.append)
@@ -233,16 +288,19 @@ def test_does_pretraining_help_shows_each_side_and_stops_at_a_step(qtbot, tmp_pa
         page.stop_button.click()
         assert not page.stop_button.isEnabled()  # one stop is enough
         assert "Stopping" in page.progress_label.text()
-    pre, scr = page.comparison
+    # A set this small is compared over three seeds: the stop keeps the later ones from starting.
+    (pre, scr), *later = page.comparison
+    assert len(later) == 2 and {r.reason for pair in later for r in pair} == {NOT_STARTED}
     assert pre.reason == "stopped" and 2 <= pre.step < 5000
     assert scr.step == 0 and not scr.run_dir.exists()  # never started: no empty folder left
+    assert not any(r.run_dir.exists() for pair in later for r in pair)
     assert "stopped" in page.compare_caption.text() and "scratch did not start" in \
         page.compare_caption.text()
     assert "stopped" in status[-1] and page.progress_label.text() == "Comparison stopped."
     table = page.compare_table
     ended = [table.verticalHeaderItem(i).text() for i in range(table.rowCount())].index("ended")
-    assert (table.item(ended, 0).text(), table.item(ended, 1).text()) == ("stopped",
-                                                                          "did not run")
+    assert (table.item(ended, 0).text(), table.item(ended, 1).text()) == (
+        "did not run; stopped", "did not run")
     assert page.start_button.isEnabled() and page.compare_button.isEnabled()
     assert not page.stop_button.isEnabled() and page.busy() is None
     assert form.steps.isEnabled()

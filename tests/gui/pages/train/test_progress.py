@@ -65,3 +65,27 @@ def test_before_the_first_step_the_line_says_what_the_loop_does(qtbot):
     panel.phase("evaluating")
     assert panel.progress_label.text() == "step 3 / 10 · evaluating…"
     assert not panel.live(3)  # the counter has not moved
+
+
+def test_mfu_and_gpu_memory_show_beside_tokens_per_s_only_when_present(qtbot):
+    from lmstudio_app.core.training.sinks import StepMetrics
+    from lmstudio_app.gui.training import QtSink
+
+    sink, rows = QtSink(), []
+    sink.sig_steps.connect(lambda r, n: rows.append(r))
+    gib = 2**30
+    sink.step(StepMetrics(10, 2.5, 1e-3, 1.0, 50_000.0, 3.0, 100, mfu=0.41,
+                          memory_allocated=3 * gib, memory_reserved=4 * gib,
+                          max_memory_allocated=int(3.5 * gib)))
+    sink.flush()
+    sink.step(StepMetrics(20, 2.4, 1e-3, 1.0, 50_000.0, 6.0, 100))  # a CPU step: none of them
+    sink.flush()
+    panel = ProgressPanel()
+    qtbot.addWidget(panel)
+    panel.started({"start_step": 0, "max_steps": 100})
+    panel.logged(rows[0], 100)
+    assert ("50,000 tokens/s · MFU 41% · GPU 3.0 GiB (peak 3.5 GiB of 4.0 GiB reserved)"
+            in panel.progress_label.text())
+    panel.logged(rows[1], 100)
+    assert "50,000 tokens/s · ETA" in panel.progress_label.text()
+    assert "MFU" not in panel.progress_label.text() and "GPU" not in panel.progress_label.text()
