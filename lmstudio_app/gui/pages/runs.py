@@ -114,6 +114,7 @@ class RunsPage(QWidget):
         self._figures_job: BackgroundJob | None = None
         self._closing = False  # shut down: no new job (a finished one must not start another)
         self._figures_again = False  # a refresh came while the job ran: read again after it
+        self._figures_stale = False  # the figures are older than the table (read when shown)
         self._diff_job: BackgroundJob | None = None
         self._diff_pair: tuple[Path, Path] | None = None
 
@@ -243,7 +244,9 @@ class RunsPage(QWidget):
                 self.table.setItem(row, col, item)
             self._set_figures(row, self.figures.get(s.path))
         self.table.setSortingEnabled(True)
-        self._read_figures()
+        self._figures_stale = True
+        if self.isVisible():  # else when shown: a hidden page reads no metrics
+            self._read_figures()
         if keep is not None:
             self.select_run(keep)
         self._update_buttons()
@@ -263,10 +266,16 @@ class RunsPage(QWidget):
                 item.setToolTip(figures.note)
             self.table.setItem(row, _FIRST_FIGURE + i, item)
 
+    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        if self._figures_stale:
+            self._read_figures()
+
     def _read_figures(self) -> None:
         """Read every run's final figures from its metrics in a background job."""
         if self._closing:
             return
+        self._figures_stale = False
         if self._figures_job is not None:
             self._figures_again = True
             return
@@ -371,9 +380,14 @@ class RunsPage(QWidget):
                 model.select(self.table.model().index(r, 0), flags)
 
     def select_run(self, path: Path) -> bool:
+        """Select this run alone. Through the selection model: selectRow() in extended
+        selection toggles the row while Ctrl is held (a shortcut just pressed)."""
         for r in range(self.table.rowCount()):
             if Path(self.table.item(r, 0).data(Qt.ItemDataRole.UserRole)) == Path(path):
-                self.table.selectRow(r)
+                model = self.table.selectionModel()
+                model.select(self.table.model().index(r, 0),
+                             model.SelectionFlag.ClearAndSelect | model.SelectionFlag.Rows)
+                self.table.setCurrentCell(r, 0, model.SelectionFlag.NoUpdate)
                 return True
         return False
 

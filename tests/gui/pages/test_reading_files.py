@@ -92,4 +92,4 @@ def test_the_runs_page_lists_a_damaged_run(qtbot, tmp_path):
     qtbot.addWidget(page)
     row = page.row_text(root / "broken")
     assert row[0] == "broken" and row[COLUMNS.index("State")] == "damaged"
-    page.shutdown()  # its figures are read in a job
+    page.shutdown()

@@ -15,6 +15,14 @@ from lmstudio_app.gui.pages.runs import COLUMNS
 from .test_runs import make_page
 
 
+def shown_page(qtbot, tmp_path, home):
+    """The page on screen: it reads the runs' figures once shown."""
+    page, state = make_page(qtbot, tmp_path, home)
+    page.show()
+    qtbot.waitExposed(page)
+    return page, state
+
+
 def _column(name: str) -> int:
     return COLUMNS.index(name)
 
@@ -22,6 +30,8 @@ def _column(name: str) -> int:
 def test_the_table_shows_each_runs_final_figures_and_sorts_by_them(qtbot, tmp_path,
                                                                   engine_runs):
     page, _ = make_page(qtbot, tmp_path, engine_runs.runs_root.parent)
+    assert page.figures == {} and page._figures_job is None  # hidden: nothing read yet
+    page.show()
     qtbot.waitUntil(lambda: bool(page.figures), timeout=20000)
     gpt = run_figures(engine_runs.gpt)
     row = page.row_text(engine_runs.gpt)
@@ -43,7 +53,7 @@ def test_the_table_shows_each_runs_final_figures_and_sorts_by_them(qtbot, tmp_pa
 
 def test_a_note_and_tags_are_saved_in_the_run_folder(qtbot, tmp_path, copied_runs,
                                                      engine_runs):
-    page, _ = make_page(qtbot, tmp_path, copied_runs.parent)
+    page, _ = shown_page(qtbot, tmp_path, copied_runs.parent)
     gpt = copied_runs / engine_runs.gpt.name
     qtbot.waitUntil(lambda: bool(page.figures), timeout=20000)
     page.select_run(gpt)
