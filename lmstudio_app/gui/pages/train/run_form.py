@@ -35,6 +35,7 @@ from ...state import AppState
 from ...widgets.field_marks import FieldMarks
 from .finetune_form import FinetuneForm
 from .model_form import ModelForm, size_of
+from .processes_box import ProcessesBox
 
 DEFAULT_VOCAB = 8000
 LOADING = "Loading the engine (PyTorch)…"
@@ -141,6 +142,8 @@ class RunForm(QWidget):
         left.addWidget(self.compare_button)
         self.model_form = ModelForm()
         left.addWidget(self.model_form)
+        self.processes_box = ProcessesBox()
+        left.addWidget(self.processes_box)
 
         self.size_label = QLabel(" ")
         self.size_label.setWordWrap(True)
@@ -182,6 +185,7 @@ class RunForm(QWidget):
         try:
             engine = self.state.engine()
             mf.fill_devices((engine or placeholder()).devices, self.state.value(KEY_DEVICE, ""))
+            self.processes_box.set_devices((engine or placeholder()).devices)
             i = mf.objective_box.findData(self.state.value(KEY_OBJECTIVE,
                                                             PRETRAIN_OBJECTIVES[0]))
             mf.objective_box.setCurrentIndex(max(i, 0))
@@ -232,6 +236,7 @@ class RunForm(QWidget):
     def _on_engine_ready(self, engine: Any) -> None:
         """The devices are known now: list them (the saved choice first), and size the run."""
         self.model_form.fill_devices(engine.devices, self.state.value(KEY_DEVICE, ""))
+        self.processes_box.set_devices(engine.devices)
         self.validate()
 
     # -- mode and filling ----------------------------------------------------------------------
@@ -363,6 +368,7 @@ class RunForm(QWidget):
 
     def set_editable(self, on: bool) -> None:
         self.model_form.set_editable(on)
+        self.processes_box.setEnabled(on)
         self.data_button.setEnabled(on)
         self.ft_form.set_editable(on)
         self.mode_box.setEnabled(on)

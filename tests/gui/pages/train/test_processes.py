@@ -1,0 +1,117 @@
+"""The Train page with Processes = 2: the run is launched as two gloo processes on the CPU
+(PyTorch's launcher, as a subprocess), followed through its run folder, and stopped through its
+control file. Every process launched is killed at the end of each test, whatever happened."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QSettings, Qt
+
+from lmstudio_app.core import runs
+from lmstudio_app.gui.pages.train.page import TrainPage
+from lmstudio_app.gui.pages.train.processes_box import max_processes
+from lmstudio_app.gui.process_session import descendants, kill_tree
+from lmstudio_app.gui.state import AppState
+
+TINY = {"n_layer": 1, "n_head": 2, "n_embd": 32, "block_size": 32, "batch_size": 4,
+        "log_interval": 1, "learning_rate": 0.003}
+
+
+@pytest.fixture
+def page(qtbot, tmp_path, prepared_data):
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    state = AppState(settings, tmp_path / "home")
+    page = TrainPage(state)
+    qtbot.addWidget(page)
+    state.sig_data_ready.emit(prepared_data)
+    page.device_box.setCurrentIndex(page.device_box.findData("cpu"))
+    seen: set[int] = set()
+    page.seen_pids = seen
+    try:
+        yield page
+    finally:
+        pid = page.session.process_id()
+        if pid:
+            seen.update([pid, *descendants(pid)])
+            kill_tree(pid)
+        page.session.wait_finished(30000)
+        for p in seen:  # nothing launched is left, even when the test failed
+            kill_tree(p)
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def start_two(qtbot, page: TrainPage, **values) -> Path:
+    for key, value in {**TINY, **values}.items():
+        page.set_field(key, value)
+    page.processes_box.setValue(2)
+    assert page.start_button.isEnabled(), page.error_label.text()
+    with qtbot.waitSignal(page.session.sig_started, timeout=40000):
+        qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    pid = page.session.process_id()
+    assert pid
+    page.seen_pids.update([pid, *descendants(pid)])  # the command, launcher and both ranks
+    assert len(page.seen_pids) >= 4
+    return page.session.run_dir
+
+
+def test_processes_offered(page):
+    assert page.processes_box.value() == 1
+    assert page.processes_box.spin.maximum() == max_processes(["cpu"])
+    assert max_processes(["cuda:0", "cuda:1", "cuda:2", "cpu"]) == 3
+    assert "processes" in page.processes_box.spin.toolTip()
+
+
+def test_two_processes_train_to_completion_and_draw_the_curve(qtbot, page):
+    state = page.state
+    finished = []
+    state.sig_run_finished.connect(lambda path, reason: finished.append((path, reason)))
+    run_dir = start_two(qtbot, page, max_steps=10, eval_interval=5)
+    assert page.session.state in ("running", "starting")
+    assert not page.start_button.isEnabled() and page.stop_button.isEnabled()
+    assert not page.processes_box.isEnabled()
+    with qtbot.waitSignal(page.session.sig_done, timeout=180000) as done:
+        pass
+    assert done.args[1] == "completed", page.error_label.text()
+    assert finished == [(run_dir, "completed")]
+
+    page.curves.flush()
+    np.testing.assert_array_equal(page.curves.loss.x, np.arange(1, 11))
+    assert np.isfinite(page.curves.loss.y).all()
+    assert list(page.curves.val.x) == [5, 10]
+    assert page.progress_panel.step == 10
+    # One run folder, trained by two processes, its metrics written once.
+    assert [p.name for p in state.runs_root.iterdir()] == [run_dir.name]
+    cfg = json.loads((run_dir / runs.CONFIG).read_text())
+    assert cfg["run"]["train"]["max_steps"] == 10
+    steps = [r["step"] for r in runs.read_metrics(run_dir) if r["kind"] == "step"]
+    assert steps == list(range(1, 11))
+    assert runs.read_status(run_dir)["state"] == "completed"
+    assert page.start_button.isEnabled() and page.busy() is None
+    qtbot.waitUntil(lambda: not any(alive(p) for p in page.seen_pids), timeout=10000)
+
+
+def test_stop_reaches_both_processes_through_the_control_file(qtbot, page):
+    run_dir = start_two(qtbot, page, max_steps=100000, eval_interval=1000)
+    qtbot.waitUntil(lambda: page.curves.n_points() >= 3, timeout=60000)
+    with qtbot.waitSignal(page.session.sig_done, timeout=120000) as done:
+        qtbot.mouseClick(page.stop_button, Qt.MouseButton.LeftButton)
+        assert page.session.state == "stopping"
+    assert done.args[1] == "stopped", page.error_label.text()
+    assert json.loads((run_dir / runs.CONTROL).read_text())["request"] == "stop"
+    status = runs.read_status(run_dir)
+    assert status["state"] == "stopped" and status["step"] == page.session.step >= 3
+    assert runs.resumable(run_dir)
+    page.curves.flush()
+    assert page.curves.loss.x[-1] <= page.session.step
+    qtbot.waitUntil(lambda: not any(alive(p) for p in page.seen_pids), timeout=10000)
