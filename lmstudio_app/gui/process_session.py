@@ -104,6 +104,7 @@ class ProcessSession(TrainingSession):
         self._status_state = ""
         self._pending: str | None = None  # a request made before the loop could hear it
         self._stderr_tail = ""
+        self._said_error = False
         self._finished_reason = ""
         self._failed_message = ""
         self._follow = QTimer(self)
@@ -215,7 +216,7 @@ class ProcessSession(TrainingSession):
     def _reset_follower(self, resume: bool) -> None:
         assert self.run_dir is not None
         self._partial, self._last, self._pending = b"", {}, None
-        self._status_state, self._stderr_tail = "", ""
+        self._status_state, self._stderr_tail, self._said_error = "", "", False
         self._finished_reason, self._failed_message, self._escalated = "", "", False
         self._launched_at = time.time() - 1.0  # (file times may be coarse)
         # A resumed run's past is on the page already: follow what is appended from now on.
@@ -320,10 +321,14 @@ class ProcessSession(TrainingSession):
             self._read_stderr_from(self._process)
 
     def _read_stderr_from(self, proc: QProcess) -> None:
-        """Keep the last line the processes wrote to stderr (a failure's one-line reason)."""
+        """Keep the command's own one-line reason for a failure ("error: ..."; PyTorch's
+        launcher may log more after it), else the last line written to stderr."""
         text = bytes(proc.readAllStandardError().data()).decode("utf-8", "replace")
         lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-        if lines:
+        said = [ln.removeprefix("error:").strip() for ln in lines if ln.startswith("error:")]
+        if said:
+            self._stderr_tail, self._said_error = said[-1], True
+        elif lines and not self._said_error:
             self._stderr_tail = lines[-1]
 
     def _escalate(self) -> None:

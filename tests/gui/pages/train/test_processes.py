@@ -89,6 +89,7 @@ def test_two_processes_train_to_completion_and_draw_the_curve(qtbot, page):
     np.testing.assert_array_equal(page.curves.loss.x, np.arange(1, 11))
     assert np.isfinite(page.curves.loss.y).all()
     assert list(page.curves.val.x) == [5, 10]
+    assert [step for step, _ in page.samples] == [5, 10]  # the samples the evaluations wrote
     assert page.progress_panel.step == 10
     # One run folder, trained by two processes, its metrics written once.
     assert [p.name for p in state.runs_root.iterdir()] == [run_dir.name]
@@ -101,9 +102,20 @@ def test_two_processes_train_to_completion_and_draw_the_curve(qtbot, page):
     qtbot.waitUntil(lambda: not any(alive(p) for p in page.seen_pids), timeout=10000)
 
 
-def test_stop_reaches_both_processes_through_the_control_file(qtbot, page):
+def test_pause_resume_and_stop_reach_both_processes_through_the_control_file(qtbot, page):
     run_dir = start_two(qtbot, page, max_steps=100000, eval_interval=1000)
     qtbot.waitUntil(lambda: page.curves.n_points() >= 3, timeout=60000)
+
+    with qtbot.waitSignal(page.session.sig_paused, timeout=30000) as paused:
+        qtbot.mouseClick(page.pause_button, Qt.MouseButton.LeftButton)
+        assert page.session.state == "pausing"
+    assert page.session.state == "paused" and page.resume_button.isEnabled()
+    assert runs.read_status(run_dir)["state"] == "paused"
+    at = paused.args[0]
+    qtbot.wait(1500)  # paused: no step is taken
+    assert runs.read_status(run_dir)["step"] == at
+    qtbot.mouseClick(page.resume_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.session.step > at + 2, timeout=60000)
     with qtbot.waitSignal(page.session.sig_done, timeout=120000) as done:
         qtbot.mouseClick(page.stop_button, Qt.MouseButton.LeftButton)
         assert page.session.state == "stopping"
@@ -115,3 +127,54 @@ def test_stop_reaches_both_processes_through_the_control_file(qtbot, page):
     page.curves.flush()
     assert page.curves.loss.x[-1] <= page.session.step
     qtbot.waitUntil(lambda: not any(alive(p) for p in page.seen_pids), timeout=10000)
+
+
+def test_a_launch_that_fails_says_why_in_one_line_and_leaves_no_folder(qtbot, page, tmp_path):
+    cfg = page.config
+    assert cfg is not None
+    cfg.data_dir = str(tmp_path / "gone")  # the data vanished after the form was checked
+    run_dir = runs.new_run_dir(page.state.runs_root, "gone")
+    failed: list[str] = []
+    page.session.sig_failed.connect(failed.append)
+    with qtbot.waitSignal(page.session.sig_done, timeout=120000) as done:
+        page.session.start(cfg, run_dir, nproc=2)
+    assert done.args[1] == "failed"
+    assert len(failed) == 1 and "gone" in failed[0] and "Traceback" not in failed[0]
+    assert not run_dir.exists()
+    assert not page.session.is_running()
+
+
+def test_closing_the_window_stops_the_processes_and_saves(qtbot, tmp_path, prepared_data):
+    from PySide6.QtWidgets import QMessageBox
+
+    from lmstudio_app.gui.main_window import MainWindow
+    from tests.gui.test_main_window import answer_next_box
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    w = MainWindow(AppState(settings, tmp_path / "home"))
+    qtbot.addWidget(w)
+    w.show()
+    page = w.train_page
+    page.seen_pids = set()
+    page.state.sig_data_ready.emit(prepared_data)
+    page.device_box.setCurrentIndex(page.device_box.findData("cpu"))
+    try:
+        run_dir = start_two(qtbot, page, max_steps=100000, eval_interval=1000)
+        qtbot.waitUntil(lambda: page.session.step >= 3 or page.curves.n_points() >= 3,
+                        timeout=60000)
+        asked: list[str] = []
+        answer_next_box(QMessageBox.StandardButton.Yes, asked)
+        with qtbot.waitSignal(page.session.sig_done, timeout=120000) as done:
+            w.close()
+        assert asked and "training" in asked[0]
+        assert done.args[1] == "stopped"
+        qtbot.waitUntil(lambda: not w.isVisible(), timeout=10000)
+        assert runs.read_status(run_dir)["state"] == "stopped" and runs.resumable(run_dir)
+        qtbot.waitUntil(lambda: not any(alive(p) for p in page.seen_pids), timeout=10000)
+    finally:
+        pid = page.session.process_id()
+        if pid:
+            kill_tree(pid)
+            page.session.wait_finished(30000)
+        for p in page.seen_pids:
+            kill_tree(p)
