@@ -25,7 +25,6 @@ import os
 import signal
 import sys
 import tempfile
-import time
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -105,6 +104,7 @@ class ProcessSession(TrainingSession):
         self._pending: str | None = None  # a request made before the loop could hear it
         self._stderr_tail = ""
         self._said_error = False
+        self._stderr_rest = ""
         self._finished_reason = ""
         self._failed_message = ""
         self._follow = QTimer(self)
@@ -114,7 +114,7 @@ class ProcessSession(TrainingSession):
         self._stop_timer.setSingleShot(True)
         self._stop_timer.timeout.connect(self._escalate)
         self._escalated = False
-        self._launched_at = 0.0
+        self._status_before: dict[str, Any] = {}
 
     # -- commands ------------------------------------------------------------------------------
 
@@ -217,8 +217,9 @@ class ProcessSession(TrainingSession):
         assert self.run_dir is not None
         self._partial, self._last, self._pending = b"", {}, None
         self._status_state, self._stderr_tail, self._said_error = "", "", False
+        self._stderr_rest = ""
         self._finished_reason, self._failed_message, self._escalated = "", "", False
-        self._launched_at = time.time() - 1.0  # (file times may be coarse)
+        self._status_before = runs.read_json(self.run_dir / runs.STATUS) if resume else {}
         # A resumed run's past is on the page already: follow what is appended from now on.
         path = self.run_dir / runs.METRICS
         self._offset = path.stat().st_size if resume and path.exists() else 0
@@ -227,13 +228,9 @@ class ProcessSession(TrainingSession):
         """New complete lines of metrics.jsonl, then status.json's state."""
         assert self.run_dir is not None
         self._read_metrics()
-        path = self.run_dir / runs.STATUS
-        try:  # a resumed run's status.json is its last run's until this one writes it
-            if path.stat().st_mtime < self._launched_at:
-                return
-        except OSError:
+        status = runs.read_json(self.run_dir / runs.STATUS)
+        if status == self._status_before:  # a resumed run's last status, until it writes its own
             return
-        status = runs.read_json(path)
         state = str(status.get("state", ""))
         if not state or state == self._status_state:
             return
@@ -320,16 +317,23 @@ class ProcessSession(TrainingSession):
         if self._process is not None:
             self._read_stderr_from(self._process)
 
-    def _read_stderr_from(self, proc: QProcess) -> None:
-        """Keep the command's own one-line reason for a failure ("error: ..."; PyTorch's
-        launcher may log more after it), else the last line written to stderr."""
-        text = bytes(proc.readAllStandardError().data()).decode("utf-8", "replace")
-        lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    def _read_stderr_from(self, proc: QProcess, last: bool = False) -> None:
+        """Keep the first "error: ..." line (the failing rank's reason: the launcher logs
+        and counts the ranks it then stops after it), else the last line written to stderr.
+        A line is read once complete (`last`: the process has ended, take what is left)."""
+        text = self._stderr_rest + bytes(proc.readAllStandardError().data()).decode(
+            "utf-8", "replace")
+        *complete, self._stderr_rest = text.split("\n")
+        if last:
+            complete.append(self._stderr_rest)
+        if self._said_error:
+            return
+        lines = [ln.strip() for ln in complete if ln.strip()]
         said = [ln.removeprefix("error:").strip() for ln in lines if ln.startswith("error:")]
         if said:
-            self._stderr_tail, self._said_error = said[-1], True
-        elif lines and not self._said_error:
-            self._stderr_tail = lines[-1]
+            self._stderr_tail, self._said_error = said[0], True
+        elif lines:
+            self._stderr_tail = lines[-1][-500:]
 
     def _escalate(self) -> None:
         """A stop not obeyed in time: SIGTERM (the ranks stop and save); later, SIGKILL."""
@@ -355,7 +359,7 @@ class ProcessSession(TrainingSession):
         proc, self._process = self._process, None
         if proc is None:
             return
-        self._read_stderr_from(proc)
+        self._read_stderr_from(proc, last=True)
         self._follow.stop()
         self._stop_timer.stop()
         if self.run_dir is not None:

@@ -49,6 +49,7 @@ KEY_DEVICE = "train/device"
 KEY_FIELDS = "train/fields"
 KEY_MODE = "train/mode"
 KEY_FINETUNE = "train/finetune"  # the fine-tune form's settings, as JSON
+KEY_PROCESSES = "train/processes"
 MODES = (("pretrain", "Pretrain"), ("finetune", "Fine-tune"))
 
 
@@ -186,6 +187,7 @@ class RunForm(QWidget):
             engine = self.state.engine()
             mf.fill_devices((engine or placeholder()).devices, self.state.value(KEY_DEVICE, ""))
             self.processes_box.set_devices((engine or placeholder()).devices)
+            self.processes_box.setValue(int(self.state.value(KEY_PROCESSES, 1, int) or 1))
             i = mf.objective_box.findData(self.state.value(KEY_OBJECTIVE,
                                                             PRETRAIN_OBJECTIVES[0]))
             mf.objective_box.setCurrentIndex(max(i, 0))
@@ -224,6 +226,7 @@ class RunForm(QWidget):
         self.state.set_value(KEY_OBJECTIVE, mf.objective())
         self.state.set_value(KEY_PRESET, mf.preset())
         self.state.set_value(KEY_DEVICE, mf.device_name())
+        self.state.set_value(KEY_PROCESSES, self.processes_box.value())
         self.state.set_value(KEY_FIELDS, json.dumps(
             {k: e.text() for k, e in mf.edits.items()}))
 

@@ -65,11 +65,17 @@ def start_two(qtbot, page: TrainPage, **values) -> Path:
     return page.session.run_dir
 
 
-def test_processes_offered(page):
+def test_processes_offered_and_remembered(qtbot, page):
     assert page.processes_box.value() == 1
     assert page.processes_box.spin.maximum() == max_processes(["cpu"])
     assert max_processes(["cuda:0", "cuda:1", "cuda:2", "cpu"]) == 3
+    assert max_processes(["cuda:0", "cpu"]) == max_processes(["cpu"])  # one GPU: the cores
     assert "processes" in page.processes_box.spin.toolTip()
+    page.processes_box.setValue(2)
+    page.form.save_settings()
+    again = TrainPage(page.state)
+    qtbot.addWidget(again)
+    assert again.processes_box.value() == 2
 
 
 def test_two_processes_train_to_completion_and_draw_the_curve(qtbot, page):
@@ -126,6 +132,34 @@ def test_pause_resume_and_stop_reach_both_processes_through_the_control_file(qtb
     assert runs.resumable(run_dir)
     page.curves.flush()
     assert page.curves.loss.x[-1] <= page.session.step
+    qtbot.waitUntil(lambda: not any(alive(p) for p in page.seen_pids), timeout=10000)
+
+    # Resumed from the Runs page in two processes: the curve goes on from the saved step.
+    stopped_at = page.session.step
+    with qtbot.waitSignal(page.session.sig_started, timeout=120000) as started:
+        page.state.sig_resume_run.emit(run_dir)
+    assert started.args[0]["start_step"] == stopped_at
+    page.seen_pids.update([page.session.process_id(), *descendants(page.session.process_id())])
+    qtbot.waitUntil(lambda: page.session.step >= stopped_at + 3, timeout=60000)
+    with qtbot.waitSignal(page.session.sig_done, timeout=120000) as done:
+        page.stop()
+    assert done.args[1] == "stopped"
+    steps = [r["step"] for r in runs.read_metrics(run_dir) if r["kind"] == "step"]
+    assert steps == list(range(1, page.session.step + 1))  # one curve, no step twice
+    page.curves.flush()
+    assert list(page.curves.loss.x) == steps[:len(page.curves.loss.x)]
+
+
+def test_a_stop_not_obeyed_in_time_becomes_sigterm(qtbot, page, caplog):
+    run_dir = start_two(qtbot, page, max_steps=100000, eval_interval=1000)
+    qtbot.waitUntil(lambda: page.session.step >= 1 or page.curves.n_points() >= 1,
+                    timeout=60000)
+    page.session.stop_timeout_ms = 0  # no patience: SIGTERM at once
+    with qtbot.waitSignal(page.session.sig_done, timeout=120000) as done:
+        page.stop()
+    assert "terminating" in caplog.text
+    assert done.args[1] == "stopped", page.error_label.text()  # the ranks stopped and saved
+    assert runs.read_status(run_dir)["state"] == "stopped" and runs.resumable(run_dir)
     qtbot.waitUntil(lambda: not any(alive(p) for p in page.seen_pids), timeout=10000)
 
 
