@@ -204,9 +204,12 @@ class ProcessSession(TrainingSession):
     # -- the run folder ------------------------------------------------------------------------
 
     def _ask(self, what: str) -> None:
-        """Write a request now, and again once the loop listens (it ignores older ones)."""
+        """Write a request to the control file; before the loop listens (it would ignore an
+        older request, and a new run's folder must stay empty until it is claimed), once it
+        does."""
         if self._status_state not in runs.LIVE_STATES:
             self._pending = what
+            return
         assert self.run_dir is not None
         try:
             request(self.run_dir, what)

@@ -212,3 +212,20 @@ def test_closing_the_window_stops_the_processes_and_saves(qtbot, tmp_path, prepa
             page.session.wait_finished(30000)
         for p in page.seen_pids:
             kill_tree(p)
+
+
+def test_a_stop_before_the_loop_listens_is_heard_once_it_does(qtbot, page):
+    for key, value in {**TINY, "max_steps": 100000, "eval_interval": 1000}.items():
+        page.set_field(key, value)
+    page.processes_box.setValue(2)
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    assert page.session.state == "starting"
+    failed: list[str] = []
+    page.session.sig_failed.connect(failed.append)
+    pid = page.session.process_id()
+    with qtbot.waitSignal(page.session.sig_done, timeout=120000) as done:
+        qtbot.mouseClick(page.stop_button, Qt.MouseButton.LeftButton)  # still importing torch
+        page.seen_pids.update([pid, *descendants(pid)])
+    assert done.args[1] == "stopped", failed
+    status = runs.read_status(page.session.run_dir)
+    assert status["state"] == "stopped" and status["step"] < 50
