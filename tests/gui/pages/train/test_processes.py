@@ -212,6 +212,8 @@ def test_closing_the_window_stops_the_processes_and_saves(qtbot, tmp_path, prepa
             page.session.wait_finished(30000)
         for p in page.seen_pids:
             kill_tree(p)
+        for each in w.pages.values():  # idempotent: no page may leave a thread behind
+            each.shutdown()
 
 
 def test_a_stop_before_the_loop_listens_is_heard_once_it_does(qtbot, page):
