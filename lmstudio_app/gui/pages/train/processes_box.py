@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QWidget
+from PySide6.QtWidgets import QSpinBox, QWidget
 
 TOOLTIP = ("Train with this many data-parallel processes (PyTorch's launcher, torchrun). "
            "Each step's batch is shared out among them (batch_size is per process, so the "
@@ -27,29 +27,15 @@ def max_processes(device_names: Iterable[str]) -> int:
     return gpus if gpus > 1 else max(1, os.cpu_count() or 1)
 
 
-class ProcessesBox(QWidget):
-    """A label and a spin box: 1 up to max_processes of the machine's devices."""
+class ProcessesBox(QSpinBox):
+    """1 up to max_processes of the machine's devices (the form shows it beside Device)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        row = QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
-        label = QLabel("Processes")
-        self.spin = QSpinBox()
-        self.spin.setRange(1, max_processes(()))
-        self.spin.setValue(1)
-        for w in (label, self.spin):
-            w.setToolTip(TOOLTIP)
-        label.setBuddy(self.spin)
-        row.addWidget(label)
-        row.addWidget(self.spin, 1)
+        self.setRange(1, max_processes(()))
+        self.setValue(1)
+        self.setToolTip(TOOLTIP)
 
     def set_devices(self, devices: Iterable[Any]) -> None:
         """The engine's devices (DeviceInfo: .name) are known: offer as many as they allow."""
-        self.spin.setMaximum(max_processes(d.name for d in devices))
-
-    def value(self) -> int:
-        return int(self.spin.value())
-
-    def setValue(self, n: int) -> None:  # noqa: N802 (as QSpinBox spells it)
-        self.spin.setValue(n)
+        self.setMaximum(max_processes(d.name for d in devices))

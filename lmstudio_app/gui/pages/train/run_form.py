@@ -144,7 +144,7 @@ class RunForm(QWidget):
         self.model_form = ModelForm()
         left.addWidget(self.model_form)
         self.processes_box = ProcessesBox()
-        left.addWidget(self.processes_box)
+        self.model_form.form.addRow("Processes", self.processes_box)  # under Device
 
         self.size_label = QLabel(" ")
         self.size_label.setWordWrap(True)

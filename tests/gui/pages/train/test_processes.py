@@ -67,10 +67,10 @@ def start_two(qtbot, page: TrainPage, **values) -> Path:
 
 def test_processes_offered_and_remembered(qtbot, page):
     assert page.processes_box.value() == 1
-    assert page.processes_box.spin.maximum() == max_processes(["cpu"])
+    assert page.processes_box.maximum() == max_processes(["cpu"])
     assert max_processes(["cuda:0", "cuda:1", "cuda:2", "cpu"]) == 3
     assert max_processes(["cuda:0", "cpu"]) == max_processes(["cpu"])  # one GPU: the cores
-    assert "processes" in page.processes_box.spin.toolTip()
+    assert "processes" in page.processes_box.toolTip()
     page.processes_box.setValue(2)
     page.form.save_settings()
     again = TrainPage(page.state)
