@@ -28,6 +28,7 @@ from .args import (
     add_set,
     positive_int,
 )
+from .config_file import add_config, config_from_file
 from .console import ConsoleSink, JsonSink
 from .launch import add_nproc, launch
 
@@ -138,6 +139,7 @@ def add_pretrain_arguments(s: argparse.ArgumentParser) -> None:
     add_device(s)
     s.add_argument("--compile", action="store_true", help="use torch.compile")
     s.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped run")
+    add_config(s)
     add_run_folder(s)
     add_nproc(s)
 
@@ -173,6 +175,12 @@ def run_pretrain(args: argparse.Namespace) -> int:
     if args.resume:
         run_dir = Path(args.resume)
         cfg = runs.resume_config(run_dir, overrides)
+    elif args.config_file:
+        cfg = config_from_file(Path(args.config_file), overrides)
+        if cfg.finetune is not None:
+            raise UserError(f"{args.config_file} describes a fine-tuning run: train it as one.",
+                            field="config_file")
+        run_dir = _run_dir(args, args.name or cfg.name)
     else:
         if not args.data_dir:
             raise UserError("pretraining needs a prepared data folder.", field="data_dir")
@@ -273,6 +281,7 @@ def _print_report(report: dict[str, Any]) -> None:
 def add_finetune_arguments(s: argparse.ArgumentParser) -> None:
     add_finetune(s)
     s.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped fine-tune")
+    add_config(s)
     add_nproc(s)
 
 
@@ -290,6 +299,12 @@ def run_finetune(args: argparse.Namespace) -> int:
         if cfg.finetune is None:
             raise UserError(f"{run_dir} is a pretraining run; continue it as a pretraining run.",
                             field="resume")
+    elif args.config_file:
+        cfg = config_from_file(Path(args.config_file), _overrides(args))
+        if cfg.finetune is None:
+            raise UserError(f"{args.config_file} describes a pretraining run: train it as one.",
+                            field="config_file")
+        run_dir = _run_dir(args, args.name or cfg.name)
     else:
         cfg = _finetune_config(args)
         run_dir = _run_dir(args, cfg.name)

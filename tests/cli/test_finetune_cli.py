@@ -185,3 +185,26 @@ def test_compare_summary_says_how_many_seeds_it_averages(capsys):
     _print_summary({"accuracy": m}, 1)
     assert capsys.readouterr().out.splitlines()[1].split() == ["accuracy", "0.6800", "0.6300",
                                                                "+0.0500"]
+
+
+def test_finetune_from_a_config_file_trains_the_same_run(workdir):
+    """`finetune --config FILE` (how the window launches a fine-tune in several processes)
+    trains exactly the run given by flags; a pretraining command refuses it."""
+    sentiment = str(sample_sentiment_path())
+    out = cli("finetune", "--task", "classify", "--train", sentiment, "--from", "runs/gpt",
+              "--max-steps", "6", "--out", "runs/cfg-a", *FT, "--set", "log_interval=1",
+              cwd=workdir)
+    assert out.returncode == 0, out.stderr
+    out = cli("finetune", "--config", "runs/cfg-a/config.json", "--out", "runs/cfg-b",
+              cwd=workdir)
+    assert out.returncode == 0, out.stderr
+
+    def losses(run: str) -> list[float]:
+        lines = (workdir / run / "metrics.jsonl").read_text().splitlines()
+        return [r["loss"] for r in map(json.loads, lines) if r["kind"] == "step"]
+
+    assert len(losses("runs/cfg-a")) == 6 and losses("runs/cfg-a") == losses("runs/cfg-b")
+    refused = cli("pretrain", "--config", "runs/cfg-a/config.json", "--out", "runs/cfg-c",
+                  cwd=workdir)
+    assert refused.returncode == 2 and "fine-tuning run" in refused.stderr
+    assert not (workdir / "runs/cfg-c").exists()

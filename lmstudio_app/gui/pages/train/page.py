@@ -29,8 +29,8 @@ from ....core.config import RunConfig
 from ....core.training.compare import InitResult
 from ....core.training.sinks import EvalMetrics
 from ...jobs import BackgroundJob
+from ...process_session import ProcessSession
 from ...state import AppState
-from ...training import TrainingSession
 from ...widgets.curves import CurvesWidget, arrays_from_events
 from .compare_view import CompareView
 from .progress_panel import ProgressPanel
@@ -61,7 +61,7 @@ class TrainPage(QWidget):
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
-        self.session = TrainingSession(self)
+        self.session = ProcessSession(self)  # in a worker thread, or N processes
         # Reads of run folders in progress: job -> (what to do with the result, with an error).
         self._reads: dict[BackgroundJob, tuple[Callable[[Any], None], Callable[[str], None]]] = {}
         self.results: dict[str, Any] = {}
@@ -97,6 +97,7 @@ class TrainPage(QWidget):
         self.edits, self.device_box = mf.edits, mf.device_box
         self.start_button, self.pause_button, self.resume_button, self.stop_button = (
             f.start_button, f.pause_button, f.resume_button, f.stop_button)
+        self.processes_box = f.processes_box
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(f)
@@ -291,7 +292,7 @@ class TrainPage(QWidget):
         # A derived budget (epochs) is known once the run starts: its "started" event says it.
         self.progress_panel.begin(run_dir, cfg.train.max_steps or 0)
         self.error_label.setText("")
-        self.session.start(cfg, run_dir, resume=resume)
+        self.session.start(cfg, run_dir, resume=resume, nproc=self.processes_box.value())
         self._tick.start()
         self.state.training_run = run_dir
         self.state.sig_run_started.emit(run_dir)

@@ -35,6 +35,7 @@ from ...state import AppState
 from ...widgets.field_marks import FieldMarks
 from .finetune_form import FinetuneForm
 from .model_form import ModelForm, size_of
+from .processes_box import ProcessesBox
 
 DEFAULT_VOCAB = 8000
 LOADING = "Loading the engine (PyTorch)…"
@@ -48,6 +49,7 @@ KEY_DEVICE = "train/device"
 KEY_FIELDS = "train/fields"
 KEY_MODE = "train/mode"
 KEY_FINETUNE = "train/finetune"  # the fine-tune form's settings, as JSON
+KEY_PROCESSES = "train/processes"
 MODES = (("pretrain", "Pretrain"), ("finetune", "Fine-tune"))
 
 
@@ -141,6 +143,8 @@ class RunForm(QWidget):
         left.addWidget(self.compare_button)
         self.model_form = ModelForm()
         left.addWidget(self.model_form)
+        self.processes_box = ProcessesBox()
+        self.model_form.form.addRow("Processes", self.processes_box)  # under Device
 
         self.size_label = QLabel(" ")
         self.size_label.setWordWrap(True)
@@ -182,6 +186,8 @@ class RunForm(QWidget):
         try:
             engine = self.state.engine()
             mf.fill_devices((engine or placeholder()).devices, self.state.value(KEY_DEVICE, ""))
+            self.processes_box.set_devices((engine or placeholder()).devices)
+            self.processes_box.setValue(int(self.state.value(KEY_PROCESSES, 1, int) or 1))
             i = mf.objective_box.findData(self.state.value(KEY_OBJECTIVE,
                                                             PRETRAIN_OBJECTIVES[0]))
             mf.objective_box.setCurrentIndex(max(i, 0))
@@ -220,6 +226,7 @@ class RunForm(QWidget):
         self.state.set_value(KEY_OBJECTIVE, mf.objective())
         self.state.set_value(KEY_PRESET, mf.preset())
         self.state.set_value(KEY_DEVICE, mf.device_name())
+        self.state.set_value(KEY_PROCESSES, self.processes_box.value())
         self.state.set_value(KEY_FIELDS, json.dumps(
             {k: e.text() for k, e in mf.edits.items()}))
 
@@ -232,6 +239,7 @@ class RunForm(QWidget):
     def _on_engine_ready(self, engine: Any) -> None:
         """The devices are known now: list them (the saved choice first), and size the run."""
         self.model_form.fill_devices(engine.devices, self.state.value(KEY_DEVICE, ""))
+        self.processes_box.set_devices(engine.devices)
         self.validate()
 
     # -- mode and filling ----------------------------------------------------------------------
@@ -363,6 +371,7 @@ class RunForm(QWidget):
 
     def set_editable(self, on: bool) -> None:
         self.model_form.set_editable(on)
+        self.processes_box.setEnabled(on)
         self.data_button.setEnabled(on)
         self.ft_form.set_editable(on)
         self.mode_box.setEnabled(on)
