@@ -230,4 +230,4 @@ def test_a_stop_before_the_loop_listens_is_heard_once_it_does(qtbot, page):
         page.seen_pids.update([pid, *descendants(pid)])
     assert done.args[1] == "stopped", failed
     status = runs.read_status(page.session.run_dir)
-    assert status["state"] == "stopped" and status["step"] < 50
+    assert status["state"] == "stopped" and status["step"] < 1000  # long before the end (100,000)
