@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 
@@ -30,5 +31,16 @@ def main(argv: list[str] | None = None) -> int:
     return cli_main(args)
 
 
+def _exit(code: int) -> None:
+    """End the process with `code`. One of torchrun's processes ends without the interpreter's
+    teardown: gloo's threads, destroyed at exit while a peer process is still connected, abort
+    the process (SIGABRT) after its work is done, and the launcher would report a crash."""
+    if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    _exit(main())

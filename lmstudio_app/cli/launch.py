@@ -87,15 +87,21 @@ def launch(argv: Sequence[str], nproc: int) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """torchrun (`torch.distributed.run`), its own failures said in one line: the ranks have
     said why they failed, and a stop by signal is not a crash."""
+    import logging
+
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import parse_args, run
 
+    # The launcher's own log lines ("failed (exitcode: 2) local_rank: 0 ...") repeat what the
+    # ranks said; its module loggers inherit this level.
+    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
     try:
         run(parse_args(list(sys.argv[1:] if argv is None else argv)))
     except ChildFailedError as exc:
         codes = sorted({f.exitcode for f in exc.failures.values()})
-        if codes != [EXIT_USAGE]:  # EXIT_USAGE alone: rank 0 has said why already
+        # A rank that exited with EXIT_USAGE has said why (the others were stopped by a signal).
+        if EXIT_USAGE not in codes:
             print(f"error: {len(exc.failures)} of the training processes failed "
                   f"(exit status {', '.join(map(str, codes))})", file=sys.stderr)
         return next((c for c in codes if c > 0), 1)

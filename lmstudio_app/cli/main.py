@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,6 +162,9 @@ def _safe_streams() -> None:
             reconfigure(errors="backslashreplace")
 
 
+RANK_GRACE_S = 5.0  # how long a failed rank other than 0 waits for rank 0 to report
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from ..core.errors import UserError
     from ..core.util.device import process_rank
@@ -173,6 +177,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if process_rank() == 0:  # under torchrun, rank 0 says it for every rank
             print(f"error: {describe(exc, getattr(exc, 'command_parser', None))}",
                   file=sys.stderr)
+        else:
+            # The launcher stops every process once one fails: let rank 0 say why and end
+            # first (it stops this one then), so its line and exit status are the job's.
+            time.sleep(RANK_GRACE_S)
         return EXIT_USAGE
     except OSError as exc:
         # What the engine did not name itself: still one line, naming the file.
