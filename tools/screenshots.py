@@ -30,12 +30,14 @@ pictures of the Playground's instruments.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +166,22 @@ def qa_example(question: str) -> dict[str, str]:
     raise SystemExit(f"{question!r} is not in the bundled QA set")
 
 
+@contextlib.contextmanager
+def screen_state() -> Iterator[Any]:
+    """The application, and an AppState over a temporary home that is removed afterwards."""
+    from lmstudio_app.gui.app import create_app
+
+    app = create_app([])  # kept alive while the windows exist
+    from lmstudio_app.gui.state import AppState
+
+    home = Path(tempfile.mkdtemp(prefix="lmstudio_app-screens-"))
+    try:
+        yield AppState(QSettings(str(home / "settings.ini"), QSettings.Format.IniFormat), home)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+        del app
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=300, help="pretraining steps of each run")
@@ -173,16 +191,9 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
 
-    from lmstudio_app.gui.app import create_app
+    with screen_state() as state:
+        from lmstudio_app.gui.main_window import MainWindow
 
-    _app = create_app([])  # noqa: F841 (kept alive while the window exists)
-    from lmstudio_app.gui.main_window import MainWindow
-    from lmstudio_app.gui.state import AppState
-
-    home = Path(tempfile.mkdtemp(prefix="lmstudio_app-screens-"))
-    try:
-        state = AppState(QSettings(str(home / "settings.ini"), QSettings.Format.IniFormat),
-                         home)
         for folder in (state.home, state.data_root, state.runs_root):
             folder.mkdir(parents=True, exist_ok=True)
         window = MainWindow(state)
@@ -191,8 +202,6 @@ def main() -> int:
         shoot(window, state, args)
         window.close()
         settle(0.2)
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
     print(f"done in {time.monotonic() - began:.0f} s")
     return 0
 

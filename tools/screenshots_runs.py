@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -29,8 +27,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
-from PySide6.QtCore import QSettings  # noqa: E402
-from screenshots import SIZE, save, settle, signal_list, wait_for  # noqa: E402
+from screenshots import (  # noqa: E402
+    SIZE,
+    save,
+    screen_state,
+    settle,
+    signal_list,
+    wait_for,
+)
 
 SHAPE = {"n_layer": 2, "n_head": 4, "n_embd": 64, "block_size": 64, "batch_size": 16,
          "log_interval": 2, "sample_tokens": 24, "device": "cpu"}
@@ -83,17 +87,10 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
 
-    from lmstudio_app.gui.app import create_app
+    with screen_state() as state:
+        from lmstudio_app.gui.main_window import MainWindow
 
-    _app = create_app([])  # noqa: F841 (kept alive while the window exists)
-    from lmstudio_app.gui.main_window import MainWindow
-    from lmstudio_app.gui.state import AppState
-
-    home = Path(tempfile.mkdtemp(prefix="lmstudio_app-screens-"))
-    try:
-        state = AppState(QSettings(str(home / "settings.ini"), QSettings.Format.IniFormat),
-                         home)
-        data = prepare_sample(home)
+        data = prepare_sample(state.home)
         first, second = train_runs(data, state.runs_root, args.steps)
         window = MainWindow(state)
         window.resize(SIZE)
@@ -127,8 +124,6 @@ def main() -> int:
         for p in window.pages.values():
             p.shutdown()
         settle(0.2)
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
     print(f"done in {time.monotonic() - began:.0f} s")
     return 0
 

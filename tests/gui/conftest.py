@@ -223,6 +223,25 @@ def _state(tmp_path: Path, home: Path) -> AppState:
 
 
 @pytest.fixture
+def main_window_on(qtbot, tmp_path, prepared_data) -> Callable[[int, int], object]:
+    """make(width, height): a main window of that size, shown, over a fresh home that has just
+    been told of the prepared data."""
+    def make(width: int, height: int) -> object:
+        from lmstudio_app.gui.main_window import MainWindow
+
+        state = _state(tmp_path, tmp_path / "home")
+        window = MainWindow(state)
+        qtbot.addWidget(window)
+        window.resize(width, height)
+        window.show()
+        qtbot.waitExposed(window)
+        state.sig_data_ready.emit(prepared_data)
+        return window
+
+    return make
+
+
+@pytest.fixture
 def train_page_on(qtbot, tmp_path) -> Callable[[Path], tuple[object, AppState]]:
     """make(runs_root): a Train page and its AppState, whose home holds `runs_root`."""
     def make(runs_root: Path) -> tuple[object, AppState]:

@@ -8,26 +8,18 @@ import shutil
 
 import pytest
 import torch
-from PySide6.QtCore import QPointF, QSettings, Qt
+from PySide6.QtCore import QPointF, Qt
 from safetensors.torch import load_file
 
 from lmstudio_app.core import runs
-from lmstudio_app.gui.main_window import MainWindow
-from lmstudio_app.gui.state import AppState
 
 RUN = {"n_layer": 1, "n_head": 2, "n_embd": 32, "block_size": 32, "batch_size": 4,
        "max_steps": 24, "eval_interval": 3, "log_interval": 1}
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, prepared_data):
-    state = AppState(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat),
-                     tmp_path / "home")
-    w = MainWindow(state)
-    qtbot.addWidget(w)
-    w.resize(1200, 800)
-    w.show()
-    state.sig_data_ready.emit(prepared_data)
+def window(main_window_on):
+    w = main_window_on(1200, 800)
     train = w.train_page
     train.device_box.setCurrentIndex(train.device_box.findData("cpu"))
     for key, value in RUN.items():

@@ -4,24 +4,14 @@ short window and never moves, and the samples pane has room in both modes."""
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QPoint, QSettings
-
-from lmstudio_app.gui.main_window import MainWindow
-from lmstudio_app.gui.state import AppState
+from PySide6.QtCore import QPoint
 
 LONG = "a-very-long-run-name-" * 12
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, prepared_data):
-    state = AppState(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat),
-                     tmp_path / "home")
-    w = MainWindow(state)
-    qtbot.addWidget(w)
-    w.resize(1280, 700)
-    w.show()
-    qtbot.waitExposed(w)
-    state.sig_data_ready.emit(prepared_data)
+def window(main_window_on):
+    w = main_window_on(1280, 700)
     w.show_page("Train")
     yield w
     w.close()
