@@ -7,7 +7,7 @@ them in a background job.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,9 +39,25 @@ class RunFigures:
     snapshots: int
     note: str = ""
     tags: list[str] = field(default_factory=list)
+    # The files read, as _files_key gave them: equal again, the figures are still true.
+    read_key: tuple = field(default=(), repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: (str(v) if isinstance(v, Path) else v) for k, v in self.__dict__.items()}
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in self.__dict__.items()
+                if k != "read_key"}
+
+
+def _files_key(run_dir: Path) -> tuple:
+    """(modification time, size) of what the figures come from: the run's record, metrics,
+    notes and weights, and its snapshots folder."""
+    key = []
+    for name in (runs.STATUS, runs.METRICS, runs.NOTES, runs.CONFIG, runs.WEIGHTS, runs.SNAPSHOTS):
+        try:
+            st = (run_dir / name).stat()
+            key.append((st.st_mtime_ns, st.st_size))
+        except OSError:
+            key.append(None)
+    return tuple(key)
 
 
 def training_time(elapsed: Iterable[float]) -> list[float]:
@@ -82,6 +98,7 @@ def _number(value: Any) -> float | None:
 def run_figures(run_dir: Path) -> RunFigures:
     """The final figures of one run folder (a damaged one gives what its files still say)."""
     run_dir = Path(run_dir)
+    key = _files_key(run_dir)
     summary = runs.summarize(run_dir)
     events = runs.read_metrics(run_dir)
     steps = [e for e in events if e.get("kind") == "step"]
@@ -106,7 +123,7 @@ def run_figures(run_dir: Path) -> RunFigures:
         time_s=times[-1] if times and math.isfinite(times[-1]) else None,
         size_bytes=_folder_bytes(run_dir),
         snapshot_bytes=sum(s.bytes for s in snaps), snapshots=len(snaps),
-        note=notes.note, tags=notes.tags,
+        note=notes.note, tags=notes.tags, read_key=key,
     )
 
 
@@ -129,10 +146,17 @@ def config_differences(a: Path, b: Path) -> list[tuple[str, Any, Any]]:
     return [(k, first.get(k), second.get(k)) for k in keys if first.get(k) != second.get(k)]
 
 
-def figures_of_all(root: Path) -> list[RunFigures]:
-    """run_figures of every run folder under `root`, newest first."""
+def figures_of_all(root: Path, known: Mapping[Path, RunFigures] | None = None
+                   ) -> list[RunFigures]:
+    """run_figures of every run folder under `root`, newest first. A run in `known` whose
+    files have not changed since is not read again (a poll while one run trains reads that
+    run's metrics, not every run's)."""
     out = []
     for summary in runs.list_runs(root):
+        before = (known or {}).get(summary.path)
+        if before is not None and before.read_key == _files_key(summary.path):
+            out.append(before)
+            continue
         try:
             out.append(run_figures(summary.path))
         except (UserError, OSError):

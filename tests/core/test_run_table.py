@@ -80,3 +80,18 @@ def test_notes_and_tags_are_kept_in_the_run_folder(two_runs):
 def test_training_time_adds_the_stretches_of_a_resumed_run():
     assert training_time([1.0, 2.0, 3.0, 0.5, 1.5, None]) == pytest.approx(
         [1.0, 2.0, 3.0, 3.5, 4.5, math.nan], nan_ok=True)
+
+
+def test_figures_already_known_are_read_again_only_when_the_run_changed(two_runs, tmp_path):
+    import shutil
+
+    root = tmp_path / "runs"
+    shutil.copytree(two_runs[0], root)
+    first = {f.path: f for f in figures_of_all(root)}
+    again = {f.path: f for f in figures_of_all(root, first)}
+    assert all(again[p] is first[p] for p in first)  # nothing changed: nothing read
+    runs.write_notes(root / "a", "changed", ["x"])
+    third = {f.path: f for f in figures_of_all(root, again)}
+    assert third[root / "b"] is again[root / "b"]
+    assert third[root / "a"] is not again[root / "a"] and third[root / "a"].note == "changed"
+    assert "read_key" not in third[root / "a"].as_dict()

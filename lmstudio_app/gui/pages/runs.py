@@ -279,8 +279,8 @@ class RunsPage(QWidget):
         if self._figures_job is not None:
             self._figures_again = True
             return
-        root = self.state.runs_root
-        job = BackgroundJob(lambda report, cancel: figures_of_all(root), self)
+        root, known = self.state.runs_root, dict(self.figures)
+        job = BackgroundJob(lambda report, cancel: figures_of_all(root, known), self)
         job.sig_result.connect(self._on_figures)
         job.sig_finished.connect(self._on_figures_finished)
         self._figures_job = job
