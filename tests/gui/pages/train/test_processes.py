@@ -60,7 +60,12 @@ def start_two(qtbot, page: TrainPage, **values) -> Path:
         qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
     pid = page.session.process_id()
     assert pid
-    page.seen_pids.update([pid, *descendants(pid)])  # the command, launcher and both ranks
+
+    def all_four_seen() -> bool:  # the command, the launcher and both ranks (/proc, sampled)
+        page.seen_pids.update([pid, *descendants(pid)])
+        return len(page.seen_pids) >= 4
+
+    qtbot.waitUntil(all_four_seen, timeout=20000)
     assert len(page.seen_pids) >= 4
     return page.session.run_dir
 
