@@ -4,7 +4,9 @@ One colour scale for every instrument: a generated piece is shaded by the probab
 sampler gave it, and a scored token of a passage by exp(-loss), the probability the model gave
 the right token (so a hard token and an unlikely choice look alike). Hovering a token shows its
 details as a tooltip; clicking one selects it (sig_token_chosen) so a panel can show them
-beside the text.
+beside the text. Both name the character under the pointer (QTextLine.xToCursor with
+CursorOnCharacter), not the nearest gap between characters, which on the right half of a
+one-character piece is the start of the next one.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QTextCharFormat, QTextCursor
+from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QMouseEvent, QTextCharFormat, QTextCursor, QTextLine
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -95,8 +97,12 @@ class ShadedText(QTextEdit):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setReadOnly(True)
+        # The arrow keys move a caret through the pieces, each chosen in turn.
+        self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
+                                     | Qt.TextInteractionFlag.TextSelectableByKeyboard)
         self.tokens: list[ShadedToken] = []
         self._starts: list[int] = []
+        self._pressing = False
         self.viewport().installEventFilter(self)
         self.cursorPositionChanged.connect(self._on_cursor_moved)
 
@@ -167,9 +173,35 @@ class ShadedText(QTextEdit):
             return i
         return None
 
+    def character_at(self, point: QPoint) -> int | None:
+        """The document position of the character under `point` (viewport pixels), or None
+        when the point is on no character: past the end of a wrapped line, or below the text.
+        The end of a paragraph is its separator's position, where a newline token sits."""
+        block = self.cursorForPosition(point).block()
+        layout = block.layout()
+        if not block.isValid() or layout is None:
+            return None
+        at = QPointF(point) + QPointF(self.horizontalScrollBar().value(),
+                                      self.verticalScrollBar().value()) - layout.position()
+        for i in range(layout.lineCount()):
+            line = layout.lineAt(i)
+            if line.y() <= at.y() < line.y() + line.height():
+                end = line.textStart() + line.textLength()
+                if at.x() >= line.cursorToX(end)[0]:  # right of the line's last character
+                    last = i == layout.lineCount() - 1
+                    return block.position() + end if last else None
+                offset = line.xToCursor(at.x(), QTextLine.CursorPosition.CursorOnCharacter)
+                return block.position() + offset
+        return None
+
+    def token_at_point(self, point: QPoint) -> int | None:
+        """The index of the token under `point` (viewport pixels), or None."""
+        position = self.character_at(point)
+        return None if position is None else self.token_at(position)
+
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
         if watched is self.viewport() and event.type() == QEvent.Type.ToolTip:
-            i = self.token_at(self.cursorForPosition(event.pos()).position())
+            i = self.token_at_point(event.pos())
             if i is None:
                 QToolTip.hideText()
             else:
@@ -177,7 +209,22 @@ class ShadedText(QTextEdit):
             return True
         return super().eventFilter(watched, event)
 
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        # A click names the character under the pointer; the caret it leaves behind is a gap.
+        self._pressing = True
+        try:
+            super().mousePressEvent(event)
+        finally:
+            self._pressing = False
+        if event.button() == Qt.MouseButton.LeftButton:
+            i = self.token_at_point(event.position().toPoint())
+            if i is not None:
+                self.sig_token_chosen.emit(i)
+
     def _on_cursor_moved(self) -> None:
+        # Keys move the caret: the token chosen is the one after it.
+        if self._pressing:
+            return
         i = self.token_at(self.textCursor().position())
         if i is not None:
             self.sig_token_chosen.emit(i)

@@ -10,9 +10,8 @@ import shutil
 
 import pytest
 import torch
-from PySide6.QtCore import QEvent, QPoint, Qt
-from PySide6.QtGui import QHelpEvent, QTextCursor
-from PySide6.QtWidgets import QApplication, QToolTip
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QTextCursor
 
 from lmstudio_app.core import checkpoint as ckpt
 from lmstudio_app.core import runs
@@ -23,6 +22,8 @@ from lmstudio_app.core.objectives.batches import mask_tokens
 from lmstudio_app.gui.pages.playground.checkpoints import checkpoint_name
 from lmstudio_app.gui.pages.playground.instrument_tabs import ATTENTION, COMPARE, HARD_TOKENS
 from lmstudio_app.gui.pages.playground.shaded_text import probability_colour
+
+from .test_shaded_text import character_box, hovered
 
 
 def _model_distributions(loaded, prompt: str, choices, settings) -> list[torch.Tensor]:
@@ -72,19 +73,15 @@ def test_chat_shows_the_probability_the_sampler_gave_each_piece(qtbot, engine_ru
         assert cursor.charFormat().background().color() == probability_colour(t.probability)
         assert f"p = {t.probability:.1%}" in t.details and "entropy" in t.details
     token = shown[len(shown) // 2]
-    cursor = page.transcript.textCursor()
-    cursor.setPosition(token.start)
     page.resize(1000, 700)
     page.show()
     qtbot.waitExposed(page)
-    rect = page.transcript.cursorRect(cursor)
-    at = QPoint(rect.right() + 2, rect.center().y())
-    help_event = QHelpEvent(QEvent.Type.ToolTip, at, page.transcript.viewport().mapToGlobal(at))
-    QApplication.sendEvent(page.transcript.viewport(), help_event)
-    assert QToolTip.text() == token.details
-    cursor.setPosition(token.start + 1)
-    page.transcript.setTextCursor(cursor)
-    assert page.chat_panel.chosen_label.text() == token.summary
+    view = page.transcript
+    for point in character_box(view, token.start):  # either half of its first character
+        assert hovered(view, point) == token.details
+        page.chat_panel.chosen_label.clear()
+        qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=point)
+        assert page.chat_panel.chosen_label.text() == token.summary
     assert f"p = {token.probability:.1%}" in token.summary
     page.shutdown()
 
