@@ -35,10 +35,11 @@ def log_grid(first: int, last: int, n: int) -> list[float]:
     return [first * math.exp(k * ratio) for k in range(n)]
 
 
-def choose_kept(steps: Iterable[int], keep: int, last_step: int,
+def choose_kept(steps: Iterable[int], keep: int, last_step: int | None,
                 best_step: int | None = None) -> set[int]:
     """The snapshot steps to keep: for each of `keep` log-spaced grid points between the first
-    snapshot and `last_step` (the run's max_steps), the snapshot nearest to it in log steps; and
+    snapshot and `last_step` (the run's max_steps; None, a budget not derived yet: the latest
+    snapshot), the snapshot nearest to it in log steps; and
     always the latest and `best_step`. `keep` 0 keeps none. Fewer than `keep` come back when
     several grid points share their nearest snapshot (evaluations sparser than the grid)."""
     steps = sorted(set(int(s) for s in steps))
@@ -48,7 +49,7 @@ def choose_kept(steps: Iterable[int], keep: int, last_step: int,
     if best_step is not None and best_step in steps:
         kept.add(best_step)
     logs = [math.log(max(s, 1)) for s in steps]
-    for point in log_grid(steps[0], max(last_step, steps[-1]), keep):
+    for point in log_grid(steps[0], max(last_step or 0, steps[-1]), keep):
         target = math.log(point)
         kept.add(steps[min(range(len(steps)), key=lambda i: abs(logs[i] - target))])
     return kept

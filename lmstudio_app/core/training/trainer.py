@@ -507,8 +507,8 @@ class Trainer:
         self._save(model, optimizer, scaler, objective, best=improved)
         if self.rt.is_main:
             manifest = ckpt.read_manifest(self.run_dir) or {}
-            snapshots.keep_snapshot(self.run_dir, self.step, self.cfg.train.keep_checkpoints,
-                                    self.cfg.train.max_steps, manifest.get("best_step"))
+            snapshots.keep_snapshot(self.run_dir, self.step, self.t.keep_checkpoints,
+                                    self.t.max_steps, manifest.get("best_step"))
 
     @torch.no_grad()
     def _final_report(self, model: nn.Module, objective: Objective) -> None:

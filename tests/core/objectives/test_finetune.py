@@ -322,3 +322,20 @@ def test_scratch_twin_keeps_shape_tokenizer_seed_and_budget(gpt_run):
     assert twin.model == cfg.model and twin.train == cfg.train
     assert twin.finetune.scratch and twin.finetune.tokenizer_from == str(gpt_run)
     assert not twin.finetune.base_run and cfg.finetune.base_run  # the original is untouched
+
+
+def test_the_default_budget_runs_to_its_end_keeping_snapshots(gpt_run, tmp_path):
+    """Nothing set but the files: the budget is derived when the run starts (max_steps unset
+    in config.json) and every part of the loop that needs it uses the derived one."""
+    ft = FinetuneConfig(task="classify", train_file=str(labeled.sample_sentiment_path()),
+                        base_run=str(gpt_run))
+    cfg = make_finetune_config(ft, overrides={"device": "cpu"})
+    assert cfg.train.max_steps is None and cfg.train.eval_interval is None
+    sink = RecordingSink()
+    result = Trainer(cfg, tmp_path / "ft", sink).run()
+    assert result.reason == "completed", sink.failure
+    status = json.loads((tmp_path / "ft" / runs.STATUS).read_text())
+    assert result.step == status["max_steps"] >= 300
+    kept = [s.step for s in runs.list_snapshots(tmp_path / "ft")]
+    assert kept and kept[-1] == result.step
+    assert len(sink.evals) >= 6 and sink.info["max_steps"] == result.step  # every half epoch

@@ -49,8 +49,9 @@ class SnapshotMarks(QObject):
         self.run_dir = Path(info["run_dir"])
         if not info.get("start_step"):  # a new run; a resumed one keeps what it had
             self.kept, self.best_step = set(), None
-        if cfg is not None:
-            self._keep, self._max_steps = cfg.train.keep_checkpoints, cfg.train.max_steps
+        if cfg is not None:  # a fine-tune's budget is derived when it starts: info has it
+            self._keep = cfg.train.keep_checkpoints
+            self._max_steps = int(info.get("max_steps") or cfg.train.max_steps or 0)
         self.page.curves.set_checkpoints(self.kept)
 
     @Slot(object)
