@@ -54,7 +54,8 @@ _MADE: dict[str, Any] = {}
 
 @pytest.fixture(scope="session")
 def tiny_runs(prepared_data, tmp_path_factory) -> dict[str, Path]:
-    """gpt, bert (pretrained a few steps), cls-gpt, cls-bert, qa (fine-tuned from them)."""
+    """gpt, bert (pretrained a few steps), cls-gpt, cls-bert, qa, qa-gpt (fine-tuned from
+    them)."""
     if "runs" not in _MADE:
         _MADE["runs"] = _make_runs(prepared_data, tmp_path_factory.mktemp("runs"))
     return _MADE["runs"]
@@ -70,6 +71,8 @@ def _make_runs(prepared_data: Path, root: Path) -> dict[str, Path]:
                                 base_run=str(out["bert"]))
     out["qa"] = _finetune(root / "qa", task="qa-extractive", train_file=qa,
                           base_run=str(out["bert"]))
+    out["qa-gpt"] = _finetune(root / "qa-gpt", task="qa-extractive", train_file=qa,
+                              base_run=str(out["gpt"]))
     return out
 
 

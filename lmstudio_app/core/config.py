@@ -57,7 +57,7 @@ OBJECTIVES: dict[str, ObjectiveSpec] = {s.name: s for s in (
     ObjectiveSpec("classify", "Classify texts", ("gpt", "bert"), family="classify",
                   head="sequence-classification", best_metric="accuracy",
                   columns=("text_col", "label_col")),
-    ObjectiveSpec("qa-extractive", "Extractive QA (BERT)", ("bert",), family="qa", head="span",
+    ObjectiveSpec("qa-extractive", "Extractive QA", ("bert", "gpt"), family="qa", head="span",
                   best_metric="f1", columns=_QA_COLUMNS),
     ObjectiveSpec("qa-generative", "Generative QA (GPT)", ("gpt",), family="qa",
                   best_metric="f1", columns=_QA_COLUMNS),

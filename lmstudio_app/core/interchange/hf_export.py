@@ -4,7 +4,8 @@
     mlm                         BertForMaskedLM
     classify on a GPT body      GPT2ForSequenceClassification (last real token, as ours)
     classify on a BERT body     BertForSequenceClassification ([CLS], as ours; see below)
-    qa-extractive               BertForQuestionAnswering
+    qa-extractive on a BERT     BertForQuestionAnswering
+    qa-extractive on a GPT      GPT2ForQuestionAnswering
 
 The folder is written with transformers' own config and model classes (`save_pretrained`:
 config.json, model.safetensors) and the tokenizer with its fast tokenizer class
@@ -65,7 +66,7 @@ def hf_architecture(cfg: RunConfig) -> str:
     if head is None:
         return "GPT2LMHeadModel" if arch == "gpt" else "BertForMaskedLM"
     if head == "span":
-        return "BertForQuestionAnswering"
+        return "GPT2ForQuestionAnswering" if arch == "gpt" else "BertForQuestionAnswering"
     assert ft is not None
     pooling = pooling_for(arch, ft.pooling)
     wanted = "last" if arch == "gpt" else "cls"
@@ -172,6 +173,10 @@ def hf_state_dict(model: nn.Module, cfg: RunConfig, architecture: str) -> dict[s
         if "transformer.ln_f.bias" not in out:
             out["transformer.ln_f.bias"] = torch.zeros(cfg.model.n_embd)
         _fold_bias_into_ln_f(out, weight, bias)
+        return out
+    if architecture == "GPT2ForQuestionAnswering":
+        out = names.gpt_to_hf(body)
+        out["qa_outputs.weight"], out["qa_outputs.bias"] = weight.clone(), bias.clone()
         return out
     out = names.bert_to_hf(body, with_mlm_head=False)
     if architecture == "BertForQuestionAnswering":

@@ -52,7 +52,8 @@ class SequenceClassifier(nn.Module):
 
 
 class SpanExtractor(nn.Module):
-    """Start and end logits over the positions of a BERT body (SQuAD-style extractive QA)."""
+    """Start and end logits over the positions of a BERT or GPT body (SQuAD-style extractive QA;
+    a GPT reads the question first, so every context position has seen it)."""
 
     def __init__(self, body: nn.Module) -> None:
         super().__init__()

@@ -116,7 +116,7 @@ def test_imported_gpt2_carries_its_byte_level_vocabulary(hf_gpt2, tmp_path):
 
 
 def test_bert_and_classifier_runs_are_refused_with_the_alternative(tiny_runs, tmp_path):
-    for kind in ("bert", "cls-gpt"):
+    for kind in ("bert", "cls-gpt", "qa-gpt"):
         with pytest.raises(UserError, match="export this one with format hf") as err:
             export_gguf(tiny_runs[kind], tmp_path / "x.gguf")
         assert err.value.field == "format"

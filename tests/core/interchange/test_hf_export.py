@@ -23,10 +23,11 @@ TEXTS = ["What a delightful evening it was, said Emma.", "The carriage broke dow
 AUTO = {"GPT2LMHeadModel": "AutoModelForCausalLM", "BertForMaskedLM": "AutoModelForMaskedLM",
         "GPT2ForSequenceClassification": "AutoModelForSequenceClassification",
         "BertForSequenceClassification": "AutoModelForSequenceClassification",
-        "BertForQuestionAnswering": "AutoModelForQuestionAnswering"}
+        "BertForQuestionAnswering": "AutoModelForQuestionAnswering",
+        "GPT2ForQuestionAnswering": "AutoModelForQuestionAnswering"}
 KINDS = {"gpt": "GPT2LMHeadModel", "bert": "BertForMaskedLM",
          "cls-gpt": "GPT2ForSequenceClassification", "cls-bert": "BertForSequenceClassification",
-         "qa": "BertForQuestionAnswering"}
+         "qa": "BertForQuestionAnswering", "qa-gpt": "GPT2ForQuestionAnswering"}
 
 
 @pytest.fixture(scope="module")
@@ -52,13 +53,19 @@ def _ours_and_theirs(kind, run, folder, text):
                 ids = [tok.cls_id, *ids, tok.sep_id]
             x = torch.tensor([ids])
             return [ours.model(x)[0]], [theirs(input_ids=x).logits]
-        if kind == "qa":
+        if kind.startswith("qa"):
             w = qa_windows(tok, "Who walked to Meryton?", text, 64, 16)
             ids, mask = pad_rows([v.ids for v in w], tok.pad_id)
             types, _ = pad_rows([v.type_ids for v in w], 0)
             a = ours.model(ids, mask, types)
-            b = theirs(input_ids=ids, attention_mask=mask, token_type_ids=types)
-            return list(a), [b.start_logits, b.end_logits]
+            if arch == "bert":
+                b = theirs(input_ids=ids, attention_mask=mask, token_type_ids=types)
+                return list(a), [b.start_logits, b.end_logits]
+            # GPT-2 has no segments (its token_type_ids are word embeddings): ids and mask
+            # only; the positions compared are the real ones (padding follows them).
+            b = theirs(input_ids=ids, attention_mask=mask)
+            real = mask.bool()
+            return [x[real] for x in a], [b.start_logits[real], b.end_logits[real]]
         rows = [classify_ids(tok, t, arch, 64) for t in [text[:300], *TEXTS]]
         ids, mask = pad_rows(rows, tok.pad_id)
         return [ours.model(ids, mask)], [theirs(input_ids=ids, attention_mask=mask).logits]

@@ -167,19 +167,22 @@ def _qa_subset(tmp_path: Path, n: int) -> Path:
     return path
 
 
-def test_qa_extractive_beats_an_untrained_head(bert_run, tmp_path):
-    # Scored on the questions it trained on: a tiny BERT pretrained for seconds does not
-    # generalise, but its spans must move from chance to the labelled answers.
+@pytest.mark.parametrize("base", ["bert", "gpt"])
+def test_qa_extractive_beats_an_untrained_head(bert_run, gpt_run, tmp_path, base):
+    # Scored on the questions it trained on: a tiny body pretrained for seconds does not
+    # generalise, but its spans must move from chance to the labelled answers. A GPT body reads
+    # the question first, so every context token has seen it.
+    base_run = bert_run if base == "bert" else gpt_run
     small = _qa_subset(tmp_path, 32)
     sink, run = _finetune(tmp_path / "qa", 120, task="qa-extractive", train_file=str(small),
-                          val_file=str(small), test_file=str(small), base_run=str(bert_run),
+                          val_file=str(small), test_file=str(small), base_run=str(base_run),
                           train={"learning_rate": 3e-3, "eval_interval": 120})
     assert {"exact_match", "f1"} <= set(sink.evals[-1].extra)
     report = json.loads((run / "results.json").read_text())
     loaded = load_run(run)
     torch.manual_seed(0)
     body = build_model(loaded.config.model)
-    body.load_state_dict(load_file(bert_run / "best.safetensors"), strict=False)
+    body.load_state_dict(load_file(base_run / "best.safetensors"), strict=False)
     loaded.model = build_task_model(loaded.config, body).eval()  # pretrained body, new head
     untrained = evaluate_examples(loaded, labeled.load_qa(small)[0])
     assert report["f1"] > untrained["f1"] + 0.1, (report, untrained)
@@ -226,7 +229,7 @@ def test_malformed_rows_are_reported_and_the_rest_used(gpt_run, tmp_path):
     assert data["skipped_rows"] == len(skipped)
 
 
-def test_tokenizer_mismatch_is_refused(gpt_run, prepared_data, tmp_path):
+def test_tokenizer_mismatch_is_refused(gpt_run, bert_run, prepared_data, tmp_path):
     other = train_tokenizer(iter([austen_text(40_000)]), TokenizerSpec("unigram", 340),
                             tmp_path / "other" / "tokenizer.model")
     src = str(labeled.sample_sentiment_path())
@@ -248,9 +251,9 @@ def test_tokenizer_mismatch_is_refused(gpt_run, prepared_data, tmp_path):
                    sink).run().reason == "failed"
     assert "differs from the tokenizer" in sink.failure
     # A task the architecture cannot do.
-    with pytest.raises(UserError, match="BERT"):
-        make_finetune_config(FinetuneConfig(task="qa-extractive", train_file=src,
-                                            base_run=str(gpt_run)))
+    with pytest.raises(UserError, match="needs a GPT run"):
+        make_finetune_config(FinetuneConfig(task="qa-generative", train_file=src,
+                                            base_run=str(bert_run)))
 
 
 def test_resume_of_a_finetune_continues_the_same_curve(gpt_run, tmp_path, stop_at):

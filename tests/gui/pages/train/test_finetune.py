@@ -27,10 +27,12 @@ def test_finetune_mode_trains_a_classifier_and_plots_its_metrics(qtbot, tmp_path
     page.set_mode("finetune")
     form = page.ft_form
     assert form.isVisibleTo(page) and not page.data_group.isVisibleTo(page)
-    # Extractive QA starts only from BERT runs; classify from either.
-    form.set_task("qa-extractive")
+    # Generative QA starts only from GPT runs; classify and extractive QA from either.
+    form.set_task("qa-generative")
     assert [form.base_box.itemText(i).split(" · ")[1] for i in range(form.base_box.count())] \
-        == ["mlm"]
+        == ["clm"]
+    form.set_task("qa-extractive")
+    assert form.base_box.count() == 2
     form.set_task("classify")
     assert form.base_box.count() == 2
     assert form.file_edit.text().endswith((".csv", ".jsonl"))  # the bundled sample
