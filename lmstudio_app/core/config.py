@@ -266,7 +266,7 @@ class TrainConfig:
                             field="device")
 
 
-POOLINGS = ("auto", "last", "cls", "mean")
+POOLINGS = ("auto", "last", "cls", "mean", "eos")
 
 
 @dataclass
@@ -295,7 +295,10 @@ class FinetuneConfig:
     freeze_layers: int = 0  # freeze the lowest N blocks of the body
     body_lr_scale: float = 1.0  # the body learns at learning_rate * this; the head at the full rate
     class_weights: bool = False  # weight the loss by inverse label frequency
-    pooling: str = "auto"  # classify: auto (GPT last token, BERT [CLS]) | last | cls | mean
+    # classify: what the head reads. eos: an end token appended to the text (GPT); auto: the
+    # body's default, written out when the run is made (GPT eos, BERT cls); an "auto" stored
+    # by a run made before eos existed reads the last token (GPT).
+    pooling: str = "auto"  # auto | last | cls | mean | eos
     max_length: int = 0  # tokens per example; 0 means the model's block_size
     stride: int = 64  # qa-extractive: overlap between windows of a long context
     template: str = "Context: {context}\nQuestion: {question}\nAnswer:"  # qa-generative prompt
@@ -375,6 +378,10 @@ class RunConfig:
         if self.model.arch not in spec.archs:
             raise UserError(f"{self.objective} trains {needs_arch(spec)} model, not "
                             f"arch={self.model.arch}.", field="arch")
+        if self.finetune is not None and self.finetune.pooling == "eos" \
+                and self.model.arch != "gpt":
+            raise UserError("pooling=eos appends an end token for a GPT body to read; a BERT "
+                            "reads [CLS] (pooling auto or cls).", field="pooling", option="cls")
         self.model.validate()
         self.train.validate()
         if not spec.is_task:  # epochs are counted over labeled rows: pretraining counts steps

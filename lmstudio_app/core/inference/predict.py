@@ -8,6 +8,7 @@ import torch
 
 from ..errors import UserError
 from ..models.bert import Bert
+from ..models.heads import reads_end_token
 from ..objectives import task_class
 from ..objectives.classify import classify_probs
 from ..objectives.task import QAObjective, max_length
@@ -78,7 +79,7 @@ def classify(loaded: LoadedRun, texts: list[str]) -> list[dict[str, Any]]:
     if not texts:
         return []
     probs = classify_probs(loaded.model, loaded.tokenizer, list(texts), cfg.model.arch,
-                           max_length(cfg))
+                           max_length(cfg), end_token=reads_end_token(cfg))
     out = []
     for p in probs:
         values = p.tolist()

@@ -2,7 +2,8 @@
 
     clm, qa-generative          GPT2LMHeadModel
     mlm                         BertForMaskedLM
-    classify on a GPT body      GPT2ForSequenceClassification (last real token, as ours)
+    classify on a GPT body      GPT2ForSequenceClassification (last real token, as ours; with
+                                pooling eos the tokenizer appends the end token, as ours)
     classify on a BERT body     BertForSequenceClassification ([CLS], as ours; see below)
     qa-extractive on a BERT     BertForQuestionAnswering
     qa-extractive on a GPT      GPT2ForQuestionAnswering
@@ -40,9 +41,9 @@ from ..data.tokenizer import Tokenizer
 from ..data.tokenizer_base import BaseTokenizer
 from ..errors import UserError
 from ..inference.loading import load_run
-from ..models.heads import pooling_for
+from ..models.heads import pooling_for, reads_end_token
 from . import names
-from .spm_convert import ROLE_PIECES, spm_to_tokenizers
+from .spm_convert import ROLE_PIECES, spm_to_tokenizers, with_end_token
 from .staging import Progress, folder_bytes, require_transformers, staged_folder
 
 GPT_LN_EPS = 1e-5  # nn.LayerNorm's default, which our GPT uses; GPT-2's layer_norm_epsilon
@@ -69,8 +70,8 @@ def hf_architecture(cfg: RunConfig) -> str:
         return "GPT2ForQuestionAnswering" if arch == "gpt" else "BertForQuestionAnswering"
     assert ft is not None
     pooling = pooling_for(arch, ft.pooling)
-    wanted = "last" if arch == "gpt" else "cls"
-    if pooling != wanted:
+    wanted = "eos" if arch == "gpt" else "cls"
+    if pooling != wanted and not (arch == "gpt" and pooling == "last"):
         cls = "GPT2ForSequenceClassification" if arch == "gpt" else \
             "BertForSequenceClassification"
         reads = "the last real token" if arch == "gpt" else "[CLS]"
@@ -89,9 +90,17 @@ def _roles(tokenizer: BaseTokenizer) -> dict[str, int]:
 
 def hf_config(transformers: Any, cfg: RunConfig, tokenizer: BaseTokenizer,
               architecture: str) -> Any:
-    """transformers' GPT2Config or BertConfig for the run's model."""
+    """transformers' GPT2Config or BertConfig for the run's model.
+
+    A GPT classifier reading its end token, with a tokenizer whose pad is that same token (an
+    imported GPT-2's), is written without a pad id: GPT2ForSequenceClassification reads the
+    token before the first pad id, which would be the text's last, not the end token. Without
+    one it reads the last position, so it takes one text per call (the pipeline's default).
+    """
     m = cfg.model
     roles = _roles(tokenizer)
+    if reads_end_token(cfg) and roles.get("pad") == roles.get("eos"):
+        roles.pop("pad", None)
     labels: dict[str, Any] = {}
     if cfg.finetune is not None and cfg.finetune.spec.family == "classify":
         names_ = list(cfg.finetune.labels)
@@ -204,13 +213,18 @@ def build_hf_model(transformers: Any, model: nn.Module, cfg: RunConfig,
 def hf_tokenizer(transformers: Any, tokenizer: BaseTokenizer, cfg: RunConfig) -> Any:
     """transformers' fast tokenizer giving our ids, special tokens mapped to their roles.
 
-    BERT-bodied exports add [CLS] ... [SEP] when asked for special tokens; GPT ones add none.
+    BERT-bodied exports add [CLS] ... [SEP] when asked for special tokens; a GPT classifier
+    that reads an end token (pooling eos) adds it after the text; other GPT ones add none.
     """
     bert = cfg.model.arch == "bert"
+    end = reads_end_token(cfg)
     if isinstance(tokenizer, Tokenizer):
-        backend = spm_to_tokenizers(tokenizer, bert_template=bert)
+        backend = spm_to_tokenizers(tokenizer, bert_template=bert, end_template=end)
     elif isinstance(tokenizer, HFTokenizer):
         backend = tokenizer.hf  # imported: its own pipeline, post-processor included
+        if end:
+            backend = with_end_token(backend, tokenizer.id_to_piece(tokenizer.eos_id),
+                                     tokenizer.eos_id)
     else:
         raise TypeError(f"unknown tokenizer backend {type(tokenizer).__name__}")
     roles = _roles(tokenizer)

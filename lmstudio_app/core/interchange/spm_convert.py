@@ -45,11 +45,13 @@ def bpe_merges(vocab: dict[str, int]) -> list[tuple[str, str]]:
     return [(left, right) for *_, left, right in ranked]
 
 
-def spm_to_tokenizers(tok: Tokenizer, bert_template: bool = False) -> Any:
+def spm_to_tokenizers(tok: Tokenizer, bert_template: bool = False,
+                      end_template: bool = False) -> Any:
     """A `tokenizers.Tokenizer` that encodes text to the same ids as `tok`.
 
     With `bert_template`, encoding with special tokens gives "[CLS] A [SEP]" (pairs
-    "[CLS] A [SEP] B [SEP]" with segment ids 0 / 1), as our BERT inputs are built.
+    "[CLS] A [SEP] B [SEP]" with segment ids 0 / 1), as our BERT inputs are built; with
+    `end_template`, "A </s>", as a GPT classifier reading its end token is fed.
     """
     tk = require_tokenizers()
     import sentencepiece as spm
@@ -77,4 +79,18 @@ def spm_to_tokenizers(tok: Tokenizer, bert_template: bool = False) -> Any:
         out.post_processor = tk.processors.TemplateProcessing(
             single=f"{cls} $A {sep}", pair=f"{cls} $A {sep} $B:1 {sep}:1",
             special_tokens=[(cls, tok.cls_id), (sep, tok.sep_id)])
+    elif end_template:
+        out = with_end_token(out, ROLE_PIECES["eos"], tok.eos_id)
+    return out
+
+
+def with_end_token(backend: Any, piece: str, token_id: int) -> Any:
+    """A copy of the `tokenizers.Tokenizer` `backend` whose encodings with special tokens end
+    with `piece` (id `token_id`), after what its own post-processor adds."""
+    tk = require_tokenizers()
+    out = tk.Tokenizer.from_str(backend.to_str())
+    end = tk.processors.TemplateProcessing(single=f"$A {piece}", pair=f"$A $B:1 {piece}:1",
+                                           special_tokens=[(piece, token_id)])
+    out.post_processor = end if out.post_processor is None else \
+        tk.processors.Sequence([out.post_processor, end])
     return out

@@ -24,8 +24,9 @@ def _body_hidden(body: nn.Module, input_ids: Tensor, attention_mask: Tensor | No
 
 
 class SequenceClassifier(nn.Module):
-    """A linear layer over a pooled representation: the last real token (GPT), [CLS] (BERT),
-    or the mean of the real tokens (either)."""
+    """A linear layer over a pooled representation: the last real token (GPT; with pooling
+    "eos" that is the end token the inputs end with, GPT-1's extract token), [CLS] (BERT), or
+    the mean of the real tokens (either)."""
 
     def __init__(self, body: nn.Module, n_labels: int, pooling: str) -> None:
         super().__init__()
@@ -45,7 +46,7 @@ class SequenceClassifier(nn.Module):
         elif self.pooling == "mean":
             weights = attention_mask.to(h.dtype).unsqueeze(-1)
             pooled = (h * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
-        else:
+        else:  # last, eos: the last real token
             last = attention_mask.long().sum(dim=1).clamp(min=1) - 1
             pooled = h[torch.arange(h.shape[0], device=h.device), last]
         return self.head(pooled)
@@ -70,14 +71,30 @@ class SpanExtractor(nn.Module):
         return logits[..., 0], logits[..., 1]
 
 
-POOLINGS = ("last", "cls", "mean")
+POOLINGS = ("last", "cls", "mean", "eos")
+
+
+def default_pooling(arch: str) -> str:
+    """What a new classifier reads: an appended end token for a GPT body (Radford et al.,
+    2018, "Improving Language Understanding by Generative Pre-Training": the extract token; +2
+    points over the last token of the text on held-out tweets, bench/results/
+    finetune_defaults.md), [CLS] for a BERT body."""
+    return "cls" if arch == "bert" else "eos"
 
 
 def pooling_for(arch: str, requested: str = "auto") -> str:
-    """`auto`: the last real token for a GPT body, [CLS] for a BERT body."""
+    """The pooling a stored config means. `auto` is written out when a run is made
+    (default_pooling); an `auto` still stored is a run made before that: the last real token
+    for a GPT body, [CLS] for a BERT body."""
     if requested != "auto":
         return requested
     return "cls" if arch == "bert" else "last"
+
+
+def reads_end_token(cfg: RunConfig) -> bool:
+    """Whether a classify run's inputs end with the end token its head reads (pooling eos)."""
+    ft = cfg.finetune
+    return ft is not None and pooling_for(cfg.model.arch, ft.pooling) == "eos"
 
 
 def build_task_model(cfg: RunConfig, body: nn.Module | None = None) -> nn.Module:

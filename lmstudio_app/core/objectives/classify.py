@@ -18,6 +18,7 @@ from ..config import FinetuneConfig, RunConfig
 from ..data import labeled
 from ..data.tokenizer_base import BaseTokenizer as Tokenizer
 from ..errors import UserError
+from ..models.heads import reads_end_token
 from . import scores
 from .base import Batch
 from .baselines import classification_baselines
@@ -56,7 +57,8 @@ class ClassifyObjective(TaskObjective):
                             f"training data has {len(ft.labels)}.", field="label_col")
 
     def _encode(self, examples: Sequence[Any]) -> list[Any]:
-        return [(classify_ids(self.tok, e.text, self.cfg.model.arch, self.max_length),
+        end = reads_end_token(self.cfg)
+        return [(classify_ids(self.tok, e.text, self.cfg.model.arch, self.max_length, end),
                  self.index[e.label]) for e in examples if e.label in self.index]
 
     def _collate(self, rows: list[Any]) -> Batch:
@@ -74,7 +76,8 @@ class ClassifyObjective(TaskObjective):
                 texts: Sequence[str]) -> list[str]:
         """The likeliest label of each text."""
         labels = cfg.finetune.labels  # type: ignore[union-attr]
-        probs = classify_probs(model, tokenizer, texts, cfg.model.arch, max_length(cfg))
+        probs = classify_probs(model, tokenizer, texts, cfg.model.arch, max_length(cfg),
+                               end_token=reads_end_token(cfg))
         return [labels[int(p.argmax())] for p in probs]
 
     @classmethod
@@ -111,16 +114,18 @@ def class_weights(train_labels: Sequence[str], labels: Sequence[str]) -> Tensor:
 
 @torch.no_grad()
 def classify_probs(model: nn.Module, tokenizer: Tokenizer, texts: Sequence[str], arch: str,
-                   max_length: int, batch_size: int = 32) -> list[Tensor]:
-    """Class probabilities, a (n_labels,) tensor for each text, in eval mode."""
+                   max_length: int, batch_size: int = 32, end_token: bool = False
+                   ) -> list[Tensor]:
+    """Class probabilities, a (n_labels,) tensor for each text, in eval mode; `end_token`:
+    the inputs end with eos (a pooling-eos run, reads_end_token)."""
     device = device_of(model)
     was_training = model.training
     model.eval()
     out: list[Tensor] = []
     try:
         for r in chunks(len(texts), batch_size):
-            ids, mask = pad_rows([classify_ids(tokenizer, texts[i], arch, max_length)
-                                  for i in r], tokenizer.pad_id)
+            ids, mask = pad_rows([classify_ids(tokenizer, texts[i], arch, max_length,
+                                               end_token) for i in r], tokenizer.pad_id)
             logits = model(ids.to(device), mask.to(device)).float()
             out += list(torch.softmax(logits, dim=-1).cpu())
     finally:

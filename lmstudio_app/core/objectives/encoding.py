@@ -39,10 +39,15 @@ def trim_span(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def classify_ids(tokenizer: Tokenizer, text: str, arch: str, max_length: int) -> list[int]:
-    """GPT: the text's tokens; BERT: [CLS] text [SEP]. Longer texts are cut at max_length."""
+def classify_ids(tokenizer: Tokenizer, text: str, arch: str, max_length: int,
+                 end_token: bool = False) -> list[int]:
+    """GPT: the text's tokens, then the end token (eos) with `end_token` (the position a
+    pooling-eos head reads); BERT: [CLS] text [SEP]. Longer texts are cut so that the whole
+    input is at most max_length tokens."""
     if arch == "bert":
         return [tokenizer.cls_id, *tokenizer.encode(text)[:max_length - 2], tokenizer.sep_id]
+    if end_token:
+        return [*tokenizer.encode(text)[:max(max_length - 1, 0)], tokenizer.eos_id]
     return tokenizer.encode(text)[:max_length] or [tokenizer.bos_id]
 
 

@@ -32,7 +32,7 @@ from ..data.tokenizer_base import BaseTokenizer as Tokenizer
 from ..data.tokenizer_files import find_tokenizer, load_tokenizer
 from ..errors import UserError
 from ..models import build_model
-from ..models.heads import build_task_model
+from ..models.heads import build_task_model, default_pooling
 from ..presets import FINETUNE_TRAIN, PRESETS
 from ..util.device import process_rank
 from .base import Setup
@@ -227,6 +227,8 @@ def make_finetune_config(
         model = ModelConfig(**{**PRESETS[preset]["model"], "arch": arch or ft.spec.archs[0],
                                "vocab_size": tok.vocab_size, **model_kw})
     train = TrainConfig(**{**PRESETS[preset]["train"], **FINETUNE_TRAIN, **train_kw})
+    if ft.pooling == "auto" and ft.spec.head == "sequence-classification":
+        ft.pooling = default_pooling(model.arch)  # written out: config.json says what it reads
     cfg = RunConfig(data_dir="", objective=ft.task, preset=preset,
                     name=name or f"{ft.task}-{'scratch' if ft.scratch else 'pretrained'}",
                     model=model, train=train, finetune=ft)

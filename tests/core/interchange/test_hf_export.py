@@ -13,6 +13,7 @@ from lmstudio_app.core.errors import UserError
 from lmstudio_app.core.inference.loading import load_run
 from lmstudio_app.core.interchange.hf_export import export_hf, hf_architecture
 from lmstudio_app.core.interchange.hf_import import import_hf
+from lmstudio_app.core.models.heads import reads_end_token
 from lmstudio_app.core.objectives.encoding import classify_ids, pad_rows, qa_windows
 from tests.interchange_fixtures import HF_MISSING, paragraph
 
@@ -66,7 +67,8 @@ def _ours_and_theirs(kind, run, folder, text):
             b = theirs(input_ids=ids, attention_mask=mask)
             real = mask.bool()
             return [x[real] for x in a], [b.start_logits[real], b.end_logits[real]]
-        rows = [classify_ids(tok, t, arch, 64) for t in [text[:300], *TEXTS]]
+        end = reads_end_token(ours.config)
+        rows = [classify_ids(tok, t, arch, 64, end) for t in [text[:300], *TEXTS]]
         ids, mask = pad_rows(rows, tok.pad_id)
         return [ours.model(ids, mask)], [theirs(input_ids=ids, attention_mask=mask).logits]
 
@@ -82,7 +84,10 @@ def test_transformers_loads_each_kind_with_our_ids_and_logits(kind, tiny_runs, e
     assert hf_tok(text, add_special_tokens=False).input_ids == ours.tokenizer.encode(text)
     with_specials = hf_tok(TEXTS[0]).input_ids
     arch = ours.config.model.arch
-    assert with_specials == classify_ids(ours.tokenizer, TEXTS[0], arch, 10_000)
+    assert with_specials == classify_ids(ours.tokenizer, TEXTS[0], arch, 10_000,
+                                         reads_end_token(ours.config))
+    if kind == "cls-gpt":  # its head reads the end token the exported tokenizer appends
+        assert with_specials[-1] == ours.tokenizer.eos_id
     for role in ("pad", "unk", "bos", "eos", "mask", "cls", "sep"):
         assert getattr(hf_tok, f"{role}_token_id") == getattr(ours.tokenizer, f"{role}_id")
     if "cls" in kind:
@@ -129,7 +134,7 @@ def test_mean_pooling_is_refused_with_the_fix_and_nothing_is_written(tiny_runs, 
     cfg.finetune.pooling = "mean"
     with pytest.raises(UserError, match="pooling=mean has no Hugging Face equivalent") as err:
         hf_architecture(cfg)
-    assert err.value.field == "pooling" and err.value.option == "last"
+    assert err.value.field == "pooling" and err.value.option == "eos"
     cfg.model.arch, cfg.finetune.pooling = "bert", "last"
     with pytest.raises(UserError, match="BertForSequenceClassification reads \\[CLS\\]"):
         hf_architecture(cfg)

@@ -18,8 +18,10 @@ from lmstudio_app.core.data import labeled
 from lmstudio_app.core.errors import UserError
 from lmstudio_app.core.inference.loading import load_run
 from lmstudio_app.core.inference.predict import answer, classify, fill_mask
+from lmstudio_app.core.interchange.hf_export import export_hf
 from lmstudio_app.core.interchange.hf_import import import_hf
 from lmstudio_app.core.models.generate import generate
+from lmstudio_app.core.objectives.encoding import classify_ids
 from lmstudio_app.core.objectives.finetune_setup import make_finetune_config
 from lmstudio_app.core.training.sinks import RecordingSink
 from lmstudio_app.core.training.trainer import Trainer
@@ -101,6 +103,16 @@ def test_fine_tuning_imported_models_end_to_end(imported, tmp_path):
     assert cfg["data"]["tokenizer_backend"] == "tokenizers"
     result = classify(load_run(cls), ["What a lovely day.", "It broke."])
     assert {r["label"] for r in result} <= {"negative", "neutral", "positive"}
+    # Exported again, its own (byte-level) tokenizer appends the end token the head reads.
+    folder = export_hf(cls, tmp_path / "cls-hf").out
+    text, loaded = "What a lovely day.", load_run(cls)
+    ids = transformers.AutoTokenizer.from_pretrained(folder)(text).input_ids
+    assert ids == classify_ids(loaded.tokenizer, text, "gpt", 10_000, end_token=True)
+    theirs = transformers.AutoModelForSequenceClassification.from_pretrained(folder).eval()
+    with torch.no_grad():
+        x = torch.tensor([ids])
+        torch.testing.assert_close(theirs(input_ids=x).logits,
+                                   loaded.model(x, torch.ones_like(x)), atol=1e-4, rtol=0)
     ext = _finetune(tmp_path / "qa", task="qa-extractive", train_file=qa,
                     base_run=str(imported["bert"]))
     context = "Elizabeth Bennet lives at Longbourn, near Meryton."

@@ -158,6 +158,35 @@ def test_classify_learns_above_chance(gpt_run, bert_run, tmp_path, base):
     split = load_task_data(cfg.finetune)[0]
     again = evaluate_examples(loaded, split.test)
     assert again["accuracy"] == pytest.approx(report["accuracy"])
+    # What the head reads is written out: GPT an appended end token, BERT [CLS].
+    assert cfg.finetune.pooling == ("eos" if base == "gpt" else "cls")
+    if base == "gpt":
+        _reads_its_end_token(run, loaded)
+
+
+def _reads_its_end_token(run: Path, loaded) -> None:
+    """A GPT classifier's inputs end with eos, and the probabilities `classify` gives are the
+    head's on that position; a run whose config.json still says "auto" (made before the end
+    token) is fed its text alone, as it was trained."""
+    text = "She was delighted with the ball."
+    tok = loaded.tokenizer
+    ids = tok.encode(text)
+
+    def probs(row: list[int]) -> list[float]:
+        with torch.no_grad():
+            logits = loaded.model(torch.tensor([row]), torch.ones(1, len(row), dtype=torch.long))
+        return torch.softmax(logits[0], -1).tolist()
+
+    labels = loaded.config.finetune.labels
+    got = list(classify(loaded, [text])[0]["probabilities"].values())
+    assert got == pytest.approx(probs([*ids, tok.eos_id]), abs=1e-6)
+    assert got != pytest.approx(probs(ids), abs=1e-6)
+    data = json.loads((run / runs.CONFIG).read_text())
+    data["run"]["finetune"]["pooling"] = "auto"
+    (run / runs.CONFIG).write_text(json.dumps(data))
+    legacy = load_run(run)
+    out = classify(legacy, [text])[0]["probabilities"]
+    assert [out[name] for name in labels] == pytest.approx(probs(ids), abs=1e-6)
 
 
 def _qa_subset(tmp_path: Path, n: int) -> Path:

@@ -38,7 +38,8 @@ from ...objectives import has_classes
 from ...widgets.field_marks import Control, FieldMarks
 from ...widgets.file_dialogs import open_dialog
 
-POOLINGS = (("auto", "automatic (GPT: last token, BERT: [CLS])"), ("last", "last token"),
+POOLINGS = (("auto", "automatic (GPT: end token, BERT: [CLS])"),
+            ("eos", "end token (GPT)"), ("last", "last token"),
             ("cls", "first token ([CLS])"), ("mean", "mean of the tokens"))
 # The FinetuneConfig fields naming a labeled file's columns, with the form's labels; a task shows
 # the rows of its ObjectiveSpec.columns. Settings and labeled choices key them by role ("text").
