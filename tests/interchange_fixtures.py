@@ -66,7 +66,7 @@ def _make_runs(prepared_data: Path, root: Path) -> dict[str, Path]:
            "bert": _pretrain(prepared_data, "mlm", root / "bert")}
     sentiment, qa = str(labeled.sample_sentiment_path()), str(labeled.sample_qa_path())
     out["cls-gpt"] = _finetune(root / "cls-gpt", task="classify", train_file=sentiment,
-                               base_run=str(out["gpt"]))
+                               base_run=str(out["gpt"]), pooling="eos")
     out["cls-bert"] = _finetune(root / "cls-bert", task="classify", train_file=sentiment,
                                 base_run=str(out["bert"]))
     out["qa"] = _finetune(root / "qa", task="qa-extractive", train_file=qa,

@@ -170,8 +170,8 @@ def add_finetune(s: argparse.ArgumentParser) -> None:
     s.add_argument("--class-weights", action="store_true",
                    help="classify: weight the loss by inverse label frequency")
     s.add_argument("--pooling", choices=POOLINGS, default="auto",
-                   help="classify: what the head reads (auto: GPT an appended end token, eos; "
-                        "BERT [CLS])")
+                   help="classify: what the head reads (auto: BERT [CLS]; GPT an appended end "
+                        "token, eos, from 1,000 training rows, else the last token)")
     s.add_argument("--max-length", type=count, default=0, metavar="N",
                    help="tokens per example (default: the model's block_size)")
     s.add_argument("--stride", type=positive_int, default=64, metavar="N",

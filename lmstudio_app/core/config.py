@@ -296,8 +296,8 @@ class FinetuneConfig:
     body_lr_scale: float = 1.0  # the body learns at learning_rate * this; the head at the full rate
     class_weights: bool = False  # weight the loss by inverse label frequency
     # classify: what the head reads. eos: an end token appended to the text (GPT); auto: the
-    # body's default, written out when the run is made (GPT eos, BERT cls); an "auto" stored
-    # by a run made before eos existed reads the last token (GPT).
+    # body's default, written out when the run starts (BERT cls; GPT eos from 1,000 training
+    # rows, else last); an "auto" stored by a run made before eos existed reads the last token.
     pooling: str = "auto"  # auto | last | cls | mean | eos
     max_length: int = 0  # tokens per example; 0 means the model's block_size
     stride: int = 64  # qa-extractive: overlap between windows of a long context

@@ -74,16 +74,23 @@ class SpanExtractor(nn.Module):
 POOLINGS = ("last", "cls", "mean", "eos")
 
 
-def default_pooling(arch: str) -> str:
-    """What a new classifier reads: an appended end token for a GPT body (Radford et al.,
-    2018, "Improving Language Understanding by Generative Pre-Training": the extract token; +2
-    points over the last token of the text on held-out tweets, bench/results/
-    finetune_defaults.md), [CLS] for a BERT body."""
-    return "cls" if arch == "bert" else "eos"
+END_TOKEN_MIN_ROWS = 1000  # training rows from which a GPT classifier reads an end token
+
+
+def default_pooling(arch: str, train_rows: int) -> str:
+    """What a new classifier reads (pooling "auto", resolved when the run starts): [CLS] for
+    a BERT body; for a GPT body, with at least END_TOKEN_MIN_ROWS training rows, an end token
+    appended to each text (Radford et al., 2018, "Improving Language Understanding by
+    Generative Pre-Training": the extract token), else the text's last token. The end token's
+    state must be learned from the labels: on 1,802 tweets it gave the pretrained side +1
+    point, on 405 bundled rows -3 (bench/results/finetune_defaults.md)."""
+    if arch == "bert":
+        return "cls"
+    return "eos" if train_rows >= END_TOKEN_MIN_ROWS else "last"
 
 
 def pooling_for(arch: str, requested: str = "auto") -> str:
-    """The pooling a stored config means. `auto` is written out when a run is made
+    """The pooling a stored config means. `auto` is written out when a run starts
     (default_pooling); an `auto` still stored is a run made before that: the last real token
     for a GPT body, [CLS] for a BERT body."""
     if requested != "auto":

@@ -166,6 +166,9 @@ def build_finetune_setup(cfg: RunConfig, run_dir: Path, resume: bool, seed: int,
 
     split, reports = load_task_data(ft)
     objective_cls.prepare(ft, split, resume)
+    if not resume and ft.pooling == "auto" and spec.head == "sequence-classification":
+        # Written out with the labels: config.json says what the head reads.
+        ft.pooling = default_pooling(cfg.model.arch, len(split.train))
     body = build_model(cfg.model)
     if body_weights is not None:
         ckpt.load_weights(body, body_weights)
@@ -227,8 +230,6 @@ def make_finetune_config(
         model = ModelConfig(**{**PRESETS[preset]["model"], "arch": arch or ft.spec.archs[0],
                                "vocab_size": tok.vocab_size, **model_kw})
     train = TrainConfig(**{**PRESETS[preset]["train"], **FINETUNE_TRAIN, **train_kw})
-    if ft.pooling == "auto" and ft.spec.head == "sequence-classification":
-        ft.pooling = default_pooling(model.arch)  # written out: config.json says what it reads
     cfg = RunConfig(data_dir="", objective=ft.task, preset=preset,
                     name=name or f"{ft.task}-{'scratch' if ft.scratch else 'pretrained'}",
                     model=model, train=train, finetune=ft)

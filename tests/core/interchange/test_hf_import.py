@@ -97,7 +97,7 @@ def _finetune(out: Path, **fields) -> Path:
 def test_fine_tuning_imported_models_end_to_end(imported, tmp_path):
     sentiment, qa = str(labeled.sample_sentiment_path()), str(labeled.sample_qa_path())
     cls = _finetune(tmp_path / "cls", task="classify", train_file=sentiment,
-                    base_run=str(imported["gpt2"]))
+                    base_run=str(imported["gpt2"]), pooling="eos")
     assert (cls / "tokenizer.json").is_file() and not (cls / "tokenizer.model").is_file()
     cfg = json.loads((cls / runs.CONFIG).read_text())
     assert cfg["data"]["tokenizer_backend"] == "tokenizers"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 from pathlib import Path
@@ -19,7 +20,7 @@ from lmstudio_app.core.inference.evaluate import evaluate_examples
 from lmstudio_app.core.inference.loading import load_run
 from lmstudio_app.core.inference.predict import answer, classify
 from lmstudio_app.core.models import build_model
-from lmstudio_app.core.models.heads import build_task_model
+from lmstudio_app.core.models.heads import END_TOKEN_MIN_ROWS, build_task_model
 from lmstudio_app.core.objectives.classify import ClassifyObjective
 from lmstudio_app.core.objectives.encoding import best_span, char_spans, qa_windows, render_prompt
 from lmstudio_app.core.objectives.finetune_setup import (
@@ -158,10 +159,38 @@ def test_classify_learns_above_chance(gpt_run, bert_run, tmp_path, base):
     split = load_task_data(cfg.finetune)[0]
     again = evaluate_examples(loaded, split.test)
     assert again["accuracy"] == pytest.approx(report["accuracy"])
-    # What the head reads is written out: GPT an appended end token, BERT [CLS].
-    assert cfg.finetune.pooling == ("eos" if base == "gpt" else "cls")
-    if base == "gpt":
-        _reads_its_end_token(run, loaded)
+    # What the head reads is written out: on 480 training rows a GPT reads its text's last
+    # token, a BERT [CLS].
+    assert cfg.finetune.pooling == ("last" if base == "gpt" else "cls")
+
+
+def test_auto_pooling_follows_the_training_rows(gpt_run, tmp_path):
+    """From END_TOKEN_MIN_ROWS training rows a GPT classifier reads an end token appended to
+    each text; the choice is written into the run's config."""
+    with labeled.sample_sentiment_path().open(encoding="utf-8", newline="") as f:
+        header, *rows = list(csv.reader(f))
+    big = tmp_path / "big.csv"
+    with big.open("w", encoding="utf-8", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(header)
+        for k in range(3):  # 1,800 distinct rows: 1,440 train after the 10% val and test
+            out.writerows([f"{text} ({k})", label] for text, label in rows)
+    for path, expected in ((big, "eos"), (labeled.sample_sentiment_path(), "last")):
+        ft = FinetuneConfig(task="classify", train_file=str(path), base_run=str(gpt_run))
+        cfg = make_finetune_config(ft, overrides={"max_steps": 2})
+        assert cfg.finetune.pooling == "auto"  # resolved when the run starts, from its rows
+        setup = build_finetune_setup(cfg, tmp_path / expected, False, 0, ClassifyObjective)
+        assert cfg.finetune.pooling == expected
+        ends = {row[0][-1] for row in setup.objective.rows}
+        assert (ends == {setup.tokenizer.eos_id}) == (expected == "eos")
+    assert len(setup.objective.rows) < END_TOKEN_MIN_ROWS <= 1440
+
+
+def test_an_end_token_run_reads_it_and_an_old_auto_run_does_not(gpt_run, tmp_path):
+    sink, run = _finetune(tmp_path / "eos", 20, task="classify", pooling="eos",
+                          train_file=str(labeled.sample_sentiment_path()),
+                          base_run=str(gpt_run))
+    _reads_its_end_token(run, load_run(run))
 
 
 def _reads_its_end_token(run: Path, loaded) -> None:

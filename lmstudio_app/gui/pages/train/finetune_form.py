@@ -38,7 +38,7 @@ from ...objectives import has_classes
 from ...widgets.field_marks import Control, FieldMarks
 from ...widgets.file_dialogs import open_dialog
 
-POOLINGS = (("auto", "automatic (GPT: end token, BERT: [CLS])"),
+POOLINGS = (("auto", "automatic (BERT: [CLS]; GPT: end token from 1,000 rows)"),
             ("eos", "end token (GPT)"), ("last", "last token"),
             ("cls", "first token ([CLS])"), ("mean", "mean of the tokens"))
 # The FinetuneConfig fields naming a labeled file's columns, with the form's labels; a task shows
