@@ -29,8 +29,10 @@ resumes where it stopped and `--table` alone reprints. One training process, one
         --pretrain-steps 1500 --configs all
 
 The sweep chose the engine's fine-tuning defaults (core/presets.py FINETUNE_TRAIN, the budget
-in training/budget.py): its "recommended" row is what a user now gets, and the "defaults" row
-runs the engine's own defaults unchanged (no override but the seed), as a check. The rows named
+in training/budget.py, the pooling in models/heads.py default_pooling): its "recommended" row
+is what a user gets on a small set and "rec-eos" from 1,000 training rows (a GPT head reading
+an appended end token); the "defaults" row runs the engine's own defaults unchanged (no
+override but the seed), as a check. The rows named
 "engine-defaults" are the defaults before the change (300 steps, evaluation every 50).
 Results and tables: bench/results/finetune_defaults.md.
 
@@ -130,6 +132,9 @@ CONFIGS["rec-min600"] = _v(CONFIGS["recommended"], min_steps=600)
 # scratch side only. "both_sides" gives the pretrained side the same dropout through a copy of
 # the base run whose config.json says so (same weights and tokenizer).
 CONFIGS["rec-drop0.1"] = _v(CONFIGS["recommended"], dropout=0.1, both_sides=True)
+# GPT-1's extract token: the text then an end token, whose state the head reads (the engine's
+# pooling "eos", now what "auto" means for a GPT body).
+CONFIGS["rec-eos"] = _v(CONFIGS["recommended"], pooling="eos")
 PATIENCES = (None, 2, 3, 5)  # evaluations without a new best validation accuracy
 
 

@@ -26,12 +26,14 @@ Baselines, on the same test questions:
   word; the next sentence when it has none (the sliding-window idea of Richardson et al., 2013);
 - frequency: the candidate most frequent in the whole context (CBT's "maximum frequency").
 
-Models: a tiny BERT, fine-tuned for extractive QA by the engine (compare-init: MLM-pretrained
-and from scratch, equal budgets), best checkpoint by validation F1. Exact match and F1 follow
-SQuAD's normalisation (lmstudio_app.core.metrics). `NAME@SEED` runs an experiment at another
-fine-tuning seed; an experiment run at several seeds also gets a line with the mean and standard
-deviation over seeds, the paired gain over scratch and over the lexical baseline, and the score
-of the seeds' models averaged (start/end probabilities averaged per window). Experiments are
+Models: a tiny BERT (MLM-pretrained) or a tiny GPT (CLM-pretrained, the question first in
+each window so every context token has seen it), fine-tuned for extractive QA by the engine
+(compare-init: pretrained and from scratch, equal budgets), best checkpoint by validation F1.
+Exact match and F1 follow SQuAD's normalisation (lmstudio_app.core.metrics).
+`NAME@SEED` runs an experiment at another fine-tuning seed; an experiment run at several seeds
+also gets a line with the mean and standard deviation over seeds, the paired gain over scratch
+and over the lexical baseline, and the score of the seeds' models averaged (start/end
+probabilities averaged per window). Experiments are
 cached in --workdir:
 
     OMP_NUM_THREADS=1 python bench/qa_generalise.py --workdir /tmp/qa --runs all
@@ -261,6 +263,9 @@ PRETRAIN = {
     # 40% of the tokens masked: more predictions per step (Wettig et al., 2023, "Should You
     # Mask 15% in Masked Language Modeling?", arXiv:2202.08005); its val loss reads higher.
     "mlm3k-m40": {"max_steps": 3000, "mask_prob": 0.4},
+    # A causal body instead (the tiny GPT, the app's pretraining defaults): every token is a
+    # prediction, not 15%; the question comes first in each window, so context tokens see it.
+    "clm3k": {"objective": "clm", "max_steps": 3000},
 }
 # Experiments: a pretraining variant and fine-tuning overrides (epochs: passes over the rows).
 # "scratch_of": the from-scratch side is the named experiment's (same tokenizer, settings and
@@ -289,6 +294,9 @@ RUNS: dict[str, dict[str, Any]] = {
     "stride32": {"pretrain": "mlm3k", "lr": 5e-4, "epochs": 8, "stride": 32},
     "aug-m40": {"pretrain": "mlm3k-m40", "lr": 5e-4, "epochs": 4, "augment": True,
                 "scratch_of": "aug"},
+    # GPT bodies (CLM pretraining), question first in each window.
+    "gpt": {"pretrain": "clm3k", "lr": 5e-4, "epochs": 8},
+    "gpt-aug": {"pretrain": "clm3k", "lr": 5e-4, "epochs": 4, "augment": True},
     # A few minutes end to end (the bundled books alone, say): a check that the script runs.
     "quick": {"pretrain": "mlm1k", "lr": 5e-4, "epochs": 2},
     # Twice the fine-tuning passes over the augmented rows (the 4-epoch run peaked at its end).
@@ -323,7 +331,9 @@ def pretrain(work: Path, name: str) -> Path:
         from lmstudio_app.core.data.tokenizer import Tokenizer
 
         vocab = Tokenizer.load(data_dir / "tokenizer.model").vocab_size
-        cfg = build_run_config("mlm", "tiny", vocab, {**PRETRAIN[name], "device": "cpu"},
+        spec = dict(PRETRAIN[name])
+        objective = spec.pop("objective", "mlm")
+        cfg = build_run_config(objective, "tiny", vocab, {**spec, "device": "cpu"},
                                data_dir=str(data_dir), name=name)
         t = time.perf_counter()
         res = Trainer(cfg, run, Echo(name)).run()
