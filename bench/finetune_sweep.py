@@ -133,7 +133,7 @@ CONFIGS["rec-min600"] = _v(CONFIGS["recommended"], min_steps=600)
 # the base run whose config.json says so (same weights and tokenizer).
 CONFIGS["rec-drop0.1"] = _v(CONFIGS["recommended"], dropout=0.1, both_sides=True)
 # GPT-1's extract token: the text then an end token, whose state the head reads (the engine's
-# pooling "eos", now what "auto" means for a GPT body).
+# pooling "eos", what "auto" gives a GPT body from 1,000 training rows).
 CONFIGS["rec-eos"] = _v(CONFIGS["recommended"], pooling="eos")
 PATIENCES = (None, 2, 3, 5)  # evaluations without a new best validation accuracy
 

@@ -217,16 +217,15 @@ def hf_tokenizer(transformers: Any, tokenizer: BaseTokenizer, cfg: RunConfig) ->
     that reads an end token (pooling eos) adds it after the text; other GPT ones add none.
     """
     bert = cfg.model.arch == "bert"
-    end = reads_end_token(cfg)
     if isinstance(tokenizer, Tokenizer):
-        backend = spm_to_tokenizers(tokenizer, bert_template=bert, end_template=end)
+        backend = spm_to_tokenizers(tokenizer, bert_template=bert)
     elif isinstance(tokenizer, HFTokenizer):
         backend = tokenizer.hf  # imported: its own pipeline, post-processor included
-        if end:
-            backend = with_end_token(backend, tokenizer.id_to_piece(tokenizer.eos_id),
-                                     tokenizer.eos_id)
     else:
         raise TypeError(f"unknown tokenizer backend {type(tokenizer).__name__}")
+    if reads_end_token(cfg):
+        backend = with_end_token(backend, tokenizer.id_to_piece(tokenizer.eos_id),
+                                 tokenizer.eos_id)
     roles = _roles(tokenizer)
     tokens = {f"{role}_token": tokenizer.id_to_piece(i) for role, i in roles.items()}
     return transformers.PreTrainedTokenizerFast(

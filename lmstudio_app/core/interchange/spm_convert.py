@@ -45,13 +45,11 @@ def bpe_merges(vocab: dict[str, int]) -> list[tuple[str, str]]:
     return [(left, right) for *_, left, right in ranked]
 
 
-def spm_to_tokenizers(tok: Tokenizer, bert_template: bool = False,
-                      end_template: bool = False) -> Any:
+def spm_to_tokenizers(tok: Tokenizer, bert_template: bool = False) -> Any:
     """A `tokenizers.Tokenizer` that encodes text to the same ids as `tok`.
 
     With `bert_template`, encoding with special tokens gives "[CLS] A [SEP]" (pairs
-    "[CLS] A [SEP] B [SEP]" with segment ids 0 / 1), as our BERT inputs are built; with
-    `end_template`, "A </s>", as a GPT classifier reading its end token is fed.
+    "[CLS] A [SEP] B [SEP]" with segment ids 0 / 1), as our BERT inputs are built.
     """
     tk = require_tokenizers()
     import sentencepiece as spm
@@ -79,8 +77,6 @@ def spm_to_tokenizers(tok: Tokenizer, bert_template: bool = False,
         out.post_processor = tk.processors.TemplateProcessing(
             single=f"{cls} $A {sep}", pair=f"{cls} $A {sep} $B:1 {sep}:1",
             special_tokens=[(cls, tok.cls_id), (sep, tok.sep_id)])
-    elif end_template:
-        out = with_end_token(out, ROLE_PIECES["eos"], tok.eos_id)
     return out
 
 
