@@ -13,8 +13,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Re-install when the project's requirements change.
+# Re-install when the project's requirements change. PyTorch first: its CPU build on Linux
+# without an NVIDIA GPU (tools/install_torch.py says which build it chose).
 $(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python tools/install_torch.py
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from lmstudio_app.core.util.home import HOME_ENV
+
 AUSTEN_CANDIDATES = [
     Path(__file__).resolve().parents[2] / "shared" / "data" / "austen",
     Path(__file__).resolve().parents[1] / "resources" / "corpus",
@@ -25,8 +27,10 @@ def austen_text(n_chars: int = 150_000) -> str:
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """`python -m lmstudio_app ARGS` in `cwd`, as a user runs it, output captured."""
-    return subprocess.run([sys.executable, "-m", "lmstudio_app", *args], cwd=cwd,
+    """`python -m lmstudio_app ARGS` in `cwd`, as a user runs it, output captured; the app's
+    data folder (where runs go unless told) is `cwd/home`, never the tester's own."""
+    env = {**os.environ, HOME_ENV: str(Path(cwd).resolve() / "home")}
+    return subprocess.run([sys.executable, "-m", "lmstudio_app", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)
 
 

@@ -11,6 +11,7 @@ import argparse
 import math
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NoReturn
 
 from ..core.config import POOLINGS, SEED_MAX, TASKS, settable_fields
@@ -18,6 +19,7 @@ from ..core.data.delimited import DELIMITERS, QUOTINGS
 from ..core.data.text import ENCODINGS
 from ..core.data.tokenizer import MIN_VOCAB
 from ..core.presets import PRESETS
+from ..core.util.home import HOME_ENV, default_runs_root
 
 ENCODING_CHOICES = ENCODINGS
 EXIT_USAGE = 2
@@ -73,10 +75,22 @@ def add_device(s: argparse.ArgumentParser, default: str | None = None) -> None:
                    help="default auto: CUDA, else MPS, else CPU")
 
 
+RUNS_ROOT_HELP = ("where runs live (default: the runs folder of the app's data folder, shared "
+                  f"with the window; ${HOME_ENV} moves the data folder)")
+
+
+def runs_root(args: argparse.Namespace, name: str = "runs_root") -> Path:
+    """The runs root the user named, else the one the window uses."""
+    chosen = getattr(args, name)
+    return Path(chosen) if chosen is not None else default_runs_root()
+
+
 def add_run_folder(s: argparse.ArgumentParser) -> None:
     """Where a new run goes: --out, or a fresh folder under the runs root named --name."""
-    s.add_argument("--out", metavar="RUN_DIR", help="the run folder (default: runs/<time>-<name>)")
-    s.add_argument("--runs-root", default="runs", metavar="DIR", help=argparse.SUPPRESS)
+    s.add_argument("--out", metavar="RUN_DIR",
+                   help="the run folder (default: <runs root>/<time>-<name>)")
+    s.add_argument("--runs-root", type=Path, default=None, metavar="DIR",
+                   help=RUNS_ROOT_HELP)
     s.add_argument("--name", help="a name for the run folder")
     s.add_argument("--json", action="store_true", help="one JSON object per line, for scripts")
 

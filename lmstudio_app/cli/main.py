@@ -167,13 +167,14 @@ RANK_GRACE_S = 5.0  # how long a failed rank other than 0 waits for rank 0 to re
 
 def main(argv: Sequence[str] | None = None) -> int:
     from ..core.errors import UserError
-    from ..core.util.device import process_rank
     from ..core.util.disk import storage_error
 
     _safe_streams()
     try:
         return _dispatch(list(sys.argv[1:] if argv is None else argv))
     except UserError as exc:
+        from ..core.util.device import process_rank  # torch: only once a command has failed
+
         if process_rank() == 0:  # under torchrun, rank 0 says it for every rank
             print(f"error: {describe(exc, getattr(exc, 'command_parser', None))}",
                   file=sys.stderr)

@@ -27,6 +27,7 @@ from .args import (
     add_run_folder,
     add_set,
     positive_int,
+    runs_root,
 )
 from .config_file import add_config, config_from_file
 from .console import ConsoleSink, JsonSink
@@ -79,7 +80,7 @@ def _run_dir(args: argparse.Namespace, name: str) -> Path:
 
     if args.out:
         return on_main(lambda: runs.claim_run_dir(Path(args.out)))
-    return on_main(lambda: runs.new_run_dir(Path(args.runs_root), name))
+    return on_main(lambda: runs.new_run_dir(runs_root(args), name))
 
 
 def _drop_if_empty(run_dir: Path) -> None:
@@ -358,8 +359,8 @@ def run_compare(args: argparse.Namespace) -> int:
                              runs.claim_run_dir(out / "scratch"))
         else:
             tag = f"-seed{seed}" if len(seeds) > 1 else ""
-            claimed[seed] = (runs.new_run_dir(Path(args.runs_root), cfg.name + tag),
-                             runs.new_run_dir(Path(args.runs_root), twin.name + tag))
+            claimed[seed] = (runs.new_run_dir(runs_root(args), cfg.name + tag),
+                             runs.new_run_dir(runs_root(args), twin.name + tag))
     control = RunControl()
     _install_stop_handler(control)
 

@@ -11,12 +11,14 @@ from typing import Any
 
 from .args import (
     ENCODING_CHOICES,
+    RUNS_ROOT_HELP,
     add_columns,
     add_loaded_run,
     count,
     fraction,
     non_negative,
     positive_int,
+    runs_root,
     seed,
 )
 
@@ -171,21 +173,22 @@ def run_answer(args: argparse.Namespace) -> int:
 
 
 def add_runs_arguments(s: argparse.ArgumentParser) -> None:
-    s.add_argument("--root", default="runs", metavar="DIR", help="where runs live (default runs)")
+    s.add_argument("--root", type=Path, default=None, metavar="DIR", help=RUNS_ROOT_HELP)
     s.add_argument("--json", action="store_true")
 
 
 def run_runs(args: argparse.Namespace) -> int:
     from ..core.runs import list_runs, read_notes
 
-    found = list_runs(Path(args.root))
+    root = runs_root(args, "root")
+    found = list_runs(root)
     notes = {r.path: read_notes(r.path) for r in found}
     if args.json:
         print(json.dumps([{**r.as_dict(), "note": notes[r.path].note,
                            "tags": notes[r.path].tags} for r in found], indent=2))
         return 0
     if not found:
-        print(f"no runs under {args.root}")
+        print(f"no runs under {root}")
         return 0
     print(f"{'name':<40} {'objective':<13} {'preset':<10} {'steps':>13} {'best val':>9} state")
     for r in found:

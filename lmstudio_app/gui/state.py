@@ -7,23 +7,25 @@ whoever cares listens. Settings persist through QSettings.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QSettings, QStandardPaths, Signal
+from PySide6.QtCore import QObject, QSettings, Signal
 
+from ..core.util.home import DATA_FOLDER, HOME_ENV, RUNS_FOLDER, default_home
 from .engine import EngineInfo, read_engine_info
 
 LOG_FILE = "lmstudio_app.log"  # in the home folder, beside data/ and runs/
 
 
-def default_home() -> Path:
-    """Where the app keeps its prepared data and runs unless the user chooses elsewhere."""
-    # The generic data folder plus our name: AppDataLocation would repeat the name twice
-    # (organisation and application are both "lmstudio_app").
-    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericDataLocation)
-    return Path(base) / "lmstudio_app" if base else Path.home() / ".lmstudio_app"
+def _chosen_home(settings: QSettings) -> Path:
+    """Where the app keeps its prepared data and runs: $LMSTUDIO_APP_HOME wins (the command
+    line reads it too), then a home kept in the settings, then the engine's default."""
+    if os.environ.get(HOME_ENV, "").strip():
+        return default_home()
+    return Path(str(settings.value("paths/home", str(default_home()))))
 
 
 @dataclass
@@ -56,9 +58,7 @@ class AppState(QObject):
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.settings = settings or QSettings()
-        self.home = Path(home) if home else Path(
-            str(self.settings.value("paths/home", str(default_home())))
-        )
+        self.home = Path(home) if home else _chosen_home(self.settings)
         self.data_dir: Path | None = None
         self.training_run: Path | None = None
         self._engine: EngineInfo | None = None
@@ -68,11 +68,11 @@ class AppState(QObject):
 
     @property
     def runs_root(self) -> Path:
-        return self.home / "runs"
+        return self.home / RUNS_FOLDER
 
     @property
     def data_root(self) -> Path:
-        return self.home / "data"
+        return self.home / DATA_FOLDER
 
     @property
     def log_path(self) -> Path:

@@ -1,5 +1,5 @@
-"""What the disk refuses, in words a user can act on: a full disk, a folder that cannot be
-written, a folder that vanished.
+"""What the disk refuses, in words a user can act on: a full disk (bytes, inodes, a quota, a
+file size limit), a folder that cannot be written, a folder that vanished.
 
 Every writer of the engine goes through `storage(path, needed)` (the atomic writes, the token
 store, checkpoints), which turns the OSError of a failed write, or a library's error that carries
@@ -86,6 +86,19 @@ def free_bytes(path: str | os.PathLike[str]) -> int | None:
         return None
 
 
+def free_inodes(path: str | os.PathLike[str]) -> int | None:
+    """Files this user may still create on the file system of `path`; None when unknown or
+    unlimited (the file system reports no inode table: btrfs, many network file systems)."""
+    statvfs = getattr(os, "statvfs", None)
+    if statvfs is None:
+        return None
+    try:
+        st = statvfs(existing_ancestor(path))
+    except OSError:
+        return None
+    return int(st.f_favail) if st.f_files else None
+
+
 def errno_of(exc: BaseException | None) -> int | None:
     """The OS error number behind `exc`: its own, one named in its text (libraries written in
     Rust or C report it there), or that of the exception it was raised from."""
@@ -103,8 +116,16 @@ def errno_of(exc: BaseException | None) -> int | None:
 
 def no_space(path: str | os.PathLike[str], needed: int | None,
              code: int = errno.ENOSPC) -> StorageError:
-    """The full-disk error for a write of `needed` bytes (None: unknown) to `path`."""
+    """The full-disk error for a write of `needed` bytes (None: unknown) to `path`: bytes, a
+    quota, a file size limit, or no file left to create (inodes) told apart."""
     free = free_bytes(path)
+    if code == errno.ENOSPC and free_inodes(path) == 0:
+        have = f" ({human_bytes(free)} free)" if free is not None else ""
+        return StorageError(
+            f"no free inodes on {describe_device(path)}: it has space{have} but no room for "
+            f"another file (writing {Path(path).name} in {Path(path).parent}); delete files "
+            "there (many small ones free the most) or choose a folder on another disk.",
+            code=code, filename=str(path))
     what = {errno.EDQUOT: "disk quota exceeded on", errno.EFBIG: "file too large for"}.get(
         code, "no space left on")
     need = f"{human_bytes(needed)} needed" if needed else "more space needed"

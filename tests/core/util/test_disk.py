@@ -79,3 +79,30 @@ def test_the_lock_names_its_holder_and_frees_itself_when_the_holder_dies(tmp_pat
     assert process_alive(holder.pid, socket.gethostname()) is False
     with FolderLock(tmp_path, "run.lock", "run"):  # ... but not the lock
         pass
+
+
+@pytest.fixture
+def tmpfs_without_inodes(tmp_path: Path):
+    """A real tmpfs with room for bytes but only a handful of files (root only)."""
+    mount = tmp_path / "few-inodes"
+    mount.mkdir()
+    if not sys.platform.startswith("linux") or os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs Linux and root")
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m,nr_inodes=6", "tmpfs",
+                           str(mount)], capture_output=True, text=True, check=False)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_no_free_inodes_is_told_apart_from_no_free_bytes(tmpfs_without_inodes: Path) -> None:
+    with pytest.raises(StorageError) as caught:
+        for i in range(20):
+            atomic_write_bytes(tmpfs_without_inodes / f"f{i}.bin", b"x")
+    message = str(caught.value)
+    assert message.startswith("no free inodes on ") and "MiB free" in message
+    assert "delete files" in message and "\n" not in message
+    assert caught.value.errno == errno.ENOSPC
