@@ -21,10 +21,11 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFileDialog, QFrame, QLabel, QSplitter, QVBoxLayout, QWidget
 
 from ....core.data.corpus import ENCODINGS, CorpusOptions
+from ....core.data.inspect import SourceCounts
 from ....core.data.tokenizer import KINDS
 from ...state import AppState
 from ...widgets.file_dialogs import open_dialog
-from .background import PrepareSummary, SourceCounts
+from .background import PrepareSummary
 from .prepare_panel import PreparePanel
 from .preview_panel import PreviewPanel
 from .sources_panel import SourcesPanel

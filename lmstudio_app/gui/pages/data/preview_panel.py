@@ -12,8 +12,8 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
 from ....core.data.corpus import CorpusOptions
+from ....core.data.inspect import read_preview
 from ...jobs import BackgroundJob
-from .background import read_preview
 
 
 class PreviewPanel(QWidget):
