@@ -27,6 +27,7 @@ class PreviewPanel(QWidget):
         self._wanted: tuple[str, CorpusOptions] | None = None
         self.label = QLabel("Preview: select a source")
         self.text = QPlainTextEdit()
+        self.text.setAccessibleName("Preview")
         self.text.setReadOnly(True)
         # Files keep their own line breaks (novels are hard-wrapped): wrapping them again at the
         # pane's width left ragged lines with lone words; long lines scroll instead.

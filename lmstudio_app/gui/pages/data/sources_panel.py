@@ -102,6 +102,7 @@ class SourcesPanel(QWidget):
         self._count_job: BackgroundJob | None = None
         self._count_path: str | None = None
         self.list = SourceList()
+        self.list.setAccessibleName("Sources")
         self.list.sig_dropped.connect(self.add_sources)
         self.add_files_button = QPushButton("Add files…")
         self.add_folder_button = QPushButton("Add folder…")
