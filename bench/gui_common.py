@@ -19,8 +19,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lmstudio_app.core.data.prepare import PrepareConfig, prepare
 from lmstudio_app.core.data.samples import sample_corpus
 from lmstudio_app.core.data.tokenizer import TokenizerSpec
+from lmstudio_app.gui.find import choose
+from lmstudio_app.gui.pages.train.model_form import FIELDS
 
 CACHE = Path(tempfile.gettempdir()) / "lmstudio_app-bench"
+SETTING_KEYS = {f.key for f in FIELDS}  # the Train page's setting boxes
 
 
 def sample_data(vocab_size: int = 2000) -> Path:
@@ -54,9 +57,9 @@ def train_window(data: Path, home: Path, fields: dict) -> tuple:
     window.show_page("Train")
     page = window.train_page
     state.sig_data_ready.emit(data)
-    page.device_box.setCurrentIndex(page.device_box.findData("cpu"))
-    page.preset_box.setCurrentIndex(page.preset_box.findData("tiny"))
+    choose(page, "Device", "cpu")
+    choose(page, "Preset", "tiny")
     for key, value in fields.items():
-        if key in page.edits:
+        if key in SETTING_KEYS:
             page.set_field(key, value)
     return window, page, state

@@ -55,7 +55,7 @@ def windowed(app: QApplication, data: Path, steps: int, work: Path) -> float:
     loop = QEventLoop()
     page.session.sig_done.connect(loop.quit)
     if not page.start():
-        raise SystemExit(f"cannot start: {page.error_label.text()}")
+        raise SystemExit(f"cannot start: {page.start_refusal()}")
     loop.exec()
     window.close()
     cfg = page.session.config

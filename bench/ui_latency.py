@@ -147,7 +147,7 @@ def main() -> None:
     page.session.sig_done.connect(lambda run, reason: done.append(reason))
     start = time.perf_counter()
     if not page.start():
-        raise SystemExit(f"cannot start: {page.error_label.text()}")
+        raise SystemExit(f"cannot start: {page.start_refusal()}")
     beat.timer.start()
     loop = QEventLoop()  # the real app runs exec(); so does this
     page.session.sig_done.connect(loop.quit)

@@ -47,7 +47,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from PySide6.QtCore import QCoreApplication, QSettings, QSize  # noqa: E402
-from PySide6.QtWidgets import QWidget  # noqa: E402
+from PySide6.QtWidgets import QLabel, QPlainTextEdit, QSpinBox, QTreeWidget, QWidget  # noqa: E402
+
+from lmstudio_app.gui.find import choose, labelled, named, only  # noqa: E402
+from lmstudio_app.gui.pages.playground.shaded_text import ShadedText  # noqa: E402
+from lmstudio_app.gui.pages.train.finetune_form import FinetuneForm  # noqa: E402
+from lmstudio_app.gui.widgets.confusion import ConfusionView  # noqa: E402
+from lmstudio_app.gui.widgets.curves import CurvesWidget  # noqa: E402
 
 SIZE = QSize(1280, 820)
 # The fine-tune page holds the comparison table, the metrics and the confusion matrix: it gets
@@ -102,11 +108,11 @@ def train_run(train, what: str, timeout_s: float = 900) -> Path:
     done = signal_list(train.session.sig_done)
     results = signal_list(train.sig_results_shown)
     if not train.start():
-        raise SystemExit(f"cannot start {what}: {train.error_label.text()}")
+        raise SystemExit(f"cannot start {what}: {named(train, 'Errors', QLabel).text()}")
     wait_for(lambda: bool(done), timeout_s, what)
     run_dir, reason = done[0]
     if reason != "completed":
-        raise SystemExit(f"{what} ended: {reason}: {train.error_label.text()}")
+        raise SystemExit(f"{what} ended: {reason}: {named(train, 'Errors', QLabel).text()}")
     if train.config is not None and train.config.finetune is not None:
         wait_for(lambda: bool(results), 60, f"the test results of {what}")
     return Path(run_dir)
@@ -115,7 +121,7 @@ def train_run(train, what: str, timeout_s: float = 900) -> Path:
 def set_finetune(train, task: str, base_run: Path, budget: dict[str, Any]) -> None:
     """Fill the fine-tune form: task, base run and budget (the bundled labeled file stays)."""
     train.set_mode("finetune")
-    form = train.ft_form
+    form = only(train, FinetuneForm)
     form.set_task(task)
     form.refresh_runs()
     i = form.base_box.findData(str(base_run))
@@ -131,8 +137,8 @@ def set_finetune(train, task: str, base_run: Path, budget: dict[str, Any]) -> No
 
 def set_pretrain(train, objective: str, steps: int) -> None:
     train.set_mode("pretrain")
-    train.objective_box.setCurrentIndex(train.objective_box.findData(objective))
-    train.preset_box.setCurrentIndex(train.preset_box.findData("tiny"))
+    choose(train, "Objective", objective)
+    choose(train, "Preset", "tiny")
     train.set_field("max_steps", steps)
     train.set_field("eval_interval", max(steps // 6, 1))
     train.set_field("log_interval", 1)
@@ -211,7 +217,7 @@ def prepare_sample(window, state) -> None:
     window.show_page("Data")
     data = window.pages["Data"]
     ready = signal_list(state.sig_data_ready)
-    data.vocab_spin.setValue(2000)
+    labelled(data, "Vocabulary", QSpinBox).setValue(2000)
     data.start_prepare()
     wait_for(lambda: bool(ready), 600, "the sample corpus to be prepared")
 
@@ -220,7 +226,7 @@ def shoot_instruments_only(window, state, args) -> None:
     prepare_sample(window, state)
     window.show_page("Train")
     train = window.train_page
-    train.device_box.setCurrentIndex(max(train.device_box.findData("cpu"), 0))
+    choose(train, "Device", "cpu")
     set_pretrain(train, "clm", args.steps)
     gpt_run = train_run(train, "the GPT run")
     window.show_page("Playground")
@@ -245,14 +251,15 @@ def shoot_instruments(window, args, gpt_run: Path) -> None:
     play.clear_chat()
     play.seed = 2
     replies = signal_list(play.sig_reply_finished)
-    play.message_edit.setPlainText("Elizabeth looked at him and said")
+    named(play, "Message", QPlainTextEdit).setPlainText("Elizabeth looked at him and said")
     play.send()
     wait_for(lambda: bool(replies), 120, "the reply")
-    shown = play.transcript.tokens
+    transcript = named(play, "Conversation", ShadedText)
+    shown = transcript.tokens
     if shown:
-        cursor = play.transcript.textCursor()
+        cursor = transcript.textCursor()
         cursor.setPosition(shown[min(len(shown) - 1, 6)].start)
-        play.transcript.setTextCursor(cursor)
+        transcript.setTextCursor(cursor)
     save(window, args.out / "probabilities.png")
 
     # Compare: an early run (a sixth of the steps) against the full one.
@@ -314,9 +321,11 @@ def shoot(window, state, args) -> None:
     prepare_sample(window, state)
     data = window.pages["Data"]
     previewed = signal_list(data.sig_preview_shown)
-    data.sources.setCurrentItem(data.sources.topLevelItem(0))
+    sources = named(data, "Sources", QTreeWidget)
+    sources.setCurrentItem(sources.topLevelItem(0))
     # The first source is selected when the list fills, so its preview may be there already.
-    wait_for(lambda: bool(previewed) or bool(data.preview.toPlainText()), 60,
+    preview = named(data, "Preview", QPlainTextEdit)
+    wait_for(lambda: bool(previewed) or bool(preview.toPlainText()), 60,
              "the preview of the corpus")
     settle(1.0)
     save(window, args.out / "data.png")
@@ -324,10 +333,10 @@ def shoot(window, state, args) -> None:
     # Train: the tiny preset on the CPU, a few hundred steps with evaluations and samples.
     window.show_page("Train")
     train = window.train_page
-    train.device_box.setCurrentIndex(max(train.device_box.findData("cpu"), 0))
+    choose(train, "Device", "cpu")
     set_pretrain(train, "clm", args.steps)
     gpt_run = train_run(train, "the GPT run")
-    train.curves.show_readout(args.steps * 0.6)
+    only(train, CurvesWidget).outputs.show_readout(args.steps * 0.6)
     save(window, args.out / "train.png")
 
     # Playground: the new run loaded, one continuation generated.
@@ -335,7 +344,7 @@ def shoot(window, state, args) -> None:
     play = window.pages["Playground"]
     use_in_playground(play, gpt_run)
     replies = signal_list(play.sig_reply_finished)
-    play.message_edit.setPlainText("It is a truth universally acknowledged")
+    named(play, "Message", QPlainTextEdit).setPlainText("It is a truth universally acknowledged")
     play.send()
     wait_for(lambda: bool(replies), 120, "the reply")
     save(window, args.out / "playground.png")
@@ -347,10 +356,10 @@ def shoot(window, state, args) -> None:
     set_finetune(train, "classify", gpt_run, CLASSIFY)
     compared = signal_list(train.sig_compare_done)
     if not train.compare_init():
-        raise SystemExit(f"cannot compare: {train.error_label.text()}")
+        raise SystemExit(f"cannot compare: {named(train, 'Errors', QLabel).text()}")
     wait_for(lambda: bool(compared), 900, "the pretrained-versus-scratch comparison")
     if train.comparison is None:
-        raise SystemExit(f"the comparison failed: {train.error_label.text()}")
+        raise SystemExit(f"the comparison failed: {named(train, 'Errors', QLabel).text()}")
     classify_run = train_run(train, "the classification fine-tune")
     show_mistakes(train)
     window.resize(FINETUNE_SIZE)
@@ -388,7 +397,7 @@ def shoot(window, state, args) -> None:
 
 def show_mistakes(train) -> None:
     """Click the confusion matrix's most frequent mistake, listing its test texts."""
-    view = train.confusion
+    view = named(train, "Confusion matrix", ConfusionView)
     cells = [(count, i, j) for i, row in enumerate(view.matrix)
              for j, count in enumerate(row) if i != j]
     if cells:

@@ -105,7 +105,7 @@ def main() -> int:
         train.curves.flush()
         settle(0.5)
         x = train.curves.loss.x
-        train.curves.show_readout(float(x[int(len(x) * 0.55)]))
+        train.curves.outputs.show_readout(float(x[int(len(x) * 0.55)]))
         save(window, args.out / "curves.png")
 
         # The Runs page: both runs' figures, the first one's note, their settings compared.

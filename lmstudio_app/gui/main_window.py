@@ -1,7 +1,11 @@
 """The main window: four pages in a sidebar, a status bar, menus with shortcuts.
 
+The window knows its pages through small protocols (pages/page.py: a title, busy and why,
+shut down; the Training menu's commands) and learns the run's state, device, resources and
+allowed commands from AppState's signals, never from a page's widgets.
+
 Closing while a run trains asks first; then the loop is told to stop at its next step
-boundary, it saves, and the window closes once the worker has reported that it finished
+boundary, it saves, and the window closes once the run has reported that it finished
 (the GUI thread never blocks on the worker). Every page's `shutdown()` runs before the window
 goes, so no page leaves a thread running.
 """
@@ -30,11 +34,11 @@ from .. import __version__
 from .engine import EngineInfo
 from .help_page import HelpDialog, help_html
 from .pages.data.page import DataPage
+from .pages.page import Page, TrainingPage
 from .pages.playground.page import PlaygroundPage
 from .pages.runs import RunsPage
 from .pages.train.page import TrainPage
-from .state import AppState
-from .training import resources_text
+from .state import AppState, TrainingControls
 from .widgets.elided_label import ElidedLabel
 
 log = logging.getLogger(__name__)
@@ -92,11 +96,11 @@ class MainWindow(QMainWindow):
         self._closing = False  # the user agreed to close (asked once)
         self._asked = False  # waiting for the training loop to stop before closing
 
-        self.train_page = TrainPage(state)
-        self.pages: dict[str, QWidget] = {
-            "Data": DataPage(state), "Train": self.train_page,
-            "Playground": PlaygroundPage(state), "Runs": RunsPage(state),
-        }
+        self.train_page: TrainingPage = TrainPage(state)
+        pages: list[Page] = [DataPage(state), self.train_page, PlaygroundPage(state),
+                             RunsPage(state)]
+        self.pages: dict[str, Page] = {page.title: page for page in pages}
+        assert tuple(self.pages) == PAGE_NAMES
 
         self.sidebar = QListWidget()
         self.sidebar.addItems(list(PAGE_NAMES))
@@ -106,7 +110,7 @@ class MainWindow(QMainWindow):
         self.sidebar.setStyleSheet("QListWidget#sidebar::item { padding: 7px 10px; }")
         self.stack = QStackedWidget()
         for name in PAGE_NAMES:
-            self.stack.addWidget(self.pages[name])
+            self.stack.addWidget(self.pages[name].widget())
         self.sidebar.currentRowChanged.connect(self.stack.setCurrentIndex)
 
         central = QWidget()
@@ -127,9 +131,7 @@ class MainWindow(QMainWindow):
         self.resources_label.setToolTip("Memory of this process (and of the GPU, with its "
                                         "utilisation) at the last logged step")
         self.statusBar().addPermanentWidget(self.resources_label)
-        self.train_page.session.sig_steps.connect(
-            lambda rows, _max: self.resources_label.setText(resources_text(rows[-1])))
-        self.train_page.session.sig_done.connect(lambda *_: self.resources_label.setText(""))
+        state.sig_run_resources.connect(self.resources_label.setText)
         self.statusBar().addPermanentWidget(self.device_label)
 
         self._build_actions()
@@ -140,20 +142,19 @@ class MainWindow(QMainWindow):
         state.sig_compare_run.connect(lambda _p: self.show_page("Train"))
         state.sig_use_run.connect(lambda _p: self.show_page("Playground"))
         state.sig_use_checkpoint.connect(lambda _p, _s: self.show_page("Playground"))
-        self.train_page.sig_run_state.connect(self.run_label.setText)
-        self.train_page.sig_device.connect(self.device_label.setText)
+        state.sig_run_line.connect(self.run_label.setText)
+        state.sig_run_device.connect(self.device_label.setText)
         # Between runs, show the device a new run would use (a run on the CPU uses a core less).
         self._idle_device = self.device_label.text()
-        self.train_page.session.sig_done.connect(
-            lambda *_: self.device_label.setText(self._idle_device))
-        self.train_page.session.sig_state.connect(self._update_actions)
-        self.train_page.sig_validated.connect(lambda _v: self._update_actions())
+        state.sig_run_finished.connect(self._on_run_finished)
+        state.sig_training_controls.connect(self._update_actions)
         self._restore()
-        self._update_actions()
+        self._update_actions(state.training_controls)
 
     # -- actions and shortcuts -----------------------------------------------------------------
 
-    def _action(self, text: str, shortcut: str | QKeySequence | None, slot: Any) -> QAction:
+    def _action(self, text: str, shortcut: str | QKeySequence | QKeySequence.StandardKey | None,
+                slot: Any) -> QAction:
         action = QAction(text, self)
         if shortcut:
             action.setShortcut(QKeySequence(shortcut))
@@ -191,18 +192,23 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_engine_ready(self, engine: EngineInfo) -> None:
         self._idle_device = device_text(engine)
-        if not self.train_page.session.is_running():
+        if self.state.training_run is None:
             self.device_label.setText(self._idle_device)
 
-    @Slot()
-    def _update_actions(self, *_: Any) -> None:
-        page = self.train_page
-        state = page.session.state
-        running = page.session.is_running()
-        self.start_action.setEnabled(page.can_start())
-        self.pause_action.setEnabled(running and state in ("starting", "running"))
-        self.resume_action.setEnabled(running and state in ("pausing", "paused"))
-        self.stop_action.setEnabled(running and state != "stopping")
+    @Slot(object, str)
+    def _on_run_finished(self, *_: object) -> None:
+        self.device_label.setText(self._idle_device)
+        if self._asked:  # closing waited for the run to stop and save
+            self._asked = False
+            self.setEnabled(True)
+            self.close()
+
+    @Slot(object)
+    def _update_actions(self, controls: TrainingControls) -> None:
+        self.start_action.setEnabled(controls.start)
+        self.pause_action.setEnabled(controls.pause)
+        self.resume_action.setEnabled(controls.resume)
+        self.stop_action.setEnabled(controls.stop)
 
     def show_page(self, name: str) -> None:
         self.sidebar.setCurrentRow(PAGE_NAMES.index(name))
@@ -214,8 +220,7 @@ class MainWindow(QMainWindow):
     def start_training(self) -> None:
         self.show_page("Train")
         if not self.train_page.start():
-            reason = self.train_page.error_label.text().splitlines()
-            self._show_status(reason[0] if reason else "Cannot start training now.")
+            self._show_status(self.train_page.start_refusal())
 
     @Slot()
     def show_about(self) -> None:
@@ -260,7 +265,7 @@ class MainWindow(QMainWindow):
     def busy_reasons(self) -> list[str]:
         out = []
         for name, page in self.pages.items():
-            reason = page.busy() if hasattr(page, "busy") else None
+            reason = page.busy()
             if reason:
                 out.append(f"{name}: {reason}")
         return out
@@ -283,34 +288,21 @@ class MainWindow(QMainWindow):
                 event.ignore()
                 return
             self._closing = True
-        session = self.train_page.session
-        if session.is_running():
-            # Stop at the next step boundary; the loop saves; close again once it has ended.
-            if not self._asked:
-                self._asked = True
-                session.sig_done.connect(self._close_after_stop)
-            session.stop()
+        if self.state.training_run is not None:
+            # Stop at the next step boundary; the loop saves; close again once it has ended
+            # (_on_run_finished).
+            self._asked = True
+            self.train_page.stop()
             self.statusBar().showMessage("Stopping training and saving before closing…")
             self.setEnabled(False)
             event.ignore()
             return
         self._save()
         for page in self.pages.values():
-            if hasattr(page, "shutdown"):
-                page.shutdown()
+            page.shutdown()
         self.state.shutdown()
         event.accept()
         super().closeEvent(event)
-
-    @Slot(object, str)
-    def _close_after_stop(self, *_: Any) -> None:
-        try:
-            self.train_page.session.sig_done.disconnect(self._close_after_stop)
-        except (RuntimeError, TypeError):
-            pass
-        self._asked = False
-        self.setEnabled(True)
-        self.close()
 
 
 def screen_fit(window: QMainWindow) -> None:

@@ -1,8 +1,9 @@
 """AppState: what the pages share, and the signals they use to talk to each other.
 
-Pages never reach into one another: the Data page announces a prepared store, the Runs page asks
-to open, resume or compare a run, the Train page announces a run that started or ended, and
-whoever cares listens. Settings persist through QSettings.
+Pages never reach into one another, and the main window never reaches into a page: the Data
+page announces a prepared store, the Runs page asks to open, resume or compare a run, the Train
+page announces a run that started or ended, its state line, device and resources, and what its
+Start, Pause, Resume and Stop allow now; whoever cares listens. Settings persist through QSettings.
 """
 
 from __future__ import annotations
@@ -38,6 +39,17 @@ class LabeledChoice:
     encoding: str = "utf-8"
 
 
+@dataclass(frozen=True)
+class TrainingControls:
+    """What the training run allows now (what sig_training_controls carries): the Train page's
+    buttons and the window's Training menu both follow it."""
+
+    start: bool = False  # the form describes a valid run and nothing trains or compares
+    pause: bool = False  # a run is starting or running
+    resume: bool = False  # a run is pausing or paused
+    stop: bool = False  # a run trains and is not stopping already
+
+
 class AppState(QObject):
     sig_data_ready = Signal(object)  # Path of a prepared data folder (tokens.h5, tokenizer.model)
     sig_run_started = Signal(object)  # Path of the run folder now training
@@ -53,6 +65,10 @@ class AppState(QObject):
     sig_show_page = Signal(str)  # a page's name: show it (a link in a hint)
     sig_labeled_ready = Signal(object)  # LabeledChoice: the Train page's fine-tune defaults
     sig_engine_ready = Signal(object)  # EngineInfo: PyTorch has loaded (see engine())
+    sig_run_line = Signal(str)  # the run's state in a short line: "Training: step 12 / 200"
+    sig_run_device = Signal(str)  # the device the current run trains on, described
+    sig_run_resources = Signal(str)  # what the run takes: "RAM 1.2 GiB · GPU 3.4 GiB, 87%"; ""
+    sig_training_controls = Signal(object)  # TrainingControls: what a run allows now
 
     def __init__(self, settings: QSettings | None = None, home: Path | None = None,
                  parent: QObject | None = None) -> None:
@@ -60,11 +76,13 @@ class AppState(QObject):
         self.settings = settings or QSettings()
         self.home = Path(home) if home else _chosen_home(self.settings)
         self.data_dir: Path | None = None
-        self.training_run: Path | None = None
+        self.training_run: Path | None = None  # the run folder training now
+        self.training_controls = TrainingControls()  # the last sig_training_controls said
         self._engine: EngineInfo | None = None
         self._engine_job: Any = None  # the BackgroundJob loading the engine, while it runs
         self._engine_deferred = False  # the app loads it after the first frame
         self.sig_data_ready.connect(self._remember_data)
+        self.sig_training_controls.connect(self._remember_controls)
 
     @property
     def runs_root(self) -> Path:
@@ -120,6 +138,9 @@ class AppState(QObject):
 
     def _remember_data(self, path: Path) -> None:
         self.data_dir = Path(path)
+
+    def _remember_controls(self, controls: TrainingControls) -> None:
+        self.training_controls = controls
 
     def value(self, key: str, default: Any = None, kind: type | None = None) -> Any:
         """A persisted setting, converted to `kind` when given (QSettings returns strings)."""

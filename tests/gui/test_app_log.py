@@ -6,8 +6,10 @@ import logging
 
 import pytest
 from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QSpinBox, QTreeWidget
 
 from lmstudio_app.gui.app import setup_logging
+from lmstudio_app.gui.find import choose, labelled, named
 from lmstudio_app.gui.pages.data.page import DataPage
 from lmstudio_app.gui.pages.train.page import TrainPage
 from lmstudio_app.gui.state import AppState
@@ -34,23 +36,24 @@ def test_prepares_runs_and_failures_reach_the_log(qtbot, tmp_path, logged, auste
     for page in (data, train):
         qtbot.addWidget(page)
     data.sources_panel.remove_selected()
-    data.sources.clear()
+    named(data, "Sources", QTreeWidget).clear()
     data.add_sources([austen_corpus / "austen.txt"])
-    data.vocab_spin.setValue(100000)  # more pieces than the corpus can give: a failure
+    # More pieces than the corpus can give: a failure.
+    labelled(data, "Vocabulary", QSpinBox).setValue(100000)
     with qtbot.waitSignal(data.sig_prepare_finished, timeout=60000) as done:
         data.start_prepare()
     assert done.args == ["failed"]
-    data.vocab_spin.setValue(400)
+    labelled(data, "Vocabulary", QSpinBox).setValue(400)
     with qtbot.waitSignal(data.sig_prepare_finished, timeout=60000) as done:
         data.start_prepare()
     assert done.args == ["done"]
 
-    train.device_box.setCurrentIndex(train.device_box.findData("cpu"))
+    choose(train, "Device", "cpu")
     for key, value in TINY.items():
         train.set_field(key, value)
-    with qtbot.waitSignal(train.session.sig_done, timeout=60000):
-        assert train.start(), train.error_label.text()
-    run_dir = train.session.run_dir
+    with qtbot.waitSignal(state.sig_run_finished, timeout=60000) as done:
+        assert train.start(), train.start_refusal()
+    run_dir = done.args[0]
     for page in (data, train):
         page.shutdown()
 

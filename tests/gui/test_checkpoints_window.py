@@ -12,6 +12,8 @@ from PySide6.QtCore import QPointF, Qt
 from safetensors.torch import load_file
 
 from lmstudio_app.core import runs
+from lmstudio_app.gui.find import button, choose, only
+from lmstudio_app.gui.widgets.curves import CurvesWidget
 
 RUN = {"n_layer": 1, "n_head": 2, "n_embd": 32, "block_size": 32, "batch_size": 4,
        "max_steps": 24, "eval_interval": 3, "log_interval": 1}
@@ -21,11 +23,11 @@ RUN = {"n_layer": 1, "n_head": 2, "n_embd": 32, "block_size": 32, "batch_size": 
 def window(main_window_on):
     w = main_window_on(1200, 800)
     train = w.train_page
-    train.device_box.setCurrentIndex(train.device_box.findData("cpu"))
+    choose(train, "Device", "cpu")
     for key, value in RUN.items():
         train.set_field(key, value)
     yield w
-    train.session.stop()
+    train.stop()
     for page in w.pages.values():
         page.shutdown()
 
@@ -46,8 +48,8 @@ def test_a_mark_on_the_curve_opens_that_checkpoint_in_the_playground(qtbot, wind
     shown_resources = []
     train.session.sig_steps.connect(
         lambda *_: shown_resources.append(window.resources_label.text()))
-    with qtbot.waitSignal(train.session.sig_done, timeout=120000) as done:
-        qtbot.mouseClick(train.start_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(window.state.sig_run_finished, timeout=120000) as done:
+        qtbot.mouseClick(button(train, "Start"), Qt.MouseButton.LeftButton)
     run_dir = done.args[0]
     assert done.args[1] == "completed"
     assert shown_resources and all(t.startswith("RAM ") and ("MiB" in t or "GiB" in t)
@@ -57,12 +59,12 @@ def test_a_mark_on_the_curve_opens_that_checkpoint_in_the_playground(qtbot, wind
     kept = [s.step for s in runs.list_snapshots(run_dir)]
     assert len(kept) >= 3
     # The marks the live run drew are the snapshots on disk.
-    assert train.curves.checkpoint_steps == kept
+    assert only(train, CurvesWidget).checkpoint_steps == kept
     step = kept[1]
     window.show_page("Train")
     playground = window.pages["Playground"]
     with qtbot.waitSignal(playground.sig_model_loaded, timeout=30000):
-        _click_mark(qtbot, train.curves, step)
+        _click_mark(qtbot, only(train, CurvesWidget), step)
 
     assert window.current_page() == "Playground"
     assert playground.checkpoint_combo.currentData() == step
@@ -82,9 +84,9 @@ def test_a_run_opened_from_disk_marks_its_snapshots(qtbot, window, engine_runs):
     with qtbot.waitSignal(train.sig_history_loaded, timeout=30000):
         window.state.sig_open_run.emit(gpt)
     kept = [s.step for s in runs.list_snapshots(gpt)]
-    assert kept and train.curves.checkpoint_steps == kept
+    assert kept and only(train, CurvesWidget).checkpoint_steps == kept
     playground = window.pages["Playground"]
     with qtbot.waitSignal(window.state.sig_use_checkpoint) as used, \
             qtbot.waitSignal(playground.sig_model_loaded, timeout=30000):
-        _click_mark(qtbot, train.curves, kept[0])
+        _click_mark(qtbot, only(train, CurvesWidget), kept[0])
     assert used.args == [gpt, kept[0]]

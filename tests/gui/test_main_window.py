@@ -12,8 +12,9 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from lmstudio_app.core import runs
 from lmstudio_app.core.util.device import describe_device
+from lmstudio_app.gui.find import choose
 from lmstudio_app.gui.main_window import PAGE_NAMES, MainWindow, about_text
-from lmstudio_app.gui.state import AppState
+from lmstudio_app.gui.state import AppState, TrainingControls
 
 TINY = {"n_layer": 1, "n_head": 2, "n_embd": 32, "block_size": 32, "batch_size": 4,
         "log_interval": 1, "max_steps": 5000, "eval_interval": 1000}
@@ -32,7 +33,7 @@ def window(qtbot, tmp_path, settings):
     w.show()
     yield w
     if w.isVisible():
-        w.train_page.session.stop()
+        w.train_page.stop()
         w.close()
     for page in w.pages.values():  # idempotent: no page may leave a thread behind
         page.shutdown()
@@ -55,12 +56,14 @@ def answer_next_box(button: QMessageBox.StandardButton, asked: list[str]) -> Non
 def start_tiny_training(qtbot, w: MainWindow, data) -> None:
     w.state.sig_data_ready.emit(data)
     page = w.train_page
-    page.device_box.setCurrentIndex(page.device_box.findData("cpu"))
+    choose(page, "Device", "cpu")
     for key, value in TINY.items():
         page.set_field(key, value)
-    with qtbot.waitSignal(page.session.sig_started, timeout=30000):
+    steps = []
+    w.state.sig_run_progress.connect(lambda _run, step, _max: steps.append(step))
+    with qtbot.waitSignal(w.state.sig_run_started, timeout=30000):
         w.start_action.trigger()  # Ctrl+Return
-    qtbot.waitUntil(lambda: page.session.step >= 3, timeout=60000)
+    qtbot.waitUntil(lambda: bool(steps) and steps[-1] >= 3, timeout=60000)
 
 
 def test_opens_with_four_pages_and_the_device(window):
@@ -122,8 +125,8 @@ def test_geometry_and_page_are_restored(qtbot, tmp_path, settings):
 
 def test_closing_while_training_asks_then_stops_saves_and_joins(qtbot, window, prepared_data):
     start_tiny_training(qtbot, window, prepared_data)
-    session = window.train_page.session
-    run_dir = session.run_dir
+    state = window.state
+    run_dir = state.training_run
     assert "Training" in window.run_label.text()
     assert window.busy_reasons()
 
@@ -131,18 +134,20 @@ def test_closing_while_training_asks_then_stops_saves_and_joins(qtbot, window, p
     answer_next_box(QMessageBox.StandardButton.Cancel, asked)
     window.close()
     assert asked and "training" in asked[0]
-    assert window.isVisible() and session.is_running()  # cancelled: nothing stopped
+    assert window.isVisible() and state.training_run == run_dir  # cancelled: nothing stopped
 
     asked.clear()
     answer_next_box(QMessageBox.StandardButton.Yes, asked)
-    with qtbot.waitSignal(session.sig_done, timeout=30000) as done:
+    with qtbot.waitSignal(state.sig_run_finished, timeout=30000) as done:
         window.close()
     assert asked
     assert done.args[1] == "stopped"
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=10000)
-    assert not session.is_running()
+    assert state.training_run is None and window.train_page.busy() is None
+    stopped_at = window.run_label.text()  # "Idle (last run stopped at step 12)"
     status = json.loads((run_dir / runs.STATUS).read_text())
-    assert status["state"] == "stopped" and status["step"] == session.step
+    assert status["state"] == "stopped"
+    assert stopped_at == f"Idle (last run stopped at step {status['step']:,})"
     assert (run_dir / "model.safetensors").is_file() and (run_dir / "state.pt").is_file()
 
 
@@ -189,3 +194,32 @@ def test_use_in_playground_and_open_show_their_pages(window, engine_runs):
     assert window.current_page() == "Playground"
     window.state.sig_open_run.emit(engine_runs.gpt)
     assert window.current_page() == "Train"
+
+
+def test_the_window_follows_the_app_states_facts_not_the_pages_widgets(window):
+    """The Training menu, the run's line, its device and resources come from AppState's signals;
+    a refused Start says the page's own reason in the status bar."""
+    state = window.state
+    assert (window.start_action.isEnabled(), window.stop_action.isEnabled()) == (False, False)
+    state.sig_training_controls.emit(TrainingControls(pause=True, stop=True))
+    assert [a.isEnabled() for a in (window.start_action, window.pause_action,
+                                    window.resume_action, window.stop_action)] == [
+        False, True, False, True]
+    assert state.training_controls == TrainingControls(pause=True, stop=True)
+    state.sig_run_line.emit("Training: step 3 / 9")
+    state.sig_run_device.emit("CPU: 1 thread")
+    state.sig_run_resources.emit("RAM 1.0 GiB")
+    assert window.run_label.text() == "Training: step 3 / 9"
+    assert window.device_label.text() == "CPU: 1 thread"
+    assert window.resources_label.text() == "RAM 1.0 GiB"
+    idle = describe_device(torch.device("cpu"))
+    state.sig_run_finished.emit(state.runs_root / "gone", "stopped")
+    assert window.device_label.text() == idle
+
+    window.start_training()  # no prepared data yet: refused, and the page says why
+    assert window.current_page() == "Train"
+    reason = window.train_page.start_refusal()
+    assert reason.startswith("No prepared data")
+    assert window.statusBar().currentMessage() == reason
+    assert [page.title for page in window.pages.values()] == list(PAGE_NAMES)
+    assert all(page.busy() is None for page in window.pages.values())

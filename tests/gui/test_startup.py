@@ -25,8 +25,9 @@ def test_the_window_is_built_without_pytorch_and_gets_it_in_the_background(tmp_p
     out = _run("""
         import sys
         from PySide6.QtCore import QSettings
-        from PySide6.QtWidgets import QApplication
+        from PySide6.QtWidgets import QApplication, QComboBox, QLabel
         from lmstudio_app.gui.app import create_app
+        from lmstudio_app.gui.find import labelled, named
         from lmstudio_app.gui.main_window import MainWindow
         from lmstudio_app.gui.state import AppState
         from lmstudio_app.core.data.samples import sample_corpus
@@ -40,7 +41,7 @@ def test_the_window_is_built_without_pytorch_and_gets_it_in_the_background(tmp_p
         page = window.train_page
         print("torch before:", "torch" in sys.modules)
         print("device:", window.device_label.text())
-        print("size:", page.size_label.text())
+        print("size:", named(page, "Size", QLabel).text())
         ready = []
         state.sig_engine_ready.connect(ready.append)
         state.load_engine_in_background()
@@ -48,8 +49,9 @@ def test_the_window_is_built_without_pytorch_and_gets_it_in_the_background(tmp_p
             app.processEvents()
         print("torch after:", "torch" in sys.modules)
         print("device:", window.device_label.text())
-        print("size:", page.size_label.text())
-        print("devices:", [page.device_box.itemData(i) for i in range(page.device_box.count())])
+        print("size:", named(page, "Size", QLabel).text())
+        devices = labelled(page, "Device", QComboBox)
+        print("devices:", [devices.itemData(i) for i in range(devices.count())])
         window.close()
     """, tmp_path)
     lines = out.splitlines()

@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QPoint
+from PySide6.QtWidgets import QLabel
+
+from lmstudio_app.gui.find import button, labelled, named, only
+from lmstudio_app.gui.widgets.curves import CurvesWidget
+from lmstudio_app.gui.widgets.elided_label import ElidedLabel
 
 LONG = "a-very-long-run-name-" * 12
 
@@ -24,34 +29,35 @@ def _top_in_window(widget, window) -> int:
 def test_long_labels_are_cut_and_the_window_keeps_its_width(qtbot, window):
     page = window.train_page
     page.progress_panel.set_run(f"Run: {LONG}", LONG)
-    page.progress_label.setText(f"step 1 / 2 · loss 1.0 · {LONG}")
-    page.curves.readout.setText(LONG)
+    named(page, "Progress", QLabel).setText(f"step 1 / 2 · loss 1.0 · {LONG}")
+    only(page, CurvesWidget).readout.setText(LONG)
     window.state.sig_status.emit(LONG)
     window.run_label.setText(f"Training: {LONG}")
     data = window.pages["Data"]
-    data.figures["folder"].setText(f"/home/{LONG}/data — written")
-    data.out_label.setText(f"/home/{LONG}/data")
-    data.progress_label.setText(f"Ready: /home/{LONG}")
+    named(data, "Folder", QLabel).setText(f"/home/{LONG}/data — written")
+    labelled(data, "Folder", QLabel).setText(f"/home/{LONG}/data")
+    named(data, "Progress", QLabel).setText(f"Ready: /home/{LONG}")
     window.pages["Runs"].root_label.setText(f"Runs in /home/{LONG}")
     for name in ("Data", "Playground", "Runs", "Train"):
         window.show_page(name)
         qtbot.wait(50)
     assert window.width() == 1280
     assert window.minimumSizeHint().width() <= 1280
-    assert page.run_label.text() == f"Run: {LONG}"  # the whole text is kept...
-    assert page.run_label.is_elided() and LONG in page.run_label.toolTip()  # ...and shown
+    run = named(page, "Run", ElidedLabel)
+    assert run.text() == f"Run: {LONG}"  # the whole text is kept...
+    assert run.is_elided() and LONG in run.toolTip()  # ...and shown
 
 
 def test_start_is_in_view_at_1280_by_700_and_stays_put_when_a_message_appears(qtbot, window):
     page = window.train_page
-    button = page.start_button
-    assert button.isVisible() and not button.visibleRegion().isEmpty()
-    top = _top_in_window(button, window)
-    assert top + button.height() <= window.height()
+    start = button(page, "Start")
+    assert start.isVisible() and not start.visibleRegion().isEmpty()
+    top = _top_in_window(start, window)
+    assert top + start.height() <= window.height()
     page.set_field("n_head", "7")  # a mistake: the message appears above the buttons
     qtbot.wait(50)
-    assert page.error_label.isVisible() and page.error_label.text()
-    assert _top_in_window(button, window) == top
+    assert named(page, "Errors", QLabel).isVisible() and named(page, "Errors", QLabel).text()
+    assert _top_in_window(start, window) == top
     page.set_field("n_head", "2")
 
 

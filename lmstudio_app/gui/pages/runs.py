@@ -94,6 +94,8 @@ class _NumberItem(QTableWidgetItem):
 class RunsPage(QWidget):
     """A table of runs with Open, Resume, Compare, Use in Playground, Reveal and Delete."""
 
+    title = "Runs"
+
     sig_refreshed = Signal()
     sig_confusion_shown = Signal(object)  # the ConfusionDialog just opened
     sig_figures_shown = Signal()  # the figures columns were filled
@@ -549,6 +551,9 @@ class RunsPage(QWidget):
         self._update_buttons()
 
     # -- page protocol
+
+    def widget(self) -> QWidget:
+        return self
 
     def busy(self) -> str | None:
         return None

@@ -40,7 +40,7 @@ from .curve_data import (
     finite_view,
     x_values,
 )
-from .curve_outputs import CurveOutputs
+from .curve_outputs import CurveOutputs, Plotted
 from .elided_label import ElidedLabel
 from .series import GrowingSeries, PeakSeries
 
@@ -78,9 +78,10 @@ class SparseAxis(pg.AxisItem):
         return levels[:1]
 
 
-class CurvesWidget(CurveOutputs, QWidget):
+class CurvesWidget(QWidget):
     """Loss, learning rate and throughput against the step, with overlays of earlier runs."""
 
+    outputs: CurveOutputs  # the cross-hair's read-out and the exports (set by _build_ui)
     sig_redrawn = Signal()
     sig_checkpoint_chosen = Signal(int)  # a kept checkpoint's mark was clicked: its step
 
@@ -156,10 +157,10 @@ class CurvesWidget(CurveOutputs, QWidget):
         self.clear_overlays_button.setVisible(False)
         bar.addWidget(self.clear_overlays_button)
         png = QPushButton("Export PNG…")
-        png.clicked.connect(self._ask_export_png)
+        png.clicked.connect(lambda: self.outputs.ask_export_png(self))
         bar.addWidget(png)
         csv_button = QPushButton("Export CSV…")
-        csv_button.clicked.connect(self._ask_export_csv)
+        csv_button.clicked.connect(lambda: self.outputs.ask_export_csv(self))
         bar.addWidget(csv_button)
         layout.addLayout(bar)
 
@@ -221,15 +222,12 @@ class CurvesWidget(CurveOutputs, QWidget):
         self.loss_plot.vb.sigXRangeChanged.connect(self._on_view_changed)
         self.loss_plot.vb.sigResized.connect(self._schedule)
 
-        self._cursor_lines = []
-        for plot in (self.loss_plot, self.lr_plot, self.tps_plot):
-            line = pg.InfiniteLine(angle=90, movable=False,
-                                   pen=pg.mkPen((128, 128, 128), width=1))
-            line.setVisible(False)
-            plot.addItem(line, ignoreBounds=True)
-            self._cursor_lines.append(line)
-        self._mouse_proxy = pg.SignalProxy(self.graphics.scene().sigMouseMoved, rateLimit=30,
-                                           slot=self._on_mouse_moved)
+        # The cross-hair's read-out and the exports read the very series drawn here.
+        self.outputs = CurveOutputs(
+            Plotted(self.loss, self.smoothed, self.lr, self.throughput, self.val, self._by_step,
+                    self.axis),
+            lambda: self.x_mode, self.readout, self.graphics,
+            (self.loss_plot, self.lr_plot, self.tps_plot), self.flush)
         # The mouse leaving the plots: the cross-hair and the read-out go.
         self.graphics.installEventFilter(self)
         self.graphics.viewport().installEventFilter(self)
@@ -268,7 +266,7 @@ class CurvesWidget(CurveOutputs, QWidget):
     def eventFilter(self, obj: Any, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
         if event.type() == QEvent.Type.Leave and obj in (self.graphics,
                                                          self.graphics.viewport()):
-            self.hide_readout()
+            self.outputs.hide_readout()
         return False
 
     # -- data in -------------------------------------------------------------------------------
@@ -355,7 +353,7 @@ class CurvesWidget(CurveOutputs, QWidget):
         self.axis.clear()
         self.checkpoint_steps = []
         self._ema_state = (0.0, 0)
-        self.hide_readout()
+        self.outputs.hide_readout()
         for plot in (self.loss_plot, self.lr_plot, self.tps_plot):
             plot.enableAutoRange()
         self._flat.clear()
@@ -438,7 +436,7 @@ class CurvesWidget(CurveOutputs, QWidget):
         for name, arrays in list(self._overlay_arrays.items()):
             self.add_overlay(name, arrays)
         self.tps_plot.setLabel("bottom", dict(X_AXES)[self.x_mode])
-        self.hide_readout()
+        self.outputs.hide_readout()
         for plot in (self.loss_plot, self.lr_plot, self.tps_plot):
             plot.enableAutoRange()
         self._schedule()

@@ -13,7 +13,7 @@ from PySide6.QtCore import QSettings
 
 from lmstudio_app.core import runs
 from lmstudio_app.core.data.corpus import CorpusOptions
-from lmstudio_app.gui.pages.data.background import count_source, read_preview
+from lmstudio_app.core.data.inspect import count_source, read_preview
 from lmstudio_app.gui.pages.data.labeled_dialog import LabeledDataDialog, bar_heights
 from lmstudio_app.gui.pages.data.page import KEY_SOURCES, DataPage
 from lmstudio_app.gui.pages.runs import COLUMNS, RunsPage

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from lmstudio_app.core import runs
 from lmstudio_app.core.config import OBJECTIVES
+from lmstudio_app.gui.find import button
 from lmstudio_app.gui.pages.runs import COLUMNS, RunsPage
 from lmstudio_app.gui.state import AppState
 
@@ -39,19 +40,19 @@ def test_lists_both_runs_with_their_state(qtbot, tmp_path, engine_runs):
 
 def test_actions_emit_the_state_signals(qtbot, tmp_path, engine_runs):
     page, state = make_page(qtbot, tmp_path, engine_runs.runs_root.parent)
-    assert not page.open_button.isEnabled()
+    assert not button(page, "Open").isEnabled()
     assert page.select_run(engine_runs.gpt)
     with qtbot.waitSignal(state.sig_open_run) as opened:
-        page.open_button.click()
+        button(page, "Open").click()
     assert opened.args == [engine_runs.gpt]
     with qtbot.waitSignal(state.sig_use_run) as used:
-        page.use_button.click()
+        button(page, "Use in Playground").click()
     assert used.args == [engine_runs.gpt]
     with qtbot.waitSignal(state.sig_compare_run) as compared:
-        page.compare_button.click()
+        button(page, "Compare").click()
     assert compared.args == [engine_runs.gpt]
     with qtbot.waitSignal(state.sig_resume_run) as resumed:
-        page.resume_button.click()
+        button(page, "Resume").click()
     assert resumed.args == [engine_runs.gpt]
     page.shutdown()
 
@@ -70,19 +71,19 @@ def test_delete_asks_first_and_is_refused_for_the_training_run(qtbot, tmp_path, 
 
     page.select_run(gpt)
     monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.No))
-    page.delete_button.click()
+    button(page, "Delete…").click()
     assert gpt.is_dir() and len(answers) == 1 and gpt.name in answers[0]
 
     state.training_run = gpt
     page.refresh()
-    assert page.row_text(gpt)[5] == "training" and not page.delete_button.isEnabled()
+    assert page.row_text(gpt)[5] == "training" and not button(page, "Delete…").isEnabled()
     state.training_run = None
     page.refresh()
-    assert page.delete_button.isEnabled()
+    assert button(page, "Delete…").isEnabled()
 
     monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Yes))
     with qtbot.waitSignal(state.sig_runs_changed):
-        page.delete_button.click()
+        button(page, "Delete…").click()
     assert not gpt.exists()
     assert page.run_paths() == [copied_runs / engine_runs.bert.name]
     page.shutdown()
@@ -104,11 +105,11 @@ def test_runs_page_shows_the_confusion_of_a_finished_classify_run(qtbot, tmp_pat
                                                                   click_a_mistake):
     page, _ = make_page(qtbot, tmp_path, finetune_runs.runs_root.parent)
     assert page.select_run(finetune_runs.qa)
-    assert not page.confusion_button.isEnabled()  # a QA run has no confusion matrix
+    assert not button(page, "Confusion…").isEnabled()  # a QA run has no confusion matrix
     assert page.select_run(finetune_runs.classify)
-    assert page.confusion_button.isEnabled()
+    assert button(page, "Confusion…").isEnabled()
     with qtbot.waitSignal(page.sig_confusion_shown, timeout=10000) as shown:
-        page.confusion_button.click()
+        button(page, "Confusion…").click()
     dialog = shown.args[0]
     report = json.loads((finetune_runs.classify / "results.json").read_text())
     view = dialog.view
@@ -122,7 +123,7 @@ def test_runs_page_shows_the_confusion_of_a_finished_classify_run(qtbot, tmp_pat
     expected = [m["text"] for m in report["mistakes"]
                 if (m["label"], m["predicted"]) == (true, pred)]
     assert (true, pred) == (view.labels[i], view.labels[j]) and texts == expected
-    qtbot.waitUntil(page.confusion_button.isEnabled)
+    qtbot.waitUntil(button(page, "Confusion…").isEnabled)
     page.shutdown()
     assert not dialog.isVisible()
 
@@ -146,7 +147,7 @@ def test_reveal_opens_the_folder_and_shows_and_copies_its_path(qtbot, tmp_path, 
     QDesktopServices.setUrlHandler("file", manager, "open")
     try:
         page.select_run(engine_runs.gpt)
-        page.reveal_button.click()
+        button(page, "Reveal").click()
     finally:
         QDesktopServices.unsetUrlHandler("file")
     assert manager.opened == [str(engine_runs.gpt)]

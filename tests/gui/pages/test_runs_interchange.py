@@ -9,6 +9,7 @@ import shutil
 import pytest
 from PySide6.QtCore import QSettings
 
+from lmstudio_app.gui.find import button
 from lmstudio_app.gui.pages.playground.page import PlaygroundPage
 from lmstudio_app.gui.pages.runs import RunsPage
 from lmstudio_app.gui.pages.runs_interchange import ExportDialog, ImportDialog
@@ -37,8 +38,8 @@ def test_export_writes_the_chosen_format_in_the_background(qtbot, tmp_path, tiny
     run = state.runs_root / "gpt"
     shutil.copytree(tiny_runs["gpt"], run)
     page.refresh()
-    assert page.select_run(run) and page.export_button.isEnabled()
-    page.export_button.click()
+    assert page.select_run(run) and button(page, "Export…").isEnabled()
+    button(page, "Export…").click()
     dialog = page.interchange_dialog
     assert isinstance(dialog, ExportDialog) and not dialog.dtype_box.isEnabled()
     dialog.out_edit.setText(str(tmp_path / "out" / "gpt-hf"))
@@ -70,7 +71,7 @@ def test_import_adds_a_run_to_the_list_and_the_playground(qtbot, tmp_path, hf_gp
     page, state = make_page(qtbot, tmp_path)
     playground = PlaygroundPage(state)
     qtbot.addWidget(playground)
-    page.import_button.click()
+    button(page, "Import model…").click()
     dialog = page.interchange_dialog
     assert isinstance(dialog, ImportDialog)
     dialog.source_edit.setText(str(tmp_path / "nowhere"))

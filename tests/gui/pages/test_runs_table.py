@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from lmstudio_app.core import runs
 from lmstudio_app.core.run_table import config_differences, run_figures
 from lmstudio_app.core.util.units import human_bytes
+from lmstudio_app.gui.find import button
 from lmstudio_app.gui.pages.runs import COLUMNS
 
 from .test_runs import make_page
@@ -81,9 +82,9 @@ def test_two_selected_runs_compare_setting_by_setting(qtbot, tmp_path, engine_ru
     state.sig_compare_run.connect(overlays.append)
     page.select_runs([engine_runs.gpt, engine_runs.bert])
     assert page.selected_path() is None and len(page.selected_paths()) == 2
-    assert page.compare_button.isEnabled() and not page.open_button.isEnabled()
+    assert button(page, "Compare").isEnabled() and not button(page, "Open").isEnabled()
     with qtbot.waitSignal(page.sig_difference_shown, timeout=10000) as shown:
-        page.compare_button.click()
+        button(page, "Compare").click()
     a, b = page.selected_paths()
     expected = config_differences(a, b)
     assert shown.args[0] == expected and overlays == []

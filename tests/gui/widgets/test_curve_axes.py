@@ -47,7 +47,7 @@ def test_the_x_axis_can_be_tokens_seen_or_training_time(curves, run_arrays):
     at_eval = {e["step"]: t for e, t in zip(steps, tokens, strict=True)}
     np.testing.assert_allclose(curves.val.x, [at_eval[e["step"]] for e in evals], rtol=1e-6)
     assert curves.tps_plot.getAxis("bottom").labelText == "tokens seen"
-    assert "tokens" in curves.show_readout(float(tokens[3]))
+    assert "tokens" in curves.outputs.show_readout(float(tokens[3]))
 
     curves.set_x_axis("time")
     time = training_time(e["elapsed_s"] for e in steps)
@@ -78,7 +78,7 @@ def test_validation_bits_per_byte_reads_on_the_right_axis(curves, run_arrays):
     assert axis.isVisible() and axis.labelText == "val bits/byte"
     # The right axis is the loss axis times the run's factor: val_loss there reads val_bpb.
     assert last["val_loss"] * axis.scale == pytest.approx(last["val_bpb"], rel=1e-6)
-    assert f"({last['val_bpb']:.3f} bits/byte)" in curves.show_readout(float(last["step"]))
+    assert f"({last['val_bpb']:.3f} bits/byte)" in curves.outputs.show_readout(float(last["step"]))
     curves.set_log_scale(True)
     assert not axis.isVisible()  # a rescaled log axis would not read true
     curves.set_log_scale(False)
@@ -108,7 +108,7 @@ def test_the_csv_has_tokens_time_and_bits_per_byte(curves, run_arrays, tmp_path)
     events, arrays = run_arrays
     curves.load_arrays(arrays)
     curves.set_x_axis("time")  # the CSV stays by step whatever is shown
-    curves.export_csv(tmp_path / "c.csv")
+    curves.outputs.export_csv(tmp_path / "c.csv")
     rows = list(csv.DictReader(open(tmp_path / "c.csv", encoding="utf-8")))
     steps = {e["step"]: e for e in events if e["kind"] == "step"}
     evals = {e["step"]: e for e in events if e["kind"] == "eval"}

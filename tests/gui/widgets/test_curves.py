@@ -119,8 +119,8 @@ def test_nan_and_infinity_never_reach_the_curves(qtbot):
     assert w.smoothed.y[-1] == pytest.approx(
         (alpha * (1 - alpha) * 2.0 + (1 - alpha) * 1.5) / (1 - alpha ** 2))
     assert w.log_box.isChecked()
-    assert "step 1" in w.show_readout(1.2)
-    assert "val 1.7000 @ 4" in w.show_readout(4)
+    assert "step 1" in w.outputs.show_readout(1.2)
+    assert "val 1.7000 @ 4" in w.outputs.show_readout(4)
 
 
 def test_csv_export_holds_steps_and_validation(qtbot, tmp_path):
@@ -130,7 +130,7 @@ def test_csv_export_holds_steps_and_validation(qtbot, tmp_path):
     w.add_eval(20, 2.2)
     w.add_eval(25, 2.1)  # an evaluation between two logged steps gets its own row
     path = tmp_path / "curves.csv"
-    w.export_csv(path)
+    w.outputs.export_csv(path)
     rows = list(csv.DictReader(path.open()))
     assert [r["step"] for r in rows] == ["10", "20", "25", "30"]
     assert float(rows[0]["loss"]) == 3.0 and rows[0]["val_loss"] == ""
@@ -159,7 +159,7 @@ def test_png_export_and_overlays_from_run_events(qtbot, tmp_path):
     assert w.overlay_names() == ["earlier-run"]
     assert w.clear_overlays_button.isVisibleTo(w)
     path = tmp_path / "curves.png"
-    assert w.export_png(path)
+    assert w.outputs.export_png(path)
     assert path.stat().st_size > 1000
     w.clear_overlays()
     assert w.overlay_names() == []
@@ -223,10 +223,10 @@ def test_a_new_run_starts_with_axes_that_follow_it_and_no_cross_hair(qtbot):
     w.append_steps(steps, 5 + np.cos(steps), np.full(100, 1e-3), np.full(100, 1e3))
     w.flush()
     w.loss_plot.setXRange(10, 20)  # the user zooms into the old run
-    w.show_readout(15)
-    assert all(line.isVisible() for line in w._cursor_lines)
+    w.outputs.show_readout(15)
+    assert all(line.isVisible() for line in w.outputs.cursor_lines)
     w.clear()
-    assert not any(line.isVisible() for line in w._cursor_lines)
+    assert not any(line.isVisible() for line in w.outputs.cursor_lines)
     assert w.readout.text().strip() == ""
     w.append_steps(np.arange(1, 6, dtype=float), np.full(5, 2.0))
     w.flush()
@@ -244,10 +244,10 @@ def test_the_cross_hair_goes_when_the_mouse_leaves(qtbot):
     w.show()
     w.append_steps(np.arange(1, 11, dtype=float), np.linspace(5, 3, 10))
     w.flush()
-    w.show_readout(4)
+    w.outputs.show_readout(4)
     assert w.readout.text().startswith("step 4")
     QApplication.sendEvent(w.graphics.viewport(), QEvent(QEvent.Type.Leave))
-    assert not any(line.isVisible() for line in w._cursor_lines)
+    assert not any(line.isVisible() for line in w.outputs.cursor_lines)
     assert w.readout.text().strip() == ""
 
 

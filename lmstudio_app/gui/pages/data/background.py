@@ -1,12 +1,12 @@
 """What the Data page runs in BackgroundJobs: plain Python over the engine, in worker threads.
 
-Counting a source's documents and characters, reading the start of a file for the preview, and
-preparing the token store (core.data.prepare), then cutting a sample sentence into its pieces.
+Counting a source's documents and characters and reading the start of a file for the preview
+are the engine's (core.data.inspect); here they are told as jobs. Preparing the token store
+(core.data.prepare), then cutting a sample sentence into its pieces.
 """
 
 from __future__ import annotations
 
-import gzip
 import re
 import threading
 from collections.abc import Callable
@@ -14,118 +14,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ....core.data.corpus import (
-    SUPPORTED_SUFFIXES,
-    CorpusOptions,
-    corpus_size,
-    discover,
-    file_format,
-    read_documents,
+from ....core.data.corpus import CorpusOptions
+from ....core.data.inspect import (
+    CountCancelled,
+    SourceCounts,
+    count_source,
+    sample_sentence,
 )
-from ....core.data.text import binary_kind
-from ....core.errors import UserError
-from ....core.util.units import human_bytes
 from ...jobs import JobCancelled
 
-PREVIEW_BYTES = 20 * 1024
-SNIFF_BYTES = 8192
 
-
-@dataclass
-class SourceCounts:
-    path: str
-    files: int = 0
-    size: int = 0
-    documents: int = 0
-    chars: int = 0
-    error: str | None = None
-    fields: tuple[str, ...] = ()  # the settings the error names (UserError.fields)
-    refused: bool = False  # not a corpus source at all (an image, an unsupported type)
-
-
-def not_text(path: Path) -> str | None:
-    """Why the file `path` cannot be a corpus source: a type the corpus reader does not take,
-    or bytes that are not text in its first SNIFF_BYTES (core.data.text.binary_kind: a PNG,
-    a PDF, a program, NUL bytes outside UTF-16); None for a text file. The head is read
-    decompressed for .gz. OSError when the file cannot be read."""
-    kinds = " ".join(SUPPORTED_SUFFIXES)
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rb") as fh:
-        head = fh.read(SNIFF_BYTES)
-    what = binary_kind(head)
-    if what is not None:
-        return (f"{path.name} is {what}, not text: a corpus is made of text files ({kinds}, "
-                "optionally .gz).")
-    if file_format(path) is None:
-        return (f"{path.name}: a corpus takes {kinds} files (optionally .gz); rename a text "
-                "file to one of these.")
-    return None
-
-
-def count_source(path: str, options: CorpusOptions, cancel: threading.Event) -> SourceCounts:
-    """Files, bytes, documents and characters of one source; a user mistake becomes `error`,
-    and a file that is no corpus source at all (not_text) is `refused`."""
-    out = SourceCounts(path)
+def count_in_job(path: str, options: CorpusOptions, cancel: threading.Event) -> SourceCounts:
+    """core.data.inspect.count_source, its cancellation told as a job's (JobCancelled)."""
     try:
-        if Path(path).is_file():
-            reason = not_text(Path(path))
-            if reason is not None:
-                out.error, out.refused = reason, True
-                return out
-        files = discover([path], options)
-        out.files, out.size = len(files), corpus_size(files)
-        for f in files:
-            for doc in read_documents(f, options):
-                if cancel.is_set():
-                    raise JobCancelled
-                out.documents += 1
-                out.chars += len(doc)
-    except UserError as exc:
-        out.error, out.fields = str(exc), exc.fields
-    except OSError as exc:
-        out.error = f"{path}: cannot read ({exc.strerror or exc}); check the file's permissions."
-    return out
-
-
-def read_preview(path: str, options: CorpusOptions) -> tuple[str, str]:
-    """(the first PREVIEW_BYTES of the source as text, a one-line note about what is shown)."""
-    p = Path(path)
-    if p.is_dir():
-        files = discover([p], options)
-        p = files[0]
-        note = f"{p.name}, the first of {len(files)} file(s) in this folder"
-    else:
-        note = p.name
-    try:
-        reason = not_text(p)
-        if reason is not None:  # no screen of binary garbage
-            raise UserError(reason)
-        opener = gzip.open if p.name.lower().endswith(".gz") else open
-        with opener(p, "rb") as fh:
-            raw = fh.read(PREVIEW_BYTES + 1)
-    except OSError as exc:
-        raise UserError(f"{p}: cannot read the file ({exc.strerror or exc}).") from None
-    cut = len(raw) > PREVIEW_BYTES
-    raw = raw[:PREVIEW_BYTES]
-    from ....core.data.text import preview  # the engine's decoding: byte-order marks too
-
-    text = preview(raw, options.encoding)
-    if cut:
-        note += f" (first {human_bytes(PREVIEW_BYTES)})"
-    return text, note
-
-
-def sample_sentence(sources: list[str], options: CorpusOptions, max_chars: int = 200) -> str:
-    """A line of real text from the corpus, cut at a sentence end: what the piece view shows."""
-    for f in discover(sources, options):
-        for doc in read_documents(f, options):
-            for line in doc.split("\n\n"):
-                line = " ".join(line.split())
-                if len(line) >= 40 and any(c.isalpha() for c in line):
-                    m = re.search(r"[.!?](\s|$)", line[40:max_chars])
-                    return line[: 40 + m.end()].strip() if m else line[:max_chars]
-            break
-    return "It is a truth universally acknowledged."
+        return count_source(path, options, cancel)
+    except CountCancelled:
+        raise JobCancelled from None
 
 
 @dataclass

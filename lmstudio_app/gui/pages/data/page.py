@@ -20,23 +20,17 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFileDialog, QFrame, QLabel, QSplitter, QVBoxLayout, QWidget
 
-from ....core.data.corpus import ENCODINGS, CorpusOptions
-from ....core.data.tokenizer import KINDS
+from ....core.data.corpus import CorpusOptions
+from ....core.data.inspect import SourceCounts
 from ...state import AppState
 from ...widgets.file_dialogs import open_dialog
-from .background import PrepareSummary, SourceCounts
+from .background import PrepareSummary
 from .prepare_panel import PreparePanel
 from .preview_panel import PreviewPanel
 from .sources_panel import SourcesPanel
 
 # Settings keys (one place, so a migration knows what exists).
 KEY_SOURCES = "data/sources"
-KEY_KIND = "data/tokenizer"
-KEY_VOCAB = "data/vocab_size"
-KEY_FIELD = "data/text_field"
-KEY_ENCODING = "data/encoding"
-KEY_VAL = "data/val_fraction"
-KEY_NAME = "data/out_name"
 
 FIRST_RUN_HINT = (
     "<b>New here?</b> The bundled sample corpus (two Jane Austen novels) is listed below. "
@@ -50,6 +44,8 @@ FIRST_RUN_NEXT = (
 
 class DataPage(QWidget):
     """Sources, tokenizer settings, Prepare with progress and Cancel, and the store's figures."""
+
+    title = "Data"
 
     sig_source_counted = Signal(str)  # a source's counts (or its error) are shown
     sig_preview_shown = Signal(str)
@@ -70,14 +66,6 @@ class DataPage(QWidget):
         self.prepare_panel = pp = PreparePanel(self.state)
         self.sources_panel = sp = SourcesPanel(pp.corpus_options, self.state.home)
         self.preview_panel = PreviewPanel()
-        self.sources, self.remove_button = sp.list, sp.remove_button
-        self.preview, self.preview_label = self.preview_panel.text, self.preview_panel.label
-        self.kind_combo, self.vocab_spin, self.field_edit, self.encoding_combo = (
-            pp.kind_combo, pp.vocab_spin, pp.field_edit, pp.encoding_combo)
-        self.val_spin, self.name_edit, self.out_label = pp.val_spin, pp.name_edit, pp.out_label
-        self.prepare_button, self.cancel_button = pp.prepare_button, pp.cancel_button
-        self.progress, self.progress_label = pp.progress, pp.progress_label
-        self.figures, self.token_view, self.result_box = pp.figures, pp.token_view, pp.result_box
 
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(sp)
@@ -107,17 +95,13 @@ class DataPage(QWidget):
         sp.sig_counted.connect(self._on_counted)
         sp.sig_refused.connect(self.show_error)
         sp.sig_labeled.connect(self._ask_labeled)
-        self.sources.itemSelectionChanged.connect(self._on_selection)
+        self.sources_panel.list.itemSelectionChanged.connect(self._on_selection)
         self.preview_panel.sig_shown.connect(self.sig_preview_shown)
-        self.prepare_button.clicked.connect(self.start_prepare)
+        pp.prepare_button.clicked.connect(self.start_prepare)
         pp.sig_failed.connect(self._on_prepare_error)
         pp.sig_finished.connect(self._on_prepare_finished)
-        self.name_edit.textEdited.connect(lambda _t: self._on_settings_changed())
-        for signal in (self.kind_combo.currentTextChanged, self.vocab_spin.valueChanged,
-                       self.val_spin.valueChanged):
-            signal.connect(self._on_settings_changed)
-        self.field_edit.editingFinished.connect(self._on_reading_changed)
-        self.encoding_combo.currentTextChanged.connect(self._on_reading_changed)
+        pp.sig_settings_changed.connect(self._on_settings_changed)
+        pp.sig_reading_changed.connect(self._on_reading_changed)
 
     # -- settings
 
@@ -133,38 +117,14 @@ class DataPage(QWidget):
                 sources = [str(s) for s in json.loads(raw)]
             except (TypeError, ValueError):
                 sources = []
-        widgets = (self.kind_combo, self.vocab_spin, self.field_edit, self.encoding_combo,
-                   self.val_spin)
-        for w in widgets:
-            w.blockSignals(True)
-        kind = self.state.value(KEY_KIND, "unigram", str)
-        if kind in KINDS:
-            self.kind_combo.setCurrentText(kind)
-        self.vocab_spin.setValue(self.state.value(KEY_VOCAB, 8000, int))
-        self.field_edit.setText(self.state.value(KEY_FIELD, "text", str) or "text")
-        encoding = self.state.value(KEY_ENCODING, "utf-8", str)
-        if encoding in ENCODINGS:
-            self.encoding_combo.setCurrentText(encoding)
-        self.val_spin.setValue(self.state.value(KEY_VAL, 0.05, float))
-        for w in widgets:
-            w.blockSignals(False)
-        name = self.state.value(KEY_NAME, "", str) or ""
-        self.prepare_panel.name_edited = bool(name)
-        if name:
-            self.name_edit.setText(name)
+        self.prepare_panel.restore_settings()
         self.add_sources(sources, save=False)
         self._update_prepare_button()
         self._on_settings_changed()
 
     def _save_settings(self) -> None:
         self.state.set_value(KEY_SOURCES, json.dumps(self.source_paths()))
-        self.state.set_value(KEY_KIND, self.kind_combo.currentText())
-        self.state.set_value(KEY_VOCAB, self.vocab_spin.value())
-        self.state.set_value(KEY_FIELD, self.field_edit.text().strip() or "text")
-        self.state.set_value(KEY_ENCODING, self.encoding_combo.currentText())
-        self.state.set_value(KEY_VAL, self.val_spin.value())
-        self.state.set_value(KEY_NAME, self.name_edit.text().strip()
-                             if self.prepare_panel.name_edited else "")
+        self.prepare_panel.save_settings()
 
     def corpus_options(self) -> CorpusOptions:
         return self.prepare_panel.corpus_options()
@@ -209,11 +169,11 @@ class DataPage(QWidget):
         self.sig_source_counted.emit(counts.path)
 
     def _update_prepare_button(self) -> None:
-        self.prepare_button.setEnabled(bool(self.source_paths()) and not self.is_preparing())
+        self.prepare_panel.allow_prepare(bool(self.source_paths()) and not self.is_preparing())
 
     def _on_selection(self) -> None:
         selected = self.sources_panel.selected_paths()
-        self.remove_button.setEnabled(bool(selected) and not self.is_preparing())
+        self.sources_panel.remove_button.setEnabled(bool(selected) and not self.is_preparing())
         if selected:
             self.preview_panel.show_source(selected[0], self.corpus_options())
 
@@ -251,7 +211,8 @@ class DataPage(QWidget):
 
     def _set_preparing(self, busy: bool) -> None:
         self._update_prepare_button()
-        self.remove_button.setEnabled(not busy and bool(self.sources.selectedItems()))
+        self.sources_panel.remove_button.setEnabled(
+            not busy and bool(self.sources_panel.selected_paths()))
 
     def _on_prepare_error(self, message: str, fields: tuple[str, ...]) -> None:
         self.show_error(message, fields, what="Preparing the data failed: ")
@@ -278,6 +239,9 @@ class DataPage(QWidget):
 
     # -- page protocol
 
+    def widget(self) -> QWidget:
+        return self
+
     def busy(self) -> str | None:
         return self.prepare_panel.busy()
 
@@ -300,7 +264,7 @@ class DataPage(QWidget):
         if self.labeled_dialog is not None:
             self.labeled_dialog.close()
         dialog = LabeledDataDialog(Path(path), family,
-                                   encoding or self.encoding_combo.currentText(), parent=self)
+                                   encoding or self.prepare_panel.encoding(), parent=self)
         dialog.sig_accepted_choice.connect(self._labeled_chosen)
         self.labeled_dialog = dialog
         dialog.open()

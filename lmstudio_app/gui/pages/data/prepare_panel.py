@@ -48,11 +48,21 @@ STAGES = {"scan": "Scanning", "tokenizer": "Training the tokenizer", "encode": "
           "done": "Done"}
 
 
+KEY_KIND = "data/tokenizer"
+KEY_VOCAB = "data/vocab_size"
+KEY_FIELD = "data/text_field"
+KEY_ENCODING = "data/encoding"
+KEY_VAL = "data/val_fraction"
+KEY_NAME = "data/out_name"
+
+
 class PreparePanel(QWidget):
     """Settings and figures side by side, then the Prepare row and its progress line."""
 
     sig_finished = Signal(str)  # done | cancelled | failed
     sig_failed = Signal(str, object)  # the engine's line, the fields it names
+    sig_settings_changed = Signal()  # the tokenizer, vocabulary, share or name changed
+    sig_reading_changed = Signal()  # the text field or the encoding changed: count again
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -63,6 +73,7 @@ class PreparePanel(QWidget):
         self.name_edited = False
         self.last_summary: PrepareSummary | None = None
         self._build()
+        self._connect_settings()
 
     def _build(self) -> None:
         self.kind_combo = QComboBox()
@@ -108,10 +119,12 @@ class PreparePanel(QWidget):
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel)
         self.progress = QProgressBar()
+        self.progress.setAccessibleName("Preparing")
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
         self.progress.setTextVisible(False)
         self.progress_label = ElidedLabel("")
+        self.progress_label.setAccessibleName("Progress")
         run_row = QHBoxLayout()
         run_row.addWidget(self.prepare_button)
         run_row.addWidget(self.cancel_button)
@@ -125,6 +138,7 @@ class PreparePanel(QWidget):
         for row, (key, title) in enumerate(names):
             grid.addWidget(QLabel(title + ":"), row, 0)
             value = ElidedLabel("–")
+            value.setAccessibleName(title)
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self.figures[key] = value
             grid.addWidget(value, row, 1)
@@ -148,6 +162,51 @@ class PreparePanel(QWidget):
         layout.addWidget(self.progress_label)
 
     # -- settings
+
+    def _connect_settings(self) -> None:
+        self.name_edit.textEdited.connect(lambda _t: self.sig_settings_changed.emit())
+        for signal in (self.kind_combo.currentTextChanged, self.vocab_spin.valueChanged,
+                       self.val_spin.valueChanged):
+            signal.connect(lambda *_: self.sig_settings_changed.emit())
+        self.field_edit.editingFinished.connect(self.sig_reading_changed)
+        self.encoding_combo.currentTextChanged.connect(lambda _t: self.sig_reading_changed.emit())
+
+    def restore_settings(self) -> None:
+        """The settings of the last session (QSettings), without announcing them."""
+        widgets = (self.kind_combo, self.vocab_spin, self.field_edit, self.encoding_combo,
+                   self.val_spin)
+        for w in widgets:
+            w.blockSignals(True)
+        kind = self.state.value(KEY_KIND, "unigram", str)
+        if kind in KINDS:
+            self.kind_combo.setCurrentText(kind)
+        self.vocab_spin.setValue(self.state.value(KEY_VOCAB, 8000, int))
+        self.field_edit.setText(self.state.value(KEY_FIELD, "text", str) or "text")
+        encoding = self.state.value(KEY_ENCODING, "utf-8", str)
+        if encoding in ENCODINGS:
+            self.encoding_combo.setCurrentText(encoding)
+        self.val_spin.setValue(self.state.value(KEY_VAL, 0.05, float))
+        for w in widgets:
+            w.blockSignals(False)
+        name = self.state.value(KEY_NAME, "", str) or ""
+        self.name_edited = bool(name)
+        if name:
+            self.name_edit.setText(name)
+
+    def save_settings(self) -> None:
+        self.state.set_value(KEY_KIND, self.kind_combo.currentText())
+        self.state.set_value(KEY_VOCAB, self.vocab_spin.value())
+        self.state.set_value(KEY_FIELD, self.field_edit.text().strip() or "text")
+        self.state.set_value(KEY_ENCODING, self.encoding_combo.currentText())
+        self.state.set_value(KEY_VAL, self.val_spin.value())
+        self.state.set_value(KEY_NAME, self.name_edit.text().strip() if self.name_edited else "")
+
+    def encoding(self) -> str:
+        """The Encoding setting: how the sources' bytes are read."""
+        return self.encoding_combo.currentText()
+
+    def allow_prepare(self, on: bool) -> None:
+        self.prepare_button.setEnabled(on)
 
     def corpus_options(self) -> CorpusOptions:
         return CorpusOptions(text_field=self.field_edit.text().strip() or "text",

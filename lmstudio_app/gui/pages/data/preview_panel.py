@@ -12,8 +12,8 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
 from ....core.data.corpus import CorpusOptions
+from ....core.data.inspect import read_preview
 from ...jobs import BackgroundJob
-from .background import read_preview
 
 
 class PreviewPanel(QWidget):
@@ -27,6 +27,7 @@ class PreviewPanel(QWidget):
         self._wanted: tuple[str, CorpusOptions] | None = None
         self.label = QLabel("Preview: select a source")
         self.text = QPlainTextEdit()
+        self.text.setAccessibleName("Preview")
         self.text.setReadOnly(True)
         # Files keep their own line breaks (novels are hard-wrapped): wrapping them again at the
         # pane's width left ragged lines with lone words; long lines scroll instead.

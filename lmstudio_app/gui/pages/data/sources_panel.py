@@ -27,11 +27,12 @@ from PySide6.QtWidgets import (
 )
 
 from ....core.data.corpus import CorpusOptions
+from ....core.data.inspect import SourceCounts
 from ....core.errors import UserError
 from ....core.util.units import human_bytes
 from ...jobs import BackgroundJob
 from ...widgets.file_dialogs import open_dialog
-from .background import SourceCounts, count_source
+from .background import count_in_job
 
 _COL_SOURCE, _COL_SIZE, _COL_DOCS, _COL_CHARS, _COL_STATUS = range(5)
 
@@ -101,6 +102,7 @@ class SourcesPanel(QWidget):
         self._count_job: BackgroundJob | None = None
         self._count_path: str | None = None
         self.list = SourceList()
+        self.list.setAccessibleName("Sources")
         self.list.sig_dropped.connect(self.add_sources)
         self.add_files_button = QPushButton("Add files…")
         self.add_folder_button = QPushButton("Add folder…")
@@ -230,7 +232,7 @@ class SourcesPanel(QWidget):
             return
         path = self._count_queue.pop(0)
         options = self._options()
-        job = BackgroundJob(lambda report, cancel: count_source(path, options, cancel), self)
+        job = BackgroundJob(lambda report, cancel: count_in_job(path, options, cancel), self)
         job.sig_result.connect(self._on_counted)
         job.sig_error_fields.connect(
             lambda msg, fields, p=path: self._on_counted(SourceCounts(p, error=msg,

@@ -44,9 +44,11 @@ class ChatPanel(QWidget):
         self.conversation = ""  # the plain text so far: every message and every reply
         self.reply_parts: list[str] = []
         self.transcript = ShadedText()
+        self.transcript.setAccessibleName("Conversation")
         self.transcript.sig_token_chosen.connect(self._show_chosen)
         self.transcript.setPlaceholderText("The conversation appears here.")
         self.message_edit = QPlainTextEdit()
+        self.message_edit.setAccessibleName("Message")
         self.message_edit.setPlaceholderText("Write the beginning of a text, e.g. "
                                              "\"It is a truth universally\"")
         self.message_edit.setMaximumHeight(80)
@@ -55,6 +57,7 @@ class ChatPanel(QWidget):
         self.send_button.setToolTip("Send (Enter)")
         EnterSends(self.message_edit, self.sig_send.emit)
         self.stop_button = QPushButton("Stop")
+        self.stop_button.setAccessibleName("Stop the reply")  # the comparison has a Stop too
         self.clear_button = QPushButton("Clear")
         self.stop_button.setEnabled(False)
         self.send_button.clicked.connect(self.sig_send)
@@ -94,6 +97,7 @@ class ChatPanel(QWidget):
         sampling.setLayout(form)
 
         self.sent_view = QPlainTextEdit()
+        self.sent_view.setAccessibleName("Last prompt sent")
         self.sent_view.setReadOnly(True)
         self.sent_view.setPlaceholderText("The exact text sent to the model appears here.")
         sent_box = QGroupBox("Last prompt sent (the model continues this text)")

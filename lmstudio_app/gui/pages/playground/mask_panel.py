@@ -28,6 +28,7 @@ class MaskPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.mask_edit = QLineEdit(DEFAULT_MASK_TEXT)
+        self.mask_edit.setAccessibleName("Sentence with [MASK]")
         self.mask_button = QPushButton("Fill the mask")
         self.mask_button.clicked.connect(self.sig_requested)
         self.mask_edit.returnPressed.connect(self.sig_requested)

@@ -58,6 +58,8 @@ def titles_of(panel_name: str) -> str:
 class PlaygroundPage(QWidget):
     """Pick a run and a checkpoint; chat with a GPT run or fill the mask with a BERT run."""
 
+    title = "Playground"
+
     sig_model_loaded = Signal(object)  # Path of the run now loaded
     sig_load_failed = Signal(str)
     sig_reply_finished = Signal(str)  # done | stopped | failed
@@ -127,13 +129,6 @@ class PlaygroundPage(QWidget):
         self.chat_panel.sig_send.connect(self.send)
         self.chat_panel.stop_button.clicked.connect(self.stop)
         self.chat_panel.clear_button.clicked.connect(self.clear_chat)
-        c = self.chat_panel
-        self.transcript, self.message_edit, self.sent_view = (c.transcript, c.message_edit,
-                                                              c.sent_view)
-        self.send_button, self.stop_button, self.clear_button = (c.send_button, c.stop_button,
-                                                                 c.clear_button)
-        self.temperature_spin, self.top_k_spin, self.top_p_spin, self.max_tokens_spin = (
-            c.temperature_spin, c.top_k_spin, c.top_p_spin, c.max_tokens_spin)
         self.gpt_tabs = QTabWidget()
         self.gpt_tabs.addTab(self.chat_panel, "Chat")
         self.few_shot_panel = FewShotPanel()
@@ -141,9 +136,6 @@ class PlaygroundPage(QWidget):
         self.gpt_tabs.addTab(self.few_shot_panel, "Few-shot")
         self.mask_panel = MaskPanel()
         self.mask_panel.sig_requested.connect(self.predict)
-        self.mask_edit, self.mask_button, self.top_n_spin, self.results_grid = (
-            self.mask_panel.mask_edit, self.mask_panel.mask_button, self.mask_panel.top_n_spin,
-            self.mask_panel.results_grid)
         self.classify_panel = ClassifyPanel()
         self.classify_panel.sig_requested.connect(self.classify_text)
         self.qa_panel = QAPanel()
@@ -311,8 +303,8 @@ class PlaygroundPage(QWidget):
         self._next_load()
 
     def _set_model_ready(self, ready: bool) -> None:
-        self.send_button.setEnabled(ready and self._gen_job is None)
-        self.mask_button.setEnabled(ready and self._mask_job is None)
+        self.chat_panel.send_button.setEnabled(ready and self._gen_job is None)
+        self.mask_panel.mask_button.setEnabled(ready and self._mask_job is None)
         for p in (self.classify_panel, self.qa_panel, self.few_shot_panel):
             p.button.setEnabled(ready and self._task_job is None)
 
@@ -364,14 +356,14 @@ class PlaygroundPage(QWidget):
         self._gen_job = job
         # Disabling the focused Send button would move the focus on (to Temperature, with its
         # value selected): the next message goes to the message box.
-        self.message_edit.setFocus()
-        self.send_button.setEnabled(False)
+        self.chat_panel.message_edit.setFocus()
+        self.chat_panel.send_button.setEnabled(False)
         job.start()
 
     def stop(self) -> None:
         if self._gen_job is not None:
             self._gen_job.cancel()
-            self.stop_button.setEnabled(False)
+            self.chat_panel.stop_button.setEnabled(False)
 
     def _on_reply_done(self, _text: str) -> None:
         self._reply_outcome = "done"
@@ -409,14 +401,14 @@ class PlaygroundPage(QWidget):
         loaded = self._runs_on("fill-mask")
         if loaded is None:
             return
-        text, top_k = self.mask_edit.text(), self.top_n_spin.value()
+        text, top_k = self.mask_panel.mask_edit.text(), self.mask_panel.top_n_spin.value()
         self._show_error("")
         job = BackgroundJob(lambda report, cancel: predict_mask(loaded, text, top_k), self)
         job.sig_result.connect(self._show_predictions)
         job.sig_error.connect(self._show_error)
         job.sig_finished.connect(self._on_mask_finished)
         self._mask_job = job
-        self.mask_button.setEnabled(False)
+        self.mask_panel.mask_button.setEnabled(False)
         job.start()
 
     def _show_predictions(self, predictions: list[tuple[str, float]]) -> None:
@@ -490,6 +482,9 @@ class PlaygroundPage(QWidget):
         self._next_load()
 
     # -- page protocol
+
+    def widget(self) -> QWidget:
+        return self
 
     def busy(self) -> str | None:
         return None  # a reply or a prediction can be asked for again; nothing is lost

@@ -49,9 +49,9 @@ class CompareView(QObject):
 
         try:
             comparison = Comparison(page.config, page.state.runs_root, self,
-                                    seeds=page.ft_form.compare_seeds())
+                                    seeds=page.form.ft_form.compare_seeds())
         except UserError as exc:
-            page.error_label.setText(str(exc))
+            page.form.show_error(str(exc))
             return False
         job, dirs = comparison.job, comparison.dirs
         job.sig_progress.connect(self._on_progress)
@@ -68,9 +68,9 @@ class CompareView(QObject):
         page.curves.clear_overlays()
         page.metrics_box.clear()
         page.metrics_box.begin_comparison()
-        page.error_label.setText("")
+        page.form.show_error("")
         page.progress_panel.set_steps(0, page.config.train.max_steps or 0)
-        page.progress_label.setText("Comparison: starting the pretrained side (1 of 2)…")
+        page.progress_panel.say("Comparison: starting the pretrained side (1 of 2)…")
         page.progress_panel.set_run(f"Comparing: {dirs[0].name} and {dirs[1].name}",
                                     f"{dirs[0]}\n{dirs[1]}")
         page.state.sig_status.emit("Comparing pretrained and scratch fine-tuning")
@@ -95,7 +95,7 @@ class CompareView(QObject):
             self._first = {"rows": [], "evals": []}
             self.page.curves.clear()
             self.page.curves.clear_overlays()
-            self.page.metrics_plot.clear()
+            self.page.metrics_box.clear_metrics()
             return
         if self._side() != SIDES[1] or not self._first["rows"]:
             return
@@ -118,7 +118,8 @@ class CompareView(QObject):
         side = self._side()
         self.page.curves.add_eval(m.step, m.val_loss)
         if m.extra:
-            self.page.metrics_plot.add(m.step, m.extra, side=side, dashed=side != SIDES[0])
+            self.page.metrics_box.add_metrics(m.step, m.extra, side=side,
+                                              dashed=side != SIDES[0])
         if side == SIDES[0]:
             self._first["evals"].append((m.step, m.val_loss))
 
@@ -132,18 +133,19 @@ class CompareView(QObject):
         page.progress_panel.set_steps(p.step, p.max_steps)
         if not self.running.stop_requested:
             seed = f"seed {p.seed_index} of {p.seeds}, " if p.seeds > 1 else ""
-            page.progress_label.setText(f"Comparison {seed}{p.side} of 2: {p.init} · step "
-                                        f"{p.step:,} / {p.max_steps:,}")
-            page.sig_run_state.emit(f"Comparing ({p.init}): step {p.step:,} / {p.max_steps:,}")
+            page.progress_panel.say(f"Comparison {seed}{p.side} of 2: {p.init} · step "
+                                    f"{p.step:,} / {p.max_steps:,}")
+            page.state.sig_run_line.emit(
+                f"Comparing ({p.init}): step {p.step:,} / {p.max_steps:,}")
         page.sig_compare_progress.emit(p)
 
     @Slot(str)
     def _on_error(self, message: str) -> None:
         log.warning("the comparison failed: %s", message)
         page = self.page
-        page.error_label.setText(f"Comparison failed: {message}")
+        page.form.show_error(f"Comparison failed: {message}")
         page.metrics_box.comparison_failed()
-        page.progress_label.setText("Comparison failed.")
+        page.progress_panel.say("Comparison failed.")
         page.state.sig_status.emit(f"Comparison failed: {message}")
 
     @Slot(object)
@@ -154,8 +156,8 @@ class CompareView(QObject):
         log.info("comparison: %s", said.text)
         page.metrics_box.show_comparison(results, said)
         stopped = self.running is not None and self.running.stop_requested
-        page.progress_label.setText("Comparison completed." if said.complete else
-                                    f"Comparison {'stopped' if stopped else 'incomplete'}.")
+        page.progress_panel.say("Comparison completed." if said.complete else
+                                f"Comparison {'stopped' if stopped else 'incomplete'}.")
         page.state.sig_status.emit(said.text)
         page.sig_comparison_shown.emit(results)
 
@@ -167,6 +169,6 @@ class CompareView(QObject):
         page = self.page
         page.update_buttons()
         page.validate()
-        page.sig_run_state.emit("Idle (comparison ended)")
+        page.state.sig_run_line.emit("Idle (comparison ended)")
         page.state.sig_runs_changed.emit()
         page.sig_compare_done.emit()

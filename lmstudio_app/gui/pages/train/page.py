@@ -11,7 +11,9 @@ The form's settings persist in QSettings as they change and come back on the nex
 
 The page lays out its panels: the form on the left (run_form: mode, data, model_form or
 finetune_form, the buttons), and on the right progress_panel, the curves, results_panel and
-samples_panel. It keeps references to their widgets under the names tests and tools use.
+samples_panel, and talks to them through their methods. The main window knows it through the
+TrainingPage protocol (pages/page.py) and AppState's signals: the run's state line, device and
+resources, and what Start, Pause, Resume and Stop allow (TrainingControls).
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from ....core.training.compare import InitResult
 from ....core.training.sinks import EvalMetrics
 from ...jobs import BackgroundJob
 from ...process_session import ProcessSession
-from ...state import AppState
+from ...state import AppState, TrainingControls
+from ...training import resources_text
 from ...widgets.curves import CurvesWidget, arrays_from_events
 from .compare_view import CompareView
 from .progress_panel import ProgressPanel
@@ -49,10 +52,8 @@ TICK_MS = 250
 class TrainPage(QWidget):
     """Objective, preset and settings on the left; progress, curves and samples on the right."""
 
-    sig_run_state = Signal(str)  # a short line for the status bar: "Training: step 12 / 200"
-    sig_validated = Signal(bool)  # the form was checked: valid or not
+    title = "Train"
     sig_history_loaded = Signal(object)  # Path of a run whose curves were loaded from disk
-    sig_device = Signal(str)  # the device the current run trains on, described
     sig_results_shown = Signal(object)  # a fine-tuned run's test report (results.json)
     sig_comparison_shown = Signal(object)  # [(pretrained, scratch) InitResults], one per seed
     sig_compare_progress = Signal(object)  # CompareProgress, a few times a second
@@ -85,19 +86,8 @@ class TrainPage(QWidget):
         outer.setContentsMargins(6, 6, 6, 6)
         outer.addWidget(splitter)
 
-        # Left: the form, and the names its widgets are known by.
+        # Left: the form, its buttons pinned under it.
         self.form = f = RunForm(self.state)
-        self.mode_box, self.data_group, self.data_label, self.data_button = (
-            f.mode_box, f.data_group, f.data_label, f.data_button)
-        self.ft_form, self.compare_button, self.size_label, self.error_label = (
-            f.ft_form, f.compare_button, f.size_label, f.error_label)
-        mf = f.model_form
-        self.objective_box, self.preset_box, self.name_edit = (mf.objective_box, mf.preset_box,
-                                                               mf.name_edit)
-        self.edits, self.device_box = mf.edits, mf.device_box
-        self.start_button, self.pause_button, self.resume_button, self.stop_button = (
-            f.start_button, f.pause_button, f.resume_button, f.stop_button)
-        self.processes_box = f.processes_box
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(f)
@@ -117,23 +107,17 @@ class TrainPage(QWidget):
         right_box = QWidget()
         right = QVBoxLayout(right_box)
         right.setContentsMargins(0, 0, 0, 0)
-        self.progress_panel = pp = ProgressPanel()
-        self.run_label, self.progress, self.progress_label = (pp.run_label, pp.progress,
-                                                              pp.progress_label)
-        right.addWidget(pp)
+        self.progress_panel = ProgressPanel()
+        right.addWidget(self.progress_panel)
         self.right_split = QSplitter(Qt.Orientation.Vertical)
         self.curves = CurvesWidget()
+        self.curves.setAccessibleName("Training curves")
         self.right_split.addWidget(self.curves)
         self.snapshot_marks = SnapshotMarks(self)
-        self.metrics_box = rp = ResultsPanel()
-        self.metrics_plot, self.confusion, self.results_label = (rp.metrics_plot, rp.confusion,
-                                                                 rp.results_label)
-        self.compare_table, self.compare_caption, self.compare_box = (
-            rp.compare_table, rp.compare_caption, rp.compare_box)
+        self.metrics_box = ResultsPanel()
         self.metrics_box.hide()
         self.right_split.addWidget(self.metrics_box)
         self.samples_box = SamplesPanel()
-        self.samples_view, self.samples = self.samples_box.view, self.samples_box.samples
         self.right_split.addWidget(self.samples_box)
         # Curves, the (fine-tuning) metrics, the samples: each mode sizes the panes it shows.
         for i, stretch in enumerate((3, 2, 1)):
@@ -155,11 +139,11 @@ class TrainPage(QWidget):
     def _connect(self) -> None:
         self.form.sig_validated.connect(self._on_validated)
         self.form.sig_mode.connect(self._on_mode)
-        self.compare_button.clicked.connect(self.compare_init)
-        self.start_button.clicked.connect(self.start)
-        self.pause_button.clicked.connect(self.pause)
-        self.resume_button.clicked.connect(self.resume)
-        self.stop_button.clicked.connect(self.stop)
+        self.form.compare_button.clicked.connect(self.compare_init)
+        self.form.start_button.clicked.connect(self.start)
+        self.form.pause_button.clicked.connect(self.pause)
+        self.form.resume_button.clicked.connect(self.resume)
+        self.form.stop_button.clicked.connect(self.stop)
 
         s = self.session
         s.sig_state.connect(self._on_session_state)
@@ -189,14 +173,6 @@ class TrainPage(QWidget):
         return self.form.config
 
     @property
-    def errors(self) -> dict[str, str]:
-        return self.form.errors
-
-    @property
-    def general_error(self) -> str:
-        return self.form.general_error
-
-    @property
     def data_dir(self) -> Path | None:
         return self.form.data_dir
 
@@ -214,24 +190,17 @@ class TrainPage(QWidget):
     def set_mode(self, mode: str) -> None:
         self.form.set_mode(mode)
 
-    def device_name(self) -> str:
-        return self.form.model_form.device_name()
-
     def set_field(self, key: str, value: Any) -> None:
         """Type a value into a field (as the user would); the form re-validates."""
-        self.edits[key].setText(str(value))
-
-    def set_data_dir(self, path: Path) -> None:
-        self.form.set_data_dir(path)
+        self.form.model_form.edits[key].setText(str(value))
 
     @Slot()
     def validate(self) -> bool:
         """Check the form with the engine's rules; mark what is wrong; enable Start if valid."""
         return self.form.validate()
 
-    def _on_validated(self, valid: bool) -> None:
+    def _on_validated(self, _valid: bool) -> None:
         self.update_buttons()
-        self.sig_validated.emit(valid)
 
     def _size_right_panes(self, fine: bool) -> None:
         """Pretraining: curves over samples; fine-tuning: curves over the task's metrics (its
@@ -252,24 +221,35 @@ class TrainPage(QWidget):
 
     def _refresh_base_runs(self) -> None:
         if not self.session.is_running():
-            self.ft_form.refresh_runs()
+            self.form.ft_form.refresh_runs()
 
     def can_start(self) -> bool:
         return self.form.ready() and not self.session.is_running() and self._comparison is None
 
-    def update_buttons(self) -> None:
+    def controls(self) -> TrainingControls:
+        """What the run allows now (the Training menu's commands; a comparison is not a run)."""
         state = self.session.state
         running = self.session.is_running()
-        self.start_button.setEnabled(self.can_start())
-        self.pause_button.setEnabled(running and state in ("starting", "running"))
-        self.resume_button.setEnabled(running and state in ("pausing", "paused"))
-        comparing = self._comparison is not None
-        self.stop_button.setEnabled(
-            (running and state != "stopping")
-            or (comparing and not self._comparison.stop_requested))
-        self.form.set_editable(not running and not comparing)
-        self.compare_button.setEnabled(self.can_start() and self.config is not None
-                                       and self.config.finetune is not None)
+        return TrainingControls(start=self.can_start(),
+                                pause=running and state in ("starting", "running"),
+                                resume=running and state in ("pausing", "paused"),
+                                stop=running and state != "stopping")
+
+    def update_buttons(self) -> None:
+        """The buttons and the form follow the run (or the comparison); the window is told."""
+        controls = self.controls()
+        comparison = self._comparison
+        stop_comparison = comparison is not None and not comparison.stop_requested
+        self.form.show_controls(controls, stop=controls.stop or stop_comparison,
+                                editable=not self.session.is_running() and comparison is None)
+        self.state.sig_training_controls.emit(controls)
+
+    def start_refusal(self) -> str:
+        """Why Start is refused now: the first line of the form's complaint."""
+        return self.form.first_error() or "Cannot start training now."
+
+    def widget(self) -> QWidget:
+        return self
 
     # -- commands ------------------------------------------------------------------------------
 
@@ -291,8 +271,8 @@ class TrainPage(QWidget):
     def _begin(self, cfg: RunConfig, run_dir: Path, resume: bool) -> None:
         # A derived budget (epochs) is known once the run starts: its "started" event says it.
         self.progress_panel.begin(run_dir, cfg.train.max_steps or 0)
-        self.error_label.setText("")
-        self.session.start(cfg, run_dir, resume=resume, nproc=self.processes_box.value())
+        self.form.show_error("")
+        self.session.start(cfg, run_dir, resume=resume, nproc=self.form.processes_box.value())
         self._tick.start()
         self.state.training_run = run_dir
         self.state.sig_run_started.emit(run_dir)
@@ -313,8 +293,8 @@ class TrainPage(QWidget):
         """Stop the run, or the comparison, at the next step boundary (a run saves)."""
         if self._comparison is not None:
             self._comparison.stop()
-            self.progress_label.setText("Stopping the comparison at the next step…")
-            self.sig_run_state.emit("Comparison: stopping at the next step")
+            self.progress_panel.say("Stopping the comparison at the next step…")
+            self.state.sig_run_line.emit("Comparison: stopping at the next step")
             self.update_buttons()
             return
         self.session.stop()
@@ -353,8 +333,8 @@ class TrainPage(QWidget):
             "idle": "Idle",
         }.get(state, state)
         if state in ("pausing", "stopping"):
-            self.progress_label.setText(text)
-        self.sig_run_state.emit(text)
+            self.progress_panel.say(text)
+        self.state.sig_run_line.emit(text)
 
     @Slot(object)
     def _on_started(self, info: dict) -> None:
@@ -362,7 +342,7 @@ class TrainPage(QWidget):
         self.state.sig_runs_changed.emit()  # its config.json exists now: the run is listed
         device = str(info.get("device", ""))
         if device:
-            self.sig_device.emit(device)
+            self.state.sig_run_device.emit(device)
 
     def _saying_steps(self) -> bool:
         """The line of figures follows the steps, unless it says the run pauses or stops."""
@@ -372,6 +352,7 @@ class TrainPage(QWidget):
     def _on_steps(self, rows: np.ndarray, max_steps: int) -> None:
         self.curves.append_rows(rows)
         self.progress_panel.logged(rows, max_steps, self._saying_steps())
+        self.state.sig_run_resources.emit(resources_text(rows[-1]))
         self._announce_step()
 
     @Slot()
@@ -383,7 +364,7 @@ class TrainPage(QWidget):
         """The status bar and the Runs page follow the run's step."""
         step, max_steps = self.progress_panel.step, self.progress_panel.max_steps
         if self._saying_steps():
-            self.sig_run_state.emit(f"Training: step {step:,} / {max_steps:,}")
+            self.state.sig_run_line.emit(f"Training: step {step:,} / {max_steps:,}")
         if self.session.run_dir is not None:
             self.state.sig_run_progress.emit(self.session.run_dir, step, max_steps)
 
@@ -392,7 +373,7 @@ class TrainPage(QWidget):
         self.progress_panel.evaluated(m)
         self.curves.add_eval(m.step, m.val_loss, m.val_bpb)
         if m.extra:
-            self.metrics_plot.add(m.step, m.extra)
+            self.metrics_box.add_metrics(m.step, m.extra)
         if m.sample:
             self.samples_box.add(m.step, m.val_loss, m.sample)
 
@@ -402,7 +383,7 @@ class TrainPage(QWidget):
 
     @Slot(int)
     def _on_paused(self, step: int) -> None:
-        self.progress_label.setText(f"Paused at step {step:,} (saved). Resume to continue.")
+        self.progress_panel.say(f"Paused at step {step:,} (saved). Resume to continue.")
 
     @Slot(str)
     def _on_message(self, text: str) -> None:
@@ -413,27 +394,28 @@ class TrainPage(QWidget):
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
-        self.error_label.setText(f"Training failed: {message}")
+        self.form.show_error(f"Training failed: {message}")
         self.state.sig_status.emit(f"Training failed: {message}")
 
     @Slot(object, str)
     def _on_done(self, run_dir: Path, reason: str) -> None:
         self._tick.stop()
         self.curves.flush()
+        self.state.sig_run_resources.emit("")
         step = self.session.step
         if reason != "failed":
-            self.progress_label.setText(f"{reason.capitalize()} at step {step:,}.")
+            self.progress_panel.say(f"{reason.capitalize()} at step {step:,}.")
         self.state.training_run = None
         self.update_buttons()
         self.validate()
         self.state.sig_run_finished.emit(run_dir, reason)
         self.state.sig_runs_changed.emit()
         self.state.sig_status.emit(f"{run_dir.name}: {reason} at step {step}")
-        self.sig_run_state.emit(f"Idle (last run {reason} at step {step:,})")
+        self.state.sig_run_line.emit(f"Idle (last run {reason} at step {step:,})")
         cfg = self.session.config
         if cfg is not None and cfg.finetune is not None and reason == "completed":
             self._read_in_job(lambda: runs.read_file(run_dir, runs.RESULTS), self._show_results,
-                              lambda msg: self.results_label.setText(f"No test results: {msg}"))
+                              lambda msg: self.metrics_box.say(f"No test results: {msg}"))
 
     # -- does pretraining help? (compare_view.py) ----------------------------------------------
 
@@ -521,13 +503,13 @@ class TrainPage(QWidget):
         last = int(steps[-1]) if len(steps) else 0
         max_steps = runs.summarize(run_dir).max_steps
         self.progress_panel.set_steps(last, max_steps)
-        self.progress_label.setText(f"step {last:,} / {max_steps:,} (from disk)")
+        self.progress_panel.say(f"step {last:,} / {max_steps:,} (from disk)")
         self.progress_panel.set_run(f"Run: {run_dir.name}", str(run_dir))
         self.form.fill_from_config(cfg)
         self.metrics_box.clear()
-        self.compare_box.hide()
+        self.metrics_box.hide_comparison()
         for step, extra in history.eval_metrics:
-            self.metrics_plot.add(step, extra)
+            self.metrics_box.add_metrics(step, extra)
         if history.results:
             self._show_results(history.results)
         self.sig_history_loaded.emit(run_dir)

@@ -30,15 +30,22 @@ class ProgressPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.run_label = ElidedLabel("No run yet.")
+        self.run_label.setAccessibleName("Run")
         self.run_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.run_label)
         self.progress = QProgressBar()
+        self.progress.setAccessibleName("Training progress")
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         layout.addWidget(self.progress)
         self.progress_label = ElidedLabel(" ")
+        self.progress_label.setAccessibleName("Progress")
         layout.addWidget(self.progress_label)
         self._reset(0, 0)
+
+    def say(self, text: str) -> None:
+        """The line under the bar says `text` (a pause, a stop, a comparison's side)."""
+        self.progress_label.setText(text)
 
     def _reset(self, start_step: int, max_steps: int) -> None:
         self.step, self.max_steps, self.start_step = start_step, max_steps, start_step
@@ -58,7 +65,7 @@ class ProgressPanel(QWidget):
         """A run is starting in `run_dir`."""
         self._reset(0, max_steps)
         self.set_steps(0, max_steps)
-        self.progress_label.setText("Starting…")
+        self.say("Starting…")
         self.set_run(f"Run: {run_dir.name}", str(run_dir))
 
     def started(self, info: dict[str, Any]) -> None:

@@ -49,15 +49,19 @@ class ResultsPanel(QWidget):
         mv.setContentsMargins(0, 0, 0, 0)
         mv.addWidget(QLabel("Validation metrics"))
         self.metrics_plot = MetricsPlot()
+        self.metrics_plot.setAccessibleName("Validation metrics")
         self.confusion = ConfusionView()
+        self.confusion.setAccessibleName("Confusion matrix")
         self.confusion.hide()
         metrics_row = QHBoxLayout()
         metrics_row.addWidget(self.metrics_plot, 1)
         metrics_row.addWidget(self.confusion, 1)
         mv.addLayout(metrics_row, 1)
         self.results_label = _selectable(QLabel(" "))
+        self.results_label.setAccessibleName("Test results")
         mv.addWidget(self.results_label)
         self.compare_table = QTableWidget(0, len(SIDES))
+        self.compare_table.setAccessibleName("Comparison")
         self.compare_table.setHorizontalHeaderLabels(list(SIDES))
         self.compare_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.compare_table.horizontalHeader().setSectionResizeMode(
@@ -67,6 +71,7 @@ class ResultsPanel(QWidget):
         # The comparison keeps its verdict beside its table: a later run's test line replaces
         # results_label, not this caption.
         self.compare_caption = _selectable(QLabel(" "))
+        self.compare_caption.setAccessibleName("Does pretraining help?")
         self.compare_box = QWidget()
         cb = QVBoxLayout(self.compare_box)
         cb.setContentsMargins(0, 0, 0, 0)
@@ -80,6 +85,20 @@ class ResultsPanel(QWidget):
         self.metrics_plot.clear()
         self.results_label.setText(" ")
         self.confusion.hide()
+
+    def add_metrics(self, step: int, extra: dict[str, float], **style: Any) -> None:
+        """An evaluation's task metrics (MetricsPlot.add: `side`, `dashed` for a comparison)."""
+        self.metrics_plot.add(step, extra, **style)
+
+    def clear_metrics(self) -> None:
+        self.metrics_plot.clear()
+
+    def say(self, text: str) -> None:
+        """The test line says `text` (why there are no test results)."""
+        self.results_label.setText(text)
+
+    def hide_comparison(self) -> None:
+        self.compare_box.hide()
 
     def show_results(self, report: dict[str, Any]) -> None:
         """A fine-tuned run's test report (results.json): its figures, and its confusion matrix."""

@@ -31,7 +31,7 @@ from ....core.data.layout import TOKENIZER
 from ....core.errors import UserError
 from ...engine import placeholder
 from ...objectives import tasks_of_family
-from ...state import AppState
+from ...state import AppState, TrainingControls
 from ...widgets.field_marks import FieldMarks
 from .finetune_form import FinetuneForm
 from .model_form import ModelForm, size_of
@@ -116,6 +116,7 @@ class RunForm(QWidget):
         mode_row = QHBoxLayout()
         mode_row.addWidget(QLabel("Mode"))
         self.mode_box = QComboBox()
+        self.mode_box.setAccessibleName("Mode")
         for key, label in MODES:
             self.mode_box.addItem(label, key)
         self.mode_box.setToolTip("Pretrain a model on a corpus, or fine-tune a pretrained run "
@@ -124,8 +125,10 @@ class RunForm(QWidget):
         left.addLayout(mode_row)
 
         self.data_group = QGroupBox("Data")
+        self.data_group.setAccessibleName("Data")
         data_row = QHBoxLayout(self.data_group)
         self.data_label = QLabel("No prepared data yet: prepare a corpus on the Data page.")
+        self.data_label.setAccessibleName("Prepared data")
         self.data_label.setWordWrap(True)
         data_row.addWidget(self.data_label, 1)
         self.data_button = QPushButton("Choose…")
@@ -147,15 +150,18 @@ class RunForm(QWidget):
         self.model_form.form.addRow("Processes", self.processes_box)  # under Device
 
         self.size_label = QLabel(" ")
+        self.size_label.setAccessibleName("Size")
         self.size_label.setWordWrap(True)
         left.addWidget(self.size_label)
         # Warnings (the run may not fit in memory; no checkpoint before the end) let Start go on.
         self.warning_label = QLabel("")
+        self.warning_label.setAccessibleName("Warnings")
         self.warning_label.setWordWrap(True)
         self.warning_label.setStyleSheet(WARNING_STYLE)
         self.warning_label.hide()
         left.addWidget(self.warning_label)
         self.error_label = QLabel("")
+        self.error_label.setAccessibleName("Errors")
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet("color: #d9372b;")
         self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -368,6 +374,26 @@ class RunForm(QWidget):
         """The form describes a valid run that has its data."""
         return self.config is not None and (self.data_dir is not None
                                             or self.config.finetune is not None)
+
+    def first_error(self) -> str:
+        """The first line the form's complaint shows ("" when it has none)."""
+        lines = self.error_label.text().splitlines()
+        return lines[0] if lines else ""
+
+    def show_error(self, text: str) -> None:
+        """Say what went wrong under the form (a run or a comparison that failed)."""
+        self.error_label.setText(text)
+
+    def show_controls(self, controls: TrainingControls, stop: bool, editable: bool) -> None:
+        """Enable the buttons as the run allows (`stop`: the run's or a comparison's), and the
+        settings while nothing trains; the comparison's button wants a valid fine-tune form."""
+        self.start_button.setEnabled(controls.start)
+        self.pause_button.setEnabled(controls.pause)
+        self.resume_button.setEnabled(controls.resume)
+        self.stop_button.setEnabled(stop)
+        self.set_editable(editable)
+        self.compare_button.setEnabled(controls.start and self.config is not None
+                                       and self.config.finetune is not None)
 
     def set_editable(self, on: bool) -> None:
         self.model_form.set_editable(on)

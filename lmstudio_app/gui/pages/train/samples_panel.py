@@ -14,6 +14,7 @@ class SamplesPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(QLabel("Samples at each evaluation"))
         self.view = QPlainTextEdit()
+        self.view.setAccessibleName("Samples")
         self.view.setReadOnly(True)
         self.view.setPlaceholderText(
             "GPT runs generate a short text at each evaluation; BERT runs fill a masked word."

@@ -7,10 +7,13 @@ import json
 import shutil
 
 from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QLabel
 
 from lmstudio_app.core.data import labeled
+from lmstudio_app.gui.find import choose, named, only
 from lmstudio_app.gui.pages.data.labeled_dialog import bar_heights
 from lmstudio_app.gui.pages.data.page import DataPage
+from lmstudio_app.gui.pages.train.finetune_form import FinetuneForm
 from lmstudio_app.gui.state import AppState
 
 
@@ -49,9 +52,10 @@ def test_mapping_dialog_checks_a_file_and_sets_the_fine_tune_defaults(qtbot, tmp
         qtbot.keyClick(dialog, Qt.Key.Key_Return)
     choice = ready.args[0]
     assert choice.path == path and choice.columns == {"text": "review", "label": "stars"}
-    assert train.mode() == "finetune" and train.ft_form.task() == "classify"
-    assert train.ft_form.file_edit.text() == str(path)
-    assert train.ft_form.text_col.text() == "review" and train.ft_form.label_col.text() == "stars"
+    form = only(train, FinetuneForm)
+    assert train.mode() == "finetune" and form.task() == "classify"
+    assert form.file_edit.text() == str(path)
+    assert form.text_col.text() == "review" and form.label_col.text() == "stars"
     data_page.shutdown()
     train.shutdown()
 
@@ -94,18 +98,18 @@ def test_a_latin1_labeled_file_fine_tunes_with_the_encoding_chosen_in_the_dialog
         dialog.use_button.click()
     assert ready.args[0].encoding == "latin-1"
 
-    form = train.ft_form
+    form = only(train, FinetuneForm)
     assert train.mode() == "finetune" and form.encoding() == "latin-1"
     assert form.file_edit.text() == str(path)
     form.steps.setValue(4)
     form.eval_every.setValue(4)
     form.batch_size.setValue(8)
-    train.device_box.setCurrentIndex(max(train.device_box.findData("cpu"), 0))
+    choose(train, "Device", "cpu")
     assert train.config is not None and train.config.finetune.encoding == "latin-1"
     with qtbot.waitSignal(train.sig_results_shown, timeout=60000):
         assert train.start()
-    assert train.session.reason == "completed", train.error_label.text()
-    assert "UTF-8" not in train.error_label.text()
+    assert train.session.reason == "completed", named(train, "Errors", QLabel).text()
+    assert "UTF-8" not in named(train, "Errors", QLabel).text()
     config = json.loads((train.session.run_dir / "config.json").read_text())
     assert config["run"]["finetune"]["encoding"] == "latin-1"
     data_page.shutdown()

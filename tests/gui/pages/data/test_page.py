@@ -8,10 +8,13 @@ from pathlib import Path
 
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QPlainTextEdit, QSpinBox, QTreeWidget
 
 from lmstudio_app.core.data.samples import sample_corpus
 from lmstudio_app.core.data.store import TokenStore
+from lmstudio_app.gui.find import button, labelled, named, only
 from lmstudio_app.gui.pages.data.page import KEY_SOURCES, DataPage
+from lmstudio_app.gui.pages.data.token_view import TokenView
 
 
 def make_page(qtbot, state, sources=None):
@@ -47,11 +50,12 @@ def test_add_file_counts_it_and_previews_it(qtbot, app_state, austen_corpus):
     text = path.read_text(encoding="utf-8")
     assert counts.error is None and counts.size == path.stat().st_size
     assert counts.chars == len(text) and counts.documents >= 2
-    item = page.sources.topLevelItem(0)
+    item = named(page, "Sources", QTreeWidget).topLevelItem(0)
     assert item.text(3) == f"{len(text):,}"
     assert item.isSelected()
-    assert page.preview.toPlainText() == text[: len(page.preview.toPlainText())]
-    assert len(page.preview.toPlainText()) > 1000
+    shown = named(page, "Preview", QPlainTextEdit).toPlainText()
+    assert shown == text[: len(shown)]
+    assert len(named(page, "Preview", QPlainTextEdit).toPlainText()) > 1000
     assert json.loads(app_state.value(KEY_SOURCES)) == [str(path)]
     page.shutdown()
 
@@ -62,7 +66,7 @@ def test_drop_on_the_list_adds_sources(qtbot, app_state, austen_corpus):
     mime.setUrls([QUrl.fromLocalFile(str(austen_corpus))])
     event = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime,
                        Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-    page.sources.dropEvent(event)
+    named(page, "Sources", QTreeWidget).dropEvent(event)
     assert page.source_paths() == [str(austen_corpus)]
     assert wait_counted(qtbot, page, austen_corpus).files == 1
     page.shutdown()
@@ -79,7 +83,7 @@ def test_bad_utf8_gives_a_readable_message_and_keeps_the_list(qtbot, app_state, 
     assert "bad.txt" in counts.error and "UTF-8" in counts.error
     assert counts.fields == ("encoding",)
     assert page.error_text().startswith("Encoding: ") and "Traceback" not in page.error_text()
-    assert page.sources.topLevelItem(1).text(4) == "error"
+    assert named(page, "Sources", QTreeWidget).topLevelItem(1).text(4) == "error"
 
     # Preparing with the bad file fails with a readable line; nothing listed is lost.
     app_state.home.mkdir(parents=True, exist_ok=True)
@@ -91,14 +95,14 @@ def test_bad_utf8_gives_a_readable_message_and_keeps_the_list(qtbot, app_state, 
     assert not page.out_dir().exists()
 
     # Choosing another encoding counts it again, without the error.
-    page.encoding_combo.setCurrentText("replace")
+    labelled(page, "Encoding", QComboBox).setCurrentText("replace")
     assert wait_counted(qtbot, page, bad).error is None
     page.shutdown()
 
 
 def test_prepare_shows_progress_figures_and_pieces(qtbot, app_state, austen_corpus):
     page = make_page(qtbot, app_state, sources=[austen_corpus / "austen.txt"])
-    page.vocab_spin.setValue(500)
+    labelled(page, "Vocabulary", QSpinBox).setValue(500)
     assert page.out_dir().parent == app_state.data_root
     assert page.out_dir().name == "austen-unigram-500"
     ready = []
@@ -106,10 +110,10 @@ def test_prepare_shows_progress_figures_and_pieces(qtbot, app_state, austen_corp
     job_progress, labels = [], []
     with qtbot.waitSignal(page.sig_prepare_finished, timeout=30000) as done:
         page.start_prepare()
-        assert page.busy() is not None and not page.prepare_button.isEnabled()
+        assert page.busy() is not None and not button(page, "Prepare").isEnabled()
         job = page.prepare_panel.job
         job.sig_progress.connect(lambda p: job_progress.append(p.stage))
-        job.sig_progress.connect(lambda p: labels.append(page.progress_label.text()))
+        job.sig_progress.connect(lambda p: labels.append(named(page, "Progress", QLabel).text()))
     stages = set(job_progress)
     # A rate in binary units (core.util.units), the time left and the files done.
     assert any(re.search(r"\d [KMG]?i?B/s", t) and "ETA" in t and "files 1/1" in t
@@ -120,13 +124,13 @@ def test_prepare_shows_progress_figures_and_pieces(qtbot, app_state, austen_corp
     store = TokenStore.open(page.out_dir() / "tokens.h5")
     s = page.last_summary
     assert (s.train_tokens, s.val_tokens) == (store.n_tokens("train"), store.n_tokens("val"))
-    assert f"{store.n_tokens('train'):,}" in page.figures["tokens"].text()
-    assert "500" in page.figures["vocab"].text()
-    pieces = page.token_view.pieces()
+    assert f"{store.n_tokens('train'):,}" in named(page, "Tokens", QLabel).text()
+    assert "500" in named(page, "Vocabulary", QLabel).text()
+    pieces = only(page, TokenView).pieces()
     assert len(pieces) > 5 and "".join(pieces) == s.sample
-    assert page.token_view.ids() == s.ids
-    assert "id " in page.token_view.tooltip_for(0)
-    assert page.busy() is None and page.prepare_button.isEnabled()
+    assert only(page, TokenView).ids() == s.ids
+    assert "id " in only(page, TokenView).tooltip_for(0)
+    assert page.busy() is None and button(page, "Prepare").isEnabled()
     page.shutdown()
 
 
@@ -134,15 +138,15 @@ def test_cancel_prepare_leaves_no_thread_and_no_store(qtbot, app_state, tmp_path
     # A larger corpus, so there is time to cancel while the tokenizer trains or encoding runs.
     corpus = sample_corpus()
     page = make_page(qtbot, app_state, sources=[corpus])
-    page.vocab_spin.setValue(2000)
+    labelled(page, "Vocabulary", QSpinBox).setValue(2000)
     out = page.out_dir()
     with qtbot.waitSignal(page.sig_prepare_finished, timeout=30000) as done:
         page.start_prepare()
         qtbot.waitUntil(lambda: page.prepare_panel.stage in ("tokenizer", "encode"),
                         timeout=10000)
-        page.cancel_button.click()
+        button(page, "Cancel").click()
     assert done.args == ["cancelled"]
-    assert page.busy() is None and page.prepare_button.isEnabled()
+    assert page.busy() is None and button(page, "Prepare").isEnabled()
     assert not (out / "tokens.h5").exists() and not (out / "tokenizer.model").exists()
     assert page.source_paths() == [str(corpus)]
     page.shutdown()
@@ -150,12 +154,13 @@ def test_cancel_prepare_leaves_no_thread_and_no_store(qtbot, app_state, tmp_path
 
 def test_settings_persist(qtbot, app_state, austen_corpus):
     page = make_page(qtbot, app_state, sources=[austen_corpus])
-    page.kind_combo.setCurrentText("bpe")
-    page.vocab_spin.setValue(1000)
+    labelled(page, "Tokenizer", QComboBox).setCurrentText("bpe")
+    labelled(page, "Vocabulary", QSpinBox).setValue(1000)
     page.shutdown()
     again = make_page(qtbot, app_state)
     assert again.source_paths() == [str(austen_corpus)]
-    assert again.kind_combo.currentText() == "bpe" and again.vocab_spin.value() == 1000
+    assert labelled(again, "Tokenizer", QComboBox).currentText() == "bpe"
+    assert labelled(again, "Vocabulary", QSpinBox).value() == 1000
     assert Path(again.out_dir()).name.endswith("-bpe-1000")
     again.shutdown()
 
@@ -168,13 +173,13 @@ def test_missing_column_names_the_setting_to_change(qtbot, app_state, tmp_path):
     assert "rows.jsonl" in counts.error and counts.fields == ("text_field",)
     # The page names the setting by its label, outlines it, and keeps its tooltip's reason.
     assert page.error_text().startswith("Text field: ") and "rows.jsonl" in page.error_text()
-    assert "border" in page.field_edit.styleSheet()
-    assert page.field_edit.toolTip().startswith("Text field (text_field): ")
-    page.field_edit.setText("body")
-    page.field_edit.editingFinished.emit()
+    assert "border" in labelled(page, "Text field", QLineEdit).styleSheet()
+    assert labelled(page, "Text field", QLineEdit).toolTip().startswith("Text field (text_field): ")
+    labelled(page, "Text field", QLineEdit).setText("body")
+    labelled(page, "Text field", QLineEdit).editingFinished.emit()
     counts = wait_counted(qtbot, page, rows)
     assert counts.error is None and counts.documents == 2
-    assert page.field_edit.styleSheet() == "" and page.error_text() == ""
+    assert labelled(page, "Text field", QLineEdit).styleSheet() == "" and page.error_text() == ""
     assert counts.chars == len("First document.") + len("Second one.")
     page.shutdown()
 
@@ -183,22 +188,23 @@ def test_a_failed_prepare_outlines_the_encoding_and_names_no_flag(qtbot, app_sta
     bad = tmp_path / "latin.txt"
     bad.write_bytes("Caf\u00e9 au lait, and more text after it.\n".encode("latin-1") * 50)
     page = make_page(qtbot, app_state, sources=[bad])
-    page.vocab_spin.setValue(100)
+    labelled(page, "Vocabulary", QSpinBox).setValue(100)
     app_state.home.mkdir(parents=True, exist_ok=True)
-    tip = page.encoding_combo.toolTip()
+    tip = labelled(page, "Encoding", QComboBox).toolTip()
     with qtbot.waitSignal(page.sig_prepare_finished, timeout=20000) as done:
         page.start_prepare()
     assert done.args == ["failed"]
     text = page.error_text()
     assert text.startswith("Preparing the data failed: Encoding: ") and "latin.txt" in text
     assert "--" not in text and "UTF-8" in text
-    assert "border" in page.encoding_combo.styleSheet()
-    assert page.encoding_combo.toolTip().startswith("Encoding (encoding): ")
-    assert page.kind_combo.styleSheet() == "" and page.field_edit.styleSheet() == ""
+    assert "border" in labelled(page, "Encoding", QComboBox).styleSheet()
+    assert labelled(page, "Encoding", QComboBox).toolTip().startswith("Encoding (encoding): ")
+    assert labelled(page, "Tokenizer", QComboBox).styleSheet() == ""
+    assert labelled(page, "Text field", QLineEdit).styleSheet() == ""
     # Choosing another encoding takes the outline and the line away, and the tooltip comes back.
-    page.encoding_combo.setCurrentText("latin-1")
-    assert page.encoding_combo.styleSheet() == "" and page.error_text() == ""
-    assert page.encoding_combo.toolTip() == tip
+    labelled(page, "Encoding", QComboBox).setCurrentText("latin-1")
+    assert labelled(page, "Encoding", QComboBox).styleSheet() == "" and page.error_text() == ""
+    assert labelled(page, "Encoding", QComboBox).toolTip() == tip
     page.shutdown()
 
 
@@ -208,7 +214,7 @@ def test_the_first_start_says_what_to_press_until_a_run_exists(qtbot, app_state,
     page = make_page(qtbot, app_state)
     assert not page.hint.isHidden()
     assert "Press <b>Prepare</b>" in page.hint.text() and "Train page" in page.hint.text()
-    item = page.sources.topLevelItem(0)
+    item = named(page, "Sources", QTreeWidget).topLevelItem(0)
     assert item.text(0) == "Bundled sample corpus (two Jane Austen novels)"
     page.hint.linkActivated.emit("Train")  # the link in the hint
     assert shown == ["Train"]
@@ -224,10 +230,11 @@ def test_the_first_start_says_what_to_press_until_a_run_exists(qtbot, app_state,
 
 def test_a_store_prepared_in_an_earlier_session_is_mentioned(qtbot, app_state):
     page = make_page(qtbot, app_state)
-    assert page.progress_label.text() == ""
+    assert named(page, "Progress", QLabel).text() == ""
     page.shutdown()
     (page.out_dir()).mkdir(parents=True)
     (page.out_dir() / "tokens.h5").write_bytes(b"")
     again = make_page(qtbot, app_state)
-    assert again.progress_label.text().startswith(f"Prepared before: {again.out_dir()}.")
+    line = named(again, "Progress", QLabel).text()
+    assert line.startswith(f"Prepared before: {again.out_dir()}.")
     again.shutdown()

@@ -11,6 +11,7 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QFileDialog
 
 from lmstudio_app.core.data.samples import sample_corpus
+from lmstudio_app.gui.find import button
 from lmstudio_app.gui.pages.data.page import KEY_SOURCES, DataPage
 from lmstudio_app.gui.widgets.file_dialogs import SAMPLES_PLACE
 
@@ -67,7 +68,7 @@ def test_a_picture_is_refused_when_added_with_the_reason(qtbot, app_state, tmp_p
                                  "made of text files (.txt .md .jsonl .csv .tsv, optionally .gz).")
     assert json.loads(app_state.value(KEY_SOURCES)) == [str(text)]  # not kept for next time
     qtbot.waitUntil(lambda: page.counts(str(text)) is not None, timeout=10000)
-    assert page.prepare_button.isEnabled()
+    assert button(page, "Prepare").isEnabled()
     # A binary file named like text is refused too.
     fake = tmp_path / "notes.txt"
     fake.write_bytes(b"some words\x00\x01\x02 and bytes")

@@ -12,6 +12,7 @@ import pytest
 import torch
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextCursor
+from PySide6.QtWidgets import QDoubleSpinBox, QPlainTextEdit, QSpinBox
 
 from lmstudio_app.core import checkpoint as ckpt
 from lmstudio_app.core import runs
@@ -19,9 +20,10 @@ from lmstudio_app.core.inference.loading import load_run
 from lmstudio_app.core.inference.token_losses import MASK_SEED
 from lmstudio_app.core.models.generate import generate_choices, sampling_distribution
 from lmstudio_app.core.objectives.batches import mask_tokens
+from lmstudio_app.gui.find import button, labelled, named
 from lmstudio_app.gui.pages.playground.checkpoints import checkpoint_name
 from lmstudio_app.gui.pages.playground.instrument_tabs import ATTENTION, COMPARE, HARD_TOKENS
-from lmstudio_app.gui.pages.playground.shaded_text import probability_colour
+from lmstudio_app.gui.pages.playground.shaded_text import ShadedText, probability_colour
 
 from .test_shaded_text import character_box, hovered
 
@@ -43,21 +45,21 @@ def _model_distributions(loaded, prompt: str, choices, settings) -> list[torch.T
 def test_chat_shows_the_probability_the_sampler_gave_each_piece(qtbot, engine_runs,
                                                                  playground_on):
     page = playground_on(engine_runs.runs_root, engine_runs.gpt)
-    page.temperature_spin.setValue(0.9)
-    page.top_k_spin.setValue(40)
-    page.top_p_spin.setValue(0.9)
-    page.max_tokens_spin.setValue(12)
+    labelled(page, "Temperature", QDoubleSpinBox).setValue(0.9)
+    labelled(page, "Top-k", QSpinBox).setValue(40)
+    labelled(page, "Top-p", QDoubleSpinBox).setValue(0.9)
+    labelled(page, "Max tokens", QSpinBox).setValue(12)
     page.seed, page.stop_at_eos = 3, False
-    page.message_edit.setPlainText("It is a truth")
+    named(page, "Message", QPlainTextEdit).setPlainText("It is a truth")
     streamed = []
     with qtbot.waitSignal(page.sig_reply_finished, timeout=20000):
-        page.send_button.click()
+        button(page, "Send").click()
         page._gen_job.sig_progress.connect(streamed.append)
     settings = page.sampling_settings()
     reference = load_run(engine_runs.gpt, "best")
     assert page.model.loaded.weights == reference.weights
     dists = _model_distributions(reference, "It is a truth", streamed, settings)
-    shown = page.transcript.tokens
+    shown = named(page, "Conversation", ShadedText).tokens
     assert [t.data for t in shown] == [c for c in streamed if c.text]
     for c, dist in zip(streamed, dists, strict=True):
         assert abs(c.probability - float(dist[c.token_id])) < 1e-5
@@ -66,7 +68,7 @@ def test_chat_shows_the_probability_the_sampler_gave_each_piece(qtbot, engine_ru
         assert abs(c.entropy_bits - float(-(dist * torch.log2(dist.clamp_min(1e-30))).sum())) \
             < 1e-4
     # What a person sees: the shade and the tooltip of a piece, and its details when clicked.
-    doc = page.transcript.document()
+    doc = named(page, "Conversation", ShadedText).document()
     for t in shown:
         cursor = QTextCursor(doc)
         cursor.setPosition(t.start + 1)
@@ -76,7 +78,7 @@ def test_chat_shows_the_probability_the_sampler_gave_each_piece(qtbot, engine_ru
     page.resize(1000, 700)
     page.show()
     qtbot.waitExposed(page)
-    view = page.transcript
+    view = named(page, "Conversation", ShadedText)
     for point in character_box(view, token.start):  # either half of its first character
         assert hovered(view, point) == token.details
         page.chat_panel.chosen_label.clear()
@@ -92,13 +94,13 @@ def pytest_approx(values: list[float]) -> object:
 
 def test_greedy_pieces_carry_the_models_own_softmax(qtbot, engine_runs, playground_on):
     page = playground_on(engine_runs.runs_root, engine_runs.gpt)
-    page.temperature_spin.setValue(0.0)
-    page.max_tokens_spin.setValue(6)
+    labelled(page, "Temperature", QDoubleSpinBox).setValue(0.0)
+    labelled(page, "Max tokens", QSpinBox).setValue(6)
     page.stop_at_eos = False
-    page.message_edit.setPlainText("She said")
+    named(page, "Message", QPlainTextEdit).setPlainText("She said")
     streamed = []
     with qtbot.waitSignal(page.sig_reply_finished, timeout=20000):
-        page.send_button.click()
+        button(page, "Send").click()
         page._gen_job.sig_progress.connect(streamed.append)
     reference = load_run(engine_runs.gpt, "best")
     ids = reference.tokenizer.encode("She said")
@@ -137,8 +139,8 @@ def test_compare_streams_two_models_on_one_prompt_and_seed(qtbot, tmp_path, engi
     panel = page.instruments.compare_panel
     a, b = panel.sides
     assert {a.run(), b.run()} == {root / "runs" / engine_runs.gpt.name, other}
-    page.temperature_spin.setValue(0.8)
-    page.max_tokens_spin.setValue(10)
+    labelled(page, "Temperature", QDoubleSpinBox).setValue(0.8)
+    labelled(page, "Max tokens", QSpinBox).setValue(10)
     page.stop_at_eos = False
     panel.seed_spin.setValue(7)
     panel.prompt_edit.setPlainText("Mr. Darcy")

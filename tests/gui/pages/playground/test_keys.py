@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QDoubleSpinBox, QPlainTextEdit, QSpinBox
 
+from lmstudio_app.gui.find import button, labelled, named
 from lmstudio_app.gui.main_window import MainWindow
 from lmstudio_app.gui.state import AppState
 
@@ -33,7 +34,7 @@ def _window(qtbot, tmp_path, runs_root, data, run):
 def chat(qtbot, tmp_path, engine_runs, prepared_data):
     window, page = _window(qtbot, tmp_path, engine_runs.runs_root, prepared_data,
                            engine_runs.gpt)
-    page.max_tokens_spin.setValue(6)
+    labelled(page, "Max tokens", QSpinBox).setValue(6)
     yield window, page
     page.shutdown()
     window.close()
@@ -41,7 +42,7 @@ def chat(qtbot, tmp_path, engine_runs, prepared_data):
 
 def test_enter_and_ctrl_enter_send_shift_enter_starts_a_line(qtbot, chat):
     window, page = chat
-    box = page.message_edit
+    box = named(page, "Message", QPlainTextEdit)
     box.setFocus()
     qtbot.keyClicks(box, "It is")
     qtbot.keyClick(box, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
@@ -50,24 +51,26 @@ def test_enter_and_ctrl_enter_send_shift_enter_starts_a_line(qtbot, chat):
 
     with qtbot.waitSignal(page.sig_reply_finished, timeout=20000):
         qtbot.keyClick(box, Qt.Key.Key_Return)
-    assert page.sent_view.toPlainText() == "It is\na truth" and box.toPlainText() == ""
+    sent = named(page, "Last prompt sent", QPlainTextEdit)
+    assert sent.toPlainText() == "It is\na truth" and box.toPlainText() == ""
 
     qtbot.keyClicks(box, "She")
     with qtbot.waitSignal(page.sig_reply_finished, timeout=20000):
         qtbot.keyClick(box, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
-    assert page.sent_view.toPlainText().endswith("\nShe")
+    assert named(page, "Last prompt sent", QPlainTextEdit).toPlainText().endswith("\nShe")
     assert not window.train_page.session.is_running()  # the window's Start did not fire
     assert window.current_page() == "Playground"
 
 
 def test_after_send_the_focus_stays_in_the_message_box(qtbot, chat):
     _, page = chat
-    box, temperature = page.message_edit, page.temperature_spin
+    box = named(page, "Message", QPlainTextEdit)
+    temperature = labelled(page, "Temperature", QDoubleSpinBox)
     before = temperature.value()
     qtbot.mouseClick(box, Qt.MouseButton.LeftButton)
     qtbot.keyClicks(box, "It is")
     with qtbot.waitSignal(page.sig_reply_finished, timeout=20000):
-        qtbot.mouseClick(page.send_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(button(page, "Send"), Qt.MouseButton.LeftButton)
         assert QApplication.focusWidget() is box
     assert QApplication.focusWidget() is box
     qtbot.keyClicks(QApplication.focusWidget(), "0.5")  # typed where the user looks

@@ -7,10 +7,14 @@ import json
 import numpy as np
 import pytest
 from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QLabel, QPlainTextEdit
 
 from lmstudio_app.core import runs
+from lmstudio_app.gui.find import button, choose, named, only, setting
 from lmstudio_app.gui.pages.train.page import TrainPage
+from lmstudio_app.gui.pages.train.samples_panel import SamplesPanel
 from lmstudio_app.gui.state import AppState
+from lmstudio_app.gui.widgets.curves import CurvesWidget
 
 TINY = {"n_layer": 1, "n_head": 2, "n_embd": 32, "block_size": 32, "batch_size": 4,
         "log_interval": 1, "learning_rate": 0.003}
@@ -27,7 +31,7 @@ def page(qtbot, state, prepared_data):
     page = TrainPage(state)
     qtbot.addWidget(page)
     state.sig_data_ready.emit(prepared_data)
-    page.device_box.setCurrentIndex(page.device_box.findData("cpu"))
+    choose(page, "Device", "cpu")
     yield page
     page.shutdown()
 
@@ -38,9 +42,9 @@ def fill(page: TrainPage, **values) -> None:
 
 
 def start(qtbot, page: TrainPage) -> None:
-    assert page.start_button.isEnabled(), page.error_label.text()
+    assert button(page, "Start").isEnabled(), named(page, "Errors", QLabel).text()
     with qtbot.waitSignal(page.session.sig_started, timeout=30000):
-        qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(button(page, "Start"), Qt.MouseButton.LeftButton)
 
 
 def test_train_until_20_steps_are_plotted_then_stop(qtbot, page, state):
@@ -50,48 +54,49 @@ def test_train_until_20_steps_are_plotted_then_stop(qtbot, page, state):
     start(qtbot, page)
     run_dir = page.session.run_dir
     assert state.training_run == run_dir
-    assert not page.start_button.isEnabled() and page.stop_button.isEnabled()
-    qtbot.waitUntil(lambda: page.curves.n_points() >= 20, timeout=60000)
+    assert not button(page, "Start").isEnabled() and button(page, "Stop").isEnabled()
+    qtbot.waitUntil(lambda: only(page, CurvesWidget).n_points() >= 20, timeout=60000)
 
     with qtbot.waitSignal(page.session.sig_done, timeout=30000) as done:
-        qtbot.mouseClick(page.stop_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(button(page, "Stop"), Qt.MouseButton.LeftButton)
     assert done.args[1] == "stopped"
     assert finished == [(run_dir, "stopped")]
 
     # Every logged step reached the plot, in order, up to the step the loop stopped at.
     step = page.session.step
     assert step >= 20
-    page.curves.flush()
-    np.testing.assert_array_equal(page.curves.loss.x, np.arange(1, step + 1))
-    assert np.isfinite(page.curves.loss.y).all()
-    x, _ = page.curves.loss_curve.getData()
+    only(page, CurvesWidget).flush()
+    np.testing.assert_array_equal(only(page, CurvesWidget).loss.x, np.arange(1, step + 1))
+    assert np.isfinite(only(page, CurvesWidget).loss.y).all()
+    x, _ = only(page, CurvesWidget).loss_curve.getData()
     assert x[-1] == step
     # Evaluations every 10 steps: validation points and one sample each.
-    assert list(page.curves.val.x) == list(range(10, step + 1, 10))
-    assert [s for s, _ in page.samples] == list(range(10, step + 1, 10))
-    assert page.samples_view.toPlainText().count("── step") == len(page.samples)
+    assert list(only(page, CurvesWidget).val.x) == list(range(10, step + 1, 10))
+    assert [s for s, _ in only(page, SamplesPanel).samples] == list(range(10, step + 1, 10))
+    assert named(page, "Samples", QPlainTextEdit).toPlainText().count("── step") == len(
+        only(page, SamplesPanel).samples)
     # Saved at the stop, and the run folder says so.
     status = json.loads((run_dir / runs.STATUS).read_text())
     assert status["state"] == "stopped" and status["step"] == step
     assert (run_dir / "model.safetensors").is_file()
-    assert page.start_button.isEnabled() and not page.stop_button.isEnabled()
+    assert button(page, "Start").isEnabled() and not button(page, "Stop").isEnabled()
     assert page.busy() is None
 
 
 def test_pause_resume_then_stop_while_paused(qtbot, page):
     fill(page, max_steps=5000, eval_interval=1000)
     start(qtbot, page)
-    qtbot.waitUntil(lambda: page.curves.n_points() >= 3, timeout=60000)
+    qtbot.waitUntil(lambda: only(page, CurvesWidget).n_points() >= 3, timeout=60000)
     with qtbot.waitSignal(page.session.sig_paused, timeout=30000) as paused:
-        qtbot.mouseClick(page.pause_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(button(page, "Pause"), Qt.MouseButton.LeftButton)
     at = paused.args[0]
     assert page.session.state == "paused"
-    assert page.resume_button.isEnabled() and not page.pause_button.isEnabled()
-    assert "Paused" in page.progress_label.text()
+    assert button(page, "Resume").isEnabled() and not button(page, "Pause").isEnabled()
+    assert "Paused" in named(page, "Progress", QLabel).text()
     qtbot.wait(300)
     assert page.session.step == at  # nothing moves while paused
 
-    qtbot.mouseClick(page.resume_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(button(page, "Resume"), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.session.step > at + 2, timeout=30000)
     with qtbot.waitSignal(page.session.sig_paused, timeout=30000):
         page.pause()
@@ -109,55 +114,56 @@ def test_open_and_resume_a_stopped_run_continue_its_curve(qtbot, page, state):
     run_dir, stopped_at = page.session.run_dir, page.session.step
     assert stopped_at < 30
 
-    page.curves.clear()
+    only(page, CurvesWidget).clear()
     with qtbot.waitSignal(page.sig_history_loaded, timeout=10000):
         state.sig_open_run.emit(run_dir)
-    assert page.curves.n_points() == stopped_at
+    assert only(page, CurvesWidget).n_points() == stopped_at
 
     with qtbot.waitSignal(page.session.sig_done, timeout=60000) as done:
         state.sig_resume_run.emit(run_dir)
     assert done.args == [run_dir, "completed"]
-    np.testing.assert_array_equal(page.curves.loss.x, np.arange(1, 31))
+    np.testing.assert_array_equal(only(page, CurvesWidget).loss.x, np.arange(1, 31))
     assert json.loads((run_dir / runs.STATUS).read_text())["step"] == 30
 
 
 def test_an_invalid_value_disables_start_and_says_why(qtbot, page):
     fill(page, max_steps=20, eval_interval=10)
-    assert page.start_button.isEnabled()
-    assert "to train on" in page.size_label.text()
+    assert button(page, "Start").isEnabled()
+    assert "to train on" in named(page, "Size", QLabel).text()
     assert page.parameter_count > 0 and page.memory_estimate > 0
 
     page.set_field("n_head", "3")  # 32 is not a multiple of 3: the engine's rule
-    assert not page.start_button.isEnabled()
+    assert not button(page, "Start").isEnabled()
     assert not page.start()
     for key in ("n_head", "n_embd"):
-        assert "border" in page.edits[key].styleSheet()
-        assert "not divisible" in page.edits[key].toolTip()
-    assert "not divisible" in page.error_label.text()
-    assert page.edits["dropout"].styleSheet() == ""
+        assert "border" in setting(page, key).styleSheet()
+        assert "not divisible" in setting(page, key).toolTip()
+    assert "not divisible" in named(page, "Errors", QLabel).text()
+    assert setting(page, "dropout").styleSheet() == ""
 
     page.set_field("n_head", "2")
     page.set_field("learning_rate", "fast")
-    assert not page.start_button.isEnabled()
-    assert "expected a number" in page.edits["learning_rate"].toolTip()
+    assert not button(page, "Start").isEnabled()
+    assert "expected a number" in setting(page, "learning_rate").toolTip()
     page.set_field("learning_rate", "0.003")
     page.set_field("dropout", "1.5")
-    assert page.error_label.text() == "Dropout 1.5: must be in [0, 1)."  # the form's label
+    errors = named(page, "Errors", QLabel)
+    assert errors.text() == "Dropout 1.5: must be in [0, 1)."  # the form's label
     page.set_field("dropout", "0")
-    assert page.start_button.isEnabled() and page.error_label.text() == ""
+    assert button(page, "Start").isEnabled() and named(page, "Errors", QLabel).text() == ""
 
 
 def test_without_data_start_is_disabled(qtbot, state):
     page = TrainPage(state)
     qtbot.addWidget(page)
     assert page.data_dir is None
-    assert not page.start_button.isEnabled()
-    assert "Data page" in page.error_label.text()
+    assert not button(page, "Start").isEnabled()
+    assert "Data page" in named(page, "Errors", QLabel).text()
 
 
 def test_evaluate_every_past_the_steps_warns_in_the_forms_words(qtbot, page):
     fill(page, max_steps=150, eval_interval=200)
-    assert page.start_button.isEnabled()  # a warning, not a mistake
+    assert button(page, "Start").isEnabled()  # a warning, not a mistake
     assert not page.form.warning_label.isHidden()
     text = page.form.warning_label.text()
     assert text.startswith("Warning: Evaluate every 200 is more than Steps 150")
@@ -178,4 +184,4 @@ def test_a_run_bigger_than_the_machine_warns_and_names_what_to_lower(qtbot, page
     text = page.form.warning_label.text()
     assert text.startswith("Warning: Batch size · Context length")
     assert "more than the" in text and "of memory on this machine" in text
-    assert page.start_button.isEnabled()
+    assert button(page, "Start").isEnabled()

@@ -10,12 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QLabel
 
 from lmstudio_app.core import runs
+from lmstudio_app.gui.find import button, choose, labelled, named, only
 from lmstudio_app.gui.pages.train.page import TrainPage
-from lmstudio_app.gui.pages.train.processes_box import max_processes
+from lmstudio_app.gui.pages.train.processes_box import ProcessesBox, max_processes
+from lmstudio_app.gui.pages.train.samples_panel import SamplesPanel
 from lmstudio_app.gui.process_session import descendants, kill_tree
 from lmstudio_app.gui.state import AppState
+from lmstudio_app.gui.widgets.curves import CurvesWidget
 
 TINY = {"n_layer": 1, "n_head": 2, "n_embd": 32, "block_size": 32, "batch_size": 4,
         "log_interval": 1, "learning_rate": 0.003}
@@ -28,7 +32,7 @@ def page(qtbot, tmp_path, prepared_data):
     page = TrainPage(state)
     qtbot.addWidget(page)
     state.sig_data_ready.emit(prepared_data)
-    page.device_box.setCurrentIndex(page.device_box.findData("cpu"))
+    choose(page, "Device", "cpu")
     seen: set[int] = set()
     page.seen_pids = seen
     try:
@@ -54,10 +58,10 @@ def alive(pid: int) -> bool:
 def start_two(qtbot, page: TrainPage, **values) -> Path:
     for key, value in {**TINY, **values}.items():
         page.set_field(key, value)
-    page.processes_box.setValue(2)
-    assert page.start_button.isEnabled(), page.error_label.text()
+    labelled(page, "Processes", ProcessesBox).setValue(2)
+    assert button(page, "Start").isEnabled(), named(page, "Errors", QLabel).text()
     with qtbot.waitSignal(page.session.sig_started, timeout=40000):
-        qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(button(page, "Start"), Qt.MouseButton.LeftButton)
     pid = page.session.process_id()
     assert pid
 
@@ -71,16 +75,16 @@ def start_two(qtbot, page: TrainPage, **values) -> Path:
 
 
 def test_processes_offered_and_remembered(qtbot, page):
-    assert page.processes_box.value() == 1
-    assert page.processes_box.maximum() == max_processes(["cpu"])
+    assert labelled(page, "Processes", ProcessesBox).value() == 1
+    assert labelled(page, "Processes", ProcessesBox).maximum() == max_processes(["cpu"])
     assert max_processes(["cuda:0", "cuda:1", "cuda:2", "cpu"]) == 3
     assert max_processes(["cuda:0", "cpu"]) == max_processes(["cpu"])  # one GPU: the cores
-    assert "processes" in page.processes_box.toolTip()
-    page.processes_box.setValue(2)
+    assert "processes" in labelled(page, "Processes", ProcessesBox).toolTip()
+    labelled(page, "Processes", ProcessesBox).setValue(2)
     page.form.save_settings()
     again = TrainPage(page.state)
     qtbot.addWidget(again)
-    assert again.processes_box.value() == 2
+    assert labelled(again, "Processes", ProcessesBox).value() == 2
 
 
 def test_two_processes_train_to_completion_and_draw_the_curve(qtbot, page):
@@ -89,18 +93,19 @@ def test_two_processes_train_to_completion_and_draw_the_curve(qtbot, page):
     state.sig_run_finished.connect(lambda path, reason: finished.append((path, reason)))
     run_dir = start_two(qtbot, page, max_steps=10, eval_interval=5)
     assert page.session.state in ("running", "starting")
-    assert not page.start_button.isEnabled() and page.stop_button.isEnabled()
-    assert not page.processes_box.isEnabled()
+    assert not button(page, "Start").isEnabled() and button(page, "Stop").isEnabled()
+    assert not labelled(page, "Processes", ProcessesBox).isEnabled()
     with qtbot.waitSignal(page.session.sig_done, timeout=180000) as done:
         pass
-    assert done.args[1] == "completed", page.error_label.text()
+    assert done.args[1] == "completed", named(page, "Errors", QLabel).text()
     assert finished == [(run_dir, "completed")]
 
-    page.curves.flush()
-    np.testing.assert_array_equal(page.curves.loss.x, np.arange(1, 11))
-    assert np.isfinite(page.curves.loss.y).all()
-    assert list(page.curves.val.x) == [5, 10]
-    assert [step for step, _ in page.samples] == [5, 10]  # the samples the evaluations wrote
+    only(page, CurvesWidget).flush()
+    np.testing.assert_array_equal(only(page, CurvesWidget).loss.x, np.arange(1, 11))
+    assert np.isfinite(only(page, CurvesWidget).loss.y).all()
+    assert list(only(page, CurvesWidget).val.x) == [5, 10]
+    samples = only(page, SamplesPanel).samples
+    assert [step for step, _ in samples] == [5, 10]  # the samples the evaluations wrote
     assert page.progress_panel.step == 10
     # One run folder, trained by two processes, its metrics written once.
     assert [p.name for p in state.runs_root.iterdir()] == [run_dir.name]
@@ -109,34 +114,34 @@ def test_two_processes_train_to_completion_and_draw_the_curve(qtbot, page):
     steps = [r["step"] for r in runs.read_metrics(run_dir) if r["kind"] == "step"]
     assert steps == list(range(1, 11))
     assert runs.read_status(run_dir)["state"] == "completed"
-    assert page.start_button.isEnabled() and page.busy() is None
+    assert button(page, "Start").isEnabled() and page.busy() is None
     qtbot.waitUntil(lambda: not any(alive(p) for p in page.seen_pids), timeout=10000)
 
 
 def test_pause_resume_and_stop_reach_both_processes_through_the_control_file(qtbot, page):
     run_dir = start_two(qtbot, page, max_steps=100000, eval_interval=1000)
-    qtbot.waitUntil(lambda: page.curves.n_points() >= 3, timeout=60000)
+    qtbot.waitUntil(lambda: only(page, CurvesWidget).n_points() >= 3, timeout=60000)
 
     with qtbot.waitSignal(page.session.sig_paused, timeout=30000) as paused:
-        qtbot.mouseClick(page.pause_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(button(page, "Pause"), Qt.MouseButton.LeftButton)
         assert page.session.state == "pausing"
-    assert page.session.state == "paused" and page.resume_button.isEnabled()
+    assert page.session.state == "paused" and button(page, "Resume").isEnabled()
     assert runs.read_status(run_dir)["state"] == "paused"
     at = paused.args[0]
     qtbot.wait(1500)  # paused: no step is taken
     assert runs.read_status(run_dir)["step"] == at
-    qtbot.mouseClick(page.resume_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(button(page, "Resume"), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.session.step > at + 2, timeout=60000)
     with qtbot.waitSignal(page.session.sig_done, timeout=120000) as done:
-        qtbot.mouseClick(page.stop_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(button(page, "Stop"), Qt.MouseButton.LeftButton)
         assert page.session.state == "stopping"
-    assert done.args[1] == "stopped", page.error_label.text()
+    assert done.args[1] == "stopped", named(page, "Errors", QLabel).text()
     assert json.loads((run_dir / runs.CONTROL).read_text())["request"] == "stop"
     status = runs.read_status(run_dir)
     assert status["state"] == "stopped" and status["step"] == page.session.step >= 3
     assert runs.resumable(run_dir)
-    page.curves.flush()
-    assert page.curves.loss.x[-1] <= page.session.step
+    only(page, CurvesWidget).flush()
+    assert only(page, CurvesWidget).loss.x[-1] <= page.session.step
     qtbot.waitUntil(lambda: not any(alive(p) for p in page.seen_pids), timeout=10000)
 
     # Resumed from the Runs page in two processes: the curve goes on from the saved step.
@@ -151,19 +156,20 @@ def test_pause_resume_and_stop_reach_both_processes_through_the_control_file(qtb
     assert done.args[1] == "stopped"
     steps = [r["step"] for r in runs.read_metrics(run_dir) if r["kind"] == "step"]
     assert steps == list(range(1, page.session.step + 1))  # one curve, no step twice
-    page.curves.flush()
-    assert list(page.curves.loss.x) == steps[:len(page.curves.loss.x)]
+    only(page, CurvesWidget).flush()
+    assert list(only(page, CurvesWidget).loss.x) == steps[:len(only(page, CurvesWidget).loss.x)]
 
 
 def test_a_stop_not_obeyed_in_time_becomes_sigterm(qtbot, page, caplog):
     run_dir = start_two(qtbot, page, max_steps=100000, eval_interval=1000)
-    qtbot.waitUntil(lambda: page.session.step >= 1 or page.curves.n_points() >= 1,
+    qtbot.waitUntil(lambda: page.session.step >= 1 or only(page, CurvesWidget).n_points() >= 1,
                     timeout=60000)
     page.session.stop_timeout_ms = 0  # no patience: SIGTERM at once
     with qtbot.waitSignal(page.session.sig_done, timeout=120000) as done:
         page.stop()
     assert "terminating" in caplog.text
-    assert done.args[1] == "stopped", page.error_label.text()  # the ranks stopped and saved
+    # The ranks stopped and saved.
+    assert done.args[1] == "stopped", named(page, "Errors", QLabel).text()
     assert runs.read_status(run_dir)["state"] == "stopped" and runs.resumable(run_dir)
     qtbot.waitUntil(lambda: not any(alive(p) for p in page.seen_pids), timeout=10000)
 
@@ -196,10 +202,10 @@ def test_closing_the_window_stops_the_processes_and_saves(qtbot, tmp_path, prepa
     page = w.train_page
     page.seen_pids = set()
     page.state.sig_data_ready.emit(prepared_data)
-    page.device_box.setCurrentIndex(page.device_box.findData("cpu"))
+    choose(page, "Device", "cpu")
     try:
         run_dir = start_two(qtbot, page, max_steps=100000, eval_interval=1000)
-        qtbot.waitUntil(lambda: page.session.step >= 3 or page.curves.n_points() >= 3,
+        qtbot.waitUntil(lambda: page.session.step >= 3 or only(page, CurvesWidget).n_points() >= 3,
                         timeout=60000)
         asked: list[str] = []
         answer_next_box(QMessageBox.StandardButton.Yes, asked)
@@ -224,14 +230,14 @@ def test_closing_the_window_stops_the_processes_and_saves(qtbot, tmp_path, prepa
 def test_a_stop_before_the_loop_listens_is_heard_once_it_does(qtbot, page):
     for key, value in {**TINY, "max_steps": 100000, "eval_interval": 1000}.items():
         page.set_field(key, value)
-    page.processes_box.setValue(2)
-    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    labelled(page, "Processes", ProcessesBox).setValue(2)
+    qtbot.mouseClick(button(page, "Start"), Qt.MouseButton.LeftButton)
     assert page.session.state == "starting"
     failed: list[str] = []
     page.session.sig_failed.connect(failed.append)
     pid = page.session.process_id()
     with qtbot.waitSignal(page.session.sig_done, timeout=120000) as done:
-        qtbot.mouseClick(page.stop_button, Qt.MouseButton.LeftButton)  # still importing torch
+        qtbot.mouseClick(button(page, "Stop"), Qt.MouseButton.LeftButton)  # still importing torch
         page.seen_pids.update([pid, *descendants(pid)])
     assert done.args[1] == "stopped", failed
     status = runs.read_status(page.session.run_dir)

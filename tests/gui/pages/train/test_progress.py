@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QLabel, QProgressBar
 
+from lmstudio_app.gui.find import button, choose, named, only
 from lmstudio_app.gui.pages.runs import RunsPage
 from lmstudio_app.gui.pages.train.page import TrainPage
 from lmstudio_app.gui.pages.train.progress_panel import ProgressPanel
 from lmstudio_app.gui.state import AppState
+from lmstudio_app.gui.widgets.curves import CurvesWidget
 
 # Log points 1,000 steps apart: everything the test sees before one comes from the counter.
 SLOW_LOG = {"n_layer": 1, "n_head": 2, "n_embd": 32, "block_size": 32, "batch_size": 4,
@@ -24,7 +27,7 @@ def pages(qtbot, tmp_path, prepared_data):
     for page in (train, runs_page):
         qtbot.addWidget(page)
     state.sig_data_ready.emit(prepared_data)
-    train.device_box.setCurrentIndex(train.device_box.findData("cpu"))
+    choose(train, "Device", "cpu")
     for key, value in SLOW_LOG.items():
         train.set_field(key, value)
     yield train, runs_page, state
@@ -37,20 +40,23 @@ def test_the_bar_the_figures_and_the_runs_page_move_between_log_points(qtbot, pa
     phases = []
     train.session.sig_phase.connect(phases.append)
     with qtbot.waitSignal(train.session.sig_started, timeout=30000):
-        qtbot.mouseClick(train.start_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(button(train, "Start"), Qt.MouseButton.LeftButton)
     run_dir = train.session.run_dir
-    qtbot.waitUntil(lambda: train.progress.value() >= 5, timeout=60000)
-    step = train.progress.value()
-    assert train.curves.n_points() == 0 and step < 1000  # no log point yet: the counter moved
-    assert train.progress_label.text().startswith(f"step {step:,} / 100,000")
-    assert train.progress_label.text() != "Starting…"
+    bar = named(train, "Training progress", QProgressBar)
+    qtbot.waitUntil(lambda: bar.value() >= 5, timeout=60000)
+    step = bar.value()
+    # No log point yet: the counter moved.
+    assert only(train, CurvesWidget).n_points() == 0 and step < 1000
+    line = named(train, "Progress", QLabel)
+    assert line.text().startswith(f"step {step:,} / 100,000")
+    assert line.text() != "Starting…"
     qtbot.waitUntil(lambda: runs_page.row_text(run_dir)[3] != "0 / 100,000", timeout=5000)
     shown = int(runs_page.row_text(run_dir)[3].split(" / ")[0].replace(",", ""))
     assert shown >= step and runs_page.row_text(run_dir)[5] == "training"
     assert phases[0] == "loading the data and building the model"
     with qtbot.waitSignal(train.session.sig_done, timeout=30000):
         train.stop()
-    assert train.progress_label.text().startswith("Stopped at step")
+    assert named(train, "Progress", QLabel).text().startswith("Stopped at step")
 
 
 def test_before_the_first_step_the_line_says_what_the_loop_does(qtbot):
