@@ -26,6 +26,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m ruff check lmstudio_app tests bench tools
 	$(BIN)/lint-imports
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest -q
 
 test-slow: $(STAMP)
@@ -33,6 +34,7 @@ test-slow: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff check lmstudio_app tests bench tools
+	$(BIN)/python -m mypy
 
 bench: $(STAMP)
 	$(BIN)/python bench/train_throughput.py

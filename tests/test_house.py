@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import grimp
+import networkx as nx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -15,41 +16,24 @@ MAX_LINES = 600
 
 
 def _cycles(graph: grimp.ImportGraph) -> list[list[str]]:
-    """Strongly connected components of more than one module (Tarjan's algorithm)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    found: list[list[str]] = []
-    modules = sorted(m for m in graph.modules if m.startswith("lmstudio_app"))
+    """Strongly connected components of more than one module (networkx's, after Tarjan)."""
+    ours = nx.DiGraph()
+    for m in graph.modules:
+        if m.startswith("lmstudio_app"):
+            ours.add_node(m)
+            ours.add_edges_from((m, w) for w in graph.find_modules_directly_imported_by(m)
+                                if w.startswith("lmstudio_app"))
+    return sorted(sorted(c) for c in nx.strongly_connected_components(ours) if len(c) > 1)
 
-    def visit(v: str) -> None:
-        index[v] = low[v] = len(index)
-        stack.append(v)
-        on_stack.add(v)
-        for w in sorted(graph.find_modules_directly_imported_by(v)):
-            if not w.startswith("lmstudio_app"):
-                continue
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in on_stack:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            component = []
-            while True:
-                w = stack.pop()
-                on_stack.discard(w)
-                component.append(w)
-                if w == v:
-                    break
-            if len(component) > 1:
-                found.append(sorted(component))
 
-    for m in modules:
-        if m not in index:
-            visit(m)
-    return found
+def test_cycles_finds_a_circle_and_only_the_modules_in_it():
+    graph = grimp.ImportGraph()
+    for importer, imported in [("lmstudio_app.a", "lmstudio_app.b"),
+                               ("lmstudio_app.b", "lmstudio_app.c"),
+                               ("lmstudio_app.c", "lmstudio_app.a"),
+                               ("lmstudio_app.c", "lmstudio_app.d")]:
+        graph.add_import(importer=importer, imported=imported)
+    assert _cycles(graph) == [["lmstudio_app.a", "lmstudio_app.b", "lmstudio_app.c"]]
 
 
 def test_no_import_circles_even_through_lazy_imports():

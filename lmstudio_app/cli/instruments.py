@@ -23,7 +23,8 @@ def _text(args: argparse.Namespace) -> str:
                             field="file") from None
     if args.text is None:
         raise UserError("give the text: TEXT or --file FILE.", field="text")
-    return args.text
+    text: str = args.text
+    return text
 
 
 def _add_text(s: argparse.ArgumentParser) -> None:

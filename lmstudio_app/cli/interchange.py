@@ -28,14 +28,14 @@ def run_export(args: argparse.Namespace) -> int:
     if args.format == "hf":
         from ..core.interchange.hf_export import export_hf
 
-        r = export_hf(Path(args.run), Path(args.out), args.checkpoint)
-        what = r.architecture
+        hf = export_hf(Path(args.run), Path(args.out), args.checkpoint)
+        out, size, seconds, what = hf.out, hf.bytes, hf.seconds, hf.architecture
     else:
         from ..core.interchange.gguf_export import export_gguf
 
-        r = export_gguf(Path(args.run), Path(args.out), args.checkpoint, args.dtype)
-        what = f"GGUF gpt2, {r.dtype}"
-    print(f"{r.out}: {what}, {human_bytes(r.bytes)}, {format_duration(r.seconds)}")
+        gg = export_gguf(Path(args.run), Path(args.out), args.checkpoint, args.dtype)
+        out, size, seconds, what = gg.out, gg.bytes, gg.seconds, f"GGUF gpt2, {gg.dtype}"
+    print(f"{out}: {what}, {human_bytes(size)}, {format_duration(seconds)}")
     return 0
 
 

@@ -147,7 +147,8 @@ def _dispatch(argv: Sequence[str]) -> int:
 
     args.argv = list(argv)  # what --nproc hands each process it launches
     try:
-        return args.handler(args)
+        code: int = args.handler(args)
+        return code
     except UserError as exc:
         exc.command_parser = parsers[args.command]  # type: ignore[attr-defined]
         raise

@@ -15,7 +15,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.config import PRETRAIN_OBJECTIVES
 from ..core.presets import PRESETS
@@ -32,6 +32,9 @@ from .args import (
 from .config_file import add_config, config_from_file
 from .console import ConsoleSink, JsonSink
 from .launch import add_nproc, launch
+
+if TYPE_CHECKING:
+    from ..core.training.compare import InitResult
 
 STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP")
                      if hasattr(signal, n))
@@ -332,11 +335,9 @@ def add_compare_arguments(s: argparse.ArgumentParser) -> None:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from ..core import runs
     from ..core.errors import UserError
     from ..core.objectives.finetune_setup import scratch_twin
     from ..core.training.compare import (
-        NOT_STARTED,
         baselines_of,
         compare_seeds,
         completed_pairs,
@@ -351,16 +352,7 @@ def run_compare(args: argparse.Namespace) -> int:
     cfg = _finetune_config(args)
     twin = scratch_twin(cfg)
     seeds = seeds_for(cfg, args.seeds)
-    claimed: dict[int, tuple[Path, Path]] = {}
-    for seed in seeds:  # every folder claimed before the first run: a clash fails at once
-        if args.out:
-            out = Path(args.out) / (f"seed-{seed}" if len(seeds) > 1 else "")
-            claimed[seed] = (runs.claim_run_dir(out / "pretrained"),
-                             runs.claim_run_dir(out / "scratch"))
-        else:
-            tag = f"-seed{seed}" if len(seeds) > 1 else ""
-            claimed[seed] = (runs.new_run_dir(runs_root(args), cfg.name + tag),
-                             runs.new_run_dir(runs_root(args), twin.name + tag))
+    claimed = _claim_compare_dirs(args, cfg.name, twin.name, seeds)
     control = RunControl()
     _install_stop_handler(control)
 
@@ -389,17 +381,43 @@ def run_compare(args: argparse.Namespace) -> int:
     else:
         _print_summary(summary, len(completed_pairs(pairs)))
         print_baselines(baselines)
-        for seed, pair in zip(seeds, pairs, strict=True):
-            for side in pair:
-                note = f" ({side.error})" if side.error else ""
-                print(f"{side.init} (seed {seed}): did not start" if side.reason == NOT_STARTED
-                      else f"{side.init} (seed {seed}): {side.reason} at step {side.step}, run "
-                           f"{side.run_dir}{note}")
+        _print_sides(seeds, pairs)
         print(said.text)
     failed = [s for pair in pairs for s in pair if s.reason == "failed"]
     if failed:
         raise UserError(f"{failed[0].init} run failed: {failed[0].error}")
     return 0
+
+
+def _claim_compare_dirs(args: argparse.Namespace, name: str, twin_name: str,
+                        seeds: list[int]) -> dict[int, tuple[Path, Path]]:
+    """The (pretrained, scratch) run folders of each seed, every one claimed before the first
+    run starts, so that a clash fails at once: under --out as given, else new folders."""
+    from ..core import runs
+
+    claimed: dict[int, tuple[Path, Path]] = {}
+    for seed in seeds:
+        if args.out:
+            out = Path(args.out) / (f"seed-{seed}" if len(seeds) > 1 else "")
+            claimed[seed] = (runs.claim_run_dir(out / "pretrained"),
+                             runs.claim_run_dir(out / "scratch"))
+        else:
+            tag = f"-seed{seed}" if len(seeds) > 1 else ""
+            claimed[seed] = (runs.new_run_dir(runs_root(args), name + tag),
+                             runs.new_run_dir(runs_root(args), twin_name + tag))
+    return claimed
+
+
+def _print_sides(seeds: list[int], pairs: list[tuple[InitResult, InitResult]]) -> None:
+    """How each side of each seed ended: its reason, step and run folder."""
+    from ..core.training.compare import NOT_STARTED
+
+    for seed, pair in zip(seeds, pairs, strict=True):
+        for side in pair:
+            note = f" ({side.error})" if side.error else ""
+            print(f"{side.init} (seed {seed}): did not start" if side.reason == NOT_STARTED
+                  else f"{side.init} (seed {seed}): {side.reason} at step {side.step}, run "
+                       f"{side.run_dir}{note}")
 
 
 def _print_summary(summary: dict[str, dict[str, float]], n_seeds: int) -> None:

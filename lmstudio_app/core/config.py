@@ -15,10 +15,13 @@ from __future__ import annotations
 import math
 import typing
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import UserError
 from .presets import PRESETS
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 # ---------------------------------------------------------------------------------------------
 # The objectives: the one table that names them.
@@ -223,6 +226,12 @@ class TrainConfig:
         return bool(self.early_stopping_patience)
 
     def validate(self) -> None:
+        """Raises UserError naming the first field out of range (budget, optimizer, runtime)."""
+        self._validate_budget()
+        self._validate_optimizer()
+        self._validate_runtime()
+
+    def _validate_budget(self) -> None:
         _at_least_one(self, ("batch_size", "grad_accum", "eval_batches", "log_interval"))
         _at_least_one(self, tuple(n for n in ("max_steps", "eval_interval", "checkpoint_interval")
                                   if getattr(self, n) is not None))
@@ -236,6 +245,8 @@ class TrainConfig:
         if self.early_stopping_patience is not None and self.early_stopping_patience < 0:
             raise UserError(f"early_stopping_patience={self.early_stopping_patience}: must be 0 "
                             "(off) or more.", field="early_stopping_patience", option="0")
+
+    def _validate_optimizer(self) -> None:
         _in_range(self, "learning_rate", 0.0, math.inf, low_open=True)
         _in_range(self, "weight_decay", 0.0, math.inf)
         _in_range(self, "beta1", 0.0, 1.0, high_open=True)
@@ -256,6 +267,8 @@ class TrainConfig:
         if self.max_steps is not None and not 0 <= self.warmup_steps_value <= self.max_steps:
             raise UserError(f"warmup_steps={self.warmup_steps}: must be in [0, max_steps].",
                             field="warmup_steps")
+
+    def _validate_runtime(self) -> None:
         if not 0.0 < self.mask_prob < 1.0:
             raise UserError(f"mask_prob={self.mask_prob}: must be in (0, 1).", field="mask_prob")
         if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
@@ -460,7 +473,10 @@ def _typed(value: Any, hint: Any, name: str) -> Any:
     return float(value) if hint is float else list(value) if isinstance(value, list) else value
 
 
-def _from_known_fields(cls: type, data: dict[str, Any], **extra: Any) -> Any:
+_D = TypeVar("_D", bound="DataclassInstance")  # a config dataclass
+
+
+def _from_known_fields(cls: type[_D], data: dict[str, Any], **extra: Any) -> _D:
     """Build a dataclass from a dict, ignoring keys it does not know (newer or older files) and
     checking the type of those it knows."""
     hints = typing.get_type_hints(cls)

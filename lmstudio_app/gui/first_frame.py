@@ -15,12 +15,20 @@ import os
 import time
 from collections.abc import Callable
 
-from PySide6.QtCore import QElapsedTimer, QEvent, QObject, QTimer
+from PySide6.QtCore import QCoreApplication, QElapsedTimer, QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
 PROBE_ENV = "LMSTUDIO_APP_STARTUP_PROBE"
 HEARTBEAT_MS = 10
 FALLBACK_MS = 3000  # a platform that never paints (offscreen) still gets its callbacks
+
+
+def _application() -> QCoreApplication:
+    """The running application; RuntimeError before one is made."""
+    app = QApplication.instance()
+    if app is None:
+        raise RuntimeError("no QApplication: make one before showing a window")
+    return app
 
 
 class _FirstPaint(QObject):
@@ -30,7 +38,7 @@ class _FirstPaint(QObject):
     def __init__(self, window: QWidget, fn: Callable[[], None]) -> None:
         super().__init__(window)
         self.window, self.fn, self.done = window, fn, False
-        QApplication.instance().installEventFilter(self)
+        _application().installEventFilter(self)
         QTimer.singleShot(FALLBACK_MS, self, self._fire)
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
@@ -43,7 +51,7 @@ class _FirstPaint(QObject):
     def _fire(self) -> None:
         if not self.done:
             self.done = True
-            QApplication.instance().removeEventFilter(self)
+            _application().removeEventFilter(self)
             self.fn()
 
 

@@ -103,43 +103,53 @@ def discover(paths: Sequence[str | Path], options: CorpusOptions) -> list[Path]:
         path = Path(given).expanduser()
         if not path.exists():
             raise UserError(f"{path}: no such file or folder; check the path.")
-        if path.is_file():
-            if file_format(path) is None:
-                raise UserError(
-                    f"{path}: unsupported file type; use {' '.join(SUPPORTED_SUFFIXES)} "
-                    "(optionally .gz)."
-                )
-            candidates = [path]
-        else:
-            candidates = []
-            for sub in sorted(path.rglob("*")):
-                rel = sub.relative_to(path)
-                if any(part.startswith(".") for part in rel.parts):
-                    continue
-                if not sub.is_file() or file_format(sub) is None:
-                    continue
-                if sub.name.split(".")[0].lower() in _FOLDER_NOTES:
-                    continue
-                rel_s = rel.as_posix()
-                if options.include and not _matches(rel_s, sub.name, options.include):
-                    continue
-                if options.exclude and _matches(rel_s, sub.name, options.exclude):
-                    continue
-                candidates.append(sub)
-            if not candidates:
-                raise UserError(
-                    f"{path}: no corpus files found in this folder (looked for "
-                    f"{' '.join(SUPPORTED_SUFFIXES)}, optionally .gz"
-                    + (", with the include/exclude patterns given" if options.include
-                       or options.exclude else "")
-                    + "); add text files or change the patterns."
-                )
+        candidates = [_given_file(path)] if path.is_file() else _folder_files(path, options)
         for cand in candidates:
             key = cand.resolve()
             if key not in seen:
                 seen.add(key)
                 found.append(cand)
     return found
+
+
+def _given_file(path: Path) -> Path:
+    """A file named on its own: `path`, or UserError when its type is not supported."""
+    if file_format(path) is None:
+        raise UserError(
+            f"{path}: unsupported file type; use {' '.join(SUPPORTED_SUFFIXES)} "
+            "(optionally .gz)."
+        )
+    return path
+
+
+def _in_folder_corpus(sub: Path, folder: Path, options: CorpusOptions) -> bool:
+    """Whether `sub`, found under `folder`, belongs to the corpus (see `discover`)."""
+    rel = sub.relative_to(folder)
+    if any(part.startswith(".") for part in rel.parts):
+        return False
+    if not sub.is_file() or file_format(sub) is None:
+        return False
+    if sub.name.split(".")[0].lower() in _FOLDER_NOTES:
+        return False
+    rel_s = rel.as_posix()
+    if options.include and not _matches(rel_s, sub.name, options.include):
+        return False
+    return not (options.exclude and _matches(rel_s, sub.name, options.exclude))
+
+
+def _folder_files(folder: Path, options: CorpusOptions) -> list[Path]:
+    """The corpus files of a folder, sorted; UserError when there are none."""
+    candidates = [sub for sub in sorted(folder.rglob("*"))
+                  if _in_folder_corpus(sub, folder, options)]
+    if not candidates:
+        raise UserError(
+            f"{folder}: no corpus files found in this folder (looked for "
+            f"{' '.join(SUPPORTED_SUFFIXES)}, optionally .gz"
+            + (", with the include/exclude patterns given" if options.include
+               or options.exclude else "")
+            + "); add text files or change the patterns."
+        )
+    return candidates
 
 
 def corpus_size(paths: list[Path]) -> int:
@@ -163,6 +173,10 @@ class _CountingReader:
     def readable(self) -> bool:
         return True
 
+    def seek(self, offset: int, whence: int = 0) -> int:
+        """Move in the file (gzip's file interface asks for it; reading never seeks)."""
+        return self._raw.seek(offset, whence)
+
     def close(self) -> None:
         self._raw.close()
 
@@ -179,7 +193,8 @@ def decoded_blocks(
     except OSError as exc:
         raise UserError(f"{path}: cannot read the file ({exc.strerror or exc}).") from None
     counted = _CountingReader(raw, on_bytes)
-    stream: BinaryIO = gzip.GzipFile(fileobj=counted, mode="rb") if gz else counted  # type: ignore[assignment]
+    stream: gzip.GzipFile | _CountingReader = (
+        gzip.GzipFile(fileobj=counted, mode="rb") if gz else counted)
 
     def blocks() -> Iterator[bytes]:
         while True:

@@ -22,7 +22,7 @@ import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import UserError
 
@@ -95,7 +95,7 @@ class Problem:
 
 def _reader(lines: Iterator[str] | list[str], delimiter: str, quoting: str,
             strict: bool = True) -> Any:
-    mode = csv.QUOTE_NONE if quoting == "none" else csv.QUOTE_MINIMAL
+    mode: Literal[0, 1, 2, 3] = csv.QUOTE_NONE if quoting == "none" else csv.QUOTE_MINIMAL
     return csv.reader(lines, delimiter=delimiter, quoting=mode, strict=strict)
 
 

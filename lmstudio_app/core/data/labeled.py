@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from ..errors import UserError
 from .delimited import delimiter_name, other_delimiter
@@ -131,6 +132,21 @@ def _text_value(values: dict[str, object], role: str, col: str) -> str:
     return value
 
 
+def _check_header(path: Path, table: Table, names: dict[str, str],
+                  report: ValidationReport) -> None:
+    """For a file with a header (CSV, TSV): how it is read, into `report`, and UserError when a
+    mapped column is not among its columns."""
+    if table.columns is None:
+        return
+    assert table.reader is not None
+    report.read_as = table.reader.describe()
+    if table.reader.quote_note:
+        report.notes.append(table.reader.quote_note)
+    for role, col in names.items():
+        if col not in table.columns:
+            raise _missing_column(path, role, col, table.columns, table)
+
+
 def _read_rows(path: Path, names: dict[str, str], options: ReadOptions,
                report: ValidationReport) -> list[tuple[int, dict[str, object]]]:
     """Well-formed rows, with malformed ones recorded in `report`; checks that every mapped
@@ -140,14 +156,7 @@ def _read_rows(path: Path, names: dict[str, str], options: ReadOptions,
     rows: list[tuple[int, dict[str, object]]] = []
     multiline = 0
     with Table(path, options) as table:
-        if table.columns is not None:
-            assert table.reader is not None
-            report.read_as = table.reader.describe()
-            if table.reader.quote_note:
-                report.notes.append(table.reader.quote_note)
-            for role, col in names.items():
-                if col not in table.columns:
-                    raise _missing_column(path, role, col, table.columns, table)
+        _check_header(path, table, names, report)
         for row in table.rows():
             report.rows_read += 1
             multiline += row.lines > 1
@@ -273,21 +282,36 @@ def _answer_and_start(values: dict[str, object], columns: QAColumns) -> tuple[st
     """
     if columns.answer not in values:
         raise LabelProblem(f"no answer field {columns.answer!r}")
-    raw = values[columns.answer]
-    start: object = None
-    if isinstance(raw, dict) and "text" in raw:
-        texts, starts = raw.get("text"), raw.get("answer_start")
-        raw = texts[0] if isinstance(texts, list) and texts else texts
-        if isinstance(starts, list):
-            start = starts[0] if starts else None
-        elif starts is not None:
-            start = starts
-    elif isinstance(raw, list):
-        raw = raw[0] if raw else None
+    raw, start = _given_answer(values[columns.answer])
     answer = _text_value({"a": raw}, "answer", "a")
     # A row may leave the offset out (a JSONL field absent or null, an empty CSV cell).
     if columns.answer_start and values.get(columns.answer_start) is not None:
         start = values[columns.answer_start]
+    offset = _whole_offset(start)
+    # Surrounding spaces in an answer are noise; strip them and move the offset with them.
+    lead = len(answer) - len(answer.lstrip())
+    if offset is not None:
+        offset += lead
+    return answer.strip(), offset
+
+
+def _given_answer(raw: object) -> tuple[object, object]:
+    """The answer value and its offset (None when absent) as the answer field gives them: a
+    SQuAD-style dict (its first answer), a list of strings (the first) or a plain value."""
+    if isinstance(raw, dict) and "text" in raw:
+        texts, starts = raw.get("text"), raw.get("answer_start")
+        answer = texts[0] if isinstance(texts, list) and texts else texts
+        if isinstance(starts, list):
+            return answer, starts[0] if starts else None
+        return answer, starts
+    if isinstance(raw, list):
+        return (raw[0] if raw else None), None
+    return raw, None
+
+
+def _whole_offset(start: object) -> int | None:
+    """A given answer offset as an int (a numeral string is read); None when blank or absent.
+    Raises LabelProblem for anything else (a float, a bool, words)."""
     if isinstance(start, str):
         start = start.strip() or None
         if start is not None:
@@ -297,11 +321,7 @@ def _answer_and_start(values: dict[str, object], columns: QAColumns) -> tuple[st
                 raise LabelProblem(f"answer_start {start!r} is not a whole number") from None
     if isinstance(start, bool) or not (start is None or isinstance(start, int)):
         raise LabelProblem(f"answer_start {start!r} is not a whole number")
-    # Surrounding spaces in an answer are noise; strip them and move the offset with them.
-    lead = len(answer) - len(answer.lstrip())
-    if start is not None:
-        start += lead
-    return answer.strip(), start
+    return start
 
 
 def _occurrences(context: str, answer: str) -> list[int]:
@@ -382,7 +402,7 @@ def load_splits(
     delimiter: str = "auto",
     quoting: str = "auto",
     keep_label_case: bool = False,
-) -> tuple[Split, dict[str, ValidationReport]]:
+) -> tuple[Split[Any], dict[str, ValidationReport]]:
     """Train, validation and test sets from up to three files, splitting only what is missing.
 
     The task follows `columns` (classification by default). A missing validation or test part
@@ -395,7 +415,7 @@ def load_splits(
     options = ReadOptions(encoding, delimiter, quoting)
     files = {"train": train, "val": val, "test": test}
     reports: dict[str, ValidationReport] = {}
-    loaded: dict[str, list] = {}
+    loaded: dict[str, list[Any]] = {}  # ClassificationExample or QAExample, per `columns`
     for part, path in files.items():
         if path is None:
             continue

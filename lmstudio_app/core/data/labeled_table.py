@@ -164,9 +164,9 @@ def detect_columns(path: str | Path, encoding: str = "utf-8", *, delimiter: str 
 
 
 def preview_rows(path: str | Path, n: int = 20, encoding: str = "utf-8", *,
-                 delimiter: str = "auto", quoting: str = "auto") -> list[dict]:
+                 delimiter: str = "auto", quoting: str = "auto") -> list[dict[str, Any]]:
     """The first `n` well-formed rows as dicts (column -> value), malformed rows left out."""
-    out: list[dict] = []
+    out: list[dict[str, Any]] = []
     if n <= 0:
         return out
     with Table(Path(path), ReadOptions(encoding, delimiter, quoting)) as table:

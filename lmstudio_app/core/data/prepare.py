@@ -215,7 +215,8 @@ def _fingerprint(cfg: PrepareConfig, sources: list[dict[str, Any]],
         "val_fraction": cfg.val_fraction,
         "seed": cfg.seed,
     }
-    return json.loads(json.dumps(data))  # the form it has after a round trip through the file
+    round_trip: dict[str, Any] = json.loads(json.dumps(data))  # as read back from the file
+    return round_trip
 
 
 def _split_warnings(tokens: dict[str, int], val_fraction: float | None) -> list[str]:
@@ -325,37 +326,11 @@ def _build(cfg: PrepareConfig, out: Path, files: list[Path], val_files: list[Pat
     one only when complete), then the tokenizer moved into place."""
 
     def check_cancel() -> None:
-        if cancel.is_set():
-            raise PrepareCancelled("prepare cancelled")
+        _raise_if_cancelled(cancel)
 
     tok_tmp = new_temporary(out / TOKENIZER)
     try:
-        # Pass 1: the tokenizer, from a deterministic sample spread over the training corpus.
-        rep.begin("tokenizer")
-        keep = min(1.0, cfg.tokenizer.sample_bytes / max(_text_bytes(files), 1))
-        n_sampled = 0
-
-        def sample() -> Iterator[str]:
-            nonlocal n_sampled
-            for path, key in zip(files, (s["path"] for s in sources), strict=True):
-                for ordinal, doc in enumerate(read_documents(path, cfg.corpus, rep.add_bytes)):
-                    if cancel.is_set():
-                        return  # the trainer finishes on what it has; the caller then raises
-                    if keep >= 1.0 or unit_hash("sample", cfg.seed, key, ordinal) < keep:
-                        n_sampled += 1
-                        yield doc
-                rep.file_done()
-
-        try:
-            tok = train_tokenizer(sample(), cfg.tokenizer, tok_tmp)
-        except Exception as exc:
-            check_cancel()
-            if isinstance(exc, EmptyCorpusError) and n_sampled == 0:
-                raise UserError(
-                    f"{', '.join(map(str, cfg.sources))}: the corpus holds no text (every "
-                    "document is empty); add text files."
-                ) from None
-            raise
+        tok = _tokenizer_pass(cfg, files, sources, rep, cancel, tok_tmp)
         check_cancel()
 
         # Pass 2: encode everything into the store, then settle the split.
@@ -370,20 +345,64 @@ def _build(cfg: PrepareConfig, out: Path, files: list[Path], val_files: list[Pat
                 _encode_all(val_files, "val", cfg, tok, w, rep, check_cancel, notes)
                 w.set_attrs(split={"method": "files", "reason": "validation files given"})
             else:
-                counts = w.token_counts()
-                total = counts["train"] + counts["val"]
-                if near(counts["train"], counts["val"], cfg.val_fraction) or \
-                        too_small(total, cfg.val_fraction):
-                    share = counts["val"] / total if total else 0.0
-                    w.set_attrs(split={"method": "documents", "reason": (
-                        f"whole documents by hash: validation {share:.1%} of the tokens")})
-                else:
-                    _resplit(w, out, tok, attrs, cfg, estimate)
+                _settle_split(w, out, tok, attrs, cfg, estimate)
         with storage(out / TOKENIZER):
             os.replace(tok_tmp, out / TOKENIZER)
     finally:
         tok_tmp.unlink(missing_ok=True)
     return tok, notes.lines()
+
+
+def _raise_if_cancelled(cancel: threading.Event) -> None:
+    if cancel.is_set():
+        raise PrepareCancelled("prepare cancelled")
+
+
+def _tokenizer_pass(cfg: PrepareConfig, files: list[Path], sources: list[dict[str, Any]],
+                    rep: _Reporter, cancel: threading.Event, tok_tmp: Path) -> Tokenizer:
+    """Pass 1: the tokenizer, trained into `tok_tmp` from a deterministic sample spread over
+    the training corpus. Raises PrepareCancelled when cancelled, UserError when every document
+    is empty."""
+    rep.begin("tokenizer")
+    keep = min(1.0, cfg.tokenizer.sample_bytes / max(_text_bytes(files), 1))
+    n_sampled = 0
+
+    def sample() -> Iterator[str]:
+        nonlocal n_sampled
+        for path, key in zip(files, (s["path"] for s in sources), strict=True):
+            for ordinal, doc in enumerate(read_documents(path, cfg.corpus, rep.add_bytes)):
+                if cancel.is_set():
+                    return  # the trainer finishes on what it has; the caller then raises
+                if keep >= 1.0 or unit_hash("sample", cfg.seed, key, ordinal) < keep:
+                    n_sampled += 1
+                    yield doc
+            rep.file_done()
+
+    try:
+        return train_tokenizer(sample(), cfg.tokenizer, tok_tmp)
+    except Exception as exc:
+        _raise_if_cancelled(cancel)
+        if isinstance(exc, EmptyCorpusError) and n_sampled == 0:
+            raise UserError(
+                f"{', '.join(map(str, cfg.sources))}: the corpus holds no text (every "
+                "document is empty); add text files."
+            ) from None
+        raise
+
+
+def _settle_split(w: TokenStoreWriter, out: Path, tok: Tokenizer, attrs: dict[str, Any],
+                  cfg: PrepareConfig, estimate: Callable[[], int]) -> None:
+    """Without validation files: keep the whole-document split when its share is near the
+    asked one (or the corpus is too small to do better), else split again (`_resplit`)."""
+    counts = w.token_counts()
+    total = counts["train"] + counts["val"]
+    if near(counts["train"], counts["val"], cfg.val_fraction) or \
+            too_small(total, cfg.val_fraction):
+        share = counts["val"] / total if total else 0.0
+        w.set_attrs(split={"method": "documents", "reason": (
+            f"whole documents by hash: validation {share:.1%} of the tokens")})
+    else:
+        _resplit(w, out, tok, attrs, cfg, estimate)
 
 
 def _resplit(w: TokenStoreWriter, out: Path, tok: Tokenizer, attrs: dict[str, Any],
@@ -527,8 +546,9 @@ def load_summary(out_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """The prepare.json of a prepared folder."""
     path = Path(out_dir) / SUMMARY
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        summary: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UserError(f"{path}: not found; prepare the data first.") from None
     except (OSError, ValueError) as exc:
         raise UserError(f"{path}: unreadable ({exc}); prepare the data again.") from None
+    return summary

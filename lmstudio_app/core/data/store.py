@@ -367,13 +367,15 @@ class TokenStore:
         """The whole split in memory, in the stored dtype."""
         self._check_split(split)
         with h5py.File(self.path, "r") as f:
-            return f[split]["tokens"][()]
+            tokens: np.ndarray = f[split]["tokens"][()]
+            return tokens
 
     def doc_offsets(self, split: str) -> np.ndarray:
         """int64 offsets: document i is tokens[offsets[i]:offsets[i + 1]]."""
         self._check_split(split)
         with h5py.File(self.path, "r") as f:
-            return f[split]["doc_offsets"][()]
+            offsets: np.ndarray = f[split]["doc_offsets"][()]
+            return offsets
 
     def documents(self, split: str) -> list[np.ndarray]:
         """Token ids of each document of a split (views into one array)."""

@@ -97,7 +97,7 @@ class RangeSplitter:
 def resplit(
     documents: Callable[[], Iterator[tuple[np.ndarray, int]]],
     add: Callable[[str, np.ndarray, int], None],
-    decode: Callable[[np.ndarray], str],
+    decode: Callable[[list[int]], str],
     val_fraction: float,
     seed: int,
 ) -> tuple[str, str]:
@@ -119,7 +119,7 @@ def resplit(
     splitter = RangeSplitter(val_fraction, seed)
     for ids, chars in documents():
         before, val_part, after = splitter.cut(ids)
-        val_chars = len(decode(val_part)) if len(val_part) else 0
+        val_chars = len(decode(val_part.tolist())) if len(val_part) else 0
         rest = max(chars - val_chars, 0)
         n_train = len(before) + len(after)
         before_chars = round(rest * len(before) / n_train) if n_train else 0

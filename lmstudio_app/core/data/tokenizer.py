@@ -89,12 +89,14 @@ def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
         shift += 7
 
 
-def _proto_fields(data: bytes) -> Iterator[tuple[int, int, Any]]:
-    """(field number, wire type, value) of a serialised protobuf message."""
+def _proto_fields(data: bytes) -> Iterator[tuple[int, int, int | bytes]]:
+    """(field number, wire type, value) of a serialised protobuf message: an int for a varint
+    (wire type 0), bytes for the others."""
     pos = 0
     while pos < len(data):
         key, pos = _read_varint(data, pos)
         number, wire = key >> 3, key & 7
+        value: int | bytes
         if wire == 0:
             value, pos = _read_varint(data, pos)
         elif wire == 1:
@@ -112,9 +114,9 @@ def _proto_fields(data: bytes) -> Iterator[tuple[int, int, Any]]:
 def _model_type(model: bytes) -> str:
     """The model type recorded in a SentencePiece model (ModelProto.trainer_spec.model_type)."""
     for number, wire, value in _proto_fields(model):
-        if number == 2 and wire == 2:
+        if number == 2 and wire == 2 and isinstance(value, bytes):
             for sub_number, sub_wire, sub_value in _proto_fields(value):
-                if sub_number == 3 and sub_wire == 0:
+                if sub_number == 3 and sub_wire == 0 and isinstance(sub_value, int):
                     return _MODEL_TYPES.get(sub_value, "unknown")
             return "unigram"  # the proto's default
     return "unigram"
@@ -124,7 +126,7 @@ class Tokenizer(BaseTokenizer):
     """A loaded SentencePiece model with this app's special pieces."""
 
     backend = "sentencepiece"
-    file_name = TOKENIZER  # type: ignore[assignment]
+    file_name = TOKENIZER
 
     def __init__(self, model_bytes: bytes, origin: str = "tokenizer model") -> None:
         sp = spm.SentencePieceProcessor()
@@ -172,19 +174,22 @@ class Tokenizer(BaseTokenizer):
     def encode(self, text: str) -> list[int]:
         """Ids of `text`; a lone surrogate (half an emoji, bytes that were not UTF-8 on a
         command line) and a NUL character are read as U+FFFD (`text.clean_typed`)."""
-        return self._sp.encode(clean_typed(text))
+        ids: list[int] = self._sp.encode(clean_typed(text))
+        return ids
 
     def encode_batch(self, texts: list[str], num_threads: int = 0) -> list[list[int]]:
         """Encode many texts at once on `num_threads` threads (0: one per core)."""
         if not texts:
             return []
         threads = num_threads if num_threads > 0 else (os.cpu_count() or 1)
-        return self._sp.encode(texts, num_threads=threads)
+        batch: list[list[int]] = self._sp.encode(texts, num_threads=threads)
+        return batch
 
     def decode(self, ids: Sequence[int]) -> str:
         if hasattr(ids, "tolist"):
             ids = ids.tolist()  # numpy arrays and tensors
-        return self._sp.decode([int(i) for i in ids])
+        text: str = self._sp.decode([int(i) for i in ids])
+        return text
 
     def pieces(self, text: str) -> list[str]:
         """The text of each token of `text`, one per id, for display.

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from ..errors import UserError
 from ..models.bert import BertSelfAttention
 from ..models.gpt import CausalSelfAttention
+from ..models.heads import body_hidden_states
 from .loading import LoadedRun
 
 
@@ -76,11 +77,11 @@ def attention_weights(model: nn.Module, input_ids: Tensor) -> Tensor:
             handles.append(module.register_forward_pre_hook(_gpt_hook(store)))
         elif isinstance(module, BertSelfAttention):
             handles.append(module.register_forward_pre_hook(_bert_hook(store)))
-    body = getattr(model, "body", model)
+    body: nn.Module = getattr(model, "body", model)
     was_training = body.training
     body.eval()
     try:
-        body.hidden_states(input_ids.to(next(model.parameters()).device))
+        body_hidden_states(body, input_ids.to(next(model.parameters()).device))
     finally:
         body.train(was_training)
         for h in handles:

@@ -32,6 +32,7 @@ def evaluate_file(loaded: LoadedRun, path: str | Path,
     """Load a labeled file with the run's task (columns default to the run's) and score it."""
     ft = require_task(loaded)
     columns = columns or columns_of(ft)
+    examples: Sequence[Any]  # of the run's task: ClassificationExample or QAExample
     if isinstance(columns, ClassificationColumns):
         examples, report = labeled.load_classification(
             path, columns, encoding, delimiter=ft.delimiter, quoting=ft.quoting,

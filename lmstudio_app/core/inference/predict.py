@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torch import nn
 
 from ..errors import UserError
 from ..models.bert import Bert
@@ -19,7 +20,8 @@ MASK_MARKER = "[MASK]"
 
 def readable_piece(tokenizer: Any, i: int) -> str:
     """A piece as text: SentencePiece's word-boundary marker shown as the space it stands for."""
-    return tokenizer.id_to_piece(i).replace("\u2581", " ")
+    piece: str = tokenizer.id_to_piece(i)
+    return piece.replace("\u2581", " ")
 
 
 def mask_input_ids(tokenizer: Any, text: str) -> tuple[list[int], int]:
@@ -41,11 +43,15 @@ def mask_input_ids(tokenizer: Any, text: str) -> tuple[list[int], int]:
     return ids, pos
 
 
-def fill_mask(model: Bert, tokenizer: Any, text: str, top_k: int = 5) -> list[tuple[str, float]]:
+def fill_mask(model: nn.Module, tokenizer: Any, text: str,
+              top_k: int = 5) -> list[tuple[str, float]]:
     """The `top_k` likeliest pieces for the one "[MASK]" in `text`, with their probabilities.
 
     Special pieces are never proposed; the probabilities are renormalised without them.
+    Raises TypeError when `model` is not a masked language model (Bert).
     """
+    if not isinstance(model, Bert):
+        raise TypeError(f"{type(model).__name__} cannot fill a mask: it is not a BERT")
     ids, pos = mask_input_ids(tokenizer, text)
     max_positions = model.config.max_positions
     if len(ids) > max_positions:

@@ -40,7 +40,8 @@ class BertEmbeddings(nn.Module):
             x = x + self.token_type_embeddings.weight[0]
         else:
             x = x + self.token_type_embeddings(token_type_ids)
-        return self.dropout(self.LayerNorm(x))
+        out: Tensor = self.dropout(self.LayerNorm(x))
+        return out
 
 
 class BertSelfAttention(nn.Module):
@@ -75,7 +76,8 @@ class BertSelfOutput(nn.Module):
         self.dropout = nn.Dropout(cfg.dropout)
 
     def forward(self, y: Tensor, residual: Tensor) -> Tensor:
-        return self.LayerNorm(residual + self.dropout(self.dense(y)))
+        out: Tensor = self.LayerNorm(residual + self.dropout(self.dense(y)))
+        return out
 
 
 class BertAttention(nn.Module):
@@ -85,7 +87,8 @@ class BertAttention(nn.Module):
         self.output = BertSelfOutput(cfg)
 
     def forward(self, x: Tensor, mask: Tensor | None) -> Tensor:
-        return self.output(self.self(x, mask), x)
+        out: Tensor = self.output(self.self(x, mask), x)
+        return out
 
 
 class BertIntermediate(nn.Module):
@@ -106,7 +109,8 @@ class BertOutput(nn.Module):
         self.dropout = nn.Dropout(cfg.dropout)
 
     def forward(self, h: Tensor, residual: Tensor) -> Tensor:
-        return self.LayerNorm(residual + self.dropout(self.dense(h)))
+        out: Tensor = self.LayerNorm(residual + self.dropout(self.dense(h)))
+        return out
 
 
 class BertLayer(nn.Module):
@@ -118,7 +122,8 @@ class BertLayer(nn.Module):
 
     def forward(self, x: Tensor, mask: Tensor | None) -> Tensor:
         x = self.attention(x, mask)
-        return self.output(self.intermediate(x), x)
+        out: Tensor = self.output(self.intermediate(x), x)
+        return out
 
 
 class BertEncoder(nn.Module):
@@ -140,7 +145,8 @@ class BertPredictionTransform(nn.Module):
         self.approximate = gelu_approximation(cfg)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.LayerNorm(F.gelu(self.dense(x), approximate=self.approximate))
+        out: Tensor = self.LayerNorm(F.gelu(self.dense(x), approximate=self.approximate))
+        return out
 
 
 class BertLMPredictionHead(nn.Module):
@@ -160,7 +166,8 @@ class BertOnlyMLMHead(nn.Module):
         self.predictions = BertLMPredictionHead(cfg)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.predictions(x)
+        out: Tensor = self.predictions(x)
+        return out
 
 
 class Bert(nn.Module):
@@ -196,7 +203,8 @@ class Bert(nn.Module):
     ) -> Tensor:
         """(B, T, C): the encoder's output, the input of any head."""
         x = self.embeddings(input_ids, token_type_ids)
-        return self.encoder(x, self._attention_mask(attention_mask))
+        out: Tensor = self.encoder(x, self._attention_mask(attention_mask))
+        return out
 
     def forward(
         self,
@@ -207,10 +215,11 @@ class Bert(nn.Module):
     ) -> tuple[Tensor, Tensor | None]:
         h = self.hidden_states(input_ids, attention_mask, token_type_ids)
         if labels is None:
-            return self.cls(h), None
+            all_logits: Tensor = self.cls(h)
+            return all_logits, None
         # Only ~15% of positions carry a label: run the vocabulary projection on those alone.
         selected = labels != -100
-        logits = self.cls(h[selected])
+        logits: Tensor = self.cls(h[selected])
         return logits, F.cross_entropy(logits, labels[selected])
 
     def num_parameters(self) -> int:

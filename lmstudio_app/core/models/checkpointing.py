@@ -10,7 +10,7 @@ RNG state), so the loss and gradients are those of the plain pass.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor, nn
@@ -26,9 +26,16 @@ def run_blocks(blocks: Iterable[nn.Module], x: Tensor, *args: Any, checkpointed:
     return x
 
 
+@runtime_checkable
+class Checkpointable(Protocol):
+    """A part of a model that can recompute its blocks' activations (see `run_blocks`)."""
+
+    gradient_checkpointing: bool
+
+
 def set_gradient_checkpointing(model: nn.Module, on: bool) -> None:
     """Turn checkpointing on or off in every part of `model` that offers it (the GPT and BERT
     bodies, also inside a fine-tuning head)."""
     for module in model.modules():
-        if hasattr(module, "gradient_checkpointing"):
+        if isinstance(module, Checkpointable):
             module.gradient_checkpointing = on

@@ -11,18 +11,38 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-from .gpt import GPT, KVCache
+from ..config import ModelConfig
+from .gpt import KVCache
 
 # How much of the window a rebuilt cache keeps when the sequence outgrows max_positions.
 KEEP_FRACTION = 0.75
 # Prompt tokens decoded with the new ones so a piece's leading space comes out right.
 _ANCHOR_TOKENS = 8
 _REPLACEMENT = "\ufffd"
+
+
+@runtime_checkable
+class Decoder(Protocol):
+    """What generation needs of a causal model (the GPT): its configuration, an empty KV cache,
+    and the logits (B, T, V) of new tokens that continue the cached ones."""
+
+    config: ModelConfig
+
+    def new_cache(self, batch_size: int = 1, capacity: int | None = None) -> KVCache: ...
+
+    def forward_cached(self, idx: Tensor, cache: KVCache) -> Tensor: ...
+
+
+def as_decoder(model: nn.Module) -> Decoder:
+    """`model` as a Decoder; TypeError for a network that cannot continue text (BERT, a head)."""
+    if not isinstance(model, Decoder):
+        raise TypeError(f"{type(model).__name__} cannot generate text: it keeps no KV cache")
+    return model
 
 
 def context_keep(max_positions: int) -> int:
@@ -100,7 +120,7 @@ def _choice(tokenizer: Any, token: int, text: str, probs: Tensor, top_n: int) ->
 class _Stepper:
     """Feeds tokens through the model with a KV cache, rebuilding it when the window is full."""
 
-    def __init__(self, model: GPT, device: torch.device) -> None:
+    def __init__(self, model: Decoder, device: torch.device) -> None:
         self.model = model
         self.device = device
         self.max_positions = model.config.max_positions
@@ -130,14 +150,15 @@ class _Detokenizer:
         self.tokenizer = tokenizer
         # Decoding a few prompt tokens in front keeps the first new piece's leading space.
         self.anchor = prompt_ids[-_ANCHOR_TOKENS:]
-        self.base = tokenizer.decode(self.anchor)
+        self.base: str = tokenizer.decode(self.anchor)
         self.emitted = 0
 
     def text(self, new_ids: list[int]) -> str:
-        full = self.tokenizer.decode(self.anchor + new_ids)
+        full: str = self.tokenizer.decode(self.anchor + new_ids)
         if full.startswith(self.base):
             return full[len(self.base):]
-        return self.tokenizer.decode(new_ids)
+        alone: str = self.tokenizer.decode(new_ids)
+        return alone
 
     def new_piece(self, new_ids: list[int]) -> str:
         text = self.text(new_ids)
@@ -149,7 +170,7 @@ class _Detokenizer:
 
 
 def generate_choices(
-    model: GPT,
+    model: nn.Module,
     tokenizer: Any,
     prompt: str,
     *,
@@ -182,7 +203,7 @@ def generate_choices(
     was_training = model.training
     model.eval()
     try:
-        stepper = _Stepper(model, device)
+        stepper = _Stepper(as_decoder(model), device)
         detok = _Detokenizer(tokenizer, prompt_ids)
         history = list(prompt_ids)
         new_ids: list[int] = []
@@ -203,7 +224,7 @@ def generate_choices(
         model.train(was_training)
 
 
-def generate(model: GPT, tokenizer: Any, prompt: str, **options: Any) -> Iterator[str]:
+def generate(model: nn.Module, tokenizer: Any, prompt: str, **options: Any) -> Iterator[str]:
     """Continue `prompt`, yielding new text pieces as they are produced (the options are
     generate_choices')."""
     for choice in generate_choices(model, tokenizer, prompt, **options):

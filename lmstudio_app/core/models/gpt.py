@@ -71,7 +71,8 @@ class CausalSelfAttention(nn.Module):
 
     def _merge(self, y: Tensor) -> Tensor:
         B, H, T, D = y.shape
-        return self.resid_dropout(self.c_proj(y.transpose(1, 2).reshape(B, T, H * D)))
+        out: Tensor = self.resid_dropout(self.c_proj(y.transpose(1, 2).reshape(B, T, H * D)))
+        return out
 
     def forward(self, x: Tensor) -> Tensor:
         q, k, v = self._heads(x)
@@ -107,7 +108,8 @@ class MLP(nn.Module):
         self.dropout = nn.Dropout(cfg.dropout)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
+        out: Tensor = self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
+        return out
 
 
 class Block(nn.Module):
@@ -120,11 +122,23 @@ class Block(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         x = x + self.attn(self.ln_1(x))
-        return x + self.mlp(self.ln_2(x))
+        out: Tensor = x + self.mlp(self.ln_2(x))
+        return out
 
     def forward_cached(self, x: Tensor, k_buf: Tensor, v_buf: Tensor, start: int) -> Tensor:
         x = x + self.attn.forward_cached(self.ln_1(x), k_buf, v_buf, start)
-        return x + self.mlp(self.ln_2(x))
+        out: Tensor = x + self.mlp(self.ln_2(x))
+        return out
+
+
+class _Trunk(nn.ModuleDict):
+    """GPT-2's `transformer` dict, its entries typed (a plain ModuleDict at run time)."""
+
+    wte: nn.Embedding
+    wpe: nn.Embedding
+    drop: nn.Dropout
+    h: nn.ModuleList
+    ln_f: nn.LayerNorm
 
 
 class GPT(nn.Module):
@@ -133,7 +147,7 @@ class GPT(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.config = cfg
-        self.transformer = nn.ModuleDict(
+        self.transformer = _Trunk(
             {
                 "wte": nn.Embedding(cfg.vocab_size, cfg.n_embd),
                 "wpe": nn.Embedding(cfg.max_positions, cfg.n_embd),
@@ -161,16 +175,27 @@ class GPT(nn.Module):
             )
         # A slice of the position table instead of an arange + lookup: one op fewer per step.
         x = self.transformer.wte(idx) + self.transformer.wpe.weight[start : start + T]
-        return self.transformer.drop(x)
+        out: Tensor = self.transformer.drop(x)
+        return out
+
+    def blocks(self) -> list[Block]:
+        """The transformer blocks, in order (TypeError if `transformer.h` holds another kind)."""
+        out: list[Block] = []
+        for block in self.transformer.h:
+            if not isinstance(block, Block):
+                raise TypeError(f"transformer.h holds a {type(block).__name__}, not a Block")
+            out.append(block)
+        return out
 
     def hidden_states(self, idx: Tensor) -> Tensor:
         """(B, T, C) after the final LayerNorm: the input of any head."""
         x = run_blocks(self.transformer.h, self._embed(idx),
                        checkpointed=self.gradient_checkpointing and self.training)
-        return self.transformer.ln_f(x)
+        out: Tensor = self.transformer.ln_f(x)
+        return out
 
     def forward(self, idx: Tensor, targets: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
-        logits = self.lm_head(self.hidden_states(idx))
+        logits: Tensor = self.lm_head(self.hidden_states(idx))
         if targets is None:
             return logits, None
         loss = F.cross_entropy(
@@ -197,10 +222,11 @@ class GPT(nn.Module):
         if start + T > cache.capacity:
             raise ValueError(f"KV cache holds {cache.capacity} positions; {start + T} requested")
         x = self._embed(idx, start)
-        for i, block in enumerate(self.transformer.h):
+        for i, block in enumerate(self.blocks()):
             x = block.forward_cached(x, cache.keys[i], cache.values[i], start)
         cache.length = start + T
-        return self.lm_head(self.transformer.ln_f(x))
+        logits: Tensor = self.lm_head(self.transformer.ln_f(x))
+        return logits
 
     def num_parameters(self) -> int:
         """Distinct parameters (the tied lm_head / wte matrix once)."""

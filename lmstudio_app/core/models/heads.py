@@ -7,20 +7,39 @@ generative QA task needs no head: it fine-tunes the GPT itself.
 
 from __future__ import annotations
 
+from typing import Protocol, cast
+
 import torch
 from torch import Tensor, nn
 
-from ..config import RunConfig
+from ..config import ModelConfig, RunConfig
 from . import build_model
+from .bert import Bert
 from .init import init_weights
 
 
-def _body_hidden(body: nn.Module, input_ids: Tensor, attention_mask: Tensor | None,
-                 token_type_ids: Tensor | None) -> Tensor:
-    if body.config.arch == "bert":  # type: ignore[union-attr]
-        return body.hidden_states(input_ids, attention_mask, token_type_ids)  # type: ignore
-    # A causal body: right padding never reaches the real tokens before it, so no mask.
-    return body.hidden_states(input_ids)  # type: ignore[operator]
+class CausalBody(Protocol):
+    """A decoder body (the GPT): hidden states (B, T, C) of token ids (B, T)."""
+
+    def hidden_states(self, idx: Tensor) -> Tensor: ...
+
+
+def body_config(body: nn.Module) -> ModelConfig:
+    """The ModelConfig a body (or a head model around one) was built from; TypeError if none."""
+    cfg = body.config
+    if not isinstance(cfg, ModelConfig):
+        raise TypeError(f"{type(body).__name__} has no model configuration")
+    return cfg
+
+
+def body_hidden_states(body: nn.Module, input_ids: Tensor, attention_mask: Tensor | None = None,
+                       token_type_ids: Tensor | None = None) -> Tensor:
+    """(B, T, C) final hidden states of a BERT body, or of a causal one (the GPT)."""
+    if isinstance(body, Bert):
+        return body.hidden_states(input_ids, attention_mask, token_type_ids)
+    # A causal body: right padding never reaches the real tokens before it, so no mask. (A cast,
+    # not an isinstance check of the protocol: this runs inside torch.compile's graph.)
+    return cast(CausalBody, body).hidden_states(input_ids)
 
 
 class SequenceClassifier(nn.Module):
@@ -34,13 +53,13 @@ class SequenceClassifier(nn.Module):
             raise ValueError(f"pooling {pooling!r}: choose one of {', '.join(POOLINGS)}")
         self.body = body
         self.pooling = pooling
-        self.config = body.config  # type: ignore[union-attr]
+        self.config = body_config(body)
         self.head = nn.Linear(self.config.n_embd, n_labels)
         init_weights(self.head)
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
         """Logits (B, n_labels); attention_mask is 1 on tokens, 0 on right padding."""
-        h = _body_hidden(self.body, input_ids, attention_mask, None)
+        h = body_hidden_states(self.body, input_ids, attention_mask, None)
         if self.pooling == "cls":
             pooled = h[:, 0]
         elif self.pooling == "mean":
@@ -49,7 +68,8 @@ class SequenceClassifier(nn.Module):
         else:  # last, eos: the last real token
             last = attention_mask.long().sum(dim=1).clamp(min=1) - 1
             pooled = h[torch.arange(h.shape[0], device=h.device), last]
-        return self.head(pooled)
+        logits: Tensor = self.head(pooled)
+        return logits
 
 
 class SpanExtractor(nn.Module):
@@ -59,15 +79,15 @@ class SpanExtractor(nn.Module):
     def __init__(self, body: nn.Module) -> None:
         super().__init__()
         self.body = body
-        self.config = body.config  # type: ignore[union-attr]
+        self.config = body_config(body)
         self.head = nn.Linear(self.config.n_embd, 2)
         init_weights(self.head)
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor,
                 token_type_ids: Tensor) -> tuple[Tensor, Tensor]:
         """(start_logits, end_logits), each (B, T)."""
-        h = _body_hidden(self.body, input_ids, attention_mask, token_type_ids)
-        logits = self.head(h)
+        h = body_hidden_states(self.body, input_ids, attention_mask, token_type_ids)
+        logits: Tensor = self.head(h)
         return logits[..., 0], logits[..., 1]
 
 

@@ -140,8 +140,8 @@ class MaskedBatches:
     def next(self, rows: int | None = None) -> tuple[Tensor, Tensor]:
         starts = torch.randint(self._n_starts, (rows or self.batch_size, 1),
                                generator=self.generator)
-        rows = self._masker.rows(self._tokens[starts + self._offsets])
-        return self._masker(rows, self.generator)
+        windows = self._masker.rows(self._tokens[starts + self._offsets])
+        return self._masker(windows, self.generator)
 
     def state_dict(self) -> dict[str, Any]:
         return {"generator": self.generator.get_state()}
@@ -231,7 +231,7 @@ def fixed_eval_batches(
         _check_length(len(t), block_size + 1, f"An evaluation window of block_size={block_size}")
         starts = _even_starts(len(t) - block_size, block_size, batch_size * n_batches)
         windows = t[starts[:, None] + torch.arange(block_size + 1)].long()
-        pairs = [(w[:, :-1], w[:, 1:]) for w in windows.split(batch_size)]
+        pairs = [(w[:, :-1], w[:, 1:]) for w in torch.split(windows, batch_size)]
         return [(x.contiguous(), y.contiguous()) for x, y in pairs]
     span = block_size - 2
     _check_length(len(t), span, f"An evaluation row of block_size={block_size}")
@@ -239,7 +239,7 @@ def fixed_eval_batches(
     generator = torch.Generator().manual_seed(seed)
     starts = _even_starts(len(t) - span + 1, span, batch_size * n_batches)
     rows = masker.rows(t[starts[:, None] + torch.arange(span)])
-    return [masker(chunk, generator) for chunk in rows.split(batch_size)]
+    return [masker(chunk, generator) for chunk in torch.split(rows, batch_size)]
 
 
 class ShuffledBatches:

@@ -23,7 +23,7 @@ from . import scores
 from .base import Batch
 from .baselines import classification_baselines
 from .encoding import classify_ids, pad_rows
-from .task import TaskObjective, chunks, device_of, max_length
+from .task import TaskObjective, chunks, device_of, finetune_of, max_length
 
 MAX_MISTAKES, MISTAKE_CHARS = 500, 300  # results.json keeps this many misclassified texts
 
@@ -33,9 +33,9 @@ class ClassifyObjective(TaskObjective):
 
     name = "classify"
 
-    def __init__(self, cfg: RunConfig, tokenizer: Tokenizer, split: labeled.Split,
+    def __init__(self, cfg: RunConfig, tokenizer: Tokenizer, split: labeled.Split[Any],
                  seed: int) -> None:
-        self.labels = list(cfg.finetune.labels)  # type: ignore[union-attr]
+        self.labels = list(finetune_of(cfg).labels)
         self.index = {name: k for k, name in enumerate(self.labels)}
         super().__init__(cfg, tokenizer, split, seed)
         self.weight: Tensor | None = None
@@ -43,7 +43,7 @@ class ClassifyObjective(TaskObjective):
             self.weight = class_weights([e.label for e in split.train], self.labels)
 
     @classmethod
-    def prepare(cls, ft: FinetuneConfig, split: labeled.Split, resume: bool) -> None:
+    def prepare(cls, ft: FinetuneConfig, split: labeled.Split[Any], resume: bool) -> None:
         """The classes are the training split's labels (kept as they were on resume)."""
         found = labeled.label_names(split.train)
         if resume and ft.labels and set(found) - set(ft.labels):
@@ -75,7 +75,7 @@ class ClassifyObjective(TaskObjective):
     def predict(cls, model: nn.Module, tokenizer: Tokenizer, cfg: RunConfig,
                 texts: Sequence[str]) -> list[str]:
         """The likeliest label of each text."""
-        labels = cfg.finetune.labels  # type: ignore[union-attr]
+        labels = finetune_of(cfg).labels
         probs = classify_probs(model, tokenizer, texts, cfg.model.arch, max_length(cfg),
                                end_token=reads_end_token(cfg))
         return [labels[int(p.argmax())] for p in probs]
@@ -83,7 +83,7 @@ class ClassifyObjective(TaskObjective):
     @classmethod
     def score_examples(cls, model: nn.Module, tokenizer: Tokenizer, cfg: RunConfig,
                        examples: Sequence[Any]) -> dict[str, Any]:
-        labels = cfg.finetune.labels  # type: ignore[union-attr]
+        labels = finetune_of(cfg).labels
         pred = cls.predict(model, tokenizer, cfg, [e.text for e in examples])
         truth = [e.label for e in examples]
         out = scores.classification_report(truth, pred, labels)

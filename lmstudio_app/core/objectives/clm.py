@@ -25,14 +25,15 @@ class CausalLM(LanguageModelObjective):
 
     def loss(self, model: nn.Module, batch: Batch) -> torch.Tensor:
         x, y = batch
-        return model(x, y)[1]
+        loss: torch.Tensor = model(x, y)[1]
+        return loss
 
     def eval_batches(self) -> list[Batch]:
         if self._eval_cache is None:
-            self._eval_cache = fixed_eval_batches(
+            self._eval_cache = list(fixed_eval_batches(
                 self.val, self.cfg.model.block_size, self.eval_batch_size,
                 self.cfg.train.eval_batches, seed=0,
-            )
+            ))
         return self._eval_cache
 
     def eval_extra(self, model: nn.Module, val_loss: float) -> dict[str, float]:

@@ -36,7 +36,7 @@ from ..models.heads import build_task_model, default_pooling
 from ..presets import FINETUNE_TRAIN, PRESETS
 from ..util.device import process_rank
 from .base import Setup
-from .task import TaskObjective, max_length
+from .task import TaskObjective, finetune_of, max_length
 
 
 def tokenizer_file(folder: Path, field: str) -> Path:
@@ -92,7 +92,9 @@ def columns_of(ft: FinetuneConfig) -> labeled.ClassificationColumns | labeled.QA
                              answer=ft.answer_col, answer_start=ft.answer_start_col or None)
 
 
-def load_task_data(ft: FinetuneConfig) -> tuple[labeled.Split, dict[str, labeled.ValidationReport]]:
+def load_task_data(
+    ft: FinetuneConfig,
+) -> tuple[labeled.Split[Any], dict[str, labeled.ValidationReport]]:
     """The train / validation / test split of a fine-tuning config's files."""
     return labeled.load_splits(
         ft.train_file, ft.val_file or None, ft.test_file or None, columns=columns_of(ft),
@@ -130,6 +132,27 @@ def _base_weights(base: Path) -> Path:
                     field="base_run")
 
 
+def _starting_point(cfg: RunConfig, ft: FinetuneConfig, run_dir: Path, resume: bool,
+                    info: dict[str, Any]) -> tuple[Tokenizer, Path | None]:
+    """The run's tokenizer and the weights its body starts from (None: random, or the run's own
+    on resume), noted in `info`. A fine-tune of a base run takes that run's model shape."""
+    if resume:
+        return load_tokenizer(run_dir, field="run"), None
+    if ft.base_run:
+        base = Path(ft.base_run)
+        base_cfg, base_data = read_base(base, ft.task)
+        tokenizer = _base_tokenizer(base, base_data.get("tokenizer_sha256"))
+        cfg.model = copy.deepcopy(base_cfg.model)
+        body_weights = _base_weights(base)
+        info.update(base_run=str(base.resolve()), base_weights=body_weights.name,
+                    base_objective=base_cfg.objective)
+        return tokenizer, body_weights
+    tokenizer = load_tokenizer(tokenizer_file(Path(ft.tokenizer_from), "tokenizer_from"))
+    _check_vocab(tokenizer, cfg.model, ft.tokenizer_from, "tokenizer_from")
+    info.update(scratch=True, tokenizer_from=str(Path(ft.tokenizer_from).resolve()))
+    return tokenizer, None
+
+
 def build_finetune_setup(cfg: RunConfig, run_dir: Path, resume: bool, seed: int,
                          objective_cls: type[TaskObjective]) -> Setup:
     """The task model (pretrained body or random of the same shape), its objective and data.
@@ -142,21 +165,7 @@ def build_finetune_setup(cfg: RunConfig, run_dir: Path, resume: bool, seed: int,
     spec = ft.spec
     run_dir = Path(run_dir)
     info: dict[str, Any] = {"task": ft.task}
-    body_weights: Path | None = None
-    if resume:
-        tokenizer = load_tokenizer(run_dir, field="run")
-    elif ft.base_run:
-        base = Path(ft.base_run)
-        base_cfg, base_data = read_base(base, ft.task)
-        tokenizer = _base_tokenizer(base, base_data.get("tokenizer_sha256"))
-        cfg.model = copy.deepcopy(base_cfg.model)
-        body_weights = _base_weights(base)
-        info.update(base_run=str(base.resolve()), base_weights=body_weights.name,
-                    base_objective=base_cfg.objective)
-    else:
-        tokenizer = load_tokenizer(tokenizer_file(Path(ft.tokenizer_from), "tokenizer_from"))
-        _check_vocab(tokenizer, cfg.model, ft.tokenizer_from, "tokenizer_from")
-        info.update(scratch=True, tokenizer_from=str(Path(ft.tokenizer_from).resolve()))
+    tokenizer, body_weights = _starting_point(cfg, ft, run_dir, resume, info)
     if tokenizer.vocab_size > cfg.model.vocab_size:
         _check_vocab(tokenizer, cfg.model, ft.base_run or str(run_dir), "base_run")
     if max_length(cfg) > cfg.model.max_positions:
@@ -244,10 +253,11 @@ def scratch_twin(cfg: RunConfig) -> RunConfig:
         raise UserError("comparing with scratch needs a pretrained run to start from.",
                         field="base_run")
     twin = copy.deepcopy(cfg)
-    twin.finetune.base_run = ""  # type: ignore[union-attr]
-    twin.finetune.scratch = True  # type: ignore[union-attr]
-    twin.finetune.tokenizer_from = ft.base_run  # type: ignore[union-attr]
-    twin.finetune.labels = []  # type: ignore[union-attr]
+    twin_ft = finetune_of(twin)
+    twin_ft.base_run = ""
+    twin_ft.scratch = True
+    twin_ft.tokenizer_from = ft.base_run
+    twin_ft.labels = []
     twin.name = cfg.name.replace("pretrained", "scratch") if "pretrained" in cfg.name \
         else f"{cfg.name}-scratch"
     twin.validate()

@@ -33,7 +33,8 @@ class MaskedLM(LanguageModelObjective):
 
     def loss(self, model: nn.Module, batch: Batch) -> torch.Tensor:
         inputs, labels = batch
-        return model(inputs, labels=labels)[1]
+        loss: torch.Tensor = model(inputs, labels=labels)[1]
+        return loss
 
     def eval_batches(self) -> list[Batch]:
         if self._eval_cache is None:
@@ -41,10 +42,10 @@ class MaskedLM(LanguageModelObjective):
             tok = self.tokenizer
             spec = MaskingSpec(tok.mask_id, tok.vocab_size, tok.special_ids, tok.cls_id,
                                tok.sep_id, self.cfg.train.mask_prob)
-            self._eval_cache = fixed_eval_batches(
+            self._eval_cache = list(fixed_eval_batches(
                 self.val, self.cfg.model.block_size, self.eval_batch_size,
                 self.cfg.train.eval_batches, seed=0, masking=spec,
-            )
+            ))
         return self._eval_cache
 
     def sample(self, model: nn.Module) -> str | None:

@@ -7,9 +7,10 @@ keeps the tokenizer it started with (its own copy in the run folder).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
+from torch import Tensor
 
 from .. import runs
 from ..config import RunConfig
@@ -22,6 +23,16 @@ from ..models import build_model
 from .base import Batch, Objective, Setup
 
 VAL_BYTES_SAMPLE = 1 << 20  # tokens decoded to measure the validation text's bytes per char
+
+
+class TokenBatches(Protocol):
+    """Training windows drawn from a token stream (CausalBatches, MaskedBatches), resumable."""
+
+    def next(self, rows: int | None = None) -> tuple[Tensor, Tensor]: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
 class LanguageModelObjective(Objective):
@@ -47,7 +58,7 @@ class LanguageModelObjective(Objective):
         self._val_bytes: int | None = None
         self.batches = self._make_batches(train, seed)
 
-    def _make_batches(self, tokens: np.ndarray, seed: int) -> Any:
+    def _make_batches(self, tokens: np.ndarray, seed: int) -> TokenBatches:
         raise NotImplementedError
 
     def val_bytes(self) -> int | None:

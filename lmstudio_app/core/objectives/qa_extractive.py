@@ -15,7 +15,7 @@ from ..data.tokenizer_base import BaseTokenizer as Tokenizer
 from ..errors import UserError
 from .base import Batch
 from .encoding import best_span, pad_rows, qa_windows
-from .task import QAObjective, device_of, max_length
+from .task import QAObjective, device_of, finetune_of, max_length
 
 
 class ExtractiveQAObjective(QAObjective):
@@ -53,7 +53,7 @@ class ExtractiveQAObjective(QAObjective):
             raise UserError("an extractive QA run picks its answer from a context: give the "
                             "text that holds the answer.", field="context")
         return extract_answer(model, tokenizer, question, context, max_length(cfg),
-                              cfg.finetune.stride)  # type: ignore[union-attr]
+                              finetune_of(cfg).stride)
 
 
 @torch.no_grad()

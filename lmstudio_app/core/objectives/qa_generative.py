@@ -14,10 +14,11 @@ from torch import Tensor, nn
 
 from ..config import RunConfig
 from ..data.tokenizer_base import BaseTokenizer as Tokenizer
+from ..models.heads import body_config
 from .base import Batch
 from .batches import IGNORE
 from .encoding import answer_budget, generative_rows, pad_rows, prompt_ids, render_prompt
-from .task import QAObjective, device_of, max_length
+from .task import QAObjective, device_of, finetune_of, max_length
 
 
 class GenerativeQAObjective(QAObjective):
@@ -36,12 +37,13 @@ class GenerativeQAObjective(QAObjective):
 
     def loss(self, model: nn.Module, batch: Batch) -> Tensor:
         x, y = batch
-        return model(x, y)[1]
+        loss: Tensor = model(x, y)[1]
+        return loss
 
     @classmethod
     def answer(cls, model: nn.Module, tokenizer: Tokenizer, cfg: RunConfig, question: str,
                context: str | None) -> dict[str, Any]:
-        return generate_answer(model, tokenizer, cfg.finetune.template,  # type: ignore[union-attr]
+        return generate_answer(model, tokenizer, finetune_of(cfg).template,
                                question, context, max_length(cfg))
 
 
@@ -61,7 +63,7 @@ def generate_answer(model: nn.Module, tokenizer: Tokenizer, template: str, quest
     a_ids = tokenizer.encode(text)
     if a_ids:
         device = device_of(model)
-        seq = (p_ids + a_ids)[-model.config.max_positions:]  # type: ignore[union-attr]
+        seq = (p_ids + a_ids)[-body_config(model).max_positions:]
         was_training = model.training
         model.eval()
         try:

@@ -13,6 +13,7 @@ import string
 import unicodedata
 from collections import Counter
 from collections.abc import Hashable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -20,12 +21,13 @@ import numpy as np
 # Classification
 
 
-def _check_pair(y_true: Sequence, y_pred: Sequence) -> None:
+def _check_pair(y_true: Sequence[object], y_pred: Sequence[object]) -> None:
     if len(y_true) != len(y_pred):
         raise ValueError(f"{len(y_true)} true labels but {len(y_pred)} predictions")
 
 
-def _labels(y_true: Sequence, y_pred: Sequence, labels: Sequence | None) -> list:
+def _labels(y_true: Sequence[Hashable], y_pred: Sequence[Hashable],
+            labels: Sequence[Hashable] | None) -> list[Hashable]:
     if labels is not None:
         return list(labels)
     return sorted(set(y_true) | set(y_pred), key=lambda x: (str(type(x)), x))
@@ -86,7 +88,7 @@ def macro_f1(y_true: Sequence[Hashable], y_pred: Sequence[Hashable],
 
 
 def classification_report(y_true: Sequence[Hashable], y_pred: Sequence[Hashable],
-                          labels: Sequence[Hashable] | None = None) -> dict:
+                          labels: Sequence[Hashable] | None = None) -> dict[str, Any]:
     """Accuracy, macro F1, per-class figures and the confusion matrix, JSON-ready (labels as
     strings, the matrix as nested lists, rows true and columns predicted)."""
     labels = _labels(y_true, y_pred, labels)
@@ -160,7 +162,8 @@ def token_f1(prediction: str, truths: str | Sequence[str]) -> float:
     return max(_f1_tokens(pred, normalize_answer(t).split()) for t in _truths(truths))
 
 
-def qa_report(predictions: Sequence[str], truths_list: Sequence[str | Sequence[str]]) -> dict:
+def qa_report(predictions: Sequence[str],
+              truths_list: Sequence[str | Sequence[str]]) -> dict[str, Any]:
     """Mean exact match and token F1 over the examples, as fractions in 0..1 (SQuAD's
     published figures are these times 100)."""
     _check_pair(truths_list, predictions)

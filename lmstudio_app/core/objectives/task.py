@@ -41,12 +41,10 @@ class TaskObjective(Objective):
     name = ""
     reports_on_test = True
 
-    def __init__(self, cfg: RunConfig, tokenizer: Tokenizer, split: labeled.Split,
+    def __init__(self, cfg: RunConfig, tokenizer: Tokenizer, split: labeled.Split[Any],
                  seed: int) -> None:
-        if cfg.finetune is None:
-            raise ValueError("a task objective needs a fine-tuning configuration")
         self.cfg = cfg
-        self.ft: FinetuneConfig = cfg.finetune
+        self.ft: FinetuneConfig = finetune_of(cfg)
         self.tok = tokenizer
         self.split = split
         self.max_length = max_length(cfg)
@@ -61,7 +59,7 @@ class TaskObjective(Objective):
         self.batches = ShuffledBatches(len(self.rows), self.batch_size, seed)
 
     @classmethod
-    def prepare(cls, ft: FinetuneConfig, split: labeled.Split, resume: bool) -> None:
+    def prepare(cls, ft: FinetuneConfig, split: labeled.Split[Any], resume: bool) -> None:
         """Settle what the task learns from the data before the model is built (the classes)."""
 
     @classmethod
@@ -119,6 +117,13 @@ class TaskObjective(Objective):
 
 
 _VAL_KEYS = ("accuracy", "macro_f1", "exact_match", "f1")
+
+
+def finetune_of(cfg: RunConfig) -> FinetuneConfig:
+    """The fine-tuning section of a task's config; ValueError for a pretraining config."""
+    if cfg.finetune is None:
+        raise ValueError("a task objective needs a fine-tuning configuration")
+    return cfg.finetune
 
 
 def max_length(cfg: RunConfig) -> int:

@@ -45,7 +45,7 @@ def remove_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
 
     Call it only while no other process writes in the folder (under the folder's lock).
     """
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(Path(folder).iterdir())
     except OSError:

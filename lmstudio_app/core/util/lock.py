@@ -17,7 +17,7 @@ import os
 import socket
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, SupportsIndex, SupportsInt
 
 from ..errors import UserError
 from .disk import storage
@@ -49,18 +49,25 @@ def this_process() -> dict[str, Any]:
     return {"pid": pid, "host": socket.gethostname(), "started": process_started(pid)}
 
 
+def _as_pid(value: object) -> int | None:
+    """`value` as a process id, or None when it is not a number (a lock file written by hand)."""
+    if not isinstance(value, (str, bytes, bytearray, SupportsInt, SupportsIndex)):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def process_alive(pid: object, host: object, started: object = None) -> bool | None:
     """True or False for a process on this host; None for another host (not knowable here)."""
     if host != socket.gethostname():
         return None
-    try:
-        pid = int(pid)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        return False
-    if pid <= 0:
+    number = _as_pid(pid)
+    if number is None or number <= 0:
         return False
     try:
-        os.kill(pid, 0)
+        os.kill(number, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
@@ -68,7 +75,7 @@ def process_alive(pid: object, host: object, started: object = None) -> bool | N
     except OSError:
         return False
     if started is not None:
-        now = process_started(pid)
+        now = process_started(number)
         if now is not None and now != str(started):
             return False  # the pid was reused
     return True

@@ -33,7 +33,7 @@ def process_rss() -> int | None:
     except (OSError, ValueError, IndexError, AttributeError):
         pass
     try:
-        import psutil  # type: ignore[import-not-found]
+        import psutil
     except ImportError:
         return None
     try:
@@ -52,7 +52,7 @@ class GpuMonitor:
         if getattr(device, "type", None) != "cuda":
             return
         try:
-            import pynvml  # type: ignore[import-not-found]
+            import pynvml
 
             pynvml.nvmlInit()
             self._handle = _handle_of(pynvml, device)

@@ -169,7 +169,7 @@ def place(steps: np.ndarray, known_steps: np.ndarray, known: np.ndarray | None,
         return np.full(len(steps), np.nan)
     if len(xs) == 1:  # one point: through the origin (0 tokens, 0 s at step 0)
         return steps * (ys[0] / xs[0]) if xs[0] else np.full(len(steps), ys[0])
-    out = np.interp(steps, xs, ys)
+    out: np.ndarray = np.interp(steps, xs, ys)
     rate = (ys[-1] - ys[-2]) / (xs[-1] - xs[-2]) if xs[-1] != xs[-2] else 0.0
     beyond = steps > xs[-1]
     out[beyond] = ys[-1] + (steps[beyond] - xs[-1]) * rate

@@ -13,13 +13,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 
 class Column:
     """A 1-D array whose capacity doubles when full; `values` is a view of the filled part."""
 
-    def __init__(self, capacity: int = 1024, dtype: type = np.float32) -> None:
-        self._data = np.empty(max(capacity, 1), dtype=dtype)
+    def __init__(self, capacity: int = 1024, dtype: DTypeLike = np.float32) -> None:
+        self._data: np.ndarray = np.empty(max(capacity, 1), dtype=dtype)
         self.n = 0
 
     @property
