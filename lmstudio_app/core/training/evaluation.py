@@ -13,9 +13,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from .. import checkpoint as ckpt
 from .. import runs
 from ..objectives import Objective
+from ..runs import checkpoint as ckpt
+from ..runs.weights import weights_path
 from ..util.device import Runtime
 from . import distributed as dist
 from .record import NonFiniteLoss
@@ -81,9 +82,7 @@ def evaluate(model: nn.Module, objective: Objective, rt: Runtime, step: int,
 def final_report(model: nn.Module, objective: Objective, run_dir: Path,
                  sink: MetricsSink) -> None:
     """Score the best weights on the task's test split; save results.json."""
-    best = run_dir / runs.BEST_WEIGHTS
-    if best.is_file():
-        ckpt.load_weights(model, best)
+    ckpt.load_weights(model, weights_path(run_dir, "best"))
     model.eval()
     report = objective.final_report(model)
     runs.write_json(run_dir, runs.RESULTS, report)

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import torch
 
-from .. import checkpoint as ckpt
 from .. import runs
 from ..config import RunConfig
 from ..errors import UserError
+from ..runs import checkpoint as ckpt
 from ..util.atomic import remove_temporaries
 from ..util.device import Runtime, describe_device, process_rank
 from . import distributed as dist
