@@ -18,11 +18,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lmstudio_app.core import checkpoint  # noqa: E402
 from lmstudio_app.core.config import build_run_config  # noqa: E402
 from lmstudio_app.core.data.prepare import PrepareConfig, prepare  # noqa: E402
 from lmstudio_app.core.data.samples import sample_corpus  # noqa: E402
 from lmstudio_app.core.data.tokenizer import TokenizerSpec  # noqa: E402
+from lmstudio_app.core.runs import checkpoint  # noqa: E402
 from lmstudio_app.core.training.sinks import MetricsSink, StepMetrics  # noqa: E402
 from lmstudio_app.core.training.trainer import Trainer  # noqa: E402
 from lmstudio_app.core.util.units import human_bytes  # noqa: E402

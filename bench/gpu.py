@@ -32,10 +32,10 @@ from lmstudio_app.core.data.samples import sample_corpus  # noqa: E402
 from lmstudio_app.core.data.tokenizer import TokenizerSpec  # noqa: E402
 from lmstudio_app.core.models import count_parameters  # noqa: E402
 from lmstudio_app.core.models.flops import mfu  # noqa: E402
+from lmstudio_app.core.training.memory import estimate_training_memory  # noqa: E402
 from lmstudio_app.core.training.sinks import RecordingSink  # noqa: E402
 from lmstudio_app.core.training.trainer import Trainer  # noqa: E402
 from lmstudio_app.core.util.device import resolve_device  # noqa: E402
-from lmstudio_app.core.util.memory import estimate_training_memory  # noqa: E402
 
 GPT2_VOCAB = 50304  # GPT-2's 50,257 padded to a multiple of 64, as nanoGPT does
 

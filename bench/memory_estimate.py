@@ -64,7 +64,7 @@ def main() -> None:
         print(json.dumps(measure(tuple(json.loads(sys.argv[2])))))
         return
     from lmstudio_app.core.config import ModelConfig, RunConfig, TrainConfig
-    from lmstudio_app.core.util.memory import estimate_training_memory
+    from lmstudio_app.core.training.memory import estimate_training_memory
 
     print(f"{'shape':<34} {'measured MiB':>12} {'estimate MiB':>12} {'error':>7}  dominant")
     for shape in SHAPES:

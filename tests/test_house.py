@@ -54,7 +54,7 @@ def test_run_folder_file_names_have_one_owner():
     names = [runs.CONFIG, runs.STATUS, runs.METRICS, runs.LOG, runs.RESULTS, runs.DATA_REPORT,
              runs.WEIGHTS, runs.BEST_WEIGHTS, runs.STATE, runs.TOKENIZER]
     # hf_import.py names a Hugging Face folder's files, which GPT-2's layout spells alike.
-    owners = {PACKAGE / "core" / "runs.py", PACKAGE / "core" / "checkpoint.py",
+    owners = {PACKAGE / "core" / "runs" / "names.py", PACKAGE / "core" / "runs" / "checkpoint.py",
               PACKAGE / "core" / "data" / "layout.py",
               PACKAGE / "core" / "interchange" / "hf_import.py"}
     pattern = re.compile("|".join(re.escape(f'"{n}"') + "|" + re.escape(f"'{n}'")

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QElapsedTimer, QEventLoop, QObject, QThread, Signal, Slot
+from PySide6.QtCore import QEventLoop, QObject, QThread, QTimer, Signal, SignalInstance, Slot
 
 from ..core.errors import UserError
 
@@ -36,15 +35,18 @@ class _Worker(QObject):
     cancelled = Signal()
     done = Signal()
 
-    def __init__(self, fn: JobFn, cancel: threading.Event) -> None:
+    def __init__(self, fn: JobFn | Callable[[], Any], cancel: threading.Event,
+                 plain: bool) -> None:
         super().__init__()
         self._fn = fn
         self._cancel = cancel
+        self._plain = plain  # fn takes no arguments
 
     @Slot()
     def work(self) -> None:
         try:
-            value = self._fn(self.progress.emit, self._cancel)
+            value = self._fn() if self._plain else self._fn(  # type: ignore[call-arg]
+                self.progress.emit, self._cancel)
         except JobCancelled:
             self.cancelled.emit()
         except UserError as exc:
@@ -81,11 +83,17 @@ class BackgroundJob(QObject):
     sig_cancelled = Signal()
     sig_finished = Signal()
 
-    def __init__(self, fn: JobFn, parent: QObject | None = None) -> None:
+    def __init__(self, fn: JobFn | None, parent: QObject | None = None, *,
+                 call: Callable[[], Any] | None = None) -> None:
+        """`fn(report, cancel)` runs in the thread; or `call()`, given instead (fn None), for
+        work that reports and is cancelled by its own means (a Trainer's sink and control)."""
         super().__init__(parent)
         self.cancel_event = threading.Event()
         self._thread: QThread | None = QThread()
-        self._worker = _Worker(fn, self.cancel_event)
+        work = call if call is not None else fn
+        if work is None:
+            raise TypeError("a BackgroundJob needs fn or call")
+        self._worker = _Worker(work, self.cancel_event, plain=call is not None)
         self._worker.moveToThread(self._thread)
         self._thread.started.connect(self._worker.work)
         # Receivers are this object (GUI thread): queued connections, slots run in the GUI thread.
@@ -125,15 +133,34 @@ class BackgroundJob(QObject):
         self.sig_finished.emit()
 
     def wait_finished(self, timeout_ms: int = 30000) -> bool:
-        """Process events until the job has finished (for closing the window and for tests).
+        """Wait until the job has finished (for closing the window and for tests), in a local
+        event loop that `sig_finished` or the timeout ends; True when it has finished.
 
         Never blocks in QThread.wait() while the worker may still need the GIL or the event
-        loop: it spins the event loop instead.
+        loop: the window's events go on being handled meanwhile.
         """
-        timer = QElapsedTimer()
-        timer.start()
-        loop = QEventLoop()  # instance calls: safe where static processEvents() is not
-        while self._running and timer.elapsed() < timeout_ms:
-            loop.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 5)
-            time.sleep(0.005)
-        return not self._running
+        return wait_for(self.sig_finished, lambda: not self._running, timeout_ms)
+
+
+def wait_for(signal: SignalInstance, done: Callable[[], bool], timeout_ms: int) -> bool:
+    """Run a local event loop until `signal` is emitted with `done()` true, or `timeout_ms`
+    have passed; returns `done()`. Queued signals (a worker thread's) are delivered meanwhile."""
+    if done():
+        return True
+    loop = QEventLoop()
+    timer = QTimer()
+    timer.setSingleShot(True)
+    timer.timeout.connect(loop.quit)
+
+    def check() -> None:
+        if done():
+            loop.quit()
+
+    signal.connect(check)
+    timer.start(max(0, timeout_ms))
+    try:
+        loop.exec()
+    finally:
+        timer.stop()
+        signal.disconnect(check)
+    return done()

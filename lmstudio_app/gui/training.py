@@ -1,37 +1,40 @@
-"""TrainingSession: one Trainer run in a worker thread, heard through signals.
+"""TrainingSession: one training run at a time, held by a Runner, heard through signals.
 
-The trainer talks out only through its sink. `QtSink` turns those calls (made in the worker
-thread) into signals received in the GUI thread: step metrics are coalesced and sent at most
-`max_rate_hz` times a second as a small numpy array (numbers only); evaluations, checkpoints,
-pauses, completion and failures are sent at once, after any held steps. The window steers the
-loop only through a RunControl's flags, never through queued slots on the busy worker.
+A run trains in a Runner: a worker thread (ThreadRunner, here) or a command of several
+processes (process_session.ProcessRunner). Either talks out only through a `QtSink`, which turns
+the Trainer's calls (made in the worker thread, or by the runner that follows the run folder)
+into signals received in the GUI thread: step metrics are coalesced and sent at most
+`max_rate_hz` times a second as a small numpy array of runs.metrics.STEP_COLUMNS (numbers only);
+evaluations, checkpoints, pauses, completion and failures are sent at once, after any held
+steps. The window steers the loop only through flags (a RunControl's, or the run folder's
+control file), never through queued slots on the busy worker.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QCoreApplication, QElapsedTimer, QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from ..core.config import RunConfig
+from ..core.errors import UserError
+from ..core.runs.metrics import STEP_COLUMNS, step_row
 from ..core.training.control import RunControl
 from ..core.training.sinks import EvalMetrics, MetricsSink, StepMetrics
-from .jobs import BackgroundJob
+from .jobs import BackgroundJob, wait_for
+
+__all__ = ["STEP_COLUMNS", "QtSink", "Runner", "ThreadRunner", "TrainingSession", "row_values",
+           "resources_text"]
 
 log = logging.getLogger(__name__)
-
-# Columns of the arrays sent by QtSink.sig_steps.
-# Figures a run may not have (resources, CUDA device figures) are NaN where absent.
-STEP_COLUMNS = ("step", "loss", "lr", "grad_norm", "tokens_per_s", "elapsed_s", "tokens",
-                "rss_bytes", "gpu_memory_bytes", "gpu_utilization",
-                "mfu", "memory_allocated", "memory_reserved", "max_memory_allocated")
-
 
 def row_values(row: np.ndarray) -> dict[str, float]:
     """A logged row (STEP_COLUMNS) by column name."""
@@ -87,13 +90,14 @@ class QtSink(QObject, MetricsSink):
         self.sig_started.emit(dict(info))
 
     def step(self, m: StepMetrics) -> None:
+        self.step_record(vars(m))
+
+    def step_record(self, record: dict[str, Any]) -> None:
+        """A step record (StepMetrics' fields, or a "step" line of metrics.jsonl), held and sent
+        with the others at most `max_rate_hz` times a second (runs.metrics.step_row's row)."""
         with self._lock:
-            self._pending.append((
-                m.step, m.loss, m.lr, m.grad_norm, m.tokens_per_s, m.elapsed_s, m.tokens,
-                *(math.nan if v is None else v for v in (
-                    m.rss_bytes, m.gpu_memory_bytes, m.gpu_utilization,
-                    m.mfu, m.memory_allocated, m.memory_reserved, m.max_memory_allocated))))
-            self._max_steps = m.max_steps
+            self._pending.append(step_row(record))
+            self._max_steps = int(record.get("max_steps") or self._max_steps)
         now = time.monotonic()
         if now - self._last_emit >= self._interval:
             self.flush()
@@ -138,12 +142,88 @@ class QtSink(QObject, MetricsSink):
         self.sig_failed.emit(message)
 
 
+class Runner(QObject):
+    """Where a run trains, behind one small interface: a worker thread (ThreadRunner) or a
+    command of several processes (process_session.ProcessRunner).
+
+    A runner reports everything through its QtSink (`sink`): started, steps, evaluations,
+    checkpoints, pauses, then finished or failed; `sig_ended` comes last, once it has ended.
+    """
+
+    sig_ended = Signal()
+
+    def __init__(self, sink: QtSink, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.sink = sink
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def pause(self) -> None:
+        raise NotImplementedError
+
+    def resume(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Stop at the next step boundary (the run saves)."""
+        raise NotImplementedError
+
+    def is_running(self) -> bool:
+        raise NotImplementedError
+
+    def process_id(self) -> int | None:
+        """The launched command's process id while it runs; None in-process."""
+        return None
+
+
+def _refuse(exc: UserError) -> None:
+    raise exc
+
+
+class ThreadRunner(Runner):
+    """The Trainer in a worker thread (a BackgroundJob), steered through a RunControl."""
+
+    def __init__(self, cfg: RunConfig, run_dir: Path, resume: bool, sink: QtSink,
+                 parent: QObject | None = None) -> None:
+        super().__init__(sink, parent)
+        from ..core.training.trainer import Trainer
+
+        self.control = RunControl()
+        try:  # checks the settings (at once) and makes its paths absolute
+            call: Callable[[], Any] = Trainer(cfg, run_dir, sink, self.control, resume).run
+        except UserError as exc:  # said through the job, as a failure in the thread would be
+            call = functools.partial(_refuse, exc)
+        # Trainer.run builds the model, picks the device and opens the store in the thread. It
+        # uses every core: with OpenMP's passive waits (gui/app.py) and redraws a few times a
+        # second, the window keeps its latency and ~100% of the headless rate.
+        self._job = BackgroundJob(None, self, call=call)
+        self._job.sig_error.connect(sink.failed)  # a bug out of Trainer.run: one line
+        self._job.sig_finished.connect(self.sig_ended)
+
+    def start(self) -> None:
+        self._job.start()
+
+    def pause(self) -> None:
+        self.control.pause()
+
+    def resume(self) -> None:
+        self.control.resume()
+
+    def stop(self) -> None:
+        self.control.stop()
+
+    def is_running(self) -> bool:
+        return self._job.is_running()
+
+
 class TrainingSession(QObject):
-    """Start, pause, resume and stop one training run at a time.
+    """Start, pause, resume and stop one training run at a time, in a worker thread.
 
     States: idle -> running <-> paused -> stopping -> idle. Signals arrive in the GUI thread.
-    `sig_done(run_dir, reason)` is emitted once the worker thread has ended (reason: completed,
-    stopped or failed), after `sig_failed` when the run failed.
+    `sig_done(run_dir, reason)` is emitted once the run has ended (reason: completed, stopped
+    or failed), after `sig_failed` when the run failed. The run itself is a Runner's
+    (`_make_runner`); the session hears it through the runner's QtSink.
     """
 
     sig_state = Signal(str)  # idle | starting | running | pausing | paused | stopping
@@ -160,9 +240,7 @@ class TrainingSession(QObject):
     def __init__(self, parent: QObject | None = None, max_rate_hz: float = 4.0) -> None:
         super().__init__(parent)
         self._max_rate_hz = max_rate_hz
-        self._job: BackgroundJob | None = None
-        self._sink: QtSink | None = None
-        self.control: RunControl | None = None
+        self._runner: Runner | None = None
         self.run_dir: Path | None = None
         self.config: RunConfig | None = None
         self.state = "idle"
@@ -171,15 +249,12 @@ class TrainingSession(QObject):
 
     # -- commands ------------------------------------------------------------------------------
 
-    def start(self, cfg: RunConfig, run_dir: Path, resume: bool = False) -> None:
-        """Train `cfg` into `run_dir` in a worker thread (the model is built there)."""
+    def start(self, cfg: RunConfig, run_dir: Path, resume: bool = False, nproc: int = 1) -> None:
+        """Train `cfg` into `run_dir` (`nproc` processes where the session can launch them)."""
         if self.is_running():
             raise RuntimeError("a training run is already in progress")
-        from ..core.training.trainer import Trainer
-
         self.config, self.run_dir = cfg, Path(run_dir)
         self.reason, self.step = "", 0
-        control = RunControl()
         sink = QtSink(self._max_rate_hz, self)
         sink.sig_started.connect(self._on_started)
         sink.sig_steps.connect(self._on_steps)
@@ -190,62 +265,61 @@ class TrainingSession(QObject):
         sink.sig_finished.connect(self._on_finished)
         sink.sig_failed.connect(self._on_failed)
         sink.sig_phase.connect(self.sig_phase)
-        run_path = self.run_dir
-
-        def work(report: Any, cancel: threading.Event) -> Any:
-            # Trainer.run builds the model, picks the device and opens the store in this thread.
-            # It uses every core: with OpenMP's passive waits (gui/app.py) and redraws a few
-            # times a second, the window keeps its latency and ~100% of the headless rate.
-            return Trainer(cfg, run_path, sink, control, resume=resume).run()
-
-        job = BackgroundJob(work, self)
-        job.sig_error.connect(self._on_failed)
-        job.sig_finished.connect(self._on_job_finished)
-        self.control, self._sink, self._job = control, sink, job
+        runner = self._runner = self._make_runner(cfg, self.run_dir, resume, nproc, sink)
+        runner.sig_ended.connect(self._on_ended)
         self._set_state("starting")
-        log.info("%s run %s (%s, preset %s, %s steps, device %s)",
-                 "resuming" if resume else "starting", run_path, cfg.objective, cfg.preset,
-                 cfg.train.max_steps or "derived", cfg.train.device)
-        job.start()
+        log.info("%s run %s (%s, preset %s, %s steps, device %s, %d process%s)",
+                 "resuming" if resume else "starting", run_dir, cfg.objective, cfg.preset,
+                 cfg.train.max_steps or "derived", cfg.train.device, nproc,
+                 "" if nproc == 1 else "es")
+        runner.start()
+
+    def _make_runner(self, cfg: RunConfig, run_dir: Path, resume: bool, nproc: int,
+                     sink: QtSink) -> Runner:
+        return ThreadRunner(cfg, run_dir, resume, sink, self)
 
     def pause(self) -> None:
-        if self.control is not None and self.state in ("starting", "running"):
+        if self._runner is not None and self.state in ("starting", "running"):
             log.info("run %s: pausing at step %d", self.run_dir, self.live_step())
-            self.control.pause()
+            self._runner.pause()
             self._set_state("pausing")
 
     def resume(self) -> None:
-        if self.control is not None and self.state in ("pausing", "paused"):
-            self.control.resume()
+        if self._runner is not None and self.state in ("pausing", "paused"):
+            self._runner.resume()
             self._set_state("running")
 
     def stop(self) -> None:
-        """Ask the loop to stop at the next step boundary; it saves, then the thread ends."""
-        if self.control is not None and self.is_running():
+        """Ask the run to stop at the next step boundary; it saves, then it ends."""
+        if self._runner is not None and self.is_running() and self.state != "stopping":
             log.info("run %s: stop asked at step %d", self.run_dir, self.live_step())
-            self.control.stop()
+            self._runner.stop()
             self._set_state("stopping")
 
     def is_running(self) -> bool:
-        return self._job is not None and self._job.is_running()
+        return self._runner is not None and self._runner.is_running()
+
+    @property
+    def control(self) -> RunControl | None:
+        """The in-process run's RunControl (None for a run in other processes, or idle)."""
+        return self._runner.control if isinstance(self._runner, ThreadRunner) else None
 
     @property
     def sink(self) -> QtSink | None:
-        return self._sink
+        return self._runner.sink if self._runner is not None else None
+
+    def process_id(self) -> int | None:
+        """The launched command's process id while it runs (None in-process or idle)."""
+        return self._runner.process_id() if self._runner is not None else None
 
     def live_step(self) -> int:
         """The last step the loop has done (between log points too): poll it, a few times a
         second, while a run goes."""
-        return max(self.step, self._sink.live_step if self._sink is not None else 0)
+        return max(self.step, self.sink.live_step if self.sink is not None else 0)
 
     def wait_finished(self, timeout_ms: int = 60000) -> bool:
-        """Spin the event loop until the worker thread has ended (never QThread.wait)."""
-        timer = QElapsedTimer()
-        timer.start()
-        while self._job is not None and timer.elapsed() < timeout_ms:
-            QCoreApplication.processEvents()
-            QThread.msleep(5)
-        return self._job is None
+        """Wait in a local event loop until the run has ended (never QThread.wait)."""
+        return wait_for(self.sig_state, lambda: self._runner is None, timeout_ms)
 
     # -- slots (GUI thread) --------------------------------------------------------------------
 
@@ -275,7 +349,7 @@ class TrainingSession(QObject):
 
     @Slot(int, str)
     def _on_finished(self, step: int, reason: str) -> None:
-        self.step, self.reason = step, reason
+        self.step, self.reason = max(self.step, step), reason
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
@@ -284,13 +358,11 @@ class TrainingSession(QObject):
         self.sig_failed.emit(message)
 
     @Slot()
-    def _on_job_finished(self) -> None:
-        job, self._job = self._job, None
-        if job is not None:
-            job.deleteLater()
-        if self._sink is not None:
-            self._sink.deleteLater()
-            self._sink = None
+    def _on_ended(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            runner.sink.deleteLater()
+            runner.deleteLater()
         reason = self.reason or "stopped"
         log.info("run %s: %s at step %d", self.run_dir, reason, self.step)
         self._set_state("idle")

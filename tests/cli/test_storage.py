@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from lmstudio_app.core import checkpoint as ckpt
 from lmstudio_app.core import runs
 from lmstudio_app.core.data.store import TokenStore
+from lmstudio_app.core.runs import checkpoint as ckpt
 from tests.conftest import austen_text, run_cli
 
 TINY = ["--set", "n_layer=1", "--set", "n_head=2", "--set", "n_embd=32", "--set",

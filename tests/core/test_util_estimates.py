@@ -9,7 +9,7 @@ import pytest
 from lmstudio_app.core.config import FinetuneConfig, build_run_config
 from lmstudio_app.core.models import count_parameters
 from lmstudio_app.core.models.flops import flops_per_token, mfu, peak_bf16_flops
-from lmstudio_app.core.util.memory import estimate_training_memory
+from lmstudio_app.core.training.memory import estimate_training_memory
 
 
 def _estimate(objective="clm", preset="tiny", vocab=8000, device="cpu", **over):
@@ -58,7 +58,8 @@ def test_gpt2_small_flops_and_mfu_follow_nanogpt():
 
 
 def test_a_run_bigger_than_the_memory_names_the_settings_that_shrink_its_largest_part():
-    from lmstudio_app.core.util.memory import physical_memory_bytes, too_big
+    from lmstudio_app.core.training.memory import too_big
+    from lmstudio_app.core.util.memory import physical_memory_bytes
 
     big = _estimate(batch_size=512, block_size=1024)
     assert big.dominant in ("activations", "logits")

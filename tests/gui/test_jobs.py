@@ -71,3 +71,31 @@ def test_cancel_is_seen_by_the_job(qtbot):
     job.cancel()
     assert job.wait_finished(5000)
     assert cancelled == [True]
+
+
+def test_waiting_runs_the_event_loop_until_the_job_ends_or_the_time_is_up(qtbot):
+    release = threading.Event()
+
+    def fn(report, cancel):
+        release.wait(10)
+        return "done"
+
+    job = BackgroundJob(fn)
+    results = []
+    job.sig_result.connect(results.append)
+    job.start()
+    began = time.monotonic()
+    assert not job.wait_finished(200)  # the job still runs: the wait gives up on time
+    assert 0.15 < time.monotonic() - began < 5
+    release.set()
+    assert job.wait_finished(5000)
+    assert results == ["done"]  # the result was delivered during the wait
+
+
+def test_a_job_may_run_a_call_that_takes_no_arguments(qtbot):
+    results = []
+    job = BackgroundJob(None, call=lambda: 7)
+    job.sig_result.connect(results.append)
+    with qtbot.waitSignal(job.sig_finished, timeout=5000):
+        job.start()
+    assert results == [7]

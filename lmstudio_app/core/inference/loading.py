@@ -7,7 +7,6 @@ from pathlib import Path
 
 from torch import nn
 
-from .. import checkpoint as ckpt
 from .. import runs
 from ..config import FinetuneConfig, RunConfig, objective_spec
 from ..data.tokenizer_base import BaseTokenizer
@@ -15,9 +14,9 @@ from ..data.tokenizer_files import load_tokenizer
 from ..errors import UserError
 from ..models import build_model
 from ..models.heads import build_task_model
+from ..runs import checkpoint as ckpt
+from ..runs.weights import weights_path
 from ..util.device import resolve_device
-
-CHECKPOINTS = ("best", "latest")
 
 
 @dataclass
@@ -27,42 +26,6 @@ class LoadedRun:
     tokenizer: BaseTokenizer
     model: nn.Module
     weights: Path
-
-
-def weights_path(run_dir: Path, checkpoint: str | int = "best") -> Path:
-    """best.safetensors when asked and present, else model.safetensors (the latest); a step
-    (an int, or its digits) is that step's kept snapshot (checkpoints/), or the latest weights
-    when they are of that step.
-
-    Raises UserError (field "checkpoint") naming the kept steps when the step has no weights.
-    """
-    run_dir = Path(run_dir)
-    if isinstance(checkpoint, int) or (isinstance(checkpoint, str) and checkpoint.isdigit()):
-        return _step_weights(run_dir, int(checkpoint))
-    if checkpoint not in CHECKPOINTS:
-        raise UserError(f"checkpoint {checkpoint!r}: choose best, latest or the step of a kept "
-                        "checkpoint.", field="checkpoint", option="best")
-    best, latest = run_dir / runs.BEST_WEIGHTS, run_dir / runs.WEIGHTS
-    if checkpoint == "best" and best.is_file():
-        return best
-    if latest.is_file():
-        return latest
-    raise UserError(f"{run_dir}: no weights yet (the run has not reached its first checkpoint).",
-                    field="run")
-
-
-def _step_weights(run_dir: Path, step: int) -> Path:
-    snapshot = runs.snapshot_path(run_dir, step)
-    if snapshot.is_file():
-        return snapshot
-    latest = run_dir / runs.WEIGHTS
-    if latest.is_file() and ckpt.weights_step(latest) == step:
-        return latest
-    kept = [s.step for s in runs.list_snapshots(run_dir)]
-    have = (f"the kept steps are {', '.join(map(str, kept))}" if kept
-            else "the run keeps no snapshots (keep_checkpoints 0, or a run from before them)")
-    raise UserError(f"{run_dir}: no weights of step {step}: {have}.", field="checkpoint",
-                    option=str(kept[-1]) if kept else "latest")
 
 
 def load_run(run_dir: Path, checkpoint: str | int = "best", device: str = "cpu") -> LoadedRun:

@@ -25,13 +25,13 @@ from typing import Any
 
 import torch
 
-from .. import checkpoint as ckpt
 from .. import runs
 from ..config import ModelConfig, RunConfig, TrainConfig
 from ..data.hf_tokenizer import HFTokenizer
 from ..errors import UserError
 from ..models import build_model
 from ..presets import PRESETS
+from ..runs import checkpoint as ckpt
 from . import names
 from .staging import Progress, folder_bytes, require_transformers, staged_folder
 

@@ -14,7 +14,6 @@ from typing import Any
 
 from torch import nn
 
-from .. import checkpoint as ckpt
 from .. import runs
 from ..config import (
     ARCH_TITLES,
@@ -34,6 +33,8 @@ from ..errors import UserError
 from ..models import build_model
 from ..models.heads import build_task_model, default_pooling
 from ..presets import FINETUNE_TRAIN, PRESETS
+from ..runs import checkpoint as ckpt
+from ..runs.weights import weights_path
 from ..util.device import process_rank
 from .base import Setup
 from .task import TaskObjective, finetune_of, max_length
@@ -125,11 +126,7 @@ def _freeze(model: nn.Module, ft: FinetuneConfig, mcfg: ModelConfig) -> list[str
 
 
 def _base_weights(base: Path) -> Path:
-    for name in (runs.BEST_WEIGHTS, runs.WEIGHTS):
-        if (base / name).is_file():
-            return base / name
-    raise UserError(f"{base}: no weights yet (the run has not reached a checkpoint).",
-                    field="base_run")
+    return weights_path(base, "best", field="base_run")
 
 
 def _starting_point(cfg: RunConfig, ft: FinetuneConfig, run_dir: Path, resume: bool,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from dataclasses import dataclass
 
 from ..config import TrainConfig
 from ..errors import UserError
@@ -58,12 +59,43 @@ def resolve_budget(t: TrainConfig, training_rows: int | None) -> TrainConfig:
     return dataclasses.replace(t, max_steps=max_steps, eval_interval=eval_interval)
 
 
-def describe_budget(t: TrainConfig, training_rows: int | None) -> str:
-    """One line on where the budget came from, for the run's log (`t` resolved)."""
+def describe_budget(t: TrainConfig, b: Budget, training_rows: int | None) -> str:
+    """One line on where the budget `b` of `t` came from, for the run's log."""
     if training_rows is None:
-        return f"{t.max_steps:,} steps"
+        return f"{b.max_steps:,} steps"
     per_epoch = steps_per_epoch(training_rows, t.batch_size, t.grad_accum)
-    epochs = (t.max_steps or 0) / per_epoch
-    return (f"{t.max_steps:,} steps ({epochs:.1f} epochs of {training_rows:,} training rows, "
-            f"{per_epoch:,} steps each), warm-up {t.warmup_steps_value:,}, evaluation every "
-            f"{t.eval_interval:,} steps")
+    epochs = b.max_steps / per_epoch
+    return (f"{b.max_steps:,} steps ({epochs:.1f} epochs of {training_rows:,} training rows, "
+            f"{per_epoch:,} steps each), warm-up {b.warmup_steps:,}, evaluation every "
+            f"{b.eval_interval:,} steps")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What the loop runs, in plain ints, resolved once when the run starts (`Budget.of`).
+
+    max_steps: optimizer steps of the whole run; eval_interval: steps between evaluations;
+    warmup_steps: steps of linear warm-up before the cosine decay; checkpoint_interval: steps
+    between saves that are not evaluations; log_interval: steps between logged records;
+    patience: evaluations without a new best score before early stopping (0: off);
+    keep_checkpoints: weight snapshots kept along the curve.
+    """
+
+    max_steps: int
+    eval_interval: int
+    warmup_steps: int
+    checkpoint_interval: int
+    log_interval: int
+    patience: int
+    keep_checkpoints: int
+
+    @classmethod
+    def of(cls, t: TrainConfig, training_rows: int | None) -> Budget:
+        """`t`'s budget, derived where unset (`resolve_budget`); raises its UserError."""
+        r = resolve_budget(t, training_rows)
+        assert r.max_steps is not None and r.eval_interval is not None  # resolve_budget's
+        return cls(max_steps=r.max_steps, eval_interval=r.eval_interval,
+                   warmup_steps=r.warmup_steps_value,
+                   checkpoint_interval=r.checkpoint_interval_value or r.eval_interval,
+                   log_interval=r.log_interval, patience=r.early_stopping_patience or 0,
+                   keep_checkpoints=r.keep_checkpoints)

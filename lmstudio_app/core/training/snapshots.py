@@ -1,7 +1,7 @@
 """Weight snapshots along the curve: what did the model say at step 500?
 
 At each evaluation the trainer keeps the step's committed weights as
-checkpoints/step-NNNNNN.safetensors (the run folder's names are runs.py's). A long run would
+checkpoints/step-NNNNNN.safetensors (the run folder's names are core/runs' own). A long run would
 fill the disk, so the set is thinned as it grows: about `keep_checkpoints` snapshots spread
 evenly in log steps (early steps, where the model changes fastest, get as many as late ones),
 plus always the latest and the best.

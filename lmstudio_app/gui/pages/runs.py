@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 
 from ...core import runs
 from ...core.errors import UserError
-from ...core.run_table import RunFigures, config_differences, figures_of_all
+from ...core.runs.table import RunFigures, config_differences, figures_of_all
 from ..jobs import BackgroundJob
 from ..objectives import has_classes, title
 from ..state import AppState

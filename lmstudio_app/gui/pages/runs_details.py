@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...core import runs
-from ...core.run_table import RunFigures
+from ...core.runs.table import RunFigures
 from ...core.util.units import format_duration, human_bytes, human_count
 from ..jobs import BackgroundJob
 

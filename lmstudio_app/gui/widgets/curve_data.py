@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ...core.run_table import training_time
+from ...core.runs.table import training_time
 
 # The x-axes: (key, axis label). "time" is the training time in seconds, over resumes.
 X_AXES = (("step", "step"), ("tokens", "tokens seen"), ("time", "training time (s)"))
@@ -69,7 +69,7 @@ def finite_view(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def arrays_from_events(events: list[dict[str, Any]]) -> dict[str, np.ndarray]:
     """Step and eval series from metrics.jsonl events (null values become NaN; "time" is the
-    training time over resumes, run_table.training_time).
+    training time over resumes, runs.table.training_time).
 
     Plain numpy work: run it in a background job for a long run, then call load_arrays."""
 

@@ -39,9 +39,10 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(2)
-    from lmstudio_app.core import checkpoint, runs
+    from lmstudio_app.core import runs
     from lmstudio_app.core.config import build_run_config
     from lmstudio_app.core.data.tokenizer import Tokenizer
+    from lmstudio_app.core.runs import checkpoint
     from lmstudio_app.core.training.sinks import MetricsSink
     from lmstudio_app.core.training.trainer import Trainer
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from lmstudio_app.core import checkpoint as ckpt
 from lmstudio_app.core import runs
+from lmstudio_app.core.runs import checkpoint as ckpt
 from lmstudio_app.core.training.sinks import RecordingSink
 from lmstudio_app.core.training.trainer import Trainer
 from tests.conftest import run_cli

@@ -8,10 +8,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from lmstudio_app.core import checkpoint as ckpt
 from lmstudio_app.core import runs
 from lmstudio_app.core.errors import UserError
 from lmstudio_app.core.inference.loading import load_run
+from lmstudio_app.core.runs import checkpoint as ckpt
 from lmstudio_app.core.training.sinks import RecordingSink
 from lmstudio_app.core.training.snapshots import choose_kept, log_grid
 from lmstudio_app.core.training.trainer import Trainer

@@ -7,10 +7,10 @@ import math
 import pytest
 import torch
 
-from lmstudio_app.core import checkpoint as ckpt
 from lmstudio_app.core import runs
 from lmstudio_app.core.config import build_run_config
 from lmstudio_app.core.errors import UserError
+from lmstudio_app.core.runs import checkpoint as ckpt
 from lmstudio_app.core.training.control import RunControl
 from lmstudio_app.core.training.optim import lr_at
 from lmstudio_app.core.training.sinks import RecordingSink

@@ -8,7 +8,7 @@ import json
 from PySide6.QtCore import Qt
 
 from lmstudio_app.core import runs
-from lmstudio_app.core.run_table import config_differences, run_figures
+from lmstudio_app.core.runs.table import config_differences, run_figures
 from lmstudio_app.core.util.units import human_bytes
 from lmstudio_app.gui.find import button
 from lmstudio_app.gui.pages.runs import COLUMNS

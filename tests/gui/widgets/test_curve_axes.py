@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from lmstudio_app.core import runs
-from lmstudio_app.core.run_table import training_time
+from lmstudio_app.core.runs.table import training_time
 from lmstudio_app.gui.training import STEP_COLUMNS, resources_text
 from lmstudio_app.gui.widgets.curves import CurvesWidget, arrays_from_events
 

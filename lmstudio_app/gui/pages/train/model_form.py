@@ -192,11 +192,11 @@ class Size:
 
 def size_of(cfg: RunConfig, device: DeviceInfo) -> Size | None:
     """"Parameters: 1.2 M (1,234,567) · about 40.0 MiB to train on ... · N tokens per step",
-    with the estimate's parts (core.util.memory) and a warning when they exceed the device's
+    with the estimate's parts (core.training.memory) and a warning when they exceed the device's
     memory; None when the model cannot be sized. Needs PyTorch (the count builds the model on
     the meta device): call it once the engine has loaded."""
     from ....core.models import count_parameters
-    from ....core.util.memory import estimate_training_memory, too_big
+    from ....core.training.memory import estimate_training_memory, too_big
 
     try:
         n = count_parameters(cfg.model)

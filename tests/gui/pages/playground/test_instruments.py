@@ -14,12 +14,12 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import QDoubleSpinBox, QPlainTextEdit, QSpinBox
 
-from lmstudio_app.core import checkpoint as ckpt
 from lmstudio_app.core import runs
 from lmstudio_app.core.inference.loading import load_run
 from lmstudio_app.core.inference.token_losses import MASK_SEED
 from lmstudio_app.core.models.generate import generate_choices, sampling_distribution
 from lmstudio_app.core.objectives.batches import mask_tokens
+from lmstudio_app.core.runs import checkpoint as ckpt
 from lmstudio_app.gui.find import button, labelled, named
 from lmstudio_app.gui.pages.playground.checkpoints import checkpoint_name
 from lmstudio_app.gui.pages.playground.instrument_tabs import ATTENTION, COMPARE, HARD_TOKENS

@@ -9,7 +9,7 @@ import pytest
 
 from lmstudio_app.core import runs
 from lmstudio_app.core.errors import UserError
-from lmstudio_app.core.run_table import (
+from lmstudio_app.core.runs.table import (
     config_differences,
     figures_of_all,
     run_figures,
@@ -18,7 +18,7 @@ from lmstudio_app.core.run_table import (
 from lmstudio_app.core.training.sinks import RecordingSink
 from lmstudio_app.core.training.trainer import Trainer
 
-from .training.test_trainer import tiny_cfg
+from ..training.test_trainer import tiny_cfg
 
 
 @pytest.fixture(scope="module")

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from lmstudio_app.core import checkpoint as ckpt
 from lmstudio_app.core import runs
 from lmstudio_app.core.config import build_run_config
 from lmstudio_app.core.data.tokenizer import Tokenizer
 from lmstudio_app.core.errors import UserError
+from lmstudio_app.core.runs import checkpoint as ckpt
 from lmstudio_app.core.training.sinks import RecordingSink
 from lmstudio_app.core.training.trainer import Trainer
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import runs
-from .config import objective_spec
-from .errors import UserError
+from .. import runs
+from ..config import objective_spec
+from ..errors import UserError
 
 
 @dataclass
@@ -40,17 +40,17 @@ class RunFigures:
     note: str = ""
     tags: list[str] = field(default_factory=list)
     # The files read, as _files_key gave them: equal again, the figures are still true.
-    read_key: tuple = field(default=(), repr=False, compare=False)
+    read_key: tuple[tuple[int, int] | None, ...] = field(default=(), repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in self.__dict__.items()
                 if k != "read_key"}
 
 
-def _files_key(run_dir: Path) -> tuple:
+def _files_key(run_dir: Path) -> tuple[tuple[int, int] | None, ...]:
     """(modification time, size) of what the figures come from: the run's record, metrics,
     notes and weights, and its snapshots folder."""
-    key = []
+    key: list[tuple[int, int] | None] = []
     for name in (runs.STATUS, runs.METRICS, runs.NOTES, runs.CONFIG, runs.WEIGHTS, runs.SNAPSHOTS):
         try:
             st = (run_dir / name).stat()
@@ -60,11 +60,12 @@ def _files_key(run_dir: Path) -> tuple:
     return tuple(key)
 
 
-def training_time(elapsed: Iterable[float]) -> list[float]:
+def training_time(elapsed: Iterable[Any]) -> list[float]:
     """Seconds of training at each step record, over resumes: each process counts its
     elapsed_s from 0, so a value below the one before starts a new stretch, added to the time
     the earlier stretches took (the hours between them are not training)."""
-    out, offset, last = [], 0.0, 0.0
+    out: list[float] = []
+    offset, last = 0.0, 0.0
     for value in elapsed:
         if not isinstance(value, (int, float)) or not math.isfinite(value):
             out.append(math.nan)

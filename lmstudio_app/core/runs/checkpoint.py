@@ -28,10 +28,10 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_model, save_model
 
-from . import runs
-from .errors import UserError
-from .util.atomic import atomic_path, atomic_write_json, fsync_dir, fsync_file, new_temporary
-from .util.disk import ensure_space, storage
+from .. import runs
+from ..errors import UserError
+from ..util.atomic import atomic_path, atomic_write_json, fsync_dir, fsync_file, new_temporary
+from ..util.disk import ensure_space, storage
 
 MANIFEST_FORMAT = 1
 
@@ -101,7 +101,8 @@ def _write_state(state: dict[str, Any], path: Path) -> None:
 def load_state(path: Path) -> dict[str, Any]:
     """Load training state without executing any pickled code."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
+        return state
     except FileNotFoundError:
         raise UserError(f"{path}: no training state here; this run cannot be resumed.") from None
     except (pickle.UnpicklingError, RuntimeError, EOFError, AttributeError, TypeError) as exc:
