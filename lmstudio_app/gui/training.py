@@ -329,7 +329,7 @@ class TrainingSession(QObject):
             self.sig_state.emit(state)
 
     @Slot(object)
-    def _on_started(self, info: dict) -> None:
+    def _on_started(self, info: dict[str, Any]) -> None:
         self.step = int(info.get("start_step", 0))
         if self.state == "starting":
             self._set_state("running")
