@@ -9,7 +9,7 @@ from pathlib import Path
 from .args import add_loaded_run
 
 FORMATS = ("hf", "gguf")
-GGUF_DTYPES = ("f32", "f16", "bf16")
+GGUF_DTYPES = ("f32", "f16", "bf16", "q8_0", "q4_0")
 
 
 def add_export_arguments(s: argparse.ArgumentParser) -> None:
@@ -19,7 +19,11 @@ def add_export_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--out", required=True, metavar="DIR|FILE.gguf",
                    help="a new folder (hf) or file (gguf); it must not exist yet")
     s.add_argument("--dtype", choices=GGUF_DTYPES, default="f16",
-                   help="gguf: precision of the matrices (default f16; vectors stay f32)")
+                   help="gguf: precision of the matrices (default f16; q8_0 and q4_0 are "
+                        "llama.cpp's quantized types; vectors stay f32)")
+    s.add_argument("--license", default="other", metavar="ID",
+                   help="the license named in the model card and GGUF metadata, as a Hugging "
+                        "Face license id (e.g. apache-2.0, mit, cc-by-4.0; default other)")
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -28,13 +32,14 @@ def run_export(args: argparse.Namespace) -> int:
     if args.format == "hf":
         from ..core.interchange.hf_export import export_hf
 
-        r = export_hf(Path(args.run), Path(args.out), args.checkpoint)
+        r = export_hf(Path(args.run), Path(args.out), args.checkpoint, license_=args.license)
         what = r.architecture
     else:
         from ..core.interchange.gguf_export import export_gguf
 
-        r = export_gguf(Path(args.run), Path(args.out), args.checkpoint, args.dtype)
-        what = f"GGUF gpt2, {r.dtype}"
+        r = export_gguf(Path(args.run), Path(args.out), args.checkpoint, args.dtype,
+                        license_=args.license)
+        what = f"GGUF, {r.dtype}, tokenizer {r.tokenizer}"
     print(f"{r.out}: {what}, {human_bytes(r.bytes)}, {format_duration(r.seconds)}")
     return 0
 

@@ -145,7 +145,7 @@ class ExportDialog(_JobDialog):
         self.checkpoint_box = QComboBox()
         self.checkpoint_box.addItems(["best", "latest"])
         self.dtype_box = QComboBox()
-        self.dtype_box.addItems(["f16", "bf16", "f32"])
+        self.dtype_box.addItems(["f16", "bf16", "f32", "q8_0", "q4_0"])
         self.out_edit = QLineEdit()
         self.form.addRow("Format", self.format_box)
         self.form.addRow("Checkpoint", self.checkpoint_box)
