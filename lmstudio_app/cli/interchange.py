@@ -27,6 +27,8 @@ def add_export_arguments(s: argparse.ArgumentParser) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    import sys
+
     from ..core.util.units import format_duration, human_bytes
 
     if args.format == "hf":
@@ -41,6 +43,8 @@ def run_export(args: argparse.Namespace) -> int:
                         license_=args.license)
         what = f"GGUF, {r.dtype}, tokenizer {r.tokenizer}"
     print(f"{r.out}: {what}, {human_bytes(r.bytes)}, {format_duration(r.seconds)}")
+    for note in getattr(r, "notes", []):
+        print(f"note: {note}", file=sys.stderr)
     return 0
 
 

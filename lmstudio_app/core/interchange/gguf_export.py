@@ -28,7 +28,7 @@ from ..inference.loading import load_run
 from ..util.atomic import atomic_path
 from .gguf_arch import GGUFArchitecture
 from .gguf_gpt2 import GPT2
-from .gguf_vocab import tokenizer_model, write_vocab
+from .gguf_vocab import UNIGRAM_NOTE, tokenizer_model, write_vocab
 from .staging import Progress, check_new_destination, require_gguf
 
 DTYPES = ("f32", "f16", "bf16", "q8_0", "q4_0")
@@ -46,6 +46,7 @@ class GGUFResult:
     bytes: int
     seconds: float
     tokenizer: str  # tokenizer.ggml.model written
+    notes: list[str]  # where llama.cpp's tokenizer may differ from the app's (gguf_vocab.py)
 
 
 def _ggml_type(gguf: Any, dtype: str) -> Any:
@@ -124,5 +125,6 @@ def export_gguf(run_dir: Path, out: Path, checkpoint: str = "best", dtype: str =
         writer.write_tensors_to_file()
         writer.close()
     report("done", 1.0)
+    notes = [UNIGRAM_NOTE] if model == "plamo2" else []
     return GGUFResult(out, dtype, len(tensors), out.stat().st_size, time.monotonic() - start,
-                      model)
+                      model, notes)

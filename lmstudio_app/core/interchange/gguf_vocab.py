@@ -14,10 +14,15 @@ tokenizer the app makes or imports goes to the one that computes the same segmen
     imported GPT-2  "gpt2" with pre-tokenizer "gpt-2": byte-level BPE with the file's merges.
 
 The pieces keep their ids; "\\n" is a user-defined token (split out of any text first) and the
-special pieces are control tokens, which only llama.cpp's parse_special reads in text. The
-unigram tokenizer's scores are rounded to 1e-4 by llama.cpp (its integer table), so two
-segmentations scoring within that of each other may resolve otherwise there; the client suite
-(`make test-interop`) measures agreement on the bundled corpus.
+special pieces are control tokens, which only llama.cpp's parse_special reads in text.
+
+What differs, and only for unigram (`UNIGRAM_NOTE`): where several orders of the same pieces
+score alike (a long run of one repeated character, such as indentation of 20 spaces:
+"▁▁▁▁▁" and "▁" in any order), SentencePiece's float32 sums pick an order by rounding and
+llama.cpp's integer sums (scores rounded to 1e-4) take the longest piece first. Measured with
+a 2,000-piece vocabulary on five Austen novels: 48,584 of 48,599 lines alike, the 15 others
+lines indented by 24 spaces. A literal "▁" (U+2581) in text is a space to SentencePiece and
+that character to plamo2 (its pieces are raw text).
 
 Anything else (an imported WordPiece, which only BERT runs have, or another `tokenizers`
 model) is refused: `UnsupportedTokenizer` says why and what to do.
@@ -41,6 +46,11 @@ from .spm_convert import SPACE_MARK
 # tokenizer.ggml.model for each kind of our SentencePiece tokenizers, and of imported ones.
 SPM_TOKENIZERS = {"unigram": "plamo2", "bpe": "llama", "char": "llama"}
 IMPORTED_TOKENIZERS = {"byte-level-bpe": "gpt2"}
+
+
+UNIGRAM_NOTE = ("llama.cpp may order the pieces of a long run of one repeated character (such "
+                "as 20 spaces of indentation) otherwise than the app, and reads a literal U+2581 "
+                "as that character; other text tokenizes alike.")
 
 
 class UnsupportedTokenizer(UserError):

@@ -33,11 +33,11 @@ QA = [("Who walked to Meryton?", "Elizabeth walked to Meryton with her sisters."
       ("What did Anne read?", "Anne read the letter twice before she could speak."),
       ("Whom did Harriet admire?", "Harriet admired Mr. Elton above every other man."),
       ("How many daughters had Mrs. Bennet?", "Mrs. Bennet had five daughters, all unmarried.")]
-PRETRAIN = {"n_layer": 2, "n_head": 2, "n_embd": 64, "block_size": 64, "batch_size": 16,
-            "eval_interval": 100, "eval_batches": 2, "log_interval": 50, "sample_prompt": "",
-            "max_steps": 300, "learning_rate": 3e-3}
-FINETUNE = {"log_interval": 10, "batch_size": 8, "learning_rate": 2e-3, "max_steps": 20,
-            "eval_interval": 20}
+PRETRAIN = {"n_layer": 2, "n_head": 2, "n_embd": 32, "block_size": 64, "batch_size": 8,
+            "eval_interval": 60, "eval_batches": 1, "log_interval": 30, "sample_prompt": "",
+            "max_steps": 60, "learning_rate": 3e-3}
+FINETUNE = {"log_interval": 6, "batch_size": 8, "learning_rate": 2e-3, "max_steps": 6,
+            "eval_interval": 6}
 
 
 def corpus_lines(n: int) -> list[str]:

@@ -59,11 +59,11 @@ def _mlm(folder, job):
 
 def _cls(folder, job):
     pipe = transformers.pipeline("text-classification", model=folder, device="cpu", top_k=None)
-    batched = pipe(job["texts"], batch_size=len(job["texts"]))
+    batched = pipe(job["texts"], batch_size=len(job["texts"]), truncation=True)
     probs = [{d["label"]: float(d["score"]) for d in row} for row in batched]
     model = transformers.AutoModelForSequenceClassification.from_pretrained(folder).eval()
     tok = pipe.tokenizer
-    enc = tok(job["texts"], padding=True, return_tensors="pt")
+    enc = tok(job["texts"], padding=True, truncation=True, return_tensors="pt")
     with torch.no_grad():
         logits = model(**enc).logits
     return {"probs": probs, "batched_probs": torch.softmax(logits, -1).tolist()}
