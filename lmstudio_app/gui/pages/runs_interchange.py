@@ -200,8 +200,10 @@ class ExportDialog(_JobDialog):
         from ...core.util.units import format_duration, human_bytes
 
         what = getattr(result, "architecture", None) or f"GGUF ({result.dtype})"
+        notes = " ".join(getattr(result, "notes", []))
         return (f"Exported {self.run_dir.name} as {what}: {result.out} "
-                f"({human_bytes(result.bytes)}, {format_duration(result.seconds)}).")
+                f"({human_bytes(result.bytes)}, {format_duration(result.seconds)})."
+                + (f" Note: {notes}" if notes else ""))
 
 
 class ImportDialog(_JobDialog):
