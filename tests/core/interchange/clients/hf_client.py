@@ -88,7 +88,8 @@ def _features(tok, questions, contexts, max_length, stride):
 
 
 def _postprocess(contexts, enc, start_logits, end_logits):
-    """utils_qa.py's postprocess_qa_predictions (version_2_with_negative False)."""
+    """utils_qa.py's postprocess_qa_predictions (version_2_with_negative False): for each
+    example its n-best candidates' texts, best first (the first is the prediction)."""
     answers = []
     for example, context in enumerate(contexts):
         preds = []
@@ -104,8 +105,8 @@ def _postprocess(contexts, enc, start_logits, end_logits):
                     if j < i or j - i + 1 > MAX_ANSWER_LENGTH:
                         continue
                     preds.append((float(s[i] + e[j]), offsets[i][0], offsets[j][1]))
-        best = max(preds) if preds else (0.0, 0, 0)
-        answers.append(context[best[1]:best[2]])
+        preds.sort(reverse=True)
+        answers.append([[score, context[a:b]] for score, a, b in preds] or [[0.0, ""]])
     return answers
 
 
@@ -121,7 +122,9 @@ def _qa(folder, job):
     answers = _postprocess(contexts, enc, out.start_logits.numpy(), out.end_logits.numpy())
     pairs = [tok(q, c)["input_ids"] for q, c in zip(questions, contexts, strict=True)]
     word_ids = tok(contexts[0]).word_ids()
-    return {"answers": answers, "pair_ids": pairs, "n_features": len(enc["input_ids"]),
+    return {"answers": [c[0][1] for c in answers],
+            "candidates": [[t for _, t in c] for c in answers], "pair_ids": pairs,
+            "n_features": len(enc["input_ids"]),
             "input_names": sorted(inputs), "distinct_words": len(set(word_ids) - {None})}
 
 
