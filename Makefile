@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 PACKAGE_STAMP := $(VENV)/.installed-package
 
-.PHONY: run test test-slow lint bench bench-gui bench-package package screenshots clean
+.PHONY: run test test-slow test-interop lint bench bench-gui bench-package package screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,34 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
+
+# The client suite: exports run through transformers 5 (this environment), transformers 4 and
+# llama.cpp (llama-cpp-python, built from the package registry), each in its own environment
+# under .interop/, made here when missing. llama.cpp is built for any x86-64 CPU: no native
+# tuning, no AVX-512 or AMX kernels (some virtual machines fault on them). Writes its table
+# of results to .interop/client-table.md.
+INTEROP := .interop
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF \
+	-DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DLLAVA_BUILD=OFF
+
+$(INTEROP)/tf4/.installed: | $(STAMP)
+	rm -rf $(INTEROP)/tf4
+	$(PYTHON) -m venv $(INTEROP)/tf4
+	$(INTEROP)/tf4/bin/python -m pip install --quiet \
+		"torch==$$($(BIN)/python -c 'import torch; print(torch.__version__.split("+")[0])')" \
+		'transformers>=4.46,<5' tokenizers safetensors numpy
+	touch $@
+
+$(INTEROP)/llama/.installed:
+	rm -rf $(INTEROP)/llama
+	$(PYTHON) -m venv $(INTEROP)/llama
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(INTEROP)/llama/bin/python -m pip install --quiet \
+		--no-cache-dir llama-cpp-python numpy
+	touch $@
+
+test-interop: $(STAMP) $(INTEROP)/tf4/.installed $(INTEROP)/llama/.installed
+	$(BIN)/python -m pytest -q -m slow tests/core/interchange/test_clients.py
+	@cat $(INTEROP)/client-table.md
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff check lmstudio_app tests bench tools
@@ -69,4 +97,4 @@ screenshots: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python tools/screenshots_runs.py --out docs/screenshots
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache $(INTEROP)

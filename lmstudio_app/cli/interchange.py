@@ -9,7 +9,7 @@ from pathlib import Path
 from .args import add_loaded_run
 
 FORMATS = ("hf", "gguf")
-GGUF_DTYPES = ("f32", "f16", "bf16")
+GGUF_DTYPES = ("f32", "f16", "bf16", "q8_0", "q4_0")
 
 
 def add_export_arguments(s: argparse.ArgumentParser) -> None:
@@ -19,23 +19,34 @@ def add_export_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--out", required=True, metavar="DIR|FILE.gguf",
                    help="a new folder (hf) or file (gguf); it must not exist yet")
     s.add_argument("--dtype", choices=GGUF_DTYPES, default="f16",
-                   help="gguf: precision of the matrices (default f16; vectors stay f32)")
+                   help="gguf: precision of the matrices (default f16; q8_0 and q4_0 are "
+                        "llama.cpp's quantized types; vectors stay f32)")
+    s.add_argument("--license", default="other", metavar="ID",
+                   help="the license named in the model card and GGUF metadata, as a Hugging "
+                        "Face license id (e.g. apache-2.0, mit, cc-by-4.0; default other)")
 
 
 def run_export(args: argparse.Namespace) -> int:
+    import sys
+
     from ..core.util.units import format_duration, human_bytes
 
     if args.format == "hf":
         from ..core.interchange.hf_export import export_hf
 
-        hf = export_hf(Path(args.run), Path(args.out), args.checkpoint)
+        hf = export_hf(Path(args.run), Path(args.out), args.checkpoint, license_=args.license)
         out, size, seconds, what = hf.out, hf.bytes, hf.seconds, hf.architecture
+        notes: list[str] = []
     else:
         from ..core.interchange.gguf_export import export_gguf
 
-        gg = export_gguf(Path(args.run), Path(args.out), args.checkpoint, args.dtype)
-        out, size, seconds, what = gg.out, gg.bytes, gg.seconds, f"GGUF gpt2, {gg.dtype}"
+        gg = export_gguf(Path(args.run), Path(args.out), args.checkpoint, args.dtype,
+                         license_=args.license)
+        out, size, seconds = gg.out, gg.bytes, gg.seconds
+        what, notes = f"GGUF, {gg.dtype}, tokenizer {gg.tokenizer}", list(gg.notes)
     print(f"{out}: {what}, {human_bytes(size)}, {format_duration(seconds)}")
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     return 0
 
 

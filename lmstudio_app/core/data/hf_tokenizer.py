@@ -77,7 +77,7 @@ class HFTokenizer(BaseTokenizer):
     """
 
     backend = "tokenizers"
-    file_name = HF_TOKENIZER  # type: ignore[assignment]
+    file_name = HF_TOKENIZER
 
     def __init__(self, data: bytes, origin: str = "tokenizer.json") -> None:
         tokenizers = require_tokenizers()
@@ -144,7 +144,8 @@ class HFTokenizer(BaseTokenizer):
         return role in self._roles
 
     def encode(self, text: str) -> list[int]:
-        return self._tok.encode(text, add_special_tokens=False).ids
+        ids: list[int] = self._tok.encode(text, add_special_tokens=False).ids
+        return ids
 
     def encode_batch(self, texts: list[str], num_threads: int = 0) -> list[list[int]]:
         # The library picks its own thread count (RAYON_NUM_THREADS); num_threads is a hint.
@@ -153,7 +154,8 @@ class HFTokenizer(BaseTokenizer):
     def decode(self, ids: Sequence[int]) -> str:
         if hasattr(ids, "tolist"):
             ids = ids.tolist()  # numpy arrays and tensors
-        return self._tok.decode([int(i) for i in ids], skip_special_tokens=False)
+        text: str = self._tok.decode([int(i) for i in ids], skip_special_tokens=False)
+        return text
 
     def char_spans(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
         enc = self._tok.encode(text, add_special_tokens=False)

@@ -1,23 +1,20 @@
 """Export a GPT run as one GGUF file, for llama.cpp and the runtimes built on it.
 
-Written with the `gguf` package (the writer llama.cpp's own convert_hf_to_gguf.py uses), as
-that script writes a GPT-2: architecture "gpt2", its metadata (context_length,
-embedding_length, feed_forward_length, block_count, head_count, layer_norm_epsilon,
-file_type) and tensor names (token_embd, position_embd, blk.N.attn_norm / attn_qkv /
-attn_output / ffn_norm / ffn_up / ffn_down, output_norm; the output matrix is tied to
-token_embd and not stored, as for GPT-2). Our projections are nn.Linear, already the (out, in)
-layout the script produces by transposing GPT-2's Conv1D weights.
+Written with the `gguf` package (the writer llama.cpp's own convert_hf_to_gguf.py uses): the
+architecture's hyperparameters and tensors (`ARCHITECTURES`, one module per architecture:
+gguf_gpt2.py), the tokenizer as the llama.cpp tokenizer that segments text as ours
+(gguf_vocab.py; a kind none reproduces is refused) and the general metadata a model file
+carries (general.name, basename, size_label, license, file_type).
 
-The tokenizer goes in as llama.cpp's SentencePiece vocabulary ("llama": pieces, scores and
-token types, no dummy prefix, no automatic BOS) for runs trained here, or as GPT-2's byte-level
-BPE ("gpt2": tokens, merges, pre-tokenizer "gpt-2") for imported GPT-2s.
-
-Precision: f32, f16 or bf16 for matrices; vectors (norms, biases) stay f32, as in the script.
+Precision (`dtype`): f32, f16 or bf16 matrices, or the quantized q8_0 and q4_0 (blocks of 32
+weights with one f16 scale, as llama.cpp's quantize makes them; a matrix whose rows are not a
+multiple of 32 falls back to f16, as in convert_hf_to_gguf.py). Vectors (norms, biases) and the
+architecture's `keep_f32` tensors stay f32.
 """
 
 from __future__ import annotations
 
-import json
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,16 +23,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..data.hf_tokenizer import HFTokenizer
-from ..data.tokenizer import Tokenizer
-from ..data.tokenizer_base import BaseTokenizer
 from ..errors import UserError
 from ..inference.loading import load_run
 from ..util.atomic import atomic_path
+from .gguf_arch import GGUFArchitecture
+from .gguf_gpt2 import GPT2
+from .gguf_vocab import UNIGRAM_NOTE, tokenizer_model, write_vocab
 from .staging import Progress, check_new_destination, require_gguf
 
-DTYPES = ("f32", "f16", "bf16")
-GPT_LN_EPS = 1e-5
+DTYPES = ("f32", "f16", "bf16", "q8_0", "q4_0")
+QUANTIZED = ("q8_0", "q4_0")
+DEFAULT_LICENSE = "other"  # Hugging Face's word for a license not named
+# Our config's model.arch -> its GGUF mapping.
+ARCHITECTURES: dict[str, GGUFArchitecture] = {"gpt": GPT2}
 
 
 @dataclass
@@ -45,112 +45,56 @@ class GGUFResult:
     tensors: int
     bytes: int
     seconds: float
+    tokenizer: str  # tokenizer.ggml.model written
+    notes: list[str]  # where llama.cpp's tokenizer may differ from the app's (gguf_vocab.py)
 
 
-def gguf_tensors(model: torch.nn.Module, gguf: Any, n_layer: int) -> dict[str, torch.Tensor]:
-    """GGUF name -> float32 tensor, for our GPT's weights (zero biases where it has none)."""
-    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.GPT2, n_layer)
-    state = {k: v.detach().float().cpu() for k, v in model.state_dict().items()}
-    out: dict[str, torch.Tensor] = {}
-    for name, value in state.items():
-        if name == "lm_head.weight":
-            continue  # tied to token_embd: llama.cpp uses that matrix for the output
-        new = names.get_name(name, try_suffixes=(".weight", ".bias"))
-        if new is None:
-            raise RuntimeError(f"no GGUF name for {name}")
-        out[new] = value
-        bias = name[: -len("weight")] + "bias"
-        if name.endswith(".weight") and value.dim() >= 1 and bias not in state \
-                and "wte" not in name and "wpe" not in name:
-            out[names.get_name(bias, try_suffixes=(".bias",))] = torch.zeros(value.shape[0])
-    return out
+def _ggml_type(gguf: Any, dtype: str) -> Any:
+    return getattr(gguf.GGMLQuantizationType, dtype.upper())
 
 
-def _write_tensor(writer: Any, gguf: Any, name: str, value: torch.Tensor, dtype: str) -> None:
+def _write_tensor(writer: Any, gguf: Any, name: str, value: torch.Tensor, dtype: str,
+                  keep_f32: tuple[str, ...]) -> None:
     data = value.numpy().astype(np.float32)
-    if value.dim() <= 1 or dtype == "f32":
+    if value.dim() <= 1 or dtype == "f32" or name in keep_f32:
         writer.add_tensor(name, data)
-    elif dtype == "f16":
+    elif dtype == "f16" or (dtype in QUANTIZED and data.shape[-1] % 32):
         writer.add_tensor(name, data.astype(np.float16))
     else:
-        bf16 = gguf.GGMLQuantizationType.BF16
-        # Quantised bytes (rows of 2 * n uint8); the writer derives the logical shape from them.
-        writer.add_tensor(name, gguf.quants.quantize(data, bf16), raw_dtype=bf16)
+        qtype = _ggml_type(gguf, dtype)
+        # Quantised bytes; the writer derives the logical shape from them.
+        writer.add_tensor(name, gguf.quants.quantize(data, qtype), raw_dtype=qtype)
 
 
-def _spm_vocab(writer: Any, gguf: Any, tok: Tokenizer) -> None:
-    import sentencepiece as spm
-
-    sp = spm.SentencePieceProcessor()
-    sp.LoadFromSerializedProto(tok.model_bytes)
-    tokens, scores, types = [], [], []
-    for i in range(sp.get_piece_size()):
-        tokens.append(sp.id_to_piece(i))
-        scores.append(sp.get_score(i))
-        if sp.is_unknown(i):
-            types.append(gguf.TokenType.UNKNOWN)
-        elif sp.is_control(i):
-            types.append(gguf.TokenType.CONTROL)
-        elif sp.is_byte(i):
-            types.append(gguf.TokenType.BYTE)
-        elif sp.is_unused(i):
-            types.append(gguf.TokenType.UNUSED)
-        elif i == tok.newline_id:
-            types.append(gguf.TokenType.USER_DEFINED)
-        else:
-            types.append(gguf.TokenType.NORMAL)
-    writer.add_tokenizer_model("llama")
-    writer.add_token_list(tokens)
-    writer.add_token_scores(scores)
-    writer.add_token_types(types)
-    writer.add_add_space_prefix(False)
-    writer.add_remove_extra_whitespaces(False)
-    writer.add_bos_token_id(tok.bos_id)
-    writer.add_eos_token_id(tok.eos_id)
-    writer.add_unk_token_id(tok.unk_id)
-    writer.add_pad_token_id(tok.pad_id)
-    writer.add_mask_token_id(tok.mask_id)
-    writer.add_sep_token_id(tok.sep_id)
+def basename(name: str) -> str:
+    """A file-name-safe form of a model's name (general.basename): letters, digits, '-'."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-") or "model"
 
 
-def _gpt2_vocab(writer: Any, gguf: Any, tok: HFTokenizer) -> None:
-    spec = json.loads(tok.model_bytes.decode("utf-8"))
-    if tok.kind != "byte-level-bpe":
-        raise UserError(f"GGUF export takes SentencePiece or GPT-2 byte-level BPE tokenizers; "
-                        f"this run's is {tok.kind}.", field="format")
-    n = tok.vocab_size
-    tokens = [tok.id_to_piece(i) for i in range(n)]
-    types = [gguf.TokenType.CONTROL if i in tok.special_ids else gguf.TokenType.NORMAL
-             for i in range(n)]
-    merges = [m if isinstance(m, str) else " ".join(m) for m in spec["model"].get("merges", [])]
-    writer.add_tokenizer_model("gpt2")
-    writer.add_tokenizer_pre("gpt-2")
-    writer.add_token_list(tokens)
-    writer.add_token_types(types)
-    writer.add_token_merges(merges)
-    for setter, role in ((writer.add_bos_token_id, "bos"), (writer.add_eos_token_id, "eos"),
-                         (writer.add_unk_token_id, "unk"), (writer.add_pad_token_id, "pad")):
-        if tok.has_role(role):
-            setter(tok.roles[role])
+def _general(writer: Any, gguf: Any, name: str, n_params: int, license_: str) -> None:
+    writer.add_name(name)
+    writer.add_basename(basename(name))
+    writer.add_size_label(gguf.size_label(n_params, 0, 0, 0))
+    writer.add_license(license_)
 
 
-def write_vocab(writer: Any, gguf: Any, tok: BaseTokenizer) -> None:
-    """The tokenizer's tokens, scores / merges and token types as llama.cpp reads them."""
-    if isinstance(tok, Tokenizer):
-        _spm_vocab(writer, gguf, tok)
-    elif isinstance(tok, HFTokenizer):
-        _gpt2_vocab(writer, gguf, tok)
-    else:
-        raise TypeError(f"unknown tokenizer backend {type(tok).__name__}")
-    writer.add_add_bos_token(False)  # our GPTs never saw a BOS before text
+def _architecture(run_dir: Path, cfg: Any) -> GGUFArchitecture:
+    arch = ARCHITECTURES.get(cfg.model.arch)
+    if arch is None or (cfg.finetune is not None and cfg.finetune.spec.head):
+        raise UserError(f"{run_dir} is a {cfg.spec.title} run; GGUF holds GPT language models "
+                        "(clm or qa-generative runs): export this one with format hf.",
+                        field="format", option="hf")
+    return arch
 
 
 def export_gguf(run_dir: Path, out: Path, checkpoint: str = "best", dtype: str = "f16",
-                progress: Progress | None = None) -> GGUFResult:
+                progress: Progress | None = None,
+                license_: str = DEFAULT_LICENSE) -> GGUFResult:
     """Write the GPT run `run_dir` as the GGUF file `out` (which must not exist yet).
 
-    Raises UserError for a BERT or classifier run, an unknown dtype, a missing gguf package, or
-    an existing `out`; nothing is written then.
+    Raises UserError for a BERT or classifier run, an unknown dtype, a tokenizer llama.cpp
+    cannot reproduce (gguf_vocab.UnsupportedTokenizer), a missing gguf package, or an
+    existing `out`; nothing is written then.
     """
     start = time.monotonic()
     report = progress or (lambda stage, done: None)
@@ -161,32 +105,26 @@ def export_gguf(run_dir: Path, out: Path, checkpoint: str = "best", dtype: str =
     report("loading the run", 0.0)
     loaded = load_run(Path(run_dir), checkpoint, "cpu")
     cfg = loaded.config
-    if cfg.model.arch != "gpt" or (cfg.finetune is not None and cfg.finetune.spec.head):
-        raise UserError(f"{run_dir} is a {cfg.spec.title} run; GGUF holds GPT language models "
-                        "(clm or qa-generative runs): export this one with format hf.",
-                        field="format", option="hf")
-    m = cfg.model
-    tensors = gguf_tensors(loaded.model, gguf, m.n_layer)
-    file_type = {"f32": gguf.LlamaFileType.ALL_F32, "f16": gguf.LlamaFileType.MOSTLY_F16,
-                 "bf16": gguf.LlamaFileType.MOSTLY_BF16}[dtype]
+    arch = _architecture(Path(run_dir), cfg)
+    tokenizer_model(loaded.tokenizer)  # refuses before anything is written
+    tensors = arch.tensors(loaded.model, gguf, cfg.model)
+    n_params = sum(p.numel() for p in loaded.model.parameters())
     report("writing", 0.3)
     with atomic_path(out) as tmp:
-        writer = gguf.GGUFWriter(str(tmp), "gpt2")
-        writer.add_name(cfg.name or Path(run_dir).name)
-        writer.add_context_length(m.max_positions)
-        writer.add_embedding_length(m.n_embd)
-        writer.add_feed_forward_length(4 * m.n_embd)
-        writer.add_block_count(m.n_layer)
-        writer.add_head_count(m.n_head)
-        writer.add_layer_norm_eps(GPT_LN_EPS)
-        writer.add_file_type(file_type)
+        writer = gguf.GGUFWriter(str(tmp), arch.name)
+        _general(writer, gguf, cfg.name or Path(run_dir).name, n_params, license_)
+        arch.hparams(writer, cfg.model)
+        writer.add_file_type(getattr(gguf.LlamaFileType, "ALL_F32" if dtype == "f32" else
+                                     f"MOSTLY_{dtype.upper()}"))
         writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
-        write_vocab(writer, gguf, loaded.tokenizer)
+        model = write_vocab(writer, gguf, loaded.tokenizer)
         for name, value in tensors.items():
-            _write_tensor(writer, gguf, name, value, dtype)
+            _write_tensor(writer, gguf, name, value, dtype, arch.keep_f32)
         writer.write_header_to_file()
         writer.write_kv_data_to_file()
         writer.write_tensors_to_file()
         writer.close()
     report("done", 1.0)
-    return GGUFResult(out, dtype, len(tensors), out.stat().st_size, time.monotonic() - start)
+    notes = [UNIGRAM_NOTE] if model == "plamo2" else []
+    return GGUFResult(out, dtype, len(tensors), out.stat().st_size, time.monotonic() - start,
+                      model, notes)

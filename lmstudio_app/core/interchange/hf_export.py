@@ -9,8 +9,9 @@
     qa-extractive on a GPT      GPT2ForQuestionAnswering
 
 The folder is written with transformers' own config and model classes (`save_pretrained`:
-config.json, model.safetensors) and the tokenizer with its fast tokenizer class
-(tokenizer.json, tokenizer_config.json), so `AutoTokenizer` / `AutoModelFor...` load it.
+config.json, model.safetensors), the tokenizer with its fast tokenizer class (tokenizer.json,
+tokenizer_config.json; hf_vocab.py), so `AutoTokenizer` / `AutoModelFor...` of transformers
+4.x and 5.x load it, and a model card (README.md; model_card.py).
 
 Two heads differ in form from transformers' while computing the same function:
 - GPT2ForSequenceClassification's `score` has no bias. Ours has one; it moves into the final
@@ -36,14 +37,13 @@ import torch
 from torch import nn
 
 from ..config import RunConfig
-from ..data.hf_tokenizer import HFTokenizer
-from ..data.tokenizer import Tokenizer
 from ..data.tokenizer_base import BaseTokenizer
 from ..errors import UserError
 from ..inference.loading import load_run
-from ..models.heads import pooling_for, reads_end_token
+from ..models.heads import pooling_for
 from . import names
-from .spm_convert import ROLE_PIECES, spm_to_tokenizers, with_end_token
+from .hf_vocab import export_roles, extra_pad_id, hf_tokenizer, save_tokenizer
+from .model_card import model_card
 from .staging import Progress, folder_bytes, require_transformers, staged_folder
 
 GPT_LN_EPS = 1e-5  # nn.LayerNorm's default, which our GPT uses; GPT-2's layer_norm_epsilon
@@ -82,25 +82,13 @@ def hf_architecture(cfg: RunConfig) -> str:
     return "GPT2ForSequenceClassification" if arch == "gpt" else "BertForSequenceClassification"
 
 
-def _roles(tokenizer: BaseTokenizer) -> dict[str, int]:
-    if isinstance(tokenizer, HFTokenizer):
-        return tokenizer.roles
-    return {role: tokenizer.piece_to_id(piece) for role, piece in ROLE_PIECES.items()}
-
-
 def hf_config(transformers: Any, cfg: RunConfig, tokenizer: BaseTokenizer,
               architecture: str) -> Any:
-    """transformers' GPT2Config or BertConfig for the run's model.
-
-    A GPT classifier reading its end token, with a tokenizer whose pad is that same token (an
-    imported GPT-2's), is written without a pad id: GPT2ForSequenceClassification reads the
-    token before the first pad id, which would be the text's last, not the end token. Without
-    one it reads the last position, so it takes one text per call (the pipeline's default).
-    """
+    """transformers' GPT2Config or BertConfig for the run's model (with one more embedding row
+    when the export adds a pad token past the model's vocabulary: hf_vocab.py)."""
     m = cfg.model
-    roles = _roles(tokenizer)
-    if reads_end_token(cfg) and roles.get("pad") == roles.get("eos"):
-        roles.pop("pad", None)
+    roles = export_roles(cfg, tokenizer)
+    vocab_size = max(m.vocab_size, roles["pad"] + 1) if "pad" in roles else m.vocab_size
     labels: dict[str, Any] = {}
     if cfg.finetune is not None and cfg.finetune.spec.family == "classify":
         names_ = list(cfg.finetune.labels)
@@ -108,7 +96,7 @@ def hf_config(transformers: Any, cfg: RunConfig, tokenizer: BaseTokenizer,
                   "label2id": {n: i for i, n in enumerate(names_)}}
     if m.arch == "gpt":
         return transformers.GPT2Config(
-            vocab_size=m.vocab_size, n_positions=m.max_positions, n_embd=m.n_embd,
+            vocab_size=vocab_size, n_positions=m.max_positions, n_embd=m.n_embd,
             n_layer=m.n_layer, n_head=m.n_head, n_inner=None, activation_function=m.activation,
             resid_pdrop=m.dropout, embd_pdrop=m.dropout, attn_pdrop=m.dropout,
             layer_norm_epsilon=GPT_LN_EPS, bos_token_id=roles.get("bos"),
@@ -202,6 +190,10 @@ def build_hf_model(transformers: Any, model: nn.Module, cfg: RunConfig,
     config = hf_config(transformers, cfg, tokenizer, architecture)
     hf_model = getattr(transformers, architecture)(config)
     state = hf_state_dict(model, cfg, architecture)
+    wte = "transformer.wte.weight"
+    if extra_pad_id(cfg, tokenizer) is not None and wte in state:
+        rows = config.vocab_size - state[wte].shape[0]  # a zero row for the added pad
+        state[wte] = torch.cat([state[wte], state[wte].new_zeros(rows, state[wte].shape[1])])
     _complete_biases(state, hf_model)
     missing, unexpected = hf_model.load_state_dict(state, strict=False)
     if unexpected or set(missing) - _TIED:
@@ -210,31 +202,8 @@ def build_hf_model(transformers: Any, model: nn.Module, cfg: RunConfig,
     return hf_model.eval()
 
 
-def hf_tokenizer(transformers: Any, tokenizer: BaseTokenizer, cfg: RunConfig) -> Any:
-    """transformers' fast tokenizer giving our ids, special tokens mapped to their roles.
-
-    BERT-bodied exports add [CLS] ... [SEP] when asked for special tokens; a GPT classifier
-    that reads an end token (pooling eos) adds it after the text; other GPT ones add none.
-    """
-    bert = cfg.model.arch == "bert"
-    if isinstance(tokenizer, Tokenizer):
-        backend = spm_to_tokenizers(tokenizer, bert_template=bert)
-    elif isinstance(tokenizer, HFTokenizer):
-        backend = tokenizer.hf  # imported: its own pipeline, post-processor included
-    else:
-        raise TypeError(f"unknown tokenizer backend {type(tokenizer).__name__}")
-    if reads_end_token(cfg):
-        backend = with_end_token(backend, tokenizer.id_to_piece(tokenizer.eos_id),
-                                 tokenizer.eos_id)
-    roles = _roles(tokenizer)
-    tokens = {f"{role}_token": tokenizer.id_to_piece(i) for role, i in roles.items()}
-    return transformers.PreTrainedTokenizerFast(
-        tokenizer_object=backend, model_max_length=cfg.model.max_positions,
-        clean_up_tokenization_spaces=False, **tokens)
-
-
 def export_hf(run_dir: Path, out: Path, checkpoint: str = "best",
-              progress: Progress | None = None) -> ExportResult:
+              progress: Progress | None = None, license_: str = "other") -> ExportResult:
     """Write the run `run_dir` as a Hugging Face folder `out` (must not exist, or be empty).
 
     Raises UserError when transformers is missing, the run has no weights or its head has no
@@ -249,9 +218,13 @@ def export_hf(run_dir: Path, out: Path, checkpoint: str = "best",
     hf_model = build_hf_model(transformers, loaded.model, loaded.config, loaded.tokenizer)
     hf_tok = hf_tokenizer(transformers, loaded.tokenizer, loaded.config)
     report("writing", 0.6)
+    card = model_card(Path(run_dir), loaded.config, type(hf_model).__name__,
+                      sum(p.numel() for p in loaded.model.parameters()),
+                      loaded.tokenizer.kind, loaded.tokenizer.vocab_size, license_)
     with staged_folder(Path(out)) as tmp:
         hf_model.save_pretrained(tmp, safe_serialization=True)
-        hf_tok.save_pretrained(tmp)
+        save_tokenizer(hf_tok, tmp)
+        (tmp / "README.md").write_text(card, encoding="utf-8")
     report("done", 1.0)
     return ExportResult(Path(out), type(hf_model).__name__, folder_bytes(Path(out)),
                         time.monotonic() - start)

@@ -31,8 +31,9 @@ def require_transformers() -> Any:
         import transformers
     except ImportError:
         raise UserError(f"this needs the Hugging Face libraries: {HF_EXTRA}") from None
-    transformers.utils.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
+    logging: Any = transformers.utils.logging  # untyped functions
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
     return transformers
 
 

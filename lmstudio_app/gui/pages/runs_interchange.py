@@ -145,7 +145,7 @@ class ExportDialog(_JobDialog):
         self.checkpoint_box = QComboBox()
         self.checkpoint_box.addItems(["best", "latest"])
         self.dtype_box = QComboBox()
-        self.dtype_box.addItems(["f16", "bf16", "f32"])
+        self.dtype_box.addItems(["f16", "bf16", "f32", "q8_0", "q4_0"])
         self.out_edit = QLineEdit()
         self.form.addRow("Format", self.format_box)
         self.form.addRow("Checkpoint", self.checkpoint_box)
@@ -200,8 +200,10 @@ class ExportDialog(_JobDialog):
         from ...core.util.units import format_duration, human_bytes
 
         what = getattr(result, "architecture", None) or f"GGUF ({result.dtype})"
+        notes = " ".join(getattr(result, "notes", []))
         return (f"Exported {self.run_dir.name} as {what}: {result.out} "
-                f"({human_bytes(result.bytes)}, {format_duration(result.seconds)}).")
+                f"({human_bytes(result.bytes)}, {format_duration(result.seconds)})."
+                + (f" Note: {notes}" if notes else ""))
 
 
 class ImportDialog(_JobDialog):

@@ -47,13 +47,23 @@ def _field(reader, key):
         else value.tolist()[0]
 
 
-def _rounded(t: torch.Tensor, dtype: str) -> np.ndarray:
-    if t.dim() <= 1 or dtype == "f32":
+def _stored_type(ours: str, t: torch.Tensor, dtype: str) -> str:
+    """The GGUF type a tensor is written in: vectors and the position table stay f32."""
+    if t.dim() == 1 or dtype == "f32" or ours == "transformer.wpe.weight":
+        return "F32"
+    return dtype.upper()
+
+
+def _rounded(t: torch.Tensor, stored: str) -> np.ndarray:
+    if stored == "F32":
         return t.numpy()
-    return t.to(torch.float16 if dtype == "f16" else torch.bfloat16).float().numpy()
+    if stored == "Q8_0":  # blocks of 32 with one f16 scale: round trip through the same code
+        q = gguf.quants.quantize(t.numpy(), gguf.GGMLQuantizationType.Q8_0)
+        return gguf.quants.dequantize(q, gguf.GGMLQuantizationType.Q8_0)
+    return t.to(torch.float16 if stored == "F16" else torch.bfloat16).float().numpy()
 
 
-@pytest.mark.parametrize("dtype", ["f32", "f16", "bf16"])
+@pytest.mark.parametrize("dtype", ["f32", "f16", "bf16", "q8_0"])
 def test_every_tensor_and_key_reads_back(dtype, tiny_runs, tmp_path):
     run = tiny_runs["gpt"]
     out = export_gguf(run, tmp_path / "model.gguf", checkpoint="best", dtype=dtype).out
@@ -66,8 +76,15 @@ def test_every_tensor_and_key_reads_back(dtype, tiny_runs, tmp_path):
     assert _field(reader, "gpt2.block_count") == cfg.n_layer
     assert _field(reader, "gpt2.attention.head_count") == cfg.n_head
     assert _field(reader, "gpt2.attention.layer_norm_epsilon") == pytest.approx(1e-5)
-    file_types = {"f32": 0, "f16": 1, "bf16": 32}
+    file_types = {"f32": 0, "f16": 1, "bf16": 32, "q8_0": 7}
     assert _field(reader, "general.file_type") == file_types[dtype]
+    name = runs.read_config(run).name
+    assert _field(reader, "general.name") == name and name
+    assert _field(reader, "general.basename") == name
+    n_params = sum(t.numel() for k, t in load_run(run).model.state_dict().items()
+                   if k != "lm_head.weight")
+    assert _field(reader, "general.size_label") == gguf.size_label(n_params, 0, 0, 0)
+    assert _field(reader, "general.license") == "other"
 
     weights = load_file(str(run / runs.BEST_WEIGHTS))
     if "transformer.wte.weight" not in weights:  # safetensors keeps a tied matrix once
@@ -78,20 +95,26 @@ def test_every_tensor_and_key_reads_back(dtype, tiny_runs, tmp_path):
     for ours, theirs in names.items():
         t = tensors[theirs]
         data = gguf.quants.dequantize(t.data, t.tensor_type).reshape(weights[ours].shape)
-        np.testing.assert_array_equal(data.astype(np.float32), _rounded(weights[ours], dtype))
-        want = "F32" if weights[ours].dim() == 1 or dtype == "f32" else dtype.upper()
-        assert t.tensor_type.name == want
+        stored = _stored_type(ours, weights[ours], dtype)
+        np.testing.assert_array_equal(data.astype(np.float32), _rounded(weights[ours], stored))
+        assert t.tensor_type.name == stored
 
     tok = load_run(run).tokenizer
-    assert _field(reader, "tokenizer.ggml.model") == "llama"
+    # A unigram vocabulary goes to llama.cpp's unigram search with byte fallback (plamo2),
+    # its pieces as raw text; control pieces never match text there.
+    assert tok.kind == "unigram" and _field(reader, "tokenizer.ggml.model") == "plamo2"
     tokens = _field(reader, "tokenizer.ggml.tokens")
-    assert tokens == [tok.id_to_piece(i) for i in range(tok.vocab_size)]
     types = _field(reader, "tokenizer.ggml.token_type")
+    assert tokens == [tok.id_to_piece(i).replace("\u2581", " ")
+                      if types[i] == gguf.TokenType.NORMAL else tok.id_to_piece(i)
+                      for i in range(tok.vocab_size)]
+    assert " " in tokens and "\u2581" not in "".join(tokens)
     assert types[tok.pad_id] == gguf.TokenType.CONTROL and types[tok.unk_id] == \
         gguf.TokenType.UNKNOWN and types[tok.newline_id] == gguf.TokenType.USER_DEFINED
     assert types[tok.piece_to_id("<0x41>")] == gguf.TokenType.BYTE
     scores = _field(reader, "tokenizer.ggml.scores")
     assert len(scores) == tok.vocab_size and scores[-1] < scores[tok.newline_id + 257]
+    assert all(np.isneginf(scores[i]) for i in tok.special_ids)
     for key, value in (("bos_token_id", tok.bos_id), ("eos_token_id", tok.eos_id),
                        ("unknown_token_id", tok.unk_id), ("padding_token_id", tok.pad_id)):
         assert _field(reader, f"tokenizer.ggml.{key}") == value
@@ -123,3 +146,14 @@ def test_bert_and_classifier_runs_are_refused_with_the_alternative(tiny_runs, tm
     with pytest.raises(UserError, match="dtype 'q4'"):
         export_gguf(tiny_runs["gpt"], tmp_path / "x.gguf", dtype="q4")
     assert list(Path(tmp_path).iterdir()) == []
+
+
+def test_a_tokenizer_llama_cpp_cannot_reproduce_is_refused_in_one_line(tmp_path):
+    from lmstudio_app.core.data.hf_tokenizer import HFTokenizer
+    from lmstudio_app.core.interchange.gguf_vocab import UnsupportedTokenizer, tokenizer_model
+    from tests.core.interchange.hf_models import bert_tokenizer, gpt2_tokenizer
+
+    assert tokenizer_model(HFTokenizer.from_tokenizer(gpt2_tokenizer())) == "gpt2"
+    with pytest.raises(UnsupportedTokenizer, match="llama.cpp has no tokenizer") as err:
+        tokenizer_model(HFTokenizer.from_tokenizer(bert_tokenizer()))
+    assert err.value.field == "format" and "\n" not in str(err.value)

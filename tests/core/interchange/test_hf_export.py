@@ -11,6 +11,7 @@ import torch
 from lmstudio_app.core import runs
 from lmstudio_app.core.errors import UserError
 from lmstudio_app.core.inference.loading import load_run
+from lmstudio_app.core.inference.predict import mask_input_ids
 from lmstudio_app.core.interchange.hf_export import export_hf, hf_architecture
 from lmstudio_app.core.interchange.hf_import import import_hf
 from lmstudio_app.core.models.heads import reads_end_token
@@ -114,6 +115,51 @@ def test_pipelines_produce_output(kind, task, exported, tiny_runs):
     else:
         out = pipe(TEXTS[0])
         assert out[0]["label"] in load_run(tiny_runs[kind]).config.finetune.labels
+
+
+def test_folders_carry_a_model_card_and_a_tokenizer_class_both_versions_know(exported,
+                                                                             tiny_runs):
+    tags = {"gpt": "text-generation", "bert": "fill-mask", "cls-gpt": "text-classification",
+            "cls-bert": "text-classification", "qa": "question-answering",
+            "qa-gpt": "question-answering"}
+    for kind, folder in exported.items():
+        meta = (folder / "README.md").read_text(encoding="utf-8").split("---\n")[1]
+        assert "library_name: transformers\n" in meta and f"pipeline_tag: {tags[kind]}\n" in meta
+        assert 'license: "other"' in meta
+        config = json.loads((folder / "tokenizer_config.json").read_text())
+        assert config["tokenizer_class"] == "PreTrainedTokenizerFast"
+    assert 'datasets: ["austen.txt"]' in (exported["gpt"] / "README.md").read_text()
+    meta = (exported["cls-gpt"] / "README.md").read_text()
+    base = runs.read_config(tiny_runs["gpt"]).name
+    assert f'base_model: "{base}"' in meta and 'datasets: ["sentiment.csv"]' in meta
+
+
+def test_qa_pairs_offsets_and_words_follow_hugging_face(tiny_runs, exported):
+    """BERT returns segments unasked; the GPT QA tokenizer builds the app's pair; offsets
+    leave out a token's leading space and words split at spaces (run_qa.py relies on both)."""
+    question, context = "Who walked?", "Elizabeth walked to Meryton  with Jane."
+    for kind in ("qa", "qa-gpt"):
+        tok = load_run(tiny_runs[kind]).tokenizer
+        hf_tok = transformers.AutoTokenizer.from_pretrained(exported[kind])
+        enc = hf_tok(question, context, return_offsets_mapping=True)
+        assert ("token_type_ids" in enc) == (kind == "qa")
+        window = qa_windows(tok, question, context, 64, 16)[0]
+        assert enc["input_ids"] == window.ids
+        spans = [context[a:b] for (a, b), s in zip(enc["offset_mapping"], enc.sequence_ids(),
+                                                         strict=True)
+                 if s == 1]
+        assert spans[:3] == ["E", "l", "i"] or spans[0].startswith("E")
+        assert all(not piece.startswith(" ") for piece in spans)
+        words = enc.word_ids()
+        # Elizabeth, walked, to, Meryton, with (its two spaces before it), Jane.
+        assert len({w for w, s in zip(words, enc.sequence_ids(), strict=True) if s == 1}) == 6
+
+
+def test_fill_mask_pipeline_reads_the_app_s_input(tiny_runs, exported):
+    tok = load_run(tiny_runs["bert"]).tokenizer
+    hf_tok = transformers.AutoTokenizer.from_pretrained(exported["bert"])
+    text = "She was [MASK] to see him."
+    assert hf_tok(text)["input_ids"] == mask_input_ids(tok, text)[0]
 
 
 @pytest.mark.parametrize("kind", ["gpt", "bert"])

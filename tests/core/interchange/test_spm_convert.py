@@ -21,7 +21,7 @@ def test_same_ids_and_text_as_sentencepiece(kind, vocab, tmp_path):
     converted = spm_to_tokenizers(tok)
     # Unseen prose, runs of spaces, tabs, emoji, CJK; not the line spelling special pieces.
     odd = "\n".join(line for line in ODD_TEXT.split("\n") if "[MASK]" not in line)
-    probe = text[100_000:] + odd
+    probe = text[100_000:] + odd + " a\u2581b  \u2581 c"  # SentencePiece's space mark too
     ids = tok.encode(probe)
     assert converted.encode(probe, add_special_tokens=False).ids == ids
     assert converted.decode(ids, skip_special_tokens=False) == tok.decode(ids)
