@@ -18,6 +18,7 @@ from torch import nn
 
 from ..objectives import Objective
 from ..objectives.base import Batch
+from ..util.threads import ThreadGovernor
 from .distributed import micro_slices, take_rows
 from .sinks import MetricsSink
 
@@ -36,6 +37,9 @@ class MicroBatchSteps:
     halving), down to one row. Under DDP the gradients are all-reduced once per step, on the
     last micro-batch; a rank cannot run its step again alone there, so out of memory ends the
     run with advice.
+
+    On the CPU, each step first lets a ThreadGovernor fit torch's thread count to the cores
+    other work leaves (core/util/threads.py).
     """
 
     def __init__(self, objective: Objective, micro: int, device: torch.device,
@@ -47,6 +51,7 @@ class MicroBatchSteps:
         self.ddp = ddp
         self.sink = sink
         self.autocast = autocast
+        self.threads = ThreadGovernor() if device.type == "cpu" else None
 
     def run(self, step_model: nn.Module, batch: Batch, scaler: torch.amp.GradScaler,
             optimizer: torch.optim.Optimizer, step: int) -> torch.Tensor:
@@ -55,6 +60,8 @@ class MicroBatchSteps:
 
         Raises OutOfMemoryAtOne when even one row does not fit, torch.OutOfMemoryError under
         DDP."""
+        if self.threads is not None:
+            self.threads.tick()
         while True:
             try:
                 return self._passes(step_model, batch, scaler)
