@@ -5,8 +5,9 @@ Each run is a process of its own, so each side has its own OpenMP runtime and wa
 bench that ran both in one process would share (and hide) the very thing it measures.
 
 The shape is nanoGPT's CPU example (its README, shakespeare_char on a MacBook): 4 layers of
-width 128 with 4 heads, block 64, batch 12, dropout 0. Throughput is tokens over the time of
-the steps after the first `skip` (start-up, first allocations, nanoGPT's evaluation at step 0).
+width 128 with 4 heads, block 64, batch 12, dropout 0, no biases (nanoGPT's default).
+Throughput is tokens over the time of the steps after the first `skip` (start-up, first
+allocations, nanoGPT's evaluation at step 0).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ sys.path.insert(0, str(ROOT))
 
 # The bundled sample corpus (two novels, about 1.1 MB of text).
 DEFAULT_CORPUS = [str(p) for p in sorted((ROOT / "resources" / "corpus").glob("*.txt"))]
-SHAPE = {"n_layer": 4, "n_head": 4, "n_embd": 128, "block_size": 64, "batch_size": 12}
+SHAPE = {"n_layer": 4, "n_head": 4, "n_embd": 128, "block_size": 64, "batch_size": 12,
+         "bias": False}  # nanoGPT's default: no bias in Linear and LayerNorm
 TOKENS_PER_STEP = SHAPE["block_size"] * SHAPE["batch_size"]
 # What decides how OpenMP threads wait and how many there are: cleared so that a run gets
 # exactly the policy it names (or, for ours, the one the program picks itself).

@@ -10,12 +10,13 @@ them) from our character-level store of the same corpus: the same ids, the same 
 Ours is `lmstudio-app pretrain --preset baby` with the same shape on that store.
 
 Each round runs ours then nanoGPT (A B A B), each alone on the machine as far as this bench
-is concerned, each with the thread settings it picks by itself (nanoGPT: OpenMP's defaults).
+is concerned, each with the thread settings it picks by itself (nanoGPT: OpenMP's defaults),
+or both with the settings `--policy` names (bench/cpu_runs.py POLICIES).
 tokens/s is tokens over the time of the steps after the first 20. It prints each round, the
 medians and their ratio (goal: ours >= 1.25x). Without a checkout it says so and exits 2.
 
     python bench/vs_nanogpt.py --nanogpt DIR [--steps 200] [--rounds 3] [--compile]
-        [--corpus FILE ...]
+        [--policy ours|1-thread|...] [--corpus FILE ...]
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pathlib import Path
 
 from cpu_runs import (
     DEFAULT_CORPUS,
+    POLICIES,
     SHAPE,
     load,
     nanogpt_commit,
@@ -45,6 +47,9 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--compile", action="store_true",
                     help="torch.compile on both sides (compile=True for nanoGPT)")
+    ap.add_argument("--policy", default="ours", choices=list(POLICIES),
+                    help="thread settings for both sides (default: each picks its own; "
+                         "1-thread compares the steps themselves on a busy machine)")
     ap.add_argument("--corpus", nargs="+", default=DEFAULT_CORPUS,
                     help="text files (default: the bundled sample corpus)")
     a = ap.parse_args()
@@ -57,14 +62,14 @@ def main() -> int:
     ours_runs: list[float] = []
     theirs_runs: list[float] = []
     print(f"nanoGPT {nanogpt_commit(nano)}; shape {SHAPE}; {a.steps} steps; "
-          f"compile={a.compile}", flush=True)
+          f"compile={a.compile}; threads: {a.policy}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         data = prepare_store(a.corpus, work / "data")
         cwd = nanogpt_workdir(nano, data, work)
         for r in range(a.rounds):
-            ours_runs.append(start_ours(data, a.steps, "ours", work, a.compile).tokens_per_s())
-            theirs_runs.append(start_nanogpt(nano, cwd, a.steps, "ours",
+            ours_runs.append(start_ours(data, a.steps, a.policy, work, a.compile).tokens_per_s())
+            theirs_runs.append(start_nanogpt(nano, cwd, a.steps, a.policy,
                                              a.compile).tokens_per_s())
             print(f"round {r + 1}: ours {ours_runs[-1]:>8,.0f} tokens/s   nanoGPT "
                   f"{theirs_runs[-1]:>8,.0f} tokens/s   [{load()}]", flush=True)
