@@ -12,16 +12,27 @@ from pathlib import Path
 import pytest
 import torch
 
-from lmstudio_app.core.util.threads import ThreadGovernor, runnable_elsewhere
+from lmstudio_app.core.util.threads import (
+    USER_CHOICES,
+    ThreadGovernor,
+    busy_elsewhere,
+    runnable_elsewhere,
+)
 
 CODE = ("import os, sys; from lmstudio_app.__main__ import main; main(['runs', '--root', "
         "'no-such-folder']); import torch; print(os.environ.get('OMP_WAIT_POLICY'), "
         "'torch' in sys.modules)")
 LINUX = Path("/proc/loadavg").is_file()
+SPIN = "import time\nend = time.time() + 60\nwhile time.time() < end: pass"
+
+
+def _clean_env() -> dict[str, str]:
+    """The environment without thread variables (the test session sets OMP_NUM_THREADS)."""
+    return {k: v for k, v in os.environ.items() if k not in USER_CHOICES}
 
 
 def _policy(env_extra: dict[str, str]) -> str:
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"} | env_extra
+    env = _clean_env() | env_extra
     out = subprocess.run([sys.executable, "-c", CODE], capture_output=True, text=True, env=env,
                          timeout=120)
     assert out.returncode == 0, out.stderr
@@ -29,10 +40,22 @@ def _policy(env_extra: dict[str, str]) -> str:
     return out.stdout.strip().splitlines()[-1]
 
 
-def test_the_command_line_keeps_the_runtimes_waits_and_the_users_choice():
-    assert _policy({}) == "None True"  # no passive waits forced on a run alone
-    assert _policy({"OMP_WAIT_POLICY": ""}) == "None True"
-    assert _policy({"OMP_WAIT_POLICY": "PASSIVE"}) == "PASSIVE True"
+def test_the_users_choice_wins_and_a_blank_policy_never_reaches_the_runtime():
+    assert _policy({"OMP_WAIT_POLICY": "ACTIVE"}) == "ACTIVE True"
+    assert _policy({"OMP_WAIT_POLICY": "", "OMP_NUM_THREADS": "1"}) == "None True"
+
+
+@pytest.mark.skipif(not LINUX, reason="the load is read from /proc (Linux)")
+def test_beside_busy_processes_the_command_line_waits_passively():
+    busy = [subprocess.Popen([sys.executable, "-c", SPIN]) for _ in range(2)]
+    try:
+        time.sleep(0.5)
+        assert busy_elsewhere()
+        assert _policy({}) == "PASSIVE True"
+    finally:
+        for p in busy:
+            p.kill()
+            p.wait()
 
 
 def test_the_target_is_the_cores_other_work_leaves_never_below_one():
@@ -51,7 +74,6 @@ def test_a_thread_variable_set_by_the_user_turns_the_governor_off(monkeypatch):
     assert g.tick() == before and torch.get_num_threads() == before
 
 
-SPIN = "import time\nend = time.time() + 60\nwhile time.time() < end: pass"
 GOVERN = """
 import time, torch
 from lmstudio_app.core.util.threads import ThreadGovernor
@@ -65,8 +87,7 @@ print(g.enabled, g.threads, torch.get_num_threads())
 
 @pytest.mark.skipif(not LINUX, reason="the load is read from /proc (Linux)")
 def test_beside_two_busy_processes_torch_gets_one_thread():
-    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY",
-                                                           "GOMP_SPINCOUNT", "KMP_BLOCKTIME")}
+    env = _clean_env()
     busy = [subprocess.Popen([sys.executable, "-c", SPIN]) for _ in range(2)]
     try:
         time.sleep(0.5)

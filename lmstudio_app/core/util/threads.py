@@ -1,20 +1,21 @@
-"""How torch's CPU threads share the machine: the runtime's short spin while alone, one thread
-per core left over while other work is running.
+"""How torch's CPU threads share the machine: spin alone, sleep or step aside beside others.
 
-Two measured facts decide it (2 cores, nanoGPT's 4 x 128 CPU shape; bench/fairness.py and
+Measured facts behind it (2 cores, nanoGPT's 4 x 128 CPU shape; bench/fairness.py, figures in
 bench/results/thread_policy.md). Alone, OpenMP threads that sleep at every barrier
 (OMP_WAIT_POLICY=PASSIVE) cost a third of the speed (14.2k tokens/s against 22.2k with the
-runtime's default bounded spin): the small matrices of a CPU-sized model meet a barrier every
-few microseconds. Beside other busy processes (a second training, test runs, a browser),
-spinning threads and the other work starve each other: tokens/s swung between 2k and 21k, and
-on a machine with a load of 10 the same run spun at 320 tokens/s against 3,700 asleep.
+runtime's default bounded spin): a CPU-sized model meets a barrier every few microseconds.
+Beside other busy processes, spinning threads and the other work starve each other: on a
+machine with a load of 14 the same run made 320-475 tokens/s spinning, 1.5k on one thread and
+3.8k with passive waits on two.
 
-So the process keeps the runtime's default waits (`calm_cpu_threads` no longer asks for
-passive ones; a user's OMP_WAIT_POLICY, GOMP_SPINCOUNT or OMP_NUM_THREADS still wins), and a
-`ThreadGovernor`, ticked once per training step, watches how many threads of other work are
-runnable (Linux /proc/loadavg, less this process's own running threads) and gives torch the
-cores they leave: all of them alone, one fewer per busy neighbour, never fewer than one. With
-one thread there is no barrier to spin at, so two trainings side by side settle on a core each.
+So, before torch loads, `calm_cpu_threads` asks for passive waits when other work is running
+at that moment, and otherwise leaves the runtime's bounded spin. A spinning process cannot
+switch to passive later (the runtime reads its policy once), so a `ThreadGovernor`, ticked once
+per training step, watches how many threads of other work are runnable (Linux /proc/loadavg,
+less this process's own running threads) and gives torch the cores they leave: all of them
+alone, one fewer per busy neighbour, never fewer than one; with one thread there is no barrier
+to spin at. A user's OMP_WAIT_POLICY, GOMP_SPINCOUNT, OMP_NUM_THREADS or KMP_BLOCKTIME wins
+over both (and a passive process needs no governor).
 
 This module imports nothing heavy at load, so `calm_cpu_threads` can run before torch.
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections import deque
 from pathlib import Path
 
@@ -30,17 +32,35 @@ from pathlib import Path
 USER_CHOICES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS", "KMP_BLOCKTIME")
 
 
-def calm_cpu_threads() -> bool:
-    """Let torch's OpenMP runtime keep its default bounded spin (called before torch loads).
+def calm_cpu_threads(samples: int = 5) -> bool:
+    """Choose how torch's OpenMP threads wait, before torch loads: passive waits when other
+    work is running now (`busy_elsewhere`), else the runtime's default bounded spin, which the
+    ThreadGovernor keeps from spinning beside work that comes later.
 
-    An empty OMP_WAIT_POLICY (set but blank, which the runtime would report as invalid) is
-    removed so the default applies. Returns False when torch is already imported (too late to
-    change what the runtime read at load), True otherwise."""
+    A user's OMP_WAIT_POLICY, GOMP_SPINCOUNT, OMP_NUM_THREADS or KMP_BLOCKTIME wins; a blank
+    OMP_WAIT_POLICY (which the runtime would report as invalid) is removed. Returns False when
+    torch is already imported (too late: the runtime read its settings at load), else True."""
     if "torch" in sys.modules:
         return False
     if os.environ.get("OMP_WAIT_POLICY", None) == "":
         del os.environ["OMP_WAIT_POLICY"]
+    if not user_chose_threads() and busy_elsewhere(samples):
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
     return True
+
+
+def busy_elsewhere(samples: int = 5, interval_s: float = 0.01) -> bool:
+    """True when, on average over `samples` readings `interval_s` apart, at least one thread
+    of other work is runnable (False where the load cannot be read)."""
+    seen = []
+    for i in range(samples):
+        if i:
+            time.sleep(interval_s)
+        others = runnable_elsewhere(1)
+        if others is None:
+            return False
+        seen.append(others)
+    return bool(seen) and sum(seen) / len(seen) >= 0.5
 
 
 def user_chose_threads() -> bool:
