@@ -10,6 +10,8 @@ the micro-batch (twice the accumulation) and give the same gradient, hence the s
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +26,28 @@ from .sinks import MetricsSink
 
 OOM_ADVICE = ("Lower block_size, use fewer layers (n_layer) or a smaller preset, or turn on "
               "gradient_checkpointing (activations recomputed in the backward pass).")
+
+
+def cpp_compiler() -> str | None:
+    """The C++ compiler TorchInductor would build CPU kernels with ($CXX, g++, clang++ or c++
+    on PATH), or None."""
+    named = os.environ.get("CXX")
+    if named:
+        return shutil.which(named)
+    return next((path for c in ("g++", "clang++", "c++") if (path := shutil.which(c))), None)
+
+
+def compile_for_training(model: nn.Module, device: torch.device,
+                         say: Callable[[str], None]) -> nn.Module:
+    """torch.compile(model) where its kernels can be built, else `model` itself (eager).
+
+    On the CPU, TorchInductor writes C++ kernels and needs a C++ compiler: without one the
+    first step would fail, so the run trains eager instead and `say` tells why."""
+    if device.type == "cpu" and cpp_compiler() is None:
+        say("torch.compile needs a C++ compiler on the CPU (g++ or clang++, or one named by "
+            "CXX) and none was found: training without compiling")
+        return model
+    return torch.compile(model)  # type: ignore[return-value]
 
 
 class OutOfMemoryAtOne(Exception):

@@ -41,7 +41,7 @@ from .control import RunControl
 from .device_figures import DeviceFigures
 from .optim import lr_at, make_optimizer
 from .sinks import EvalMetrics, FanOutSink, JsonLinesSink, LogFileSink, MetricsSink, StepMetrics
-from .step import OOM_ADVICE, MicroBatchSteps, OutOfMemoryAtOne
+from .step import OOM_ADVICE, MicroBatchSteps, OutOfMemoryAtOne, compile_for_training
 
 
 class NonFiniteLoss(Exception):
@@ -288,7 +288,8 @@ class Trainer:
             train_model = DistributedDataParallel(
                 model, device_ids=[rt.device.index] if rt.device.type == "cuda" else None,
                 find_unused_parameters=cfg.finetune is not None)
-        step_model = torch.compile(train_model) if t.compile else train_model
+        step_model = (compile_for_training(train_model, rt.device, self.sink.message)
+                      if t.compile else train_model)
         if t.compile:
             self.sink.phase("compiling the model: the first steps take longer")
         self._ddp = train_model if rt.distributed else None
