@@ -64,9 +64,14 @@ lint: $(STAMP)
 	$(BIN)/python -m ruff check lmstudio_app tests bench tools
 	$(BIN)/python -m mypy
 
+# CPU training speed, each training its own process: two at once (each one's share of its
+# alone speed), then ours against nanoGPT's own train.py from a checkout:
+#   make bench NANOGPT=path/to/nanoGPT   (without it, the last bench says so and fails)
+NANOGPT ?=
 bench: $(STAMP)
-	$(BIN)/python bench/train_throughput.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/fairness.py
+	$(BIN)/python bench/vs_nanogpt.py $(if $(NANOGPT),--nanogpt $(NANOGPT))
 
 # The window's costs: time to the first frame, UI latency while training and while the
 # Playground's instruments compute, throughput vs headless, plot redraw.

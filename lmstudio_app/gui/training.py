@@ -195,8 +195,8 @@ class ThreadRunner(Runner):
         except UserError as exc:  # said through the job, as a failure in the thread would be
             call = functools.partial(_refuse, exc)
         # Trainer.run builds the model, picks the device and opens the store in the thread. It
-        # uses every core: with OpenMP's passive waits (gui/app.py) and redraws a few times a
-        # second, the window keeps its latency and ~100% of the headless rate.
+        # uses the cores the machine leaves it (core/util/threads.py: the thread governor) and the
+        # window redraws a few times a second, so the window keeps its latency.
         self._job = BackgroundJob(None, self, call=call)
         self._job.sig_error.connect(sink.failed)  # a bug out of Trainer.run: one line
         self._job.sig_finished.connect(self.sig_ended)

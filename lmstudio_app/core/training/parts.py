@@ -4,6 +4,7 @@ the files a new run writes once it is built."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from ..util.device import Runtime, setup_runtime
 from ..util.versions import versions
 from .budget import Budget
 from .optim import make_optimizer
+from .step import compile_for_training
 
 
 @dataclass
@@ -61,8 +63,9 @@ def build_parts(cfg: RunConfig, run_dir: Path, resume: bool) -> Parts:
                  torch.amp.GradScaler(rt.device.type, enabled=fp16))
 
 
-def wrap(p: Parts, cfg: RunConfig) -> None:
-    """Set `p.step_model`: DDP under torchrun, compiled when asked."""
+def wrap(p: Parts, cfg: RunConfig, say: Callable[[str], None]) -> None:
+    """Set `p.step_model`: DDP under torchrun, compiled when asked (and when it can be: `say`
+    tells why not)."""
     rt = p.rt
     if rt.distributed:
         from torch.nn.parallel import DistributedDataParallel
@@ -72,7 +75,7 @@ def wrap(p: Parts, cfg: RunConfig) -> None:
             p.model, device_ids=[rt.device.index] if rt.device.type == "cuda" else None,
             find_unused_parameters=cfg.finetune is not None)
     if cfg.train.compile:
-        p.step_model = torch.compile(p.step_model)  # type: ignore[assignment]
+        p.step_model = compile_for_training(p.step_model, rt.device, say)
 
 
 def write_run_files(run_dir: Path, cfg: RunConfig, p: Parts) -> None:

@@ -10,6 +10,8 @@ the micro-batch (twice the accumulation) and give the same gradient, hence the s
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 from collections.abc import Callable
 from typing import Any
 
@@ -18,11 +20,34 @@ from torch import nn
 
 from ..objectives import Objective
 from ..objectives.base import Batch
+from ..util.threads import ThreadGovernor
 from .distributed import micro_slices, take_rows
 from .sinks import MetricsSink
 
 OOM_ADVICE = ("Lower block_size, use fewer layers (n_layer) or a smaller preset, or turn on "
               "gradient_checkpointing (activations recomputed in the backward pass).")
+
+
+def cpp_compiler() -> str | None:
+    """The C++ compiler TorchInductor would build CPU kernels with ($CXX, g++, clang++ or c++
+    on PATH), or None."""
+    named = os.environ.get("CXX")
+    if named:
+        return shutil.which(named)
+    return next((path for c in ("g++", "clang++", "c++") if (path := shutil.which(c))), None)
+
+
+def compile_for_training(model: nn.Module, device: torch.device,
+                         say: Callable[[str], None]) -> nn.Module:
+    """torch.compile(model) where its kernels can be built, else `model` itself (eager).
+
+    On the CPU, TorchInductor writes C++ kernels and needs a C++ compiler: without one the
+    first step would fail, so the run trains eager instead and `say` tells why."""
+    if device.type == "cpu" and cpp_compiler() is None:
+        say("torch.compile needs a C++ compiler on the CPU (g++ or clang++, or one named by "
+            "CXX) and none was found: training without compiling")
+        return model
+    return torch.compile(model)  # type: ignore[return-value]
 
 
 class OutOfMemoryAtOne(Exception):
@@ -36,6 +61,9 @@ class MicroBatchSteps:
     halving), down to one row. Under DDP the gradients are all-reduced once per step, on the
     last micro-batch; a rank cannot run its step again alone there, so out of memory ends the
     run with advice.
+
+    On the CPU, each step first lets a ThreadGovernor fit torch's thread count to the cores
+    other work leaves (core/util/threads.py).
     """
 
     def __init__(self, objective: Objective, micro: int, device: torch.device,
@@ -47,6 +75,7 @@ class MicroBatchSteps:
         self.ddp = ddp
         self.sink = sink
         self.autocast = autocast
+        self.threads = ThreadGovernor() if device.type == "cpu" else None
 
     def run(self, step_model: nn.Module, batch: Batch, scaler: torch.amp.GradScaler,
             optimizer: torch.optim.Optimizer, step: int) -> torch.Tensor:
@@ -55,6 +84,8 @@ class MicroBatchSteps:
 
         Raises OutOfMemoryAtOne when even one row does not fit, torch.OutOfMemoryError under
         DDP."""
+        if self.threads is not None:
+            self.threads.tick()
         while True:
             try:
                 return self._passes(step_model, batch, scaler)

@@ -287,7 +287,7 @@ class Trainer:
         t, rt = self.cfg.train, p.rt
         if t.max_steps is None or t.eval_interval is None:
             self.sink.message(f"budget: {describe_budget(t, p.budget, p.rows)}")
-        wrap(p, self.cfg)
+        wrap(p, self.cfg, self.sink.message)
         if t.compile:
             self.sink.phase("compiling the model: the first steps take longer")
         p.model.train()

@@ -69,3 +69,19 @@ def test_out_of_memory_at_one_row_fails_with_advice(prepared_data, tmp_path, mon
     for advice in ("block_size", "n_layer", "gradient_checkpointing"):
         assert advice in result.error
     assert runs.read_status(tmp_path / "r")["state"] == "failed"
+
+
+def test_compile_without_a_cpp_compiler_trains_eager_and_says_why(prepared_data, tmp_path,
+                                                                   monkeypatch):
+    from lmstudio_app.core.training.step import compile_for_training, cpp_compiler
+
+    monkeypatch.delenv("CXX", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert cpp_compiler() is None
+    sink = RecordingSink()
+    result = Trainer(tiny_cfg(prepared_data, max_steps=2, eval_interval=2, compile=True),
+                     tmp_path / "run", sink).run()
+    assert result.reason == "completed" and result.step == 2, result.error
+    assert any("C++ compiler" in m for m in sink.messages)
+    model = torch.nn.Linear(2, 2)
+    assert compile_for_training(model, torch.device("cpu"), sink.message) is model
