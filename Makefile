@@ -44,8 +44,8 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF \
 $(INTEROP)/tf4/.installed: | $(STAMP)
 	rm -rf $(INTEROP)/tf4
 	$(PYTHON) -m venv $(INTEROP)/tf4
+	$(INTEROP)/tf4/bin/python tools/install_torch.py
 	$(INTEROP)/tf4/bin/python -m pip install --quiet \
-		"torch==$$($(BIN)/python -c 'import torch; print(torch.__version__.split("+")[0])')" \
 		'transformers>=4.46,<5' tokenizers safetensors numpy
 	touch $@
 
@@ -69,6 +69,7 @@ lint: $(STAMP)
 #   make bench NANOGPT=path/to/nanoGPT   (without it, the last bench says so and fails)
 NANOGPT ?=
 bench: $(STAMP)
+	$(BIN)/python bench/cli_start.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/fairness.py
 	$(BIN)/python bench/vs_nanogpt.py $(if $(NANOGPT),--nanogpt $(NANOGPT))
