@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from .errors import UserError
-from .presets import PRESETS
+from .presets import PRESETS, preset_names, preset_part  # noqa: F401 (re-exported)
 
 # ---------------------------------------------------------------------------------------------
 # The objectives: the one table that names them.
@@ -52,20 +52,20 @@ class ObjectiveSpec:
 
 _QA_COLUMNS = ("question_col", "context_col", "answer_col", "answer_start_col")
 OBJECTIVES: dict[str, ObjectiveSpec] = {s.name: s for s in (
-    ObjectiveSpec("clm", "Causal LM (GPT)", ("gpt",)),
+    ObjectiveSpec("clm", "Causal LM (GPT)", ("gpt", "llama")),
     ObjectiveSpec("mlm", "Masked LM (BERT)", ("bert",)),
-    ObjectiveSpec("classify", "Classify texts", ("gpt", "bert"), family="classify",
+    ObjectiveSpec("classify", "Classify texts", ("gpt", "bert", "llama"), family="classify",
                   head="sequence-classification", best_metric="accuracy",
                   columns=("text_col", "label_col")),
-    ObjectiveSpec("qa-extractive", "Extractive QA", ("bert", "gpt"), family="qa", head="span",
-                  best_metric="f1", columns=_QA_COLUMNS),
-    ObjectiveSpec("qa-generative", "Generative QA (GPT)", ("gpt",), family="qa",
+    ObjectiveSpec("qa-extractive", "Extractive QA", ("bert", "gpt", "llama"), family="qa",
+                  head="span", best_metric="f1", columns=_QA_COLUMNS),
+    ObjectiveSpec("qa-generative", "Generative QA (GPT)", ("gpt", "llama"), family="qa",
                   best_metric="f1", columns=_QA_COLUMNS),
 )}
 PRETRAIN_OBJECTIVES = tuple(n for n, s in OBJECTIVES.items() if not s.is_task)
 TASKS = tuple(n for n, s in OBJECTIVES.items() if s.is_task)
-ARCHS = ("gpt", "bert")
-ARCH_TITLES = {"gpt": "GPT", "bert": "BERT"}
+ARCHS = ("gpt", "bert", "llama")
+ARCH_TITLES = {"gpt": "GPT", "bert": "BERT", "llama": "Llama"}
 # The GELU of the feed-forward layers, by Hugging Face's names: "gelu" is the exact (erf) form,
 # "gelu_new" GPT-2's tanh approximation (Hendrycks & Gimpel 2016), kept for imported GPT-2s.
 ACTIVATIONS = ("gelu", "gelu_new")
@@ -115,9 +115,9 @@ SEED_MAX = 2**63 - 1  # torch.Generator.manual_seed takes a signed 64-bit seed
 
 @dataclass
 class ModelConfig:
-    """The shape of a GPT-style decoder or BERT-style encoder."""
+    """The shape of a GPT-style or Llama-style decoder or a BERT-style encoder."""
 
-    arch: str = "gpt"  # "gpt" (causal decoder) or "bert" (bidirectional encoder)
+    arch: str = "gpt"  # "gpt", "llama" (causal decoders) or "bert" (bidirectional encoder)
     vocab_size: int = 8000
     n_layer: int = 4
     n_head: int = 4
@@ -128,6 +128,16 @@ class ModelConfig:
     bias: bool = True
     type_vocab_size: int = 2  # BERT segment embeddings (question / context)
     activation: str = "gelu"  # one of ACTIVATIONS
+    # arch "llama" only (see arch_fields.py): Hugging Face's LlamaConfig/Qwen2Config/Qwen3Config
+    n_kv_head: int = 0  # key/value heads (grouped-query attention); 0: n_head
+    head_size: int = 0  # width of one head; 0: n_embd // n_head
+    intermediate_size: int = 0  # SwiGLU width; 0: 4 * n_embd
+    rope_theta: float = 10000.0
+    rope_scaling: str = ""  # Hugging Face's rope_scaling as JSON; "": none
+    norm_eps: float = 1e-5  # RMSNorm epsilon
+    qkv_bias: bool = False  # biases on q, k, v (Qwen2)
+    qk_norm: bool = False  # RMSNorm on each head's queries and keys (Qwen3)
+    tie_word_embeddings: bool = True
 
     def __post_init__(self) -> None:
         # The position table is part of the weights' shape: once built, it is a fact of the model.
@@ -136,10 +146,14 @@ class ModelConfig:
 
     def validate(self) -> None:
         if self.arch not in ARCHS:
-            raise UserError(f"arch={self.arch!r}: choose 'gpt' or 'bert'.", field="arch")
+            raise UserError(f"arch={self.arch!r}: choose one of {', '.join(ARCHS)}.",
+                            field="arch")
         _at_least_one(self, ("vocab_size", "n_layer", "n_head", "n_embd", "block_size",
                              "max_positions"))
-        if self.n_embd % self.n_head:
+        from .arch_fields import validate_llama_fields
+
+        validate_llama_fields(self)
+        if self.n_embd % self.n_head and not self.head_size:
             raise UserError(
                 f"n_embd={self.n_embd} is not divisible by n_head={self.n_head}: "
                 "choose a width that is a multiple of the number of heads.",
@@ -159,7 +173,7 @@ class ModelConfig:
 
     @property
     def head_dim(self) -> int:
-        return self.n_embd // self.n_head
+        return self.head_size or self.n_embd // self.n_head
 
 
 @dataclass
@@ -195,6 +209,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     dtype: str = "auto"  # auto | float32 | bfloat16 | float16
     compile: bool = False
+    optimizer: str = "adamw"  # adamw | muon (Muon on hidden matrices, AdamW on the rest)
     gradient_checkpointing: bool = False  # recompute block activations in the backward pass
     sample_prompt: str = "\n"  # GPT runs: generated from at each evaluation ("" disables)
     sample_tokens: int = 48
@@ -258,6 +273,9 @@ class TrainConfig:
                             field="warmup_steps")
         if not 0.0 < self.mask_prob < 1.0:
             raise UserError(f"mask_prob={self.mask_prob}: must be in (0, 1).", field="mask_prob")
+        from .arch_fields import validate_optimizer
+
+        validate_optimizer(self.optimizer)
         if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
             raise UserError(f"dtype={self.dtype!r}: choose auto, float32, bfloat16 or float16.",
                             field="dtype")
@@ -379,7 +397,7 @@ class RunConfig:
             raise UserError(f"{self.objective} trains {needs_arch(spec)} model, not "
                             f"arch={self.model.arch}.", field="arch")
         if self.finetune is not None and self.finetune.pooling == "eos" \
-                and self.model.arch != "gpt":
+                and self.model.arch == "bert":
             raise UserError("pooling=eos appends an end token for a GPT body to read; a BERT "
                             "reads [CLS] (pooling auto or cls).", field="pooling", option="cls")
         self.model.validate()
@@ -559,18 +577,22 @@ def build_run_config(
     overrides: dict[str, Any] | None = None,
     data_dir: str = "",
     name: str = "",
+    arch: str | None = None,
 ) -> RunConfig:
-    """A validated pretraining RunConfig from a preset plus field overrides (already typed)."""
-    if preset not in PRESETS:
-        raise UserError(f"preset {preset!r}: choose one of {', '.join(PRESETS)}.", field="preset")
+    """A validated pretraining RunConfig from a preset (its sizes for `arch`, by default the
+    objective's first) plus field overrides (already typed)."""
     spec = objective_spec(objective)
+    arch = arch or spec.archs[0]
+    if preset not in preset_names(arch):
+        raise UserError(f"preset {preset!r}: choose one of {', '.join(preset_names(arch))}.",
+                        field="preset")
     if spec.is_task:
         raise UserError(f"objective {objective!r}: pretraining is one of "
                         f"{', '.join(PRETRAIN_OBJECTIVES)}.", field="objective")
     model_kw, train_kw = split_overrides(overrides or {})
-    model = ModelConfig(**{**PRESETS[preset]["model"], "arch": spec.archs[0],
+    model = ModelConfig(**{**preset_part(preset, arch, "model"), "arch": arch,
                            "vocab_size": vocab_size, **model_kw})
-    train = TrainConfig(**{**PRESETS[preset]["train"], **train_kw})
+    train = TrainConfig(**{**preset_part(preset, arch, "train"), **train_kw})
     cfg = RunConfig(data_dir=data_dir, objective=objective, preset=preset,
                     name=name or f"{preset}-{objective}", model=model, train=train)
     cfg.validate()

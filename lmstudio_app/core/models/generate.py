@@ -1,4 +1,4 @@
-"""Text generation from a GPT: KV-cache sampling, streamed as text pieces.
+"""Text generation from a GPT or Llama decoder: KV-cache sampling, streamed as text pieces.
 
 Each step feeds only the newest token through the model; the keys and values of the earlier ones
 wait in a KVCache. When the sequence reaches the position table's end, the cache is rebuilt from
@@ -17,6 +17,9 @@ import torch
 from torch import Tensor
 
 from .gpt import GPT, KVCache
+from .llama import Llama
+
+CausalLM = GPT | Llama  # the decoders with a KV cache
 
 # How much of the window a rebuilt cache keeps when the sequence outgrows max_positions.
 KEEP_FRACTION = 0.75
@@ -100,7 +103,7 @@ def _choice(tokenizer: Any, token: int, text: str, probs: Tensor, top_n: int) ->
 class _Stepper:
     """Feeds tokens through the model with a KV cache, rebuilding it when the window is full."""
 
-    def __init__(self, model: GPT, device: torch.device) -> None:
+    def __init__(self, model: CausalLM, device: torch.device) -> None:
         self.model = model
         self.device = device
         self.max_positions = model.config.max_positions
@@ -149,7 +152,7 @@ class _Detokenizer:
 
 
 def generate_choices(
-    model: GPT,
+    model: CausalLM,
     tokenizer: Any,
     prompt: str,
     *,
@@ -203,7 +206,7 @@ def generate_choices(
         model.train(was_training)
 
 
-def generate(model: GPT, tokenizer: Any, prompt: str, **options: Any) -> Iterator[str]:
+def generate(model: CausalLM, tokenizer: Any, prompt: str, **options: Any) -> Iterator[str]:
     """Continue `prompt`, yielding new text pieces as they are produced (the options are
     generate_choices')."""
     for choice in generate_choices(model, tokenizer, prompt, **options):
