@@ -4,6 +4,7 @@ tokenizer trained here on Austen text, and the transformers twin of one of our m
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,7 @@ def hf_model(family: str, seed: int = 0, vocab_size: int = VOCAB, **extra: Any) 
     return model.eval()
 
 
+@functools.lru_cache(maxsize=2)
 def byte_bpe(vocab_size: int = VOCAB) -> Any:
     """A byte-level BPE tokenizer (the kind SmolLM2, Llama 3 and Qwen use) on Austen text."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -71,8 +73,7 @@ def byte_bpe(vocab_size: int = VOCAB) -> Any:
 def save_family(folder: Path, family: str, *, dtype: torch.dtype = torch.float32,
                 shard: str | None = None, seed: int = 0, **extra: Any) -> Any:
     """Save a random `family` model into `folder` (sharded at `shard` like "40KB", in `dtype`)
-    with its tokenizer; returns the fp32 transformers model whose weights were saved (rounded
-    to `dtype` first, so its logits are the reference)."""
+    with its tokenizer; returns transformers' own fp32 load of the folder (the reference)."""
     import transformers
 
     tok = byte_bpe()
@@ -83,7 +84,7 @@ def save_family(folder: Path, family: str, *, dtype: torch.dtype = torch.float32
     fast = transformers.PreTrainedTokenizerFast(
         tokenizer_object=tok, bos_token="<|endoftext|>", eos_token="<|endoftext|>")
     fast.save_pretrained(folder)
-    return model.float().eval()
+    return transformers.AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
 
 
 def edit_config(folder: Path, **changes: Any) -> None:

@@ -50,7 +50,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tiny_runs, hf_gpt2, tmp
                      str(tmp_path / "r2"))
     err = _one_line_exit_2(capsys, "export", "--run", str(tiny_runs["bert"]), "--format",
                            "gguf", "--out", str(tmp_path / "b.gguf"))
-    assert "GGUF holds GPT language models" in err and "--format hf" in err
+    assert "GGUF holds GPT and Llama language models" in err and "--format hf" in err
     err = _one_line_exit_2(capsys, "export", "--run", str(tmp_path / "text"), "--format", "hf",
                            "--out", str(tmp_path / "x"))
     assert "not a run folder" in err

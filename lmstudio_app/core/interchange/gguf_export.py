@@ -32,6 +32,7 @@ from ..data.tokenizer_base import BaseTokenizer
 from ..errors import UserError
 from ..inference.loading import load_run
 from ..util.atomic import atomic_path
+from . import llama_gguf
 from .staging import Progress, check_new_destination, require_gguf
 
 DTYPES = ("f32", "f16", "bf16")
@@ -161,24 +162,29 @@ def export_gguf(run_dir: Path, out: Path, checkpoint: str = "best", dtype: str =
     report("loading the run", 0.0)
     loaded = load_run(Path(run_dir), checkpoint, "cpu")
     cfg = loaded.config
-    if cfg.model.arch != "gpt" or (cfg.finetune is not None and cfg.finetune.spec.head):
-        raise UserError(f"{run_dir} is a {cfg.spec.title} run; GGUF holds GPT language models "
-                        "(clm or qa-generative runs): export this one with format hf.",
-                        field="format", option="hf")
+    if cfg.model.arch == "bert" or (cfg.finetune is not None and cfg.finetune.spec.head):
+        raise UserError(f"{run_dir} is a {cfg.spec.title} run; GGUF holds GPT and Llama "
+                        "language models (clm or qa-generative runs): export this one with "
+                        "format hf.", field="format", option="hf")
     m = cfg.model
-    tensors = gguf_tensors(loaded.model, gguf, m.n_layer)
+    llama = m.arch == "llama"  # llama_gguf.py: llama.cpp's llama / qwen3 architectures
+    tensors = llama_gguf.llama_tensors(loaded.model, gguf, m) if llama else \
+        gguf_tensors(loaded.model, gguf, m.n_layer)
     file_type = {"f32": gguf.LlamaFileType.ALL_F32, "f16": gguf.LlamaFileType.MOSTLY_F16,
                  "bf16": gguf.LlamaFileType.MOSTLY_BF16}[dtype]
     report("writing", 0.3)
     with atomic_path(out) as tmp:
-        writer = gguf.GGUFWriter(str(tmp), "gpt2")
+        writer = gguf.GGUFWriter(str(tmp), llama_gguf.gguf_arch(m) if llama else "gpt2")
         writer.add_name(cfg.name or Path(run_dir).name)
-        writer.add_context_length(m.max_positions)
-        writer.add_embedding_length(m.n_embd)
-        writer.add_feed_forward_length(4 * m.n_embd)
-        writer.add_block_count(m.n_layer)
-        writer.add_head_count(m.n_head)
-        writer.add_layer_norm_eps(GPT_LN_EPS)
+        if llama:
+            llama_gguf.write_llama_metadata(writer, gguf, m)
+        else:
+            writer.add_context_length(m.max_positions)
+            writer.add_embedding_length(m.n_embd)
+            writer.add_feed_forward_length(4 * m.n_embd)
+            writer.add_block_count(m.n_layer)
+            writer.add_head_count(m.n_head)
+            writer.add_layer_norm_eps(GPT_LN_EPS)
         writer.add_file_type(file_type)
         writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
         write_vocab(writer, gguf, loaded.tokenizer)

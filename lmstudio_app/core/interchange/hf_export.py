@@ -42,7 +42,7 @@ from ..data.tokenizer_base import BaseTokenizer
 from ..errors import UserError
 from ..inference.loading import load_run
 from ..models.heads import pooling_for, reads_end_token
-from . import names
+from . import llama_hf, names
 from .spm_convert import ROLE_PIECES, spm_to_tokenizers, with_end_token
 from .staging import Progress, folder_bytes, require_transformers, staged_folder
 
@@ -198,6 +198,8 @@ def hf_state_dict(model: nn.Module, cfg: RunConfig, architecture: str) -> dict[s
 def build_hf_model(transformers: Any, model: nn.Module, cfg: RunConfig,
                    tokenizer: BaseTokenizer) -> Any:
     """The transformers model equal to ours, in eval mode (a UserError for heads it lacks)."""
+    if cfg.model.arch == "llama":  # Llama, Qwen2, Qwen3: llama_hf.py
+        return llama_hf.build_hf_llama(transformers, model, cfg, _roles(tokenizer))
     architecture = hf_architecture(cfg)
     config = hf_config(transformers, cfg, tokenizer, architecture)
     hf_model = getattr(transformers, architecture)(config)
