@@ -14,7 +14,8 @@ is printed before and after each run: on a shared machine the ratios move with i
 
 It prints (a markdown table of both curves for the README); it never asserts.
 
-    python bench/llama_vs_gpt.py [--steps 600] [--eval-interval 50] [--vocab 2000]
+    python bench/llama_vs_gpt.py [--steps 600] [--eval-interval 50] [--batch-size 16]
+        [--block-size 128] [--vocab 2000] [--max-bytes 2000000]
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def train(data: Path, out: Path, arch: str, optimizer: str | None,
     vocab = Tokenizer.load(data / "tokenizer.model").vocab_size
     overrides = {"max_steps": a.steps, "eval_interval": a.eval_interval, "eval_batches": 8,
                  "log_interval": 50, "sample_prompt": "", "keep_checkpoints": 0,
-                 "batch_size": a.batch_size}
+                 "batch_size": a.batch_size, "block_size": a.block_size}
     if optimizer:
         overrides["optimizer"] = optimizer
     cfg = build_run_config("clm", "tiny", vocab, overrides, data_dir=str(data), arch=arch)
@@ -133,6 +134,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=600)
     p.add_argument("--eval-interval", type=int, default=50)
     p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--block-size", type=int, default=128)
     p.add_argument("--vocab", type=int, default=2000)
     p.add_argument("--max-bytes", type=int, default=2_000_000)
     a = p.parse_args()

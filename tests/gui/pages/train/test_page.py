@@ -179,3 +179,21 @@ def test_a_run_bigger_than_the_machine_warns_and_names_what_to_lower(qtbot, page
     assert text.startswith("Warning: Batch size · Context length")
     assert "more than the" in text and "of memory on this machine" in text
     assert page.start_button.isEnabled()
+
+
+def test_the_architecture_and_optimizer_choices_reach_the_run(qtbot, page):
+    mf = page.form.model_form
+    mf.arch_box.setCurrentIndex(mf.arch_box.findData("llama"))
+    assert page.edits["n_embd"].text() == "96"  # the Llama tiny preset's sizes were shown
+    fill(page, max_steps=20, eval_interval=10)
+    mf.optimizer_box.setCurrentIndex(mf.optimizer_box.findData("muon"))
+    assert page.start_button.isEnabled(), page.error_label.text()
+    cfg = page.form.config
+    assert (cfg.model.arch, cfg.model.n_kv_head, cfg.train.optimizer) == ("llama", 2, "muon")
+    assert "to train on" in page.size_label.text()
+
+    mf.arch_box.setCurrentIndex(mf.arch_box.findData("gpt"))
+    page.preset_box.setCurrentIndex(page.preset_box.findData("smollm2-135m"))  # Llama only
+    assert not page.start_button.isEnabled()
+    assert "border" in page.preset_box.styleSheet()
+    assert "smollm2-135m" in page.error_label.text()
