@@ -71,7 +71,9 @@ class Rotary(nn.Module):
 
 
 def apply_rotary(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
-    """x (B, H, T, D) rotated by position: x cos + rotate_half(x) sin."""
+    """x (B, H, T, D) rotated by position: x cos + rotate_half(x) sin, in x's dtype (under
+    autocast the projections are bf16 while cos and sin are float32)."""
+    cos, sin = cos.to(x.dtype), sin.to(x.dtype)
     half = x.shape[-1] // 2
     rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
     return x * cos + rotated * sin

@@ -222,3 +222,15 @@ def test_smollm2_shape_has_135m_parameters():
 def test_llama3_rope_needs_all_its_keys():
     ok = our_config("llama", rope_scaling=json.dumps(LLAMA3_ROPE))
     ok.validate()
+
+
+def test_bf16_autocast_trains_close_to_fp32():
+    model = _ours("qwen2").train()
+    x = torch.randint(0, 300, (2, 20), generator=torch.Generator().manual_seed(6))
+    plain = model(x[:, :-1], x[:, 1:])[1]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits, loss = model(x[:, :-1], x[:, 1:])
+    assert logits.dtype == torch.bfloat16
+    loss.backward()
+    assert float(loss.detach()) == pytest.approx(float(plain.detach()), rel=0.02)
+    assert model.model.layers[0].self_attn.q_proj.weight.grad.dtype == torch.float32
