@@ -111,7 +111,8 @@ class LlamaAttention(nn.Module):
                                            is_causal=causal,
                                            enable_gqa=self.n_kv_head != self.n_head)
         B, H, T, D = y.shape
-        return self.o_proj(y.transpose(1, 2).reshape(B, T, H * D))
+        out: Tensor = self.o_proj(y.transpose(1, 2).reshape(B, T, H * D))
+        return out
 
     def forward(self, x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
         q, k, v = self.heads(x, cos, sin)
@@ -143,7 +144,8 @@ class LlamaMLP(nn.Module):
         self.down_proj = nn.Linear(inner, cfg.n_embd, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+        out: Tensor = self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+        return out
 
 
 class LlamaDecoderLayer(nn.Module):
@@ -157,13 +159,25 @@ class LlamaDecoderLayer(nn.Module):
 
     def forward(self, x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
         x = x + self.dropout(self.self_attn(self.input_layernorm(x), cos, sin))
-        return x + self.dropout(self.mlp(self.post_attention_layernorm(x)))
+        out: Tensor = x + self.dropout(self.mlp(self.post_attention_layernorm(x)))
+        return out
 
     def forward_cached(self, x: Tensor, cos: Tensor, sin: Tensor, k_buf: Tensor, v_buf: Tensor,
                        start: int) -> Tensor:
         x = x + self.self_attn.forward_cached(self.input_layernorm(x), cos, sin, k_buf, v_buf,
                                               start)
-        return x + self.mlp(self.post_attention_layernorm(x))
+        out: Tensor = x + self.mlp(self.post_attention_layernorm(x))
+        return out
+
+
+class LlamaModel(nn.Module):
+    """The body under transformers' `model.` prefix: embeddings, decoder layers, final norm."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.embed_tokens = nn.Embedding(cfg.vocab_size, cfg.n_embd)
+        self.layers = nn.ModuleList(LlamaDecoderLayer(cfg) for _ in range(cfg.n_layer))
+        self.norm = nn.RMSNorm(cfg.n_embd, eps=cfg.norm_eps)
 
 
 class Llama(nn.Module):
@@ -177,11 +191,7 @@ class Llama(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.config = cfg
-        self.model = nn.ModuleDict({
-            "embed_tokens": nn.Embedding(cfg.vocab_size, cfg.n_embd),
-            "layers": nn.ModuleList(LlamaDecoderLayer(cfg) for _ in range(cfg.n_layer)),
-            "norm": nn.RMSNorm(cfg.n_embd, eps=cfg.norm_eps),
-        })
+        self.model = LlamaModel(cfg)
         self.rotary = Rotary(cfg)
         self.lm_head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
         if cfg.tie_word_embeddings:
@@ -208,10 +218,11 @@ class Llama(nn.Module):
         x, cos, sin = self._embed(idx)
         x = run_blocks(self.model.layers, x, cos, sin,
                        checkpointed=self.gradient_checkpointing and self.training)
-        return self.model.norm(x)
+        out: Tensor = self.model.norm(x)
+        return out
 
     def forward(self, idx: Tensor, targets: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
-        logits = self.lm_head(self.hidden_states(idx))
+        logits: Tensor = self.lm_head(self.hidden_states(idx))
         if targets is None:
             return logits, None
         loss = F.cross_entropy(
@@ -239,9 +250,11 @@ class Llama(nn.Module):
             raise ValueError(f"KV cache holds {cache.capacity} positions; {start + T} requested")
         x, cos, sin = self._embed(idx, start)
         for i, layer in enumerate(self.model.layers):
+            assert isinstance(layer, LlamaDecoderLayer)
             x = layer.forward_cached(x, cos, sin, cache.keys[i], cache.values[i], start)
         cache.length = start + T
-        return self.lm_head(self.model.norm(x))
+        logits: Tensor = self.lm_head(self.model.norm(x))
+        return logits
 
     def num_parameters(self) -> int:
         """Distinct parameters (a tied lm_head / embed_tokens matrix once)."""
