@@ -36,7 +36,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 # The Llama architecture's sizes for the presets it has (RoPE, RMSNorm, SwiGLU, no biases).
 # tiny and small keep the GPT presets' width, depth and parameter budget (SwiGLU at 8/3 of the
 # width, as Llama's 4 x 2/3); smollm2-135m is SmolLM2-135M's shape (HuggingFaceTB), for a GPU.
-# The optimizer is the one bench/llama_vs_gpt.py chose (README: "Llama from scratch").
+# The optimizer is the one bench/llama_vs_gpt.py chose: AdamW (bench/results/llama_vs_gpt.md;
+# Muon took a third of the steps but twice the time per step on the CPU).
 LLAMA_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "tiny": {
         "model": {"n_layer": 4, "n_head": 4, "n_kv_head": 2, "n_embd": 96, "block_size": 128,
