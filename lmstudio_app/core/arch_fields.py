@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .errors import UserError
 
-if TYPE_CHECKING:
-    from .config import ModelConfig
+# The functions read a config.ModelConfig; it is typed Any here because config.py calls them
+# (importing it back, even for types only, would close an import circle).
+ModelConfig = Any
 
 OPTIMIZERS = ("adamw", "muon")
 ROPE_KINDS = ("default", "linear", "llama3")
