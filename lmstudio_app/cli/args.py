@@ -14,11 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
-from ..core.config import POOLINGS, SEED_MAX, TASKS, settable_fields
+from ..core.arch_fields import OPTIMIZERS
+from ..core.config import ARCHS, POOLINGS, SEED_MAX, TASKS, settable_fields
 from ..core.data.delimited import DELIMITERS, QUOTINGS
 from ..core.data.text import ENCODINGS
 from ..core.data.tokenizer import MIN_VOCAB
-from ..core.presets import PRESETS
+from ..core.presets import LLAMA_PRESETS, PRESETS
 from ..core.util.home import HOME_ENV, default_runs_root
 
 ENCODING_CHOICES = ENCODINGS
@@ -148,6 +149,19 @@ def add_encoding(s: argparse.ArgumentParser) -> None:
                         "standard, unless a TSV's first lines use quotes as text")
 
 
+PRESET_CHOICES = sorted(set(PRESETS) | set(LLAMA_PRESETS))
+
+
+def add_arch_optimizer(s: argparse.ArgumentParser) -> None:
+    """--arch and --optimizer of a run from scratch."""
+    s.add_argument("--arch", choices=ARCHS,
+                   help="the architecture (default: the objective's, gpt for clm); a preset "
+                        "gives each its sizes")
+    s.add_argument("--optimizer", choices=OPTIMIZERS,
+                   help="adamw, or muon (Muon on the hidden matrices, AdamW on the rest); "
+                        "default: the preset's")
+
+
 def add_finetune(s: argparse.ArgumentParser) -> None:
     """The options of a fine-tuning run (finetune and compare-init)."""
     s.add_argument("--task", choices=TASKS)
@@ -159,10 +173,10 @@ def add_finetune(s: argparse.ArgumentParser) -> None:
                    help="default: split off the training file")
     s.add_argument("--from", dest="base_run", metavar="RUN_DIR", help="the pretrained run")
     s.add_argument("--scratch", action="store_true", help="random weights instead")
-    s.add_argument("--preset", default="tiny", choices=sorted(PRESETS),
+    s.add_argument("--preset", default="tiny", choices=PRESET_CHOICES,
                    help="with --scratch: the model's shape")
-    s.add_argument("--arch", choices=("gpt", "bert"),
-                   help="with --scratch and classify: the body (default gpt)")
+    s.add_argument("--arch", choices=ARCHS,
+                   help="with --scratch: the body (default: the task's first, gpt or bert)")
     s.add_argument("--tokenizer-from", metavar="RUN_DIR|DATA_DIR",
                    help="with --scratch: where tokenizer.model is")
     add_columns(s, defaults=True)

@@ -51,8 +51,9 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def add_import_arguments(s: argparse.ArgumentParser) -> None:
-    s.add_argument("--hf", required=True, metavar="DIR",
-                   help="a local GPT-2 or BERT folder (config.json, weights, tokenizer)")
+    s.add_argument("--hf", required=True, metavar="DIR|REPO_ID",
+                   help="a GPT-2, BERT, Llama, Mistral, Qwen2 or Qwen3 folder (config.json, "
+                   "weights, tokenizer), or a Hugging Face repo id (cache, then download)")
     s.add_argument("--out", required=True, metavar="RUN_DIR",
                    help="the new run folder; it must not exist yet")
 

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core.config import PRETRAIN_OBJECTIVES
-from ..core.presets import PRESETS
 from ..core.training.sinks import MetricsSink
 from .args import (
+    PRESET_CHOICES,
+    add_arch_optimizer,
     add_device,
     add_finetune,
     add_keep_checkpoints,
@@ -97,7 +98,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
     overrides = parse_overrides(args.set)
     for key in ("max_steps", "device", "num_train_epochs", "early_stopping_patience",
-                "keep_checkpoints"):
+                "keep_checkpoints", "optimizer"):
         if getattr(args, key, None) is not None:
             overrides[key] = getattr(args, key)
     if getattr(args, "compile", False):
@@ -136,7 +137,8 @@ def add_pretrain_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--data", dest="data_dir", metavar="DATA_DIR", help="a folder made by prepare")
     s.add_argument("--objective", choices=PRETRAIN_OBJECTIVES, default="clm",
                    help="clm: next-token prediction (GPT); mlm: masked-LM (BERT)")
-    s.add_argument("--preset", default="tiny", choices=sorted(PRESETS))
+    s.add_argument("--preset", default="tiny", choices=PRESET_CHOICES)
+    add_arch_optimizer(s)
     add_set(s)
     s.add_argument("--max-steps", type=positive_int, metavar="N")
     add_keep_checkpoints(s)
@@ -194,7 +196,8 @@ def run_pretrain(args: argparse.Namespace) -> int:
                             "folder first.", field="data_dir")
         vocab = Tokenizer.load(tok_path).vocab_size
         cfg = build_run_config(args.objective, args.preset, vocab, overrides,
-                               data_dir=str(args.data_dir), name=args.name or "")
+                               data_dir=str(args.data_dir), name=args.name or "",
+                               arch=args.arch)
         run_dir = _run_dir(args, cfg.name)
     result = _train(cfg, run_dir, JsonSink() if args.json else ConsoleSink(), bool(args.resume))
     if _quiet_rank():

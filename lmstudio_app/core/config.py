@@ -15,13 +15,11 @@ from __future__ import annotations
 import math
 import typing
 from dataclasses import asdict, dataclass, field, fields
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
+from .config_json import from_known_fields, json_kind, section
 from .errors import UserError
-from .presets import PRESETS
-
-if TYPE_CHECKING:
-    from _typeshed import DataclassInstance
+from .presets import PRESETS, preset_names, preset_part  # noqa: F401 (re-exported)
 
 # ---------------------------------------------------------------------------------------------
 # The objectives: the one table that names them.
@@ -55,20 +53,20 @@ class ObjectiveSpec:
 
 _QA_COLUMNS = ("question_col", "context_col", "answer_col", "answer_start_col")
 OBJECTIVES: dict[str, ObjectiveSpec] = {s.name: s for s in (
-    ObjectiveSpec("clm", "Causal LM (GPT)", ("gpt",)),
+    ObjectiveSpec("clm", "Causal LM (GPT)", ("gpt", "llama")),
     ObjectiveSpec("mlm", "Masked LM (BERT)", ("bert",)),
-    ObjectiveSpec("classify", "Classify texts", ("gpt", "bert"), family="classify",
+    ObjectiveSpec("classify", "Classify texts", ("gpt", "bert", "llama"), family="classify",
                   head="sequence-classification", best_metric="accuracy",
                   columns=("text_col", "label_col")),
-    ObjectiveSpec("qa-extractive", "Extractive QA", ("bert", "gpt"), family="qa", head="span",
-                  best_metric="f1", columns=_QA_COLUMNS),
-    ObjectiveSpec("qa-generative", "Generative QA (GPT)", ("gpt",), family="qa",
+    ObjectiveSpec("qa-extractive", "Extractive QA", ("bert", "gpt", "llama"), family="qa",
+                  head="span", best_metric="f1", columns=_QA_COLUMNS),
+    ObjectiveSpec("qa-generative", "Generative QA (GPT)", ("gpt", "llama"), family="qa",
                   best_metric="f1", columns=_QA_COLUMNS),
 )}
 PRETRAIN_OBJECTIVES = tuple(n for n, s in OBJECTIVES.items() if not s.is_task)
 TASKS = tuple(n for n, s in OBJECTIVES.items() if s.is_task)
-ARCHS = ("gpt", "bert")
-ARCH_TITLES = {"gpt": "GPT", "bert": "BERT"}
+ARCHS = ("gpt", "bert", "llama")
+ARCH_TITLES = {"gpt": "GPT", "bert": "BERT", "llama": "Llama"}
 # The GELU of the feed-forward layers, by Hugging Face's names: "gelu" is the exact (erf) form,
 # "gelu_new" GPT-2's tanh approximation (Hendrycks & Gimpel 2016), kept for imported GPT-2s.
 ACTIVATIONS = ("gelu", "gelu_new")
@@ -118,9 +116,9 @@ SEED_MAX = 2**63 - 1  # torch.Generator.manual_seed takes a signed 64-bit seed
 
 @dataclass
 class ModelConfig:
-    """The shape of a GPT-style decoder or BERT-style encoder."""
+    """The shape of a GPT-style or Llama-style decoder or a BERT-style encoder."""
 
-    arch: str = "gpt"  # "gpt" (causal decoder) or "bert" (bidirectional encoder)
+    arch: str = "gpt"  # "gpt", "llama" (causal decoders) or "bert" (bidirectional encoder)
     vocab_size: int = 8000
     n_layer: int = 4
     n_head: int = 4
@@ -131,6 +129,16 @@ class ModelConfig:
     bias: bool = True
     type_vocab_size: int = 2  # BERT segment embeddings (question / context)
     activation: str = "gelu"  # one of ACTIVATIONS
+    # arch "llama" only (see arch_fields.py): Hugging Face's LlamaConfig/Qwen2Config/Qwen3Config
+    n_kv_head: int = 0  # key/value heads (grouped-query attention); 0: n_head
+    head_size: int = 0  # width of one head; 0: n_embd // n_head
+    intermediate_size: int = 0  # SwiGLU width; 0: 4 * n_embd
+    rope_theta: float = 10000.0
+    rope_scaling: str = ""  # Hugging Face's rope_scaling as JSON; "": none
+    norm_eps: float = 1e-5  # RMSNorm epsilon
+    qkv_bias: bool = False  # biases on q, k, v (Qwen2)
+    qk_norm: bool = False  # RMSNorm on each head's queries and keys (Qwen3)
+    tie_word_embeddings: bool = True
 
     def __post_init__(self) -> None:
         # The position table is part of the weights' shape: once built, it is a fact of the model.
@@ -139,10 +147,14 @@ class ModelConfig:
 
     def validate(self) -> None:
         if self.arch not in ARCHS:
-            raise UserError(f"arch={self.arch!r}: choose 'gpt' or 'bert'.", field="arch")
+            raise UserError(f"arch={self.arch!r}: choose one of {', '.join(ARCHS)}.",
+                            field="arch")
         _at_least_one(self, ("vocab_size", "n_layer", "n_head", "n_embd", "block_size",
                              "max_positions"))
-        if self.n_embd % self.n_head:
+        from .arch_fields import validate_llama_fields
+
+        validate_llama_fields(self)
+        if self.n_embd % self.n_head and not self.head_size:
             raise UserError(
                 f"n_embd={self.n_embd} is not divisible by n_head={self.n_head}: "
                 "choose a width that is a multiple of the number of heads.",
@@ -162,7 +174,7 @@ class ModelConfig:
 
     @property
     def head_dim(self) -> int:
-        return self.n_embd // self.n_head
+        return self.head_size or self.n_embd // self.n_head
 
 
 @dataclass
@@ -198,6 +210,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     dtype: str = "auto"  # auto | float32 | bfloat16 | float16
     compile: bool = False
+    optimizer: str = "adamw"  # adamw | muon (Muon on hidden matrices, AdamW on the rest)
     gradient_checkpointing: bool = False  # recompute block activations in the backward pass
     sample_prompt: str = "\n"  # GPT runs: generated from at each evaluation ("" disables)
     sample_tokens: int = 48
@@ -271,6 +284,9 @@ class TrainConfig:
     def _validate_runtime(self) -> None:
         if not 0.0 < self.mask_prob < 1.0:
             raise UserError(f"mask_prob={self.mask_prob}: must be in (0, 1).", field="mask_prob")
+        from .arch_fields import validate_optimizer
+
+        validate_optimizer(self.optimizer)
         if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
             raise UserError(f"dtype={self.dtype!r}: choose auto, float32, bfloat16 or float16.",
                             field="dtype")
@@ -392,7 +408,7 @@ class RunConfig:
             raise UserError(f"{self.objective} trains {needs_arch(spec)} model, not "
                             f"arch={self.model.arch}.", field="arch")
         if self.finetune is not None and self.finetune.pooling == "eos" \
-                and self.model.arch != "gpt":
+                and self.model.arch == "bert":
             raise UserError("pooling=eos appends an end token for a GPT body to read; a BERT "
                             "reads [CLS] (pooling auto or cls).", field="pooling", option="cls")
         self.model.validate()
@@ -414,13 +430,13 @@ class RunConfig:
         number belongs, a list where a section belongs).
         """
         if not isinstance(data, dict):
-            raise UserError(f"the run's settings are a {_json_kind(data)}, not an object.")
+            raise UserError(f"the run's settings are a {json_kind(data)}, not an object.")
         data = dict(data)
-        model = _from_known_fields(ModelConfig, _section(data.pop("model", {}), "model"))
-        train = _from_known_fields(TrainConfig, _section(data.pop("train", {}), "train"))
+        model = from_known_fields(ModelConfig, section(data.pop("model", {}), "model"))
+        train = from_known_fields(TrainConfig, section(data.pop("train", {}), "train"))
         ft = data.pop("finetune", None)
-        finetune = _from_known_fields(FinetuneConfig, _section(ft, "finetune")) if ft else None
-        return _from_known_fields(cls, data, model=model, train=train, finetune=finetune)
+        finetune = from_known_fields(FinetuneConfig, section(ft, "finetune")) if ft else None
+        return from_known_fields(cls, data, model=model, train=train, finetune=finetune)
 
 
 # Fields that hold paths: (section or "" for the run itself, field). Stored absolute, with the
@@ -430,58 +446,6 @@ PATH_FIELDS: tuple[tuple[str, str], ...] = (
     ("", "data_dir"), ("finetune", "train_file"), ("finetune", "val_file"),
     ("finetune", "test_file"), ("finetune", "base_run"), ("finetune", "tokenizer_from"),
 )
-
-
-def _json_kind(value: Any) -> str:
-    return {list: "list", str: "string", int: "number", float: "number", bool: "boolean",
-            dict: "object", type(None): "null"}.get(type(value), type(value).__name__)
-
-
-def _section(value: Any, name: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise UserError(f"{name}: holds a {_json_kind(value)}, not an object of settings.",
-                        field=name)
-    return value
-
-
-_TYPES: dict[Any, tuple[Any, str]] = {  # a field's type: what passes, and its name
-    bool: (lambda v: isinstance(v, bool), "true or false"),
-    int: (lambda v: isinstance(v, int) and not isinstance(v, bool), "a whole number"),
-    float: (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "a number"),
-    str: (lambda v: isinstance(v, str), "text"),
-}
-
-
-def _typed(value: Any, hint: Any, name: str) -> Any:
-    """`value` checked against a field's type (an int is a float too); UserError otherwise."""
-    args = typing.get_args(hint)
-    if type(None) in args:
-        if value is None:
-            return None
-        hint = next(a for a in args if a is not type(None))
-    if typing.get_origin(hint) is list:
-        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
-        expected = "a list of names"
-    elif hint in _TYPES:
-        check, expected = _TYPES[hint]
-        ok = check(value)
-    else:
-        return value
-    if not ok:
-        raise UserError(f"{name}: holds {value!r} ({_json_kind(value)}), expected {expected}.",
-                        field=name)
-    return float(value) if hint is float else list(value) if isinstance(value, list) else value
-
-
-_D = TypeVar("_D", bound="DataclassInstance")  # a config dataclass
-
-
-def _from_known_fields(cls: type[_D], data: dict[str, Any], **extra: Any) -> _D:
-    """Build a dataclass from a dict, ignoring keys it does not know (newer or older files) and
-    checking the type of those it knows."""
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in fields(cls)} - set(extra)
-    return cls(**{k: _typed(v, hints[k], k) for k, v in data.items() if k in names}, **extra)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -575,18 +539,22 @@ def build_run_config(
     overrides: dict[str, Any] | None = None,
     data_dir: str = "",
     name: str = "",
+    arch: str | None = None,
 ) -> RunConfig:
-    """A validated pretraining RunConfig from a preset plus field overrides (already typed)."""
-    if preset not in PRESETS:
-        raise UserError(f"preset {preset!r}: choose one of {', '.join(PRESETS)}.", field="preset")
+    """A validated pretraining RunConfig from a preset (its sizes for `arch`, by default the
+    objective's first) plus field overrides (already typed)."""
     spec = objective_spec(objective)
+    arch = arch or spec.archs[0]
+    if preset not in preset_names(arch):
+        raise UserError(f"preset {preset!r}: choose one of {', '.join(preset_names(arch))}.",
+                        field="preset")
     if spec.is_task:
         raise UserError(f"objective {objective!r}: pretraining is one of "
                         f"{', '.join(PRETRAIN_OBJECTIVES)}.", field="objective")
     model_kw, train_kw = split_overrides(overrides or {})
-    model = ModelConfig(**{**PRESETS[preset]["model"], "arch": spec.archs[0],
+    model = ModelConfig(**{**preset_part(preset, arch, "model"), "arch": arch,
                            "vocab_size": vocab_size, **model_kw})
-    train = TrainConfig(**{**PRESETS[preset]["train"], **train_kw})
+    train = TrainConfig(**{**preset_part(preset, arch, "train"), **train_kw})
     cfg = RunConfig(data_dir=data_dir, objective=objective, preset=preset,
                     name=name or f"{preset}-{objective}", model=model, train=train)
     cfg.validate()

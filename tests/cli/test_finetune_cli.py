@@ -149,7 +149,7 @@ def test_compare_init_prints_both(workdir):
 @pytest.mark.parametrize("args, message", [
     (["finetune", "--task", "classify", "--train", "x.csv"], "choose where to start"),
     (["finetune", "--task", "qa-generative", "--train", "QA", "--from", "runs/bert"],
-     "needs a GPT run"),
+     "needs a GPT or Llama run"),
     (["finetune", "--task", "classify", "--train", "nope.csv", "--from", "runs/gpt",
       "--out", "runs/nope"], "nope.csv: no such file"),
     (["classify", "--run", "runs/gpt", "hello"], "needs a fine-tuned run"),

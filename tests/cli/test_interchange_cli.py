@@ -53,8 +53,35 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tiny_runs, hf_gpt2, tmp
                      str(tmp_path / "r2"))
     err = _one_line_exit_2(capsys, "export", "--run", str(tiny_runs["bert"]), "--format",
                            "gguf", "--out", str(tmp_path / "b.gguf"))
-    assert "GGUF holds GPT language models" in err and "--format hf" in err
+    assert "GGUF holds GPT and Llama language models" in err and "--format hf" in err
     err = _one_line_exit_2(capsys, "export", "--run", str(tmp_path / "text"), "--format", "hf",
                            "--out", str(tmp_path / "x"))
     assert "not a run folder" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["text"]
+
+
+def test_pretrain_a_llama_with_muon_then_export_it(prepared_data, tmp_path):
+    out = run_cli("pretrain", "--data", str(prepared_data), "--arch", "llama", "--preset",
+                  "tiny", "--optimizer", "muon", "--max-steps", "4", "--set", "eval_interval=4",
+                  "--set", "n_layer=1", "--set", "sample_prompt=", "--out", "runs/llama",
+                  cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    run = tmp_path / "runs" / "llama"
+    cfg = json.loads((run / "config.json").read_text())["run"]
+    assert (cfg["model"]["arch"], cfg["train"]["optimizer"]) == ("llama", "muon")
+    out = run_cli("export", "--run", str(run), "--format", "gguf", "--out", "m.gguf",
+                  cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    gguf = pytest.importorskip("gguf")
+    field = gguf.GGUFReader(str(tmp_path / "m.gguf")).fields["general.architecture"]
+    assert bytes(field.parts[-1]).decode() == "llama"
+
+
+def test_a_repo_id_offline_and_not_cached_is_one_line_exit_2(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.chdir(tmp_path)
+    err = _one_line_exit_2(capsys, "import", "--hf", "HuggingFaceTB/SmolLM2-135M", "--out",
+                           str(tmp_path / "run"))
+    assert "not in the local Hugging Face cache" in err and "(option --hf)" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -29,9 +29,9 @@ HF_EXTRA = "pip install 'lmstudio-app[hf]'"
 
 ROLE_NAMES: dict[str, tuple[str, ...]] = {
     "pad": ("<pad>", "[PAD]", "<|pad|>"),
-    "unk": ("<unk>", "[UNK]", "<|endoftext|>"),
-    "bos": ("<s>", "<|endoftext|>", "[CLS]"),
-    "eos": ("</s>", "<|endoftext|>", "[SEP]"),
+    "unk": ("<unk>", "[UNK]", "<|endoftext|>", "<|end_of_text|>"),
+    "bos": ("<s>", "<|endoftext|>", "[CLS]", "<|begin_of_text|>"),
+    "eos": ("</s>", "<|endoftext|>", "[SEP]", "<|end_of_text|>"),
     "mask": ("[MASK]", "<mask>"),
     "cls": ("[CLS]", "<cls>"),
     "sep": ("[SEP]", "<sep>"),

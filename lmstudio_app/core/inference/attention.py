@@ -20,6 +20,7 @@ from ..errors import UserError
 from ..models.bert import BertSelfAttention
 from ..models.gpt import CausalSelfAttention
 from ..models.heads import body_hidden_states
+from ..models.llama import LlamaAttention
 from .loading import LoadedRun
 
 
@@ -54,6 +55,16 @@ def _gpt_hook(store: list[Tensor]) -> Any:
     return hook
 
 
+def _llama_hook(store: list[Tensor]) -> Any:
+    def hook(module: LlamaAttention, args: tuple[Any, ...]) -> None:
+        q, k, _ = module.heads(*args[:3])  # (x, cos, sin): rotated as the model rotates them
+        k = k.repeat_interleave(module.n_head // module.n_kv_head, dim=1)  # grouped heads
+        T = q.shape[2]
+        causal = torch.ones(T, T, dtype=torch.bool, device=q.device).tril()
+        store.append(_weights(q, k, causal))
+    return hook
+
+
 def _bert_hook(store: list[Tensor]) -> Any:
     def hook(module: BertSelfAttention, args: tuple[Any, ...]) -> None:
         x, mask = args[0], args[1] if len(args) > 1 else None
@@ -75,6 +86,8 @@ def attention_weights(model: nn.Module, input_ids: Tensor) -> Tensor:
     for module in model.modules():
         if isinstance(module, CausalSelfAttention):
             handles.append(module.register_forward_pre_hook(_gpt_hook(store)))
+        elif isinstance(module, LlamaAttention):
+            handles.append(module.register_forward_pre_hook(_llama_hook(store)))
         elif isinstance(module, BertSelfAttention):
             handles.append(module.register_forward_pre_hook(_bert_hook(store)))
     body: nn.Module = getattr(model, "body", model)

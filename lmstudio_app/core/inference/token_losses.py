@@ -104,7 +104,7 @@ def passage_losses(loaded: LoadedRun, text: str, mask_prob: float | None = None)
         raise UserError("the passage is too short: write at least a few words.", field="text")
     texts = _piece_texts(tok, ids)
     block = cfg.model.block_size
-    if cfg.model.arch == "gpt":
+    if cfg.model.arch != "bert":  # a causal decoder (gpt, llama)
         losses: list[float | None] = [None]
         for start in range(0, len(ids) - 1, block):
             window = torch.tensor([ids[start:start + block + 1]])

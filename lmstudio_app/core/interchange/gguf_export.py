@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..config import ModelConfig
 from ..errors import UserError
 from ..inference.loading import load_run
 from ..util.atomic import atomic_path
+from . import llama_gguf
 from .gguf_arch import GGUFArchitecture
 from .gguf_gpt2 import GPT2
 from .gguf_vocab import UNIGRAM_NOTE, tokenizer_model, write_vocab
@@ -34,8 +37,9 @@ from .staging import Progress, check_new_destination, require_gguf
 DTYPES = ("f32", "f16", "bf16", "q8_0", "q4_0")
 QUANTIZED = ("q8_0", "q4_0")
 DEFAULT_LICENSE = "other"  # Hugging Face's word for a license not named
-# Our config's model.arch -> its GGUF mapping.
-ARCHITECTURES: dict[str, GGUFArchitecture] = {"gpt": GPT2}
+# Our config's model.arch -> its GGUF mapping for a model of that config.
+ARCHITECTURES: dict[str, Callable[[ModelConfig], GGUFArchitecture]] = {
+    "gpt": lambda m: GPT2, "llama": llama_gguf.architecture}
 
 
 @dataclass
@@ -79,12 +83,12 @@ def _general(writer: Any, gguf: Any, name: str, n_params: int, license_: str) ->
 
 
 def _architecture(run_dir: Path, cfg: Any) -> GGUFArchitecture:
-    arch = ARCHITECTURES.get(cfg.model.arch)
-    if arch is None or (cfg.finetune is not None and cfg.finetune.spec.head):
-        raise UserError(f"{run_dir} is a {cfg.spec.title} run; GGUF holds GPT language models "
-                        "(clm or qa-generative runs): export this one with format hf.",
-                        field="format", option="hf")
-    return arch
+    mapping = ARCHITECTURES.get(cfg.model.arch)
+    if mapping is None or (cfg.finetune is not None and cfg.finetune.spec.head):
+        raise UserError(f"{run_dir} is a {cfg.spec.title} run; GGUF holds GPT and Llama "
+                        "language models (clm or qa-generative runs): export this one with "
+                        "format hf.", field="format", option="hf")
+    return mapping(cfg.model)
 
 
 def export_gguf(run_dir: Path, out: Path, checkpoint: str = "best", dtype: str = "f16",
@@ -113,7 +117,7 @@ def export_gguf(run_dir: Path, out: Path, checkpoint: str = "best", dtype: str =
     with atomic_path(out) as tmp:
         writer = gguf.GGUFWriter(str(tmp), arch.name)
         _general(writer, gguf, cfg.name or Path(run_dir).name, n_params, license_)
-        arch.hparams(writer, cfg.model)
+        arch.hparams(writer, gguf, cfg.model)
         writer.add_file_type(getattr(gguf.LlamaFileType, "ALL_F32" if dtype == "f32" else
                                      f"MOSTLY_{dtype.upper()}"))
         writer.add_quantization_version(gguf.GGML_QUANT_VERSION)

@@ -25,7 +25,7 @@ from .gguf_arch import GGUFArchitecture
 GPT_LN_EPS = 1e-5
 
 
-def _hparams(writer: Any, m: ModelConfig) -> None:
+def _hparams(writer: Any, gguf: Any, m: ModelConfig) -> None:
     writer.add_context_length(m.max_positions)
     writer.add_embedding_length(m.n_embd)
     writer.add_feed_forward_length(4 * m.n_embd)

@@ -41,7 +41,7 @@ from ..data.tokenizer_base import BaseTokenizer
 from ..errors import UserError
 from ..inference.loading import load_run
 from ..models.heads import pooling_for
-from . import names
+from . import llama_hf, names
 from .hf_vocab import export_roles, extra_pad_id, hf_tokenizer, save_tokenizer
 from .model_card import model_card
 from .staging import Progress, folder_bytes, require_transformers, staged_folder
@@ -186,6 +186,9 @@ def hf_state_dict(model: nn.Module, cfg: RunConfig, architecture: str) -> dict[s
 def build_hf_model(transformers: Any, model: nn.Module, cfg: RunConfig,
                    tokenizer: BaseTokenizer) -> Any:
     """The transformers model equal to ours, in eval mode (a UserError for heads it lacks)."""
+    if cfg.model.arch == "llama":  # Llama, Qwen2, Qwen3: llama_hf.py
+        return llama_hf.build_hf_llama(transformers, model, cfg,
+                                        export_roles(cfg, tokenizer))
     architecture = hf_architecture(cfg)
     config = hf_config(transformers, cfg, tokenizer, architecture)
     hf_model = getattr(transformers, architecture)(config)

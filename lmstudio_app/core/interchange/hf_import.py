@@ -30,9 +30,9 @@ from ..config import ModelConfig, RunConfig, TrainConfig
 from ..data.hf_tokenizer import HFTokenizer
 from ..errors import UserError
 from ..models import build_model
-from ..presets import PRESETS
+from ..presets import PRESETS, preset_part
 from ..runs import checkpoint as ckpt
-from . import names
+from . import hub, llama_hf, names
 from .staging import Progress, folder_bytes, require_transformers, staged_folder
 
 HF_CONFIG = "config.json"
@@ -88,9 +88,12 @@ def model_config_from_hf(src: Path, hf: dict[str, Any]) -> tuple[ModelConfig, st
     if model_type is None:
         raise UserError(f"{src / HF_CONFIG}: not a Hugging Face model configuration (no "
                         "model_type).", field="hf")
+    if model_type in llama_hf.FAMILIES:  # Llama, Mistral, Qwen2, Qwen3: llama_hf.py
+        return llama_hf.llama_config_from_hf(src, hf)
     if model_type not in ARCHITECTURES:
-        raise _refuse(src, "model_type", model_type,
-                      "only GPT-2 (gpt2) and BERT (bert) models can be imported")
+        raise _refuse(src, "model_type", model_type, "only GPT-2 (gpt2), BERT (bert), Llama "
+                      "(llama), Mistral (mistral), Qwen2 (qwen2) and Qwen3 (qwen3) models can "
+                      "be imported")
     known = ARCHITECTURES[model_type]
     architecture = (hf.get("architectures") or [known[-1]])[0]
     if architecture not in known:
@@ -221,6 +224,8 @@ def read_tokenizer(transformers: Any, src: Path) -> HFTokenizer:
 def _our_state(src: Path, hf_state: dict[str, torch.Tensor], cfg: ModelConfig,
                notes: list[str]) -> torch.nn.Module:
     """Our model with the folder's weights; UserError when a tensor is missing or misshapen."""
+    if cfg.arch == "llama":
+        return llama_hf.llama_from_state(src, hf_state, cfg)
     model = build_model(cfg)
     if cfg.arch == "gpt":
         state = names.gpt_from_hf(hf_state)
@@ -267,9 +272,10 @@ def import_hf(src: Path, out: Path, progress: Progress | None = None) -> ImportR
 
     start = time.monotonic()
     report = progress or (lambda stage, done: None)
-    src = Path(src)
+    src = hub.resolve_source(src, report)  # a folder, or a repo id: cached or downloaded
     report("reading the configuration", 0.0)
     hf = read_hf_config(src)
+    llama_hf.refuse_custom_code(src, hf)
     cfg, architecture = model_config_from_hf(src, hf)
     transformers = require_transformers()
     tokenizer = read_tokenizer(transformers, src)
@@ -278,12 +284,13 @@ def import_hf(src: Path, out: Path, progress: Progress | None = None) -> ImportR
                         f"only {cfg.vocab_size} embeddings.", field="hf")
     report("reading the weights", 0.2)
     notes: list[str] = []
+    llama_hf.check_shards(src, SAFETENSORS_INDEX)
     model = _our_state(src, read_weights(src), cfg, notes)
-    objective = "clm" if cfg.arch == "gpt" else "mlm"
+    objective = "mlm" if cfg.arch == "bert" else "clm"
     preset = _preset_for(cfg)
     run_cfg = RunConfig(objective=objective, preset=preset,
                         name=f"imported-{hf['model_type']}", model=cfg,
-                        train=TrainConfig(**PRESETS[preset]["train"]))
+                        train=TrainConfig(**preset_part(preset, cfg.arch, "train")))
     run_cfg.validate()
     n_params = sum(p.numel() for p in model.parameters())
     report("writing the run", 0.6)

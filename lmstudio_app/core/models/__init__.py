@@ -1,4 +1,4 @@
-"""The network architectures: a GPT-2-style decoder and a BERT-style encoder."""
+"""The network architectures: GPT-2-style and Llama-style decoders, a BERT-style encoder."""
 
 from __future__ import annotations
 
@@ -8,10 +8,18 @@ from torch import nn
 from ..config import ModelConfig
 from .bert import Bert
 from .gpt import GPT, KVCache
+from .llama import Llama
 
-MODEL_CLASSES: dict[str, type[nn.Module]] = {"gpt": GPT, "bert": Bert}
+MODEL_CLASSES: dict[str, type[nn.Module]] = {"gpt": GPT, "bert": Bert, "llama": Llama}
+# Parameter-name prefixes of each body: its embeddings, and one block ("{}" is its index).
+BODY_NAMES: dict[str, tuple[tuple[str, ...], str]] = {
+    "gpt": (("transformer.wte.", "transformer.wpe."), "transformer.h.{}."),
+    "bert": (("embeddings.",), "encoder.layer.{}."),
+    "llama": (("model.embed_tokens.",), "model.layers.{}."),
+}
 
-__all__ = ["GPT", "Bert", "KVCache", "MODEL_CLASSES", "build_model", "count_parameters"]
+__all__ = ["GPT", "Bert", "Llama", "KVCache", "MODEL_CLASSES", "BODY_NAMES", "build_model",
+           "count_parameters"]
 
 
 def build_model(cfg: ModelConfig) -> nn.Module:

@@ -43,9 +43,13 @@ def peak_bf16_flops(device_name: str) -> float | None:
 
 
 def non_embedding_parameters(cfg: ModelConfig) -> int:
-    """Parameters that take part in the matrix multiplies: all but the position table."""
+    """Parameters that take part in the matrix multiplies: all but the position table (a
+    Llama has none, but its untied input embedding is a lookup, not a multiply)."""
     from . import count_parameters
 
+    if cfg.arch == "llama":
+        lookup = 0 if cfg.tie_word_embeddings else cfg.vocab_size * cfg.n_embd
+        return count_parameters(cfg) - lookup
     return count_parameters(cfg) - cfg.max_positions * cfg.n_embd
 
 

@@ -1,4 +1,4 @@
-"""Text generation from a GPT: KV-cache sampling, streamed as text pieces.
+"""Text generation from a GPT or Llama decoder: KV-cache sampling, streamed as text pieces.
 
 Each step feeds only the newest token through the model; the keys and values of the earlier ones
 wait in a KVCache. When the sequence reaches the position table's end, the cache is rebuilt from

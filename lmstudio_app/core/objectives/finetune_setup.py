@@ -30,9 +30,9 @@ from ..data.layout import TOKENIZER
 from ..data.tokenizer_base import BaseTokenizer as Tokenizer
 from ..data.tokenizer_files import find_tokenizer, load_tokenizer
 from ..errors import UserError
-from ..models import build_model
+from ..models import BODY_NAMES, build_model
 from ..models.heads import build_task_model, default_pooling
-from ..presets import FINETUNE_TRAIN, PRESETS
+from ..presets import FINETUNE_TRAIN, preset_names, preset_part
 from ..runs import checkpoint as ckpt
 from ..runs.weights import weights_path
 from ..util.device import process_rank
@@ -110,12 +110,9 @@ def _freeze(model: nn.Module, ft: FinetuneConfig, mcfg: ModelConfig) -> list[str
     if ft.freeze_layers > mcfg.n_layer:
         raise UserError(f"freeze_layers={ft.freeze_layers}: the model has only {mcfg.n_layer} "
                         "layers.", field="freeze_layers", option=str(mcfg.n_layer))
-    gpt = mcfg.arch == "gpt"
-    prefixes: list[str] = []
-    if ft.freeze_embeddings:
-        prefixes += (["transformer.wte.", "transformer.wpe."] if gpt else ["embeddings."])
-    for k in range(ft.freeze_layers):
-        prefixes.append(f"transformer.h.{k}." if gpt else f"encoder.layer.{k}.")
+    embeddings, block = BODY_NAMES[mcfg.arch]
+    prefixes: list[str] = list(embeddings) if ft.freeze_embeddings else []
+    prefixes += [block.format(k) for k in range(ft.freeze_layers)]
     frozen = []
     for name, p in model.named_parameters():
         bare = name.removeprefix("body.")
@@ -228,14 +225,16 @@ def make_finetune_config(
         model.dropout = model_kw.get("dropout", model.dropout)
         preset = base_cfg.preset
     else:
-        if preset not in PRESETS:
-            raise UserError(f"preset {preset!r}: choose one of {', '.join(PRESETS)}.",
+        arch = arch or ft.spec.archs[0]
+        if preset not in preset_names(arch):
+            raise UserError(f"preset {preset!r}: choose one of {', '.join(preset_names(arch))}.",
                             field="preset")
         model_kw, train_kw = split_overrides(overrides or {})
         tok = load_tokenizer(tokenizer_file(Path(ft.tokenizer_from or "."), "tokenizer_from"))
-        model = ModelConfig(**{**PRESETS[preset]["model"], "arch": arch or ft.spec.archs[0],
+        model = ModelConfig(**{**preset_part(preset, arch, "model"), "arch": arch,
                                "vocab_size": tok.vocab_size, **model_kw})
-    train = TrainConfig(**{**PRESETS[preset]["train"], **FINETUNE_TRAIN, **train_kw})
+    train = TrainConfig(**{**preset_part(preset, model.arch, "train"), **FINETUNE_TRAIN,
+                           **train_kw})
     cfg = RunConfig(data_dir="", objective=ft.task, preset=preset,
                     name=name or f"{ft.task}-{'scratch' if ft.scratch else 'pretrained'}",
                     model=model, train=train, finetune=ft)

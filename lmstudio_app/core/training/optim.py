@@ -25,7 +25,7 @@ def lr_at(step: int, lr: float, min_lr: float, warmup: int, max_steps: int) -> f
 
 
 def make_optimizer(model: nn.Module, cfg: RunConfig, device: torch.device,
-                   lr_scale: Callable[[str], float] | None = None) -> torch.optim.AdamW:
+                   lr_scale: Callable[[str], float] | None = None) -> torch.optim.Optimizer:
     """AdamW with weight decay on matrices only; fused kernels where the device has them.
 
     `lr_scale(name)` gives a parameter's share of the scheduled rate (a fine-tuned body may
@@ -47,6 +47,11 @@ def make_optimizer(model: nn.Module, cfg: RunConfig, device: torch.device,
     kwargs: dict[str, Any] = {"lr": t.learning_rate, "betas": (t.beta1, t.beta2)}
     if device.type in ("cuda", "cpu", "mps"):
         kwargs["fused"] = True
+    if t.optimizer == "muon":  # Muon on the hidden matrices (muon.py)
+        from .muon import make_muon_adamw
+
+        return make_muon_adamw(model.named_parameters(), groups, t.learning_rate,
+                               t.weight_decay, {k: v for k, v in kwargs.items() if k != "lr"})
     try:
         return torch.optim.AdamW(groups, **kwargs)
     except (RuntimeError, TypeError):

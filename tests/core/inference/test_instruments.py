@@ -28,10 +28,12 @@ TINY = {"n_layer": 2, "n_head": 2, "n_embd": 32, "block_size": 64, "batch_size":
 PASSAGE = "It is a truth universally acknowledged, that a single man in possession"
 
 
-@pytest.fixture(scope="module", params=["clm", "mlm"])
+@pytest.fixture(scope="module", params=["clm", "mlm", "llama"])
 def run(request, prepared_data, tmp_path_factory):
     vocab = Tokenizer.load(prepared_data / "tokenizer.model").vocab_size
-    cfg = build_run_config(request.param, "tiny", vocab, TINY, data_dir=str(prepared_data))
+    llama = request.param == "llama"  # a clm run of the Llama architecture
+    cfg = build_run_config("clm" if llama else request.param, "tiny", vocab, TINY,
+                           data_dir=str(prepared_data), arch="llama" if llama else None)
     out = tmp_path_factory.mktemp(request.param) / "run"
     assert Trainer(cfg, out).run().reason == "completed"
     return load_run(out)
@@ -70,12 +72,24 @@ def test_hard_tokens_are_sorted_and_count_real_occurrences(run):
     assert all(run.tokenizer.id_to_piece(h.token_id) == h.piece for h in table)
 
 
+def _transformers_weights(run, x: torch.Tensor) -> torch.Tensor:
+    transformers = pytest.importorskip("transformers")
+    from lmstudio_app.core.interchange.llama_hf import build_hf_llama
+
+    twin = build_hf_llama(transformers, run.model, run.config, {})
+    twin.config._attn_implementation = "eager"
+    with torch.no_grad():
+        return torch.stack([a[0] for a in twin(x, output_attentions=True).attentions])
+
+
 def _reference_weights(run, ids: list[int]) -> torch.Tensor:
     """Q and K by hand from each layer's parameters, weights = softmax(QK^T / sqrt(d))."""
     model, cfg = run.model, run.config.model
     H, D = cfg.n_head, cfg.n_embd // cfg.n_head
     x = torch.tensor([ids])
     out = []
+    if cfg.arch == "llama":  # transformers' own eager attention, holding our weights
+        return _transformers_weights(run, x)
     with torch.no_grad():
         if cfg.arch == "gpt":
             h = model._embed(x)

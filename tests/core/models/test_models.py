@@ -95,7 +95,7 @@ def test_parameter_counts_agree_and_count_tied_once(arch):
     assert m.num_parameters() == count_parameters(cfg) == sum(unique.values())
     all_named = sum(p.numel() for _, p in m.named_parameters(remove_duplicate=False))
     assert all_named - m.num_parameters() == cfg.vocab_size * cfg.n_embd  # the tied matrix
-    assert set(MODEL_CLASSES) == {"gpt", "bert"}
+    assert set(MODEL_CLASSES) == {"gpt", "bert", "llama"}
     assert isinstance(m, GPT if arch == "gpt" else Bert)
 
 

@@ -309,7 +309,7 @@ def test_tokenizer_mismatch_is_refused(gpt_run, bert_run, prepared_data, tmp_pat
                    sink).run().reason == "failed"
     assert "differs from the tokenizer" in sink.failure
     # A task the architecture cannot do.
-    with pytest.raises(UserError, match="needs a GPT run"):
+    with pytest.raises(UserError, match="needs a GPT or Llama run"):
         make_finetune_config(FinetuneConfig(task="qa-generative", train_file=src,
                                             base_run=str(bert_run)))
 

@@ -15,9 +15,10 @@ from typing import Any
 
 from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QLineEdit, QWidget
 
-from ....core.config import PRETRAIN_OBJECTIVES, RunConfig, build_run_config
+from ....core.arch_fields import OPTIMIZERS
+from ....core.config import ARCH_TITLES, ARCHS, PRETRAIN_OBJECTIVES, RunConfig, build_run_config
 from ....core.errors import UserError
-from ....core.presets import PRESETS
+from ....core.presets import LLAMA_PRESETS, PRESETS
 from ....core.util.units import human_bytes, human_count
 from ...engine import DeviceInfo
 from ...objectives import title
@@ -78,8 +79,22 @@ class ModelForm(QGroupBox):
         for name in PRETRAIN_OBJECTIVES:
             self.objective_box.addItem(title(name), name)
         form.addRow("Objective", self.objective_box)
+        self.arch_box = QComboBox()
+        self.arch_box.addItem("automatic", None)
+        for name in ARCHS:
+            self.arch_box.addItem(ARCH_TITLES[name], name)
+        self.arch_box.setToolTip("The network: GPT-2's (learned positions, LayerNorm, GELU), "
+                                 "Llama's (RoPE, RMSNorm, SwiGLU, grouped-query attention) or "
+                                 "BERT's; automatic: the objective's")
+        form.addRow("Architecture", self.arch_box)
+        self.optimizer_box = QComboBox()
+        for name in OPTIMIZERS:
+            self.optimizer_box.addItem({"adamw": "AdamW", "muon": "Muon"}[name], name)
+        self.optimizer_box.setToolTip("AdamW, or Muon on the hidden matrices with AdamW on the "
+                                      "rest (optimizer); the preset picks one")
+        form.addRow("Optimizer", self.optimizer_box)
         self.preset_box = QComboBox()
-        for name in PRESETS:
+        for name in dict.fromkeys([*PRESETS, *LLAMA_PRESETS]):
             self.preset_box.addItem(name, name)
         self.preset_box.setToolTip("A model shape and the training settings that suit it")
         form.addRow("Preset", self.preset_box)
@@ -101,6 +116,8 @@ class ModelForm(QGroupBox):
         self.marks = FieldMarks({
             "objective": Control("Objective", self.objective_box),
             "preset": Control("Preset", self.preset_box),
+            "arch": Control("Architecture", self.arch_box),
+            "optimizer": Control("Optimizer", self.optimizer_box),
             "name": Control("Run name", self.name_edit),
             **{f.key: Control(f.label, self.edits[f.key]) for f in FIELDS},
             "device": Control("Device", self.device_box),
@@ -113,6 +130,11 @@ class ModelForm(QGroupBox):
 
     def preset(self) -> str:
         return str(self.preset_box.currentData())
+
+    def arch(self) -> str | None:
+        """The chosen architecture; None: the objective's."""
+        data = self.arch_box.currentData()
+        return None if data is None else str(data)
 
     def device_name(self) -> str:
         return str(self.device_box.currentData() or "cpu")
@@ -132,15 +154,23 @@ class ModelForm(QGroupBox):
 
     def fill_from_preset(self, vocab_size: int) -> None:
         """Show the preset's values; the automatic (optional) fields go blank."""
-        cfg = build_run_config(self.objective(), self.preset(), vocab_size)
+        try:
+            cfg = build_run_config(self.objective(), self.preset(), vocab_size, arch=self.arch())
+        except UserError:
+            return  # no such preset for this architecture: the check marks it
         for f in FIELDS:
             text = "" if f.optional else _format_value(getattr(_section(cfg, f.key), f.key))
             self.edits[f.key].setText(text)
+        self.optimizer_box.setCurrentIndex(max(self.optimizer_box.findData(cfg.train.optimizer),
+                                               0))
 
     def fill_from_config(self, cfg: RunConfig) -> None:
         """Show a run's settings (e.g. one opened from disk)."""
         self.objective_box.setCurrentIndex(max(self.objective_box.findData(cfg.objective), 0))
         self.preset_box.setCurrentIndex(max(self.preset_box.findData(cfg.preset), 0))
+        self.arch_box.setCurrentIndex(max(self.arch_box.findData(cfg.model.arch), 0))
+        self.optimizer_box.setCurrentIndex(max(self.optimizer_box.findData(cfg.train.optimizer),
+                                               0))
         for f in FIELDS:
             value = getattr(_section(cfg, f.key), f.key)
             self.edits[f.key].setText("" if value is None else _format_value(value))
@@ -148,12 +178,13 @@ class ModelForm(QGroupBox):
 
     def set_pretraining_rows_visible(self, visible: bool) -> None:
         """Fine-tuning takes the model's shape from its base run: only name and device stay."""
-        for w in (self.objective_box, self.preset_box, *self.edits.values()):
+        for w in (self.objective_box, self.preset_box, self.arch_box, self.optimizer_box,
+                  *self.edits.values()):
             self.form.setRowVisible(w, visible)
 
     def set_editable(self, on: bool) -> None:
-        for w in (self.objective_box, self.preset_box, self.device_box, self.name_edit,
-                  *self.edits.values()):
+        for w in (self.objective_box, self.preset_box, self.arch_box, self.optimizer_box,
+                  self.device_box, self.name_edit, *self.edits.values()):
             w.setEnabled(on)
 
     # -- what it says
@@ -177,6 +208,7 @@ class ModelForm(QGroupBox):
             if f.kind is float and not math.isfinite(values[f.key]):
                 errors[f.key] = f"{f.label} {text}: expected a finite number."
         values["device"] = self.device_name()
+        values["optimizer"] = str(self.optimizer_box.currentData())
         return values, errors
 
 

@@ -104,6 +104,8 @@ class RunForm(QWidget):
         self.ft_form.sig_changed.connect(self._save_finetune_settings)
         self.model_form.objective_box.currentIndexChanged.connect(self._on_preset_changed)
         self.model_form.preset_box.currentIndexChanged.connect(self._on_preset_changed)
+        self.model_form.arch_box.currentIndexChanged.connect(self._on_preset_changed)
+        self.model_form.optimizer_box.currentIndexChanged.connect(self.validate)
         self.model_form.device_box.currentIndexChanged.connect(self.validate)
         self.model_form.name_edit.textChanged.connect(self.validate)
         for edit in self.model_form.edits.values():
@@ -331,7 +333,7 @@ class RunForm(QWidget):
                 if not errors:
                     cfg = build_run_config(mf.objective(), mf.preset(), self.vocab_size, values,
                                            data_dir=str(self.data_dir or ""),
-                                           name=mf.run_name())
+                                           name=mf.run_name(), arch=mf.arch())
         except UserError as exc:
             named = [f for f in exc.fields if f in marks.controls]
             errors.update(dict.fromkeys(named, str(exc)))

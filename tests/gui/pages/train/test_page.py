@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import QLabel, QPlainTextEdit
+from PySide6.QtWidgets import QComboBox, QLabel, QPlainTextEdit
 
 from lmstudio_app.core import runs
-from lmstudio_app.gui.find import button, choose, named, only, setting
+from lmstudio_app.gui.find import button, choose, labelled, named, only, setting
 from lmstudio_app.gui.pages.train.page import TrainPage
 from lmstudio_app.gui.pages.train.samples_panel import SamplesPanel
 from lmstudio_app.gui.state import AppState
@@ -185,3 +185,20 @@ def test_a_run_bigger_than_the_machine_warns_and_names_what_to_lower(qtbot, page
     assert text.startswith("Warning: Batch size · Context length")
     assert "more than the" in text and "of memory on this machine" in text
     assert button(page, "Start").isEnabled()
+
+
+def test_the_architecture_and_optimizer_choices_reach_the_run(qtbot, page):
+    choose(page, "Architecture", "llama")
+    assert setting(page, "n_embd").text() == "96"  # the Llama tiny preset's sizes were shown
+    fill(page, max_steps=20, eval_interval=10)
+    choose(page, "Optimizer", "muon")
+    assert button(page, "Start").isEnabled(), named(page, "Errors", QLabel).text()
+    cfg = page.form.config
+    assert (cfg.model.arch, cfg.model.n_kv_head, cfg.train.optimizer) == ("llama", 2, "muon")
+    assert "to train on" in named(page, "Size", QLabel).text()
+
+    choose(page, "Architecture", "gpt")
+    choose(page, "Preset", "smollm2-135m")  # Llama only
+    assert not button(page, "Start").isEnabled()
+    assert "border" in labelled(page, "Preset", QComboBox).styleSheet()
+    assert "smollm2-135m" in named(page, "Errors", QLabel).text()
