@@ -18,7 +18,7 @@ from lmstudio_app.core.models.flops import flops_per_token, non_embedding_parame
 from lmstudio_app.core.models.generate import generate_choices
 from lmstudio_app.core.models.heads import SequenceClassifier, SpanExtractor
 from lmstudio_app.core.models.llama import rope_inv_freq
-from lmstudio_app.core.util.memory import estimate_training_memory
+from lmstudio_app.core.training.memory import estimate_training_memory
 from tests.llama_fixtures import FAMILIES, LLAMA3_ROPE, our_config, transformers_twin
 
 pytest.importorskip("transformers")
