@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal, SignalInstance
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -59,9 +59,13 @@ COLUMNS = ("Name", "Objective", "Preset", "Steps", "Best val loss", "State", *FI
 _FIRST_FIGURE = COLUMNS.index(FIGURE_COLUMNS[0])
 
 
-def _signature(root: Path) -> tuple:
+# (folder name, status file's modification time in ns, its size in bytes) of each run folder.
+_Signature = tuple[tuple[str, int, int], ...]
+
+
+def _signature(root: Path) -> _Signature:
     """What the poll compares: run folders and their status files' modification times."""
-    out = []
+    out: list[tuple[str, int, int]] = []
     try:
         children = sorted(root.iterdir())
     except OSError:
@@ -105,7 +109,7 @@ class RunsPage(QWidget):
         super().__init__(parent)
         self.state = state
         self._summaries: list[runs.RunSummary] = []
-        self._signature: tuple = ()
+        self._signature: _Signature = ()
         self._jobs: dict[BackgroundJob, str] = {}  # reading a run's results -> the run's name
         # The run training now: its step and max_steps as the loop reports them (its status
         # file on disk is written only at checkpoints).
@@ -292,7 +296,7 @@ class RunsPage(QWidget):
         self.figures = {f.path: f for f in found}
         self.table.setSortingEnabled(False)
         for r in range(self.table.rowCount()):
-            path = Path(self.table.item(r, 0).data(Qt.ItemDataRole.UserRole))
+            path = self._row_path(r)
             self._set_figures(r, self.figures.get(path))
         self.table.setSortingEnabled(True)
         self._show_notes()
@@ -311,7 +315,7 @@ class RunsPage(QWidget):
         if figures is not None:
             figures.note, figures.tags = notes.note, notes.tags
             for r in range(self.table.rowCount()):
-                if Path(self.table.item(r, 0).data(Qt.ItemDataRole.UserRole)) == Path(run):
+                if self._row_path(r) == Path(run):
                     self._set_figures(r, figures)
 
     def _show_notes(self) -> None:
@@ -325,6 +329,15 @@ class RunsPage(QWidget):
                  else runs.read_notes(run) if run is not None else runs.RunNotes())
         self.notes_panel.show_run(run, notes)
 
+    def _cell(self, r: int, c: int) -> QTableWidgetItem:
+        item = self.table.item(r, c)
+        assert item is not None  # every cell of a row is set when the row is made
+        return item
+
+    def _row_path(self, r: int) -> Path:
+        """The run folder of row `r` (its name cell holds the path)."""
+        return Path(self._cell(r, 0).data(Qt.ItemDataRole.UserRole))
+
     @staticmethod
     def _set_steps(item: QTableWidgetItem, step: int, max_steps: int) -> None:
         item.setText(f"{step:,} / {max_steps:,}")
@@ -334,8 +347,8 @@ class RunsPage(QWidget):
         """The training run's step, as the loop reports it: its row follows at once."""
         self._live = (Path(path), step, max_steps)
         for r in range(self.table.rowCount()):
-            if Path(self.table.item(r, 0).data(Qt.ItemDataRole.UserRole)) == Path(path):
-                self._set_steps(self.table.item(r, 3), step, max_steps)
+            if self._row_path(r) == Path(path):
+                self._set_steps(self._cell(r, 3), step, max_steps)
                 return
 
     def _on_run_finished(self, _path: Path, _reason: str) -> None:
@@ -349,13 +362,13 @@ class RunsPage(QWidget):
             self.refresh()
 
     def run_paths(self) -> list[Path]:
-        return [Path(self.table.item(r, 0).data(Qt.ItemDataRole.UserRole))
+        return [self._row_path(r)
                 for r in range(self.table.rowCount())]
 
     def row_text(self, path: Path) -> list[str]:
         for r in range(self.table.rowCount()):
-            if Path(self.table.item(r, 0).data(Qt.ItemDataRole.UserRole)) == Path(path):
-                return [self.table.item(r, c).text() for c in range(self.table.columnCount())]
+            if self._row_path(r) == Path(path):
+                return [self._cell(r, c).text() for c in range(self.table.columnCount())]
         raise KeyError(path)
 
     # -- selection
@@ -368,8 +381,7 @@ class RunsPage(QWidget):
     def selected_paths(self) -> list[Path]:
         """The selected runs, in the table's order."""
         rows = sorted(i.row() for i in self.table.selectionModel().selectedRows())
-        return [Path(self.table.item(r, 0).data(Qt.ItemDataRole.UserRole)) for r in rows
-                if self.table.item(r, 0) is not None]
+        return [self._row_path(r) for r in rows if self.table.item(r, 0) is not None]
 
     def select_runs(self, paths: list[Path]) -> None:
         """Select these runs (and only these), as a ctrl-click would."""
@@ -378,14 +390,14 @@ class RunsPage(QWidget):
             self.table.selectionModel().SelectionFlag.Select
             | self.table.selectionModel().SelectionFlag.Rows)
         for r in range(self.table.rowCount()):
-            if Path(self.table.item(r, 0).data(Qt.ItemDataRole.UserRole)) in map(Path, paths):
+            if self._row_path(r) in map(Path, paths):
                 model.select(self.table.model().index(r, 0), flags)
 
     def select_run(self, path: Path) -> bool:
         """Select this run alone. Through the selection model: selectRow() in extended
         selection toggles the row while Ctrl is held (a shortcut just pressed)."""
         for r in range(self.table.rowCount()):
-            if Path(self.table.item(r, 0).data(Qt.ItemDataRole.UserRole)) == Path(path):
+            if self._row_path(r) == Path(path):
                 model = self.table.selectionModel()
                 model.select(self.table.model().index(r, 0),
                              model.SelectionFlag.ClearAndSelect | model.SelectionFlag.Rows)
@@ -404,20 +416,20 @@ class RunsPage(QWidget):
         path = self.selected_path()
         s = self._summary(path)
         has = s is not None
-        training = has and self._is_training(s.path)
-        has_weights = has and runs.has_weights(s.path)
+        training = s is not None and self._is_training(s.path)
+        has_weights = s is not None and runs.has_weights(s.path)
         for b in (self.open_button, self.reveal_button):
             b.setEnabled(has)
         self.compare_button.setEnabled(has or len(self.selected_paths()) == 2)
         self._show_notes()
-        self.resume_button.setEnabled(has and not training and s.state != "running"
+        self.resume_button.setEnabled(s is not None and not training and s.state != "running"
                                       and runs.resumable(s.path))
         self.use_button.setEnabled(has_weights)
         self.export_button.setEnabled(has_weights)
-        self.delete_button.setEnabled(has and not training and s.state != "running")
+        self.delete_button.setEnabled(s is not None and not training and s.state != "running")
         self.delete_button.setToolTip("Stop the run before deleting it" if training
                                       else "Delete the run folder and everything in it")
-        confusion = has and has_confusion_file(s)
+        confusion = s is not None and has_confusion_file(s)
         self.confusion_button.setEnabled(confusion)
         self.confusion_button.setToolTip(
             "The test split's confusion matrix; click a cell for its misclassified texts"
@@ -425,7 +437,7 @@ class RunsPage(QWidget):
 
     # -- actions
 
-    def _emit_for_selected(self, signal) -> None:
+    def _emit_for_selected(self, signal: SignalInstance) -> None:
         path = self.selected_path()
         if path is not None:
             signal.emit(path)
@@ -529,7 +541,7 @@ class RunsPage(QWidget):
         dialog.show()
 
     def _open_confusion(self, report: dict[str, Any]) -> None:
-        name = self._jobs[self.sender()]
+        name = self._jobs[self._sender_job()]
         if not has_confusion(report):
             self.message_label.setText(f"{name}: its results.json holds no confusion matrix.")
             return
@@ -541,11 +553,16 @@ class RunsPage(QWidget):
         self.sig_confusion_shown.emit(dialog)
 
     def _on_results_error(self, message: str) -> None:
-        name = self._jobs[self.sender()]
+        name = self._jobs[self._sender_job()]
         self.message_label.setText(f"{name}: no test results ({message})")
 
-    def _job_done(self) -> None:
+    def _sender_job(self) -> BackgroundJob:
         job = self.sender()
+        assert isinstance(job, BackgroundJob)  # these slots are connected to jobs alone
+        return job
+
+    def _job_done(self) -> None:
+        job = self._sender_job()
         self._jobs.pop(job, None)
         job.deleteLater()
         self._update_buttons()
@@ -563,9 +580,11 @@ class RunsPage(QWidget):
         self._poll.stop()
         for job in list(self._jobs):
             job.cancel()
-        for job in [*self._jobs, self._figures_job, self._diff_job, self.notes_panel.job]:
-            if job is not None:
-                job.wait_finished()
+        jobs: list[BackgroundJob | None] = [*self._jobs, self._figures_job, self._diff_job,
+                                            self.notes_panel.job]
+        for pending in jobs:
+            if pending is not None:
+                pending.wait_finished()
         if self.confusion_dialog is not None:
             self.confusion_dialog.close()
         dialog = self.interchange_dialog

@@ -32,12 +32,17 @@ from ..jobs import BackgroundJob
 FIGURE_COLUMNS = ("Final loss", "Best score", "Tokens", "Time", "Size", "Snapshots", "Tags")
 
 
+def _text(item: QTableWidgetItem | None) -> str:
+    """The text of a table cell; an empty cell has none."""
+    return "" if item is None else item.text()
+
+
 def figure_cells(f: RunFigures) -> list[tuple[str, float | None]]:
     """(text, sort value) of each of FIGURE_COLUMNS for one run."""
     def number(v: float | None, fmt: str) -> tuple[str, float | None]:
         return ("–" if v is None else format(v, fmt)), v
 
-    score = ("–", None)
+    score: tuple[str, float | None] = ("–", None)
     if f.best_metric_value is not None:
         score = (f"{f.best_metric} {f.best_metric_value:.3f}", f.best_metric_value)
     elif f.val_bpb is not None:
@@ -118,6 +123,7 @@ class NotesPanel(QWidget):
 
     def _saved(self, notes: runs.RunNotes) -> None:
         run = self._saving
+        assert run is not None  # set by save() before its job starts
         self.status.setText(f"Saved in {run.name}/{runs.NOTES}.")
         if run == self.run:
             self.tags_edit.setText(", ".join(notes.tags))
@@ -161,7 +167,7 @@ class ConfigDiffView(QWidget):
                            if rows else f"{a.name} and {b.name} have the same settings")
 
     def rows(self) -> list[list[str]]:
-        return [[self.table.item(r, c).text() for c in range(3)]
+        return [[_text(self.table.item(r, c)) for c in range(3)]
                 for r in range(self.table.rowCount())]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,7 @@ class _JobDialog(QDialog):
         layout.addWidget(self.message)
         layout.addWidget(self.buttons)
 
-    def path_row(self, label: str, edit: QLineEdit, browse) -> None:
+    def path_row(self, label: str, edit: QLineEdit, browse: Callable[[], None]) -> None:
         row = QHBoxLayout()
         row.addWidget(edit, 1)
         button = QPushButton("Browse…")

@@ -144,7 +144,7 @@ class CurveOutputs:
     def export_png(self, path: Path) -> bool:
         """The three plots as they are drawn, saved as a PNG; False when it could not be."""
         self._before_export()
-        return self.graphics.grab().save(str(path), "PNG")
+        return bool(self.graphics.grab().save(str(path), "PNG"))
 
     def ask_export_png(self, parent: QWidget) -> None:
         path, _ = QFileDialog.getSaveFileName(parent, "Export the curves as PNG", "curves.png",

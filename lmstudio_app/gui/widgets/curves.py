@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QPalette
+from PySide6.QtGui import QPalette, QStandardItemModel
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -54,7 +54,7 @@ LEGEND_COLUMNS = 4
 _OVERLAY_COLOURS = ("#8e6cc9", "#d0873d", "#3aa59b", "#c9508a", "#7d9c2f")
 
 
-class SparseAxis(pg.AxisItem):
+class SparseAxis(pg.AxisItem):  # type: ignore[misc]  # pyqtgraph ships no types
     """A value axis for short plots: major ticks at least MIN_LABEL_GAP pixels apart.
 
     pyqtgraph always draws at least ~2.25 major intervals, so a 60-pixel plot spanning 0 to 1
@@ -63,8 +63,9 @@ class SparseAxis(pg.AxisItem):
 
     MIN_LABEL_GAP = 18.0
 
-    def tickSpacing(self, minVal: float, maxVal: float, size: float) -> list:  # noqa: N802, N803
-        levels = super().tickSpacing(minVal, maxVal, size)
+    def tickSpacing(self, minVal: float, maxVal: float,  # noqa: N802, N803
+                    size: float) -> list[tuple[float, float]]:
+        levels: list[tuple[float, float]] = super().tickSpacing(minVal, maxVal, size)
         span = abs(maxVal - minVal)
         if not levels or size <= 0 or span == 0:
             return levels
@@ -317,7 +318,7 @@ class CurvesWidget(QWidget):
                 self._by_step["bpb"].append([step], [val_bpb])
             self._schedule()
 
-    def set_checkpoints(self, steps: Sequence[int]) -> None:
+    def set_checkpoints(self, steps: Sequence[int] | np.ndarray) -> None:
         """The steps whose weights the run keeps: marked on the loss curve."""
         self.checkpoint_steps = sorted(int(s) for s in steps)
         self._schedule()
@@ -420,6 +421,7 @@ class CurvesWidget(QWidget):
         """An axis the run cannot place its steps on (a run from before tokens were recorded)
         is greyed out in the selector."""
         model = self.x_combo.model()
+        assert isinstance(model, QStandardItemModel)  # a QComboBox's own model
         for i, (key, _) in enumerate(X_AXES):
             model.item(i).setEnabled(self.axis.has(key) or self.loss.n == 0)
 

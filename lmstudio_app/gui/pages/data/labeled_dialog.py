@@ -60,7 +60,11 @@ def guess_column(role: str, columns: list[str]) -> str:
     return ""
 
 
-def read_preview(path: Path, encoding: str) -> tuple[list[str], list[dict]]:
+# What a check was made with: the file, the family, the sorted mapping and the encoding.
+_CheckKey = tuple[Path, str, tuple[tuple[str, str], ...], str]
+
+
+def read_preview(path: Path, encoding: str) -> tuple[list[str], list[dict[str, Any]]]:
     from ....core.data import labeled
 
     return labeled.detect_columns(path, encoding), labeled.preview_rows(path, 20, encoding)
@@ -134,7 +138,7 @@ class LabeledDataDialog(QDialog):
         self.role_boxes: dict[str, QComboBox] = {}
         self.marks = FieldMarks({"encoding": Control("Encoding", self.encoding_box)})
         self.roles_form = QFormLayout()
-        self._checked_for: tuple | None = None  # what the shown report was checked with
+        self._checked_for: _CheckKey | None = None  # what the shown report was checked with
         self._check_again = False  # the mapping changed while a job ran: check when it ends
         self.use_button = QPushButton("Use for fine-tuning")
         self.use_button.setEnabled(False)
@@ -263,7 +267,7 @@ class LabeledDataDialog(QDialog):
 
     # -- preview and mapping
 
-    def _show_preview(self, result: tuple[list[str], list[dict]]) -> None:
+    def _show_preview(self, result: tuple[list[str], list[dict[str, Any]]]) -> None:
         self.columns, rows = result
         self.table.setColumnCount(len(self.columns))
         self.table.setHorizontalHeaderLabels(self.columns)
@@ -321,7 +325,7 @@ class LabeledDataDialog(QDialog):
 
     # -- check and use
 
-    def _check_key(self) -> tuple:
+    def _check_key(self) -> _CheckKey:
         return self.path, self.family(), tuple(sorted(self.mapping().items())), self.encoding
 
     def check(self) -> None:
@@ -339,7 +343,7 @@ class LabeledDataDialog(QDialog):
         self._run(lambda report, cancel: check_file(path, family, cols, enc),
                   lambda report: self._show_report(report, key))
 
-    def _show_report(self, report: Any, key: tuple | None = None) -> None:
+    def _show_report(self, report: Any, key: _CheckKey | None = None) -> None:
         if key is not None and key != self._check_key():
             return  # checked with a mapping no longer shown: the next check is queued
         self.report = report

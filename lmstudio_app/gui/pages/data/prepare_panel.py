@@ -242,7 +242,7 @@ class PreparePanel(QWidget):
         out = self.out_dir()
         cfg = PrepareConfig(
             sources=list(sources),
-            out_dir=out,
+            out_dir=str(out),
             tokenizer=TokenizerSpec(kind=self.kind_combo.currentText(),
                                     vocab_size=self.vocab_spin.value()),
             corpus=self.corpus_options(),

@@ -134,20 +134,22 @@ class SourcesPanel(QWidget):
 
     # -- the list
 
-    def source_paths(self) -> list[str]:
+    def _rows(self) -> list[QTreeWidgetItem]:
+        """The list's items, top to bottom."""
         root = self.list.invisibleRootItem()
-        return [root.child(i).data(_COL_SOURCE, Qt.ItemDataRole.UserRole)
-                for i in range(root.childCount())]
+        return [item for i in range(root.childCount()) if (item := root.child(i)) is not None]
+
+    def source_paths(self) -> list[str]:
+        return [item.data(_COL_SOURCE, Qt.ItemDataRole.UserRole) for item in self._rows()]
 
     def selected_paths(self) -> list[str]:
         return [item.data(_COL_SOURCE, Qt.ItemDataRole.UserRole)
                 for item in self.list.selectedItems()]
 
     def _item(self, path: str) -> QTreeWidgetItem | None:
-        root = self.list.invisibleRootItem()
-        for i in range(root.childCount()):
-            if root.child(i).data(_COL_SOURCE, Qt.ItemDataRole.UserRole) == path:
-                return root.child(i)
+        for item in self._rows():
+            if item.data(_COL_SOURCE, Qt.ItemDataRole.UserRole) == path:
+                return item
         return None
 
     def add_sources(self, paths: Iterable[str | Path], announce: bool = True) -> None:
@@ -166,9 +168,10 @@ class SourcesPanel(QWidget):
                                       | Qt.AlignmentFlag.AlignVCenter)
             self.list.addTopLevelItem(item)
             self.queue_count(path)
-        if not self.list.selectedItems() and self.list.topLevelItemCount():
+        first = self.list.topLevelItem(0)
+        if not self.list.selectedItems() and first is not None:
             # Something to look at from the start: the first source's preview (read in a job).
-            self.list.setCurrentItem(self.list.topLevelItem(0))
+            self.list.setCurrentItem(first)
         self._update_totals()
         if announce:
             self.sig_changed.emit()

@@ -12,7 +12,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import QPoint, QRect, QSize, Qt
-from PySide6.QtGui import QColor, QFontMetrics, QMouseEvent, QPainter, QPalette, QPen
+from PySide6.QtGui import (
+    QColor,
+    QFontMetrics,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+    QPen,
+    QResizeEvent,
+)
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 _HUES = (210, 30, 120, 290)  # blue, orange, green, purple: neighbours always differ
@@ -98,7 +107,7 @@ class TokenView(QWidget):
     def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
         return QSize(60, QFontMetrics(self.font()).height() + 2 * _PAD_Y)
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
         self._layout_width = -1
         super().resizeEvent(event)
 
@@ -109,7 +118,7 @@ class TokenView(QWidget):
         sat, val = (110, 105) if dark else (70, 250)
         return [QColor.fromHsv(h, sat, val) for h in _HUES]
 
-    def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
         self._ensure_layout()
         painter = QPainter(self)
         colours = self._colours()

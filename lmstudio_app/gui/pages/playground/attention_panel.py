@@ -9,7 +9,7 @@ Row i of a map is how token i spreads its attention over the tokens (columns); e
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -29,6 +29,9 @@ from PySide6.QtWidgets import (
 from .background import ModelSlot, attention_for
 from .view_job import OneJobView
 
+if TYPE_CHECKING:
+    from ....core.inference.attention import AttentionMaps
+
 DEFAULT_SENTENCE = "It is a truth universally acknowledged, that a single man"
 # White (no attention) to deep blue (all of it): readable on light and dark windows alike.
 ATTENTION_COLOURS = pg.ColorMap([0.0, 0.5, 1.0], ["#ffffff", "#5dade2", "#1b2631"])
@@ -46,9 +49,9 @@ class AttentionPanel(OneJobView):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.run: Path | None = None
-        self.checkpoint = "best"
+        self.checkpoint: str | int = "best"
         self.slot = ModelSlot()
-        self.maps: Any = None  # core AttentionMaps
+        self.maps: AttentionMaps | None = None
         self.picked = (0, 0)
         self.tiles: dict[tuple[int, int], QGraphicsRectItem] = {}
 
@@ -148,10 +151,11 @@ class AttentionPanel(OneJobView):
 
     def tile_rect(self, layer: int, head: int) -> QRectF:
         """Where layer `layer`, head `head` (0-based) lies in the grid (view coordinates)."""
+        assert self.maps is not None  # tiles are laid out for maps shown
         T = self.maps.weights.shape[-1]
         return QRectF(head * (T + GAP), layer * (T + GAP), T, T)
 
-    def show_maps(self, maps: Any) -> None:
+    def show_maps(self, maps: AttentionMaps) -> None:
         self.maps = maps
         n_layer, n_head, T, _ = maps.weights.shape
         step = T + GAP
@@ -209,8 +213,10 @@ class AttentionPanel(OneJobView):
 
     def shown_map(self) -> np.ndarray:
         """The (T, T) weights of the picked layer and head (rows: queries, columns: keys)."""
+        assert self.maps is not None  # a head is picked only in maps shown
         layer, head = self.picked
-        return self.maps.weights[layer, head].numpy()
+        weights: np.ndarray = self.maps.weights[layer, head].numpy()
+        return weights
 
     def _hover(self, ev: Any) -> None:
         if self.maps is None or ev.isExit():

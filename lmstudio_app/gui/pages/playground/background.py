@@ -11,7 +11,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ....core.inference.attention import AttentionMaps
 
 
 @dataclass
@@ -89,12 +92,12 @@ class ModelSlot:
     """
 
     def __init__(self) -> None:
-        self.key: tuple[str, str, float] | None = None
+        self.key: tuple[str, str | int, float] | None = None
         self.loaded: Any = None
 
     def get(self, path: Path, checkpoint: str | int) -> Any:
         """The run at `path` with `checkpoint`'s weights, loaded again when they changed."""
-        from ....core.inference.loading import weights_path
+        from ....core.runs.weights import weights_path
 
         weights = weights_path(path, checkpoint)
         key = (str(path), checkpoint, weights.stat().st_mtime)
@@ -131,8 +134,9 @@ def score_tokens(slot: ModelSlot, path: Path, checkpoint: str | int, text: str,
     return TokenScores(checkpoint, loaded.config.model.arch, passage, hardest)
 
 
-def attention_for(slot: ModelSlot, path: Path, checkpoint: str, text: str) -> Any:
-    """The attention maps (core AttentionMaps) of the run's model for `text`."""
+def attention_for(slot: ModelSlot, path: Path, checkpoint: str | int,
+                  text: str) -> AttentionMaps:
+    """The attention maps of the run's model for `text`."""
     import torch
 
     from ....core.inference.attention import attention_maps

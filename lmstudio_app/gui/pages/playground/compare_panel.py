@@ -88,7 +88,8 @@ class _Side(QWidget):
         return Path(data) if data else None
 
     def checkpoint(self) -> str | int | None:
-        return self.checkpoint_combo.currentData()
+        data: str | int | None = self.checkpoint_combo.currentData()
+        return data
 
     def _fill_checkpoints(self) -> None:
         keep = self.checkpoint()
@@ -189,6 +190,7 @@ class ComparePanel(QWidget):
 
     def _start(self, side: _Side, prompt: str, settings: dict[str, Any]) -> None:
         run, checkpoint, slot = side.run(), side.checkpoint(), side.slot
+        assert run is not None and checkpoint is not None  # compare() checked both sides
         side.reply_view.clear()
         side.reply_view.add_plain(prompt, bold=True)
         side.chosen_label.setText("")

@@ -100,8 +100,9 @@ class HardTokensPanel(OneJobView):
 
         self.table = QTableWidget(0, 3)
         self.table.setHorizontalHeaderLabels(["Token", "Mean loss", "Count"])
-        self.table.horizontalHeaderItem(1).setToolTip("Mean loss of the type's occurrences in "
-                                                      "the scored windows (nats)")
+        loss_header = self.table.horizontalHeaderItem(1)
+        assert loss_header is not None  # made by setHorizontalHeaderLabels
+        loss_header.setToolTip("Mean loss of the type's occurrences in the scored windows (nats)")
         # Stretch the token column; the numbers' columns are fitted once per table, since
         # fitting them at every cell set cost the GUI thread ~50 ms for 40 rows.
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
@@ -166,9 +167,10 @@ class HardTokensPanel(OneJobView):
         return bool(self.choices)
 
     def score(self) -> None:
-        if self.run is None or self.job is not None or not self.choices:
+        checkpoint = self.checkpoint()  # None: no choices
+        if self.run is None or self.job is not None or checkpoint is None:
             return
-        run, checkpoint, text = self.run, self.checkpoint(), self.passage_edit.toPlainText()
+        run, text = self.run, self.passage_edit.toPlainText()
         slot = self.slot
         self.start_job(lambda: score_tokens(slot, run, checkpoint, text), self.show_scores,
                        f"Scoring with the {checkpoint_name(checkpoint)} weights…")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -204,7 +205,7 @@ class PlaygroundPage(QWidget):
                 self.refresh_runs()
         self._show_error(f"{path}: not a run folder under {self.state.runs_root}.")
 
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
         if self._load_pending:
             self._on_run_chosen(force=True)

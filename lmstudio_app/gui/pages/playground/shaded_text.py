@@ -15,10 +15,18 @@ import bisect
 import html
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QMouseEvent, QTextCharFormat, QTextCursor, QTextLine
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QHelpEvent,
+    QMouseEvent,
+    QTextCharFormat,
+    QTextCursor,
+    QTextLine,
+)
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -40,8 +48,13 @@ def probability_colour(p: float) -> QColor:
         if p <= p1:
             t = (p - p0) / (p1 - p0)
             return QColor.fromRgbF(*(a + (b - a) * t for a, b in zip(
-                c0.getRgbF()[:3], c1.getRgbF()[:3], strict=True)))
+                _rgb(c0), _rgb(c1), strict=True)))
     return QColor(_STOPS[-1][1])
+
+
+def _rgb(colour: QColor) -> tuple[float, float, float]:
+    """The red, green and blue of `colour`, each in [0, 1]."""
+    return colour.redF(), colour.greenF(), colour.blueF()
 
 
 def piece_label(piece: str) -> str:
@@ -187,7 +200,9 @@ class ShadedText(QTextEdit):
             line = layout.lineAt(i)
             if line.y() <= at.y() < line.y() + line.height():
                 end = line.textStart() + line.textLength()
-                if at.x() >= line.cursorToX(end)[0]:  # right of the line's last character
+                # PySide6 returns (x, cursor position); its stub says `object`.
+                end_x = cast(tuple[float, int], line.cursorToX(end))[0]
+                if at.x() >= end_x:  # right of the line's last character
                     last = i == layout.lineCount() - 1
                     return block.position() + end if last else None
                 offset = line.xToCursor(at.x(), QTextLine.CursorPosition.CursorOnCharacter)
@@ -201,6 +216,7 @@ class ShadedText(QTextEdit):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
         if watched is self.viewport() and event.type() == QEvent.Type.ToolTip:
+            event = cast(QHelpEvent, event)  # a ToolTip event is a QHelpEvent
             i = self.token_at_point(event.pos())
             if i is None:
                 QToolTip.hideText()

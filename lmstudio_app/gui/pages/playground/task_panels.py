@@ -55,8 +55,9 @@ def add_bar_row(grid: QGridLayout, row: int, name: QLabel, p: float, height: int
 def clear_grid(grid: QGridLayout) -> None:
     while grid.count():
         item = grid.takeAt(0)
-        if item.widget() is not None:
-            item.widget().deleteLater()
+        widget = item.widget() if item is not None else None
+        if widget is not None:
+            widget.deleteLater()
 
 
 class ProbabilityBars(QWidget):
@@ -183,6 +184,7 @@ class QAPanel(QWidget):
     def show_result(self, result: dict[str, Any], context: str) -> None:
         answer = result.get("answer", "")
         score = float(result.get("score", 0.0))
+        span: tuple[int, int] | None
         if "start" in result:
             span = (int(result["start"]), int(result["end"]))
         else:

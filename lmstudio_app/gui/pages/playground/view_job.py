@@ -19,12 +19,13 @@ class OneJobView(QWidget):
     """Base of a view with a button that starts a job, and a status line."""
 
     sig_failed = Signal(str)
+    # Set by the view's __init__, before any job can start.
+    button: QAbstractButton
+    status: QLabel
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.job: BackgroundJob | None = None
-        self.button: QAbstractButton | None = None  # set by the view
-        self.status: QLabel | None = None  # set by the view
 
     def ready(self) -> bool:
         """Whether the view has what its job needs (a run with weights)."""

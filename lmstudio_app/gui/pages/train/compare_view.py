@@ -12,7 +12,7 @@ once, above the table of both sides' test figures (mean ± sd over the seeds) an
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 from PySide6.QtCore import QObject, Slot
@@ -27,6 +27,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+class _SideCurves(TypedDict):
+    """A side's curves as they came: training rows and (step, val_loss) evaluations."""
+
+    rows: list[np.ndarray]
+    evals: list[tuple[int, float]]
+
+
 class CompareView(QObject):
     """Runs one comparison at a time for `page` (the TrainPage that owns it) and shows it there.
     """
@@ -36,7 +43,7 @@ class CompareView(QObject):
         self.page = page
         self.running: Comparison | None = None
         self.results: list[tuple[InitResult, InitResult]] | None = None  # one pair per seed
-        self._first: dict[str, list] = {"rows": [], "evals": []}  # the first side's curves
+        self._first: _SideCurves = {"rows": [], "evals": []}  # the first side's curves
 
     def start(self) -> bool:
         """Fine-tune the form's run twice (pretrained and from scratch) in a background job;
@@ -88,7 +95,7 @@ class CompareView(QObject):
         return self.running.side_of(self.sender()) or ""
 
     @Slot(object)
-    def _on_side_started(self, _info: dict) -> None:
+    def _on_side_started(self, _info: dict[str, Any]) -> None:
         """The second side starts: the first side's curves stay, dashed, as an overlay. A later
         seed's first side starts on clean curves."""
         if self._side() == SIDES[0] and self._first["rows"]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
@@ -43,6 +43,8 @@ POOLINGS = (("auto", "automatic (BERT: [CLS]; GPT: end token from 1,000 rows)"),
             ("cls", "first token ([CLS])"), ("mean", "mean of the tokens"))
 # The FinetuneConfig fields naming a labeled file's columns, with the form's labels; a task shows
 # the rows of its ObjectiveSpec.columns. Settings and labeled choices key them by role ("text").
+_T = TypeVar("_T")
+
 COLUMNS = {"text_col": "Text column", "label_col": "Label column",
            "question_col": "Question column", "context_col": "Context column",
            "answer_col": "Answer column", "answer_start_col": "Answer start column"}
@@ -76,7 +78,18 @@ def sample_for(task: str) -> Path:
     from ....core.data import labeled
 
     samples = {"classify": labeled.sample_sentiment_path, "qa": labeled.sample_qa_path}
-    return samples[OBJECTIVES[task].family]()
+    family = OBJECTIVES[task].family
+    assert family is not None, task  # a fine-tuning task (TASKS) reads a family of labeled data
+    return samples[family]()
+
+
+def _entry(saved: dict[str, Any], key: str, kind: type[_T]) -> _T | None:
+    """`saved[key]` when it is a `kind` (an int read as a float where a float is asked), else
+    None: a missing or mistyped entry."""
+    value = saved.get(key)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    return value if isinstance(value, kind) else None
 
 
 def _narrow(box: QComboBox, chars: int) -> None:
@@ -216,15 +229,15 @@ class FinetuneForm(QWidget):
         self.file_button.clicked.connect(self._ask_file)
         self.file_edit.textEdited.connect(self._remember_file)
         self.encoding_box.currentIndexChanged.connect(lambda _i: self._remember_encoding())
-        for w in (self.base_box, self.task_box, self.encoding_box, self.pooling_box):
-            w.currentIndexChanged.connect(lambda _i: self.sig_changed.emit())
-        for w in (self.file_edit, *self.column_edits.values(), self.learning_rate):
-            w.textChanged.connect(lambda _t: self.sig_changed.emit())
-        for w in (self.freeze_layers, self.steps, self.eval_every, self.patience,
-                  self.batch_size, self.body_lr_scale):
-            w.valueChanged.connect(lambda _v: self.sig_changed.emit())
-        for w in (self.freeze_embeddings, self.class_weights):
-            w.toggled.connect(lambda _b: self.sig_changed.emit())
+        for combo in (self.base_box, self.task_box, self.encoding_box, self.pooling_box):
+            combo.currentIndexChanged.connect(lambda _i: self.sig_changed.emit())
+        for edit in (self.file_edit, *self.column_edits.values(), self.learning_rate):
+            edit.textChanged.connect(lambda _t: self.sig_changed.emit())
+        for spin in (self.freeze_layers, self.steps, self.eval_every, self.patience,
+                     self.batch_size, self.body_lr_scale):
+            spin.valueChanged.connect(lambda _v: self.sig_changed.emit())
+        for check in (self.freeze_embeddings, self.class_weights):
+            check.toggled.connect(lambda _b: self.sig_changed.emit())
 
     # -- choices
 
@@ -346,48 +359,56 @@ class FinetuneForm(QWidget):
     def restore(self, saved: dict[str, Any]) -> None:
         """Show saved settings (from `settings()`); unknown or mistyped entries are skipped,
         and a base run that no longer exists leaves the first one listed chosen."""
-        def get(key: str, kind: type) -> Any:
-            value = saved.get(key)
-            if kind is float and isinstance(value, int) and not isinstance(value, bool):
-                value = float(value)
-            return value if isinstance(value, kind) else None
+        self._restore_task(saved)
+        self._restore_choices(saved)
+        self._restore_numbers(saved)
 
-        files, encodings = get("files", dict) or {}, get("encodings", dict) or {}
+    def _restore_task(self, saved: dict[str, Any]) -> None:
+        """The files and encodings chosen per task, then the task (which shows its own)."""
+        files = _entry(saved, "files", dict) or {}
+        encodings = _entry(saved, "encodings", dict) or {}
         self._custom_file = {t: str(p) for t, p in files.items() if t in TASKS and p}
         self._file_encoding = {t: str(e) for t, e in encodings.items()
                                if t in TASKS and e in ENCODINGS}
-        task = get("task", str)
+        task = _entry(saved, "task", str)
         if task in TASKS and task != self.task():
             self.set_task(task)  # shows the task's file and encoding, lists its base runs
         else:
             self._on_task()
-        base = get("base_run", str)
+
+    def _restore_choices(self, saved: dict[str, Any]) -> None:
+        """The base run, the columns and the pooling."""
+        base = _entry(saved, "base_run", str)
         i = self.base_box.findData(base) if base else -1
         if i >= 0:
             self.base_box.setCurrentIndex(i)
-        for key, value in (get("columns", dict) or {}).items():
+        for key, value in (_entry(saved, "columns", dict) or {}).items():
             edit = self._column_edits().get(key)
             if edit is not None and isinstance(value, str):
                 edit.setText(value)
-        pooling = get("pooling", str)
+        pooling = _entry(saved, "pooling", str)
         if pooling is not None:
             self.pooling_box.setCurrentIndex(max(self.pooling_box.findData(pooling), 0))
+
+    def _restore_numbers(self, saved: dict[str, Any]) -> None:
+        """The freezing options, the budget, the seeds and the optimizer's settings."""
         for key, box in (("freeze_embeddings", self.freeze_embeddings),
                          ("class_weights", self.class_weights)):
-            if get(key, bool) is not None:
-                box.setChecked(saved[key])
+            checked = _entry(saved, key, bool)
+            if checked is not None:
+                box.setChecked(checked)
         for key, spin in (("freeze_layers", self.freeze_layers), ("max_steps", self.steps),
                           ("eval_interval", self.eval_every),
                           ("early_stopping_patience", self.patience),
                           ("compare_seeds", self.seeds),
                           ("batch_size", self.batch_size)):
-            value = get(key, int)
+            value = _entry(saved, key, int)
             if value is not None and not isinstance(value, bool):
                 spin.setValue(value)
-        scale = get("body_lr_scale", float)
+        scale = _entry(saved, "body_lr_scale", float)
         if scale is not None:
             self.body_lr_scale.setValue(scale)
-        lr = get("learning_rate", str)
+        lr = _entry(saved, "learning_rate", str)
         if lr:
             self.learning_rate.setText(lr)
 
@@ -420,9 +441,12 @@ class FinetuneForm(QWidget):
             raise UserError(f"learning_rate={self.learning_rate.text()}: expected a number.",
                             field="learning_rate") from None
         classes = has_classes(self.task())
+        col = self._column
         ft = FinetuneConfig(
             task=self.task(), train_file=path, base_run=str(base), encoding=self.encoding(),
-            **{name: edit.text().strip() for name, edit in self.column_edits.items()},
+            text_col=col("text_col"), label_col=col("label_col"),
+            question_col=col("question_col"), context_col=col("context_col"),
+            answer_col=col("answer_col"), answer_start_col=col("answer_start_col"),
             freeze_embeddings=self.freeze_embeddings.isChecked(),
             freeze_layers=self.freeze_layers.value(),
             body_lr_scale=self.body_lr_scale.value(),
@@ -438,6 +462,10 @@ class FinetuneForm(QWidget):
         if every:
             overrides["eval_interval"] = min(every, steps) if steps else every
         return make_finetune_config(ft, overrides=overrides, name=name)
+
+    def _column(self, name: str) -> str:
+        """The column the form names for FinetuneConfig field `name` (one of COLUMNS)."""
+        return self.column_edits[name].text().strip()
 
     def compare_seeds(self) -> int | None:
         """Seeds for "Does pretraining help?"; None: the engine's rule for the set's size."""

@@ -47,6 +47,8 @@ if TYPE_CHECKING:  # the comparison's module loads PyTorch: imported when one st
     from .comparison import Comparison
 
 TICK_MS = 250
+# What a run's history is shown with: (history, curves' arrays, best step or None).
+_HistoryShown = Callable[[runs.RunHistory, dict[str, np.ndarray], int | None], None]
 
 
 class TrainPage(QWidget):
@@ -132,8 +134,8 @@ class TrainPage(QWidget):
 
     def _fit_form_width(self) -> None:
         """Keep the left pane at least as wide as the form it shows (each mode has its own)."""
-        scroll = self.form_scroll
-        scroll.setMinimumWidth(max(380, scroll.widget().minimumSizeHint().width()
+        scroll = self.form_scroll  # it holds self.form
+        scroll.setMinimumWidth(max(380, self.form.minimumSizeHint().width()
                                    + scroll.verticalScrollBar().sizeHint().width() + 4))
 
     def _connect(self) -> None:
@@ -337,7 +339,7 @@ class TrainPage(QWidget):
         self.state.sig_run_line.emit(text)
 
     @Slot(object)
-    def _on_started(self, info: dict) -> None:
+    def _on_started(self, info: dict[str, Any]) -> None:
         self.progress_panel.started(info)
         self.state.sig_runs_changed.emit()  # its config.json exists now: the run is listed
         device = str(info.get("device", ""))
@@ -456,26 +458,31 @@ class TrainPage(QWidget):
         job.sig_finished.connect(self._on_read_finished)
         job.start()
 
+    def _sender_job(self) -> BackgroundJob:
+        job = self.sender()
+        assert isinstance(job, BackgroundJob)  # these slots are connected to jobs alone
+        return job
+
     def _on_read(self, result: Any) -> None:
-        self._reads[self.sender()][0](result)
+        self._reads[self._sender_job()][0](result)
 
     def _on_read_error(self, message: str) -> None:
-        self._reads[self.sender()][1](message)
+        self._reads[self._sender_job()][1](message)
 
     def _on_read_finished(self) -> None:
-        job = self.sender()
+        job = self._sender_job()
         self._reads.pop(job, None)
         job.deleteLater()
 
-    def _read_history(self, run_dir: Path,
-                      then: Callable[[runs.RunHistory, dict[str, np.ndarray]], None]) -> None:
-        """The run's history and its curves' arrays, read in a job; then `then(history, arrays)`."""
-        def read() -> tuple[runs.RunHistory, dict[str, np.ndarray]]:
+    def _read_history(self, run_dir: Path, then: _HistoryShown) -> None:
+        """The run's history, its curves' arrays and its best step (None: none yet), read in a
+        job; then `then(history, arrays, best_step)`."""
+        def read() -> tuple[runs.RunHistory, dict[str, np.ndarray], int | None]:
             history = runs.read_history(run_dir)
             arrays = arrays_from_events(history.events)
             arrays["checkpoint_step"] = np.array([s.step for s in runs.list_snapshots(run_dir)])
-            arrays["best_step"] = runs.read_json(run_dir / runs.CHECKPOINT).get("best_step")
-            return history, arrays
+            best_step = runs.read_json(run_dir / runs.CHECKPOINT).get("best_step")
+            return history, arrays, best_step
 
         self._read_in_job(read, lambda got: then(*got),
                           lambda msg: self.state.sig_status.emit(f"{run_dir.name}: {msg}"))
@@ -488,14 +495,14 @@ class TrainPage(QWidget):
             return
         self._read_history(Path(run_dir), self._show_history)
 
-    def _show_history(self, history: runs.RunHistory, arrays: dict[str, np.ndarray]) -> None:
+    def _show_history(self, history: runs.RunHistory, arrays: dict[str, np.ndarray],
+                      best_step: int | None) -> None:
         if self.session.is_running():
             return
         run_dir, cfg = history.run_dir, history.config
         self.curves.load_arrays(arrays)
         self.curves.flush()
-        self.snapshot_marks.show_run(run_dir, cfg, arrays["checkpoint_step"].tolist(),
-                                     arrays.get("best_step"))
+        self.snapshot_marks.show_run(run_dir, cfg, arrays["checkpoint_step"].tolist(), best_step)
         self.samples_box.clear()
         for step, val_loss, sample in history.samples:
             self.samples_box.add(step, val_loss, sample)
@@ -522,15 +529,15 @@ class TrainPage(QWidget):
             return
         self._read_history(Path(run_dir), self._resume_after_history)
 
-    def _resume_after_history(self, history: runs.RunHistory,
-                              arrays: dict[str, np.ndarray]) -> None:
+    def _resume_after_history(self, history: runs.RunHistory, arrays: dict[str, np.ndarray],
+                              best_step: int | None) -> None:
         if self.session.is_running():
             return
-        self._show_history(history, arrays)
+        self._show_history(history, arrays, best_step)
         self._begin(history.config, history.run_dir, resume=True)
 
     @Slot(object)
     def compare_run(self, run_dir: Path) -> None:
         """Overlay a run's curves on the current ones."""
-        self._read_history(Path(run_dir), lambda history, arrays: self.curves.add_overlay(
+        self._read_history(Path(run_dir), lambda history, arrays, _best: self.curves.add_overlay(
             history.run_dir.name, arrays))

@@ -28,7 +28,8 @@ class SnapshotMarks(QObject):
         self.run_dir: Path | None = None
         self.kept: set[int] = set()
         self.best_step: int | None = None
-        self._keep, self._max_steps = 0, 0
+        self._keep = 0
+        self._max_steps: int | None = 0  # None: a budget not derived yet
         self._last_eval: int | None = None
         session = page.session
         session.sig_started.connect(self._on_started)
