@@ -33,7 +33,7 @@ from ..models import build_model
 from ..presets import PRESETS, preset_part
 from ..runs import checkpoint as ckpt
 from . import hub, llama_hf, names
-from .staging import Progress, folder_bytes, require_transformers, staged_folder
+from .staging import Progress, check_weights, folder_bytes, require_transformers, staged_folder
 
 HF_CONFIG = "config.json"
 SAFETENSORS = "model.safetensors"
@@ -245,14 +245,7 @@ def _our_state(src: Path, hf_state: dict[str, torch.Tensor], cfg: ModelConfig,
             if k.startswith(names.BERT_MLM_HEAD):
                 state[k] = v
     state[head] = state[tied] if tied in state else own[head]
-    missing = sorted(set(own) - set(state))
-    if missing:
-        raise UserError(f"{src}: the weights lack {', '.join(missing[:3])}"
-                        f"{' and more' if len(missing) > 3 else ''}.", field="hf")
-    for k, v in own.items():
-        if tuple(state[k].shape) != tuple(v.shape):
-            raise UserError(f"{src}: {k} is {tuple(state[k].shape)}, config.json implies "
-                            f"{tuple(v.shape)}.", field="hf")
+    check_weights(src, own, state)
     model.load_state_dict({k: state[k].float() for k in own}, strict=True)
     return model
 

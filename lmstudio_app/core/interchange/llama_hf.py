@@ -39,6 +39,7 @@ from ..arch_fields import rope_scaling
 from ..config import ModelConfig, RunConfig
 from ..errors import UserError
 from ..models.llama import Llama
+from .staging import check_weights
 
 FAMILIES = {"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
             "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM"}
@@ -163,14 +164,7 @@ def llama_from_state(src: Path, state: dict[str, torch.Tensor], cfg: ModelConfig
     if cfg.tie_word_embeddings:
         state = {k: v for k, v in state.items() if k != "lm_head.weight"}
         state["lm_head.weight"] = state.get("model.embed_tokens.weight", torch.empty(0))
-    missing = sorted(k for k in own if k not in state)
-    if missing:
-        raise UserError(f"{src}: the weights lack {', '.join(missing[:3])}"
-                        f"{' and more' if len(missing) > 3 else ''}.", field="hf")
-    for k, v in own.items():
-        if tuple(state[k].shape) != tuple(v.shape):
-            raise UserError(f"{src}: {k} is {tuple(state[k].shape)}, config.json implies "
-                            f"{tuple(v.shape)}.", field="hf")
+    check_weights(src, own, state)
     model.load_state_dict({k: state[k].float() for k in own}, strict=True, assign=True)
     if cfg.tie_word_embeddings:
         model.lm_head.weight = model.model.embed_tokens.weight

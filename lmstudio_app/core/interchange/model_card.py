@@ -17,14 +17,23 @@ from typing import Any
 from .. import runs
 from ..config import RunConfig
 
-PIPELINE_TAGS = {"GPT2LMHeadModel": "text-generation", "BertForMaskedLM": "fill-mask",
-                 "GPT2ForSequenceClassification": "text-classification",
-                 "BertForSequenceClassification": "text-classification",
-                 "GPT2ForQuestionAnswering": "question-answering",
-                 "BertForQuestionAnswering": "question-answering"}
+# A transformers class name's ending -> the Hub's pipeline tag (GPT2LMHeadModel,
+# LlamaForCausalLM, Qwen3ForCausalLM, BertForMaskedLM, ...ForSequenceClassification, ...).
+PIPELINE_TAGS = {"LMHeadModel": "text-generation", "ForCausalLM": "text-generation",
+                 "ForMaskedLM": "fill-mask", "ForSequenceClassification": "text-classification",
+                 "ForQuestionAnswering": "question-answering"}
 AUTO_CLASSES = {"text-generation": "AutoModelForCausalLM", "fill-mask": "AutoModelForMaskedLM",
                 "text-classification": "AutoModelForSequenceClassification",
                 "question-answering": "AutoModelForQuestionAnswering"}
+
+
+def pipeline_tag(architecture: str) -> str:
+    """The Hub's pipeline tag for a transformers model class; ValueError for a class of no
+    known task."""
+    for ending, tag in PIPELINE_TAGS.items():
+        if architecture.endswith(ending):
+            return tag
+    raise ValueError(f"no pipeline tag for {architecture}")
 
 
 def _yaml_value(value: Any) -> str:
@@ -71,7 +80,7 @@ def _metadata(cfg: RunConfig, tag: str, license_: str, sources: list[Any]) -> li
 def model_card(run_dir: Path, cfg: RunConfig, architecture: str, n_params: int,
                tokenizer_kind: str, vocab_size: int, license_: str) -> str:
     """The README.md text for the export of `run_dir`."""
-    tag = PIPELINE_TAGS[architecture]
+    tag = pipeline_tag(architecture)
     sources = _data_sources(cfg)
     summary = runs.summarize(run_dir)
     name = cfg.name or Path(run_dir).name

@@ -77,3 +77,17 @@ def staged_folder(out: Path, field: str = "out") -> Iterator[Path]:
 def folder_bytes(folder: Path) -> int:
     """Total size of the files under `folder` (bytes)."""
     return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())
+
+
+def check_weights(src: Path, own: dict[str, Any], state: dict[str, Any]) -> None:
+    """Refuse a folder's tensors `state` that lack one of the model's own (`own`, a
+    state_dict) or hold one of another shape than config.json implies: UserError naming the
+    folder and the tensor, field "hf"."""
+    missing = sorted(k for k in own if k not in state)
+    if missing:
+        raise UserError(f"{src}: the weights lack {', '.join(missing[:3])}"
+                        f"{' and more' if len(missing) > 3 else ''}.", field="hf")
+    for k, v in own.items():
+        if tuple(state[k].shape) != tuple(v.shape):
+            raise UserError(f"{src}: {k} is {tuple(state[k].shape)}, config.json implies "
+                            f"{tuple(v.shape)}.", field="hf")

@@ -19,6 +19,16 @@ from .checkpointing import run_blocks
 from .init import gelu_approximation, init_weights
 
 
+def next_token_loss(logits: Tensor, targets: Tensor | None) -> tuple[Tensor, Tensor | None]:
+    """A decoder's (logits (B, T, V), mean cross-entropy in nats over the targets (B, T) that
+    are not -100), or (logits, None) without targets: nanoGPT's forward."""
+    if targets is None:
+        return logits, None
+    loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1),
+                           ignore_index=-100)
+    return logits, loss
+
+
 class KVCache:
     """Per-layer keys and values of the tokens seen so far, preallocated to `capacity` positions.
 
@@ -42,6 +52,22 @@ class KVCache:
         self.values = torch.zeros(shape, device=device, dtype=dtype)
         self.capacity = capacity
         self.length = 0
+
+    @classmethod
+    def for_model(cls, cfg: ModelConfig, n_head: int, like: Tensor, batch_size: int = 1,
+                  capacity: int | None = None) -> KVCache:
+        """An empty cache for a model of `cfg` whose attention keeps `n_head` key/value heads,
+        on the device and in the dtype of the tensor `like` (its embedding matrix)."""
+        return cls(cfg.n_layer, batch_size, n_head, capacity or cfg.max_positions, cfg.head_dim,
+                   device=like.device, dtype=like.dtype)
+
+    def reserve(self, new: int) -> int:
+        """The position `new` more tokens start at. Raises ValueError when they do not fit:
+        the caller crops and rebuilds the cache."""
+        if self.length + new > self.capacity:
+            raise ValueError(f"KV cache holds {self.capacity} positions; "
+                             f"{self.length + new} requested")
+        return self.length
 
     @property
     def free(self) -> int:
@@ -195,36 +221,23 @@ class GPT(nn.Module):
         return out
 
     def forward(self, idx: Tensor, targets: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
-        logits: Tensor = self.lm_head(self.hidden_states(idx))
-        if targets is None:
-            return logits, None
-        loss = F.cross_entropy(
-            logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100
-        )
-        return logits, loss
+        return next_token_loss(self.lm_head(self.hidden_states(idx)), targets)
 
     def new_cache(self, batch_size: int = 1, capacity: int | None = None) -> KVCache:
         """An empty KV cache on this model's device and dtype."""
-        cfg = self.config
-        w = self.transformer.wte.weight
-        return KVCache(
-            cfg.n_layer, batch_size, cfg.n_head, capacity or cfg.max_positions, cfg.head_dim,
-            device=w.device, dtype=w.dtype,
-        )
+        return KVCache.for_model(self.config, self.config.n_head, self.transformer.wte.weight,
+                                 batch_size, capacity)
 
     def forward_cached(self, idx: Tensor, cache: KVCache) -> Tensor:
         """Logits (B, T, V) of the new tokens `idx`, which continue the cached sequence.
 
         Raises ValueError when they do not fit: the caller crops and rebuilds the cache.
         """
-        start = cache.length
-        T = idx.shape[1]
-        if start + T > cache.capacity:
-            raise ValueError(f"KV cache holds {cache.capacity} positions; {start + T} requested")
+        start = cache.reserve(idx.shape[1])
         x = self._embed(idx, start)
         for i, block in enumerate(self.blocks()):
             x = block.forward_cached(x, cache.keys[i], cache.values[i], start)
-        cache.length = start + T
+        cache.length = start + idx.shape[1]
         logits: Tensor = self.lm_head(self.transformer.ln_f(x))
         return logits
 

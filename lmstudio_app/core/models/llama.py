@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from ..arch_fields import rope_scaling
 from ..config import ModelConfig
 from .checkpointing import run_blocks
-from .gpt import KVCache
+from .gpt import KVCache, next_token_loss
 from .init import init_weights
 
 
@@ -222,37 +222,25 @@ class Llama(nn.Module):
         return out
 
     def forward(self, idx: Tensor, targets: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
-        logits: Tensor = self.lm_head(self.hidden_states(idx))
-        if targets is None:
-            return logits, None
-        loss = F.cross_entropy(
-            logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100
-        )
-        return logits, loss
+        return next_token_loss(self.lm_head(self.hidden_states(idx)), targets)
 
     def new_cache(self, batch_size: int = 1, capacity: int | None = None) -> KVCache:
         """An empty KV cache (n_kv_head heads) on this model's device and dtype."""
         cfg = self.config
-        w = self.model.embed_tokens.weight
-        return KVCache(
-            cfg.n_layer, batch_size, cfg.n_kv_head or cfg.n_head,
-            capacity or cfg.max_positions, cfg.head_dim, device=w.device, dtype=w.dtype,
-        )
+        return KVCache.for_model(cfg, cfg.n_kv_head or cfg.n_head, self.model.embed_tokens.weight,
+                                 batch_size, capacity)
 
     def forward_cached(self, idx: Tensor, cache: KVCache) -> Tensor:
         """Logits (B, T, V) of the new tokens `idx`, which continue the cached sequence.
 
         Raises ValueError when they do not fit: the caller crops and rebuilds the cache.
         """
-        start = cache.length
-        T = idx.shape[1]
-        if start + T > cache.capacity:
-            raise ValueError(f"KV cache holds {cache.capacity} positions; {start + T} requested")
+        start = cache.reserve(idx.shape[1])
         x, cos, sin = self._embed(idx, start)
         for i, layer in enumerate(self.model.layers):
             assert isinstance(layer, LlamaDecoderLayer)
             x = layer.forward_cached(x, cos, sin, cache.keys[i], cache.values[i], start)
-        cache.length = start + T
+        cache.length = start + idx.shape[1]
         logits: Tensor = self.lm_head(self.model.norm(x))
         return logits
 
