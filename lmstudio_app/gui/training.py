@@ -268,10 +268,10 @@ class TrainingSession(QObject):
         runner = self._runner = self._make_runner(cfg, self.run_dir, resume, nproc, sink)
         runner.sig_ended.connect(self._on_ended)
         self._set_state("starting")
-        log.info("%s run %s (%s, preset %s, %s steps, device %s, %d process%s)",
+        log.info("%s run %s (%s, preset %s, %s steps, device %s%s)",
                  "resuming" if resume else "starting", run_dir, cfg.objective, cfg.preset,
-                 cfg.train.max_steps or "derived", cfg.train.device, nproc,
-                 "" if nproc == 1 else "es")
+                 cfg.train.max_steps or "derived", cfg.train.device,
+                 f", {nproc} processes" if nproc > 1 else "")
         runner.start()
 
     def _make_runner(self, cfg: RunConfig, run_dir: Path, resume: bool, nproc: int,
