@@ -98,16 +98,18 @@ def runnable_elsewhere(own_threads: int) -> int | None:
 
 
 class ThreadGovernor:
-    """Gives torch the cores that other work leaves, re-decided every `every` ticks.
+    """Gives torch the cores that other work leaves, re-decided every `every` samples.
 
-    `tick()` is called once per training step; it samples the other work's runnable threads
-    (`runnable_elsewhere`) and, every `every` ticks, sets torch.set_num_threads to the cores
+    `tick()` is called once per training step; at most every `interval_s` seconds it samples
+    the other work's runnable threads (`runnable_elsewhere`: a read of /proc per thread, kept
+    off short steps), and every `every` samples it sets torch.set_num_threads to the cores
     minus the mean of the last `every` samples (rounded), between 1 and the thread count torch
     started with. It does nothing where the user set a thread variable (USER_CHOICES) or where
     the load cannot be read. `threads` is the count in force.
     """
 
-    def __init__(self, every: int = 16, cores: int | None = None) -> None:
+    def __init__(self, every: int = 16, cores: int | None = None,
+                 interval_s: float = 0.02) -> None:
         import torch
 
         self._torch = torch
@@ -117,18 +119,24 @@ class ThreadGovernor:
         self.every = every
         self.enabled = (self.most > 1 and not user_chose_threads()
                         and runnable_elsewhere(self.most) is not None)
+        self.interval_s = interval_s
         self._samples: deque[int] = deque(maxlen=every)
-        self._ticks = 0
+        self._sampled = 0
+        self._last = -interval_s
 
     def tick(self) -> int:
-        """Sample the load; every `every` ticks, set the thread count. Returns the count."""
-        if not self.enabled:
+        """Sample the load when `interval_s` has passed; every `every` samples, set the thread
+        count. Returns the count in force."""
+        now = time.monotonic()
+        if not self.enabled or now - self._last < self.interval_s:
             return self.threads
+        self._last = now
         others = runnable_elsewhere(self.threads)
-        if others is not None:
-            self._samples.append(others)
-        self._ticks += 1
-        if self._ticks % self.every == 0 and self._samples:
+        if others is None:
+            return self.threads
+        self._samples.append(others)
+        self._sampled += 1
+        if self._sampled % self.every == 0:
             self.set(self.target(sum(self._samples) / len(self._samples)))
         return self.threads
 

@@ -9,7 +9,6 @@ utils_qa.py), restated here without its datasets dependency.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -18,6 +17,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import transformers  # noqa: E402
+from job_runner import run_jobs  # noqa: E402
 
 N_BEST = 20  # run_qa.py's defaults
 MAX_ANSWER_LENGTH = 30
@@ -131,19 +131,16 @@ def _qa(folder, job):
 TASKS = {"lm": _lm, "mlm": _mlm, "cls": _cls, "qa": _qa}
 
 
+def _run(job):
+    folder = job["folder"]
+    tok = transformers.AutoTokenizer.from_pretrained(folder)
+    row = {"tokenizer_class": type(tok).__name__, **_tokenizer_report(tok, job["texts"])}
+    row.update(TASKS[job["task"]](folder, job))
+    return row
+
+
 def main(job_path, out_path):
-    results = {"transformers": transformers.__version__}
-    for name, job in json.loads(open(job_path, encoding="utf-8").read()).items():
-        folder = job["folder"]
-        try:
-            tok = transformers.AutoTokenizer.from_pretrained(folder)
-            row = {"tokenizer_class": type(tok).__name__, **_tokenizer_report(tok, job["texts"])}
-            row.update(TASKS[job["task"]](folder, job))
-        except Exception as exc:  # noqa: BLE001 - reported to the test, which fails on it
-            row = {"error": f"{type(exc).__name__}: {exc}"}
-        results[name] = row
-    with open(out_path, "w", encoding="utf-8") as f:
-        json.dump(results, f)
+    run_jobs(job_path, out_path, _run, {"transformers": transformers.__version__})
 
 
 if __name__ == "__main__":

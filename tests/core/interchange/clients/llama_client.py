@@ -9,10 +9,10 @@ continuation of given ids (argmax at each step) and a greedy completion of a pro
 
 from __future__ import annotations
 
-import json
 import sys
 
 import numpy as np
+from job_runner import run_jobs
 from llama_cpp import Llama
 
 
@@ -41,18 +41,15 @@ def _model(path, job):
     return {"logits": logits.tolist(), "greedy": greedy, "completion": done["choices"][0]["text"]}
 
 
+def _run(job):
+    row = _tokens(job["path"], job)
+    if job.get("logit_ids"):
+        row.update(_model(job["path"], job))
+    return row
+
+
 def main(job_path, out_path):
-    results = {}
-    for name, job in json.loads(open(job_path, encoding="utf-8").read()).items():
-        try:
-            row = _tokens(job["path"], job)
-            if job.get("logit_ids"):
-                row.update(_model(job["path"], job))
-        except Exception as exc:  # noqa: BLE001 - reported to the test, which fails on it
-            row = {"error": f"{type(exc).__name__}: {exc}"}
-        results[name] = row
-    with open(out_path, "w", encoding="utf-8") as f:
-        json.dump(results, f)
+    run_jobs(job_path, out_path, _run, {})
 
 
 if __name__ == "__main__":
