@@ -1,9 +1,9 @@
 """The headless command line: the same engine as the window, driven from a terminal.
 
-`COMMANDS` is the table of commands: each names its help line, the function that adds its
-options and the function that runs it. Every user mistake ends as one readable line on stderr
-and exit status 2, never a traceback; an engine error that names a configuration field gets the
-flag that sets it.
+`COMMANDS` is the table of commands: each row names the command, the module that implements
+it (its `add_<name>_arguments` and `run_<name>`) and its help line. Every user mistake ends as
+one readable line on stderr and exit status 2, never a traceback; an engine error that names a
+configuration field gets the flag that sets it.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 from . import instruments, interchange, prepare, train, use
 from .args import EXIT_USAGE, Parser, flag_for, positive_int
@@ -37,17 +38,30 @@ the desktop menu:
 
 @dataclass(frozen=True)
 class Command:
+    """One command: the module that implements it and its help line. The module holds
+    `add_<name>_arguments(parser)` and `run_<name>(args) -> exit status`, <name> being the
+    command's name with "-" written "_" (compare-init: add_compare_init_arguments,
+    run_compare_init), so a command is named once, in its row of `COMMANDS`."""
+
+    module: ModuleType
     help: str
-    add_arguments: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace], int]
+
+    def functions(self, name: str) -> tuple[Callable[[argparse.ArgumentParser], None],
+                                            Callable[[argparse.Namespace], int]]:
+        """The functions that add `name`'s options and run it."""
+        stem = name.replace("-", "_")
+        add: Callable[[argparse.ArgumentParser], None] = getattr(
+            self.module, f"add_{stem}_arguments")
+        run: Callable[[argparse.Namespace], int] = getattr(self.module, f"run_{stem}")
+        return add, run
 
 
-def _add_demo_arguments(s: argparse.ArgumentParser) -> None:
+def add_demo_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--workdir", default=".", metavar="DIR")
     s.add_argument("--max-steps", type=positive_int, default=300, metavar="N")
 
 
-def _run_demo(args: argparse.Namespace) -> int:
+def run_demo(args: argparse.Namespace) -> int:
     """The sample pipeline on the bundled corpus: prepare, a short pretraining, a sample."""
     from ..core.data.samples import sample_corpus
     from ..core.runs import list_runs
@@ -66,38 +80,29 @@ def _run_demo(args: argparse.Namespace) -> int:
                       "1", "--max-new-tokens", "80"])
 
 
+# The commands, in the order `--help` lists them: one row each, the module and the help line.
 COMMANDS: dict[str, Command] = {
-    "prepare": Command("corpora -> SentencePiece tokenizer -> HDF5 token store",
-                       prepare.add_arguments, prepare.run),
-    "pretrain": Command("pretrain a GPT (clm) or BERT (mlm) model",
-                        train.add_pretrain_arguments, train.run_pretrain),
-    "generate": Command("sample text from a GPT run, streamed",
-                        use.add_generate_arguments, use.run_generate),
-    "fill-mask": Command("top predictions for [MASK] from a BERT run",
-                         use.add_fill_mask_arguments, use.run_fill_mask),
-    "finetune": Command("fine-tune a pretrained run (or a model from scratch) on a labeled file",
-                        train.add_finetune_arguments, train.run_finetune),
-    "compare-init": Command("fine-tune from the pretrained run and from scratch with equal "
-                            "budgets, and compare", train.add_compare_arguments, train.run_compare),
-    "eval": Command("score a fine-tuned run on a labeled file (JSON on stdout)",
-                    use.add_eval_arguments, use.run_eval),
-    "classify": Command("label texts with a fine-tuned classify run",
-                        use.add_classify_arguments, use.run_classify),
-    "answer": Command("answer a question with a fine-tuned QA run",
-                      use.add_answer_arguments, use.run_answer),
-    "token-losses": Command("the loss of each token of a passage under a pretrained run",
-                            instruments.add_token_losses_arguments, instruments.run_token_losses),
-    "hard-tokens": Command("the token types of the validation split the model finds hardest",
-                           instruments.add_hard_tokens_arguments, instruments.run_hard_tokens),
-    "attention": Command("attention weights of every layer and head for a text",
-                         instruments.add_attention_arguments, instruments.run_attention),
-    "runs": Command("list run folders", use.add_runs_arguments, use.run_runs),
-    "export": Command("write a run as a Hugging Face folder or a GGUF file",
-                      interchange.add_export_arguments, interchange.run_export),
-    "import": Command("make a run from a local Hugging Face GPT-2 or BERT folder",
-                      interchange.add_import_arguments, interchange.run_import),
-    "demo": Command("the sample pipeline on the bundled corpus, in the terminal",
-                    _add_demo_arguments, _run_demo),
+    "prepare": Command(prepare, "corpora -> SentencePiece tokenizer -> HDF5 token store"),
+    "pretrain": Command(train, "pretrain a GPT (clm) or BERT (mlm) model"),
+    "generate": Command(use, "sample text from a GPT run, streamed"),
+    "fill-mask": Command(use, "top predictions for [MASK] from a BERT run"),
+    "finetune": Command(train, "fine-tune a pretrained run (or a model from scratch) on a "
+                        "labeled file"),
+    "compare-init": Command(train, "fine-tune from the pretrained run and from scratch with "
+                            "equal budgets, and compare"),
+    "eval": Command(use, "score a fine-tuned run on a labeled file (JSON on stdout)"),
+    "classify": Command(use, "label texts with a fine-tuned classify run"),
+    "answer": Command(use, "answer a question with a fine-tuned QA run"),
+    "token-losses": Command(instruments, "the loss of each token of a passage under a "
+                            "pretrained run"),
+    "hard-tokens": Command(instruments, "the token types of the validation split the model "
+                           "finds hardest"),
+    "attention": Command(instruments, "attention weights of every layer and head for a text"),
+    "runs": Command(use, "list run folders"),
+    "export": Command(interchange, "write a run as a Hugging Face folder or a GGUF file"),
+    "import": Command(interchange, "make a run from a local Hugging Face GPT-2 or BERT folder"),
+    "demo": Command(sys.modules[__name__], "the sample pipeline on the bundled corpus, in the "
+                    "terminal"),
 }
 
 
@@ -113,9 +118,10 @@ def build_parser() -> tuple[Parser, dict[str, Parser]]:
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     parsers = {}
     for name, command in COMMANDS.items():
+        add_arguments, run = command.functions(name)
         s = sub.add_parser(name, help=command.help, description=command.help)
-        command.add_arguments(s)
-        s.set_defaults(handler=command.run)
+        add_arguments(s)
+        s.set_defaults(handler=run)
         parsers[name] = s
     return p, parsers
 

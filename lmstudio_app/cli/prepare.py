@@ -16,7 +16,7 @@ from .console import ProgressLine
 _STAGES = {"scan": "scanning", "tokenizer": "training tokenizer", "encode": "encoding"}
 
 
-def add_arguments(s: argparse.ArgumentParser) -> None:
+def add_prepare_arguments(s: argparse.ArgumentParser) -> None:
     from ..core.data.tokenizer import KINDS
 
     s.add_argument("sources", nargs="+", metavar="corpus",
@@ -57,7 +57,7 @@ def _progress() -> Callable[[Any], None]:
     return show
 
 
-def run(args: argparse.Namespace) -> int:
+def run_prepare(args: argparse.Namespace) -> int:
     from ..core.data.corpus import CorpusOptions
     from ..core.data.prepare import PrepareConfig, prepare
     from ..core.data.tokenizer import TokenizerSpec

@@ -330,14 +330,14 @@ def run_finetune(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_compare_arguments(s: argparse.ArgumentParser) -> None:
+def add_compare_init_arguments(s: argparse.ArgumentParser) -> None:
     add_finetune(s)
     s.add_argument("--seeds", type=positive_int, metavar="N",
                    help="repeat the comparison with N seeds (default: 3 under 10,000 training "
                         "rows, else 1)")
 
 
-def run_compare(args: argparse.Namespace) -> int:
+def run_compare_init(args: argparse.Namespace) -> int:
     from ..core.errors import UserError
     from ..core.objectives.finetune_setup import scratch_twin
     from ..core.training.compare import (

@@ -177,6 +177,17 @@ class Runner(QObject):
         return None
 
 
+# The sink's signals a session passes on as they come; it handles the others first.
+RELAYED = ("sig_evaluation", "sig_checkpoint", "sig_message", "sig_phase")
+
+
+def relay(source: QObject, target: QObject, names: tuple[str, ...]) -> None:
+    """Connect each signal of `source` named in `names` to `target`'s signal of the same name
+    (queued across threads, as any connection between QObjects is)."""
+    for name in names:
+        getattr(source, name).connect(getattr(target, name))
+
+
 def _refuse(exc: UserError) -> None:
     raise exc
 
@@ -256,15 +267,12 @@ class TrainingSession(QObject):
         self.config, self.run_dir = cfg, Path(run_dir)
         self.reason, self.step = "", 0
         sink = QtSink(self._max_rate_hz, self)
+        relay(sink, self, RELAYED)
         sink.sig_started.connect(self._on_started)
         sink.sig_steps.connect(self._on_steps)
-        sink.sig_evaluation.connect(self.sig_evaluation)
-        sink.sig_checkpoint.connect(self.sig_checkpoint)
-        sink.sig_message.connect(self.sig_message)
         sink.sig_paused.connect(self._on_paused)
         sink.sig_finished.connect(self._on_finished)
         sink.sig_failed.connect(self._on_failed)
-        sink.sig_phase.connect(self.sig_phase)
         runner = self._runner = self._make_runner(cfg, self.run_dir, resume, nproc, sink)
         runner.sig_ended.connect(self._on_ended)
         self._set_state("starting")

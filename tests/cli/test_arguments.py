@@ -74,3 +74,17 @@ def test_set_values_go_through_the_configuration_checks(capsys, prepared_data: P
     assert len(err.strip().splitlines()) == 1 and err.startswith("error: "), err
     assert key in err
     assert not Path("never/made").exists()
+
+
+def test_every_command_row_finds_its_functions_and_help() -> None:
+    """A row of the command table names its module; the module's add_<name>_arguments and
+    run_<name> are found by the command's name, and the help line is the row's."""
+    from lmstudio_app.cli.main import COMMANDS
+
+    _, parsers = build_parser()
+    assert list(parsers) == list(COMMANDS)
+    for name, command in COMMANDS.items():
+        add, run = command.functions(name)
+        assert add.__name__ == f"add_{name.replace('-', '_')}_arguments"
+        assert parsers[name].get_default("handler") is run
+        assert parsers[name].description == command.help

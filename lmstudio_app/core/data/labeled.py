@@ -249,29 +249,20 @@ def _find_duplicates(examples: list[ClassificationExample], report: ValidationRe
             report.conflicts.append(Conflict(text, labels, tuple(e.line for e in group)))
 
 
-def load_classification(
-    path: str | Path,
-    columns: ClassificationColumns | None = None,
-    encoding: str = "utf-8",
-    *,
-    delimiter: str = "auto",
-    quoting: str = "auto",
-    keep_label_case: bool = False,
-) -> tuple[list[ClassificationExample], ValidationReport]:
+def load_classification(path: str | Path, columns: ClassificationColumns | None = None,
+                        encoding: str = "utf-8", *, delimiter: str = "auto", quoting: str = "auto",
+                        keep_label_case: bool = False,
+                        ) -> tuple[list[ClassificationExample], ValidationReport]:
     """The usable examples of a classification file and what was found on the way.
 
     Texts and labels are stripped of surrounding whitespace; labels follow `labels`' rules
     (whole-number decimals as integers, case variants merged unless `keep_label_case`).
     Duplicate texts are kept and counted; a text given different labels is listed as a conflict.
+    Raises UserError when nothing in the file can be used (see the module's docstring).
     """
-    path = Path(path)
-    columns = columns or ClassificationColumns()
-    report = ValidationReport(path=str(path), task="classification")
-    examples = _classification_rows(path, columns, ReadOptions(encoding, delimiter, quoting),
-                                    report)
-    [examples] = merge_label_case([(examples, report)], keep_label_case)
-    _finish(path, report, len(examples))
-    return examples, report
+    parts = _load_parts({"train": path}, columns or ClassificationColumns(),
+                        ReadOptions(encoding, delimiter, quoting), keep_label_case)
+    return parts["train"]
 
 
 def _answer_and_start(values: dict[str, object], columns: QAColumns) -> tuple[str, int | None]:
@@ -333,27 +324,11 @@ def _occurrences(context: str, answer: str) -> list[int]:
     return out
 
 
-def load_qa(
-    path: str | Path,
-    columns: QAColumns | None = None,
-    encoding: str = "utf-8",
-    *,
-    delimiter: str = "auto",
-    quoting: str = "auto",
-) -> tuple[list[QAExample], ValidationReport]:
-    """The usable examples of a question-answering file and what was found on the way.
-
-    Offsets are in characters (Unicode code points) of the context as read. A row without an
-    offset gets the answer's first occurrence; a wrong offset is moved to the nearest
-    occurrence (counted in the report); an answer that does not occur is skipped.
-    """
-    path = Path(path)
-    columns = columns or QAColumns()
-    report = ValidationReport(path=str(path), task="qa")
+def _qa_rows(path: Path, columns: QAColumns, options: ReadOptions,
+             report: ValidationReport) -> list[QAExample]:
     examples: list[QAExample] = []
     seen: set[tuple[str, str]] = set()
-    for line, values in _read_rows(path, columns.names(), ReadOptions(encoding, delimiter, quoting),
-                                   report):
+    for line, values in _read_rows(path, columns.names(), options, report):
         try:
             question = _text_value(values, "question", columns.question).strip()
             context = _text_value(values, "context", columns.context)
@@ -381,8 +356,45 @@ def load_qa(
             report.duplicates += 1
         seen.add(key)
         examples.append(QAExample(question, context, answer, start, line))
-    _finish(path, report, len(examples))
-    return examples, report
+    return examples
+
+
+def load_qa(path: str | Path, columns: QAColumns | None = None, encoding: str = "utf-8", *,
+            delimiter: str = "auto", quoting: str = "auto",
+            ) -> tuple[list[QAExample], ValidationReport]:
+    """The usable examples of a question-answering file and what was found on the way.
+
+    Offsets are in characters (Unicode code points) of the context as read. A row without an
+    offset gets the answer's first occurrence; a wrong offset is moved to the nearest
+    occurrence (counted in the report); an answer that does not occur is skipped. Raises
+    UserError when nothing in the file can be used (see the module's docstring).
+    """
+    parts = _load_parts({"train": path}, columns or QAColumns(),
+                        ReadOptions(encoding, delimiter, quoting))
+    return parts["train"]
+
+
+def _load_parts(files: dict[str, str | Path], columns: ClassificationColumns | QAColumns,
+                options: ReadOptions, keep_label_case: bool = False,
+                ) -> dict[str, tuple[list[Any], ValidationReport]]:
+    """Each file's usable examples and report, by part; the task follows `columns`. Label case
+    variants of a classification set are merged across all the files (one class name for all).
+    """
+    reports: dict[str, ValidationReport] = {}
+    loaded: dict[str, list[Any]] = {}
+    for part, path in files.items():
+        if isinstance(columns, QAColumns):
+            reports[part] = ValidationReport(path=str(path), task="qa")
+            loaded[part] = _qa_rows(Path(path), columns, options, reports[part])
+        else:
+            reports[part] = ValidationReport(path=str(path), task="classification")
+            loaded[part] = _classification_rows(Path(path), columns, options, reports[part])
+    if not isinstance(columns, QAColumns):
+        merged = merge_label_case([(loaded[p], reports[p]) for p in loaded], keep_label_case)
+        loaded = dict(zip(loaded, merged, strict=True))
+    for part, path in files.items():
+        _finish(Path(path), reports[part], len(loaded[part]))
+    return {part: (loaded[part], reports[part]) for part in files}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -411,26 +423,12 @@ def load_splits(
     all). Returns the split and the report of each file read ("train", "val", "test").
     """
     check_fractions(val_fraction, test_fraction)
-    columns = columns or ClassificationColumns()
-    options = ReadOptions(encoding, delimiter, quoting)
-    files = {"train": train, "val": val, "test": test}
-    reports: dict[str, ValidationReport] = {}
-    loaded: dict[str, list[Any]] = {}  # ClassificationExample or QAExample, per `columns`
-    for part, path in files.items():
-        if path is None:
-            continue
-        if isinstance(columns, QAColumns):
-            loaded[part], reports[part] = load_qa(path, columns, encoding, delimiter=delimiter,
-                                                  quoting=quoting)
-            continue
-        report = ValidationReport(path=str(path), task="classification")
-        loaded[part] = _classification_rows(Path(path), columns, options, report)
-        reports[part] = report
-    if not isinstance(columns, QAColumns):
-        merged = merge_label_case([(loaded[p], reports[p]) for p in loaded], keep_label_case)
-        loaded = dict(zip(loaded, merged, strict=True))
-        for part in loaded:
-            _finish(Path(str(files[part])), reports[part], len(loaded[part]))
+    given = {part: path for part, path in (("train", train), ("val", val), ("test", test))
+             if path is not None}
+    parts = _load_parts(given, columns or ClassificationColumns(),
+                        ReadOptions(encoding, delimiter, quoting), keep_label_case)
+    loaded = {part: examples for part, (examples, _) in parts.items()}
+    reports = {part: report for part, (_, report) in parts.items()}
     carved = stratified_split(
         loaded["train"],
         val_fraction=0.0 if "val" in loaded else val_fraction,

@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QSplitter,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -42,11 +41,11 @@ from ..objectives import has_classes, title
 from ..state import AppState
 from ..widgets.confusion import ConfusionDialog, has_confusion
 from ..widgets.elided_label import ElidedLabel
+from ..widgets.tables import align_right, read_only_table
 from .runs_details import (
     FIGURE_COLUMNS,
     ConfigDiffView,
     NotesPanel,
-    align_right,
     figure_cells,
     size_tooltip,
 )
@@ -124,13 +123,10 @@ class RunsPage(QWidget):
         self._diff_job: BackgroundJob | None = None
         self._diff_pair: tuple[Path, Path] | None = None
 
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        self.table = read_only_table(COLUMNS, row_numbers=False)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         # Several rows: two selected runs can be compared setting by setting.
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().setVisible(False)
         self.table.setSortingEnabled(True)
         header = self.table.horizontalHeader()
         for col in range(len(COLUMNS)):

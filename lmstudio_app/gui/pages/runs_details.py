@@ -8,18 +8,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
-    QTableWidget,
     QTableWidgetItem,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -27,14 +22,11 @@ from ...core import runs
 from ...core.runs.table import RunFigures
 from ...core.util.units import format_duration, human_bytes, human_count
 from ..jobs import BackgroundJob
+from ..widgets.layouts import hbox, vbox
+from ..widgets.tables import cell_text, read_only_table
 
 # The figures columns, after the columns read from status.json.
 FIGURE_COLUMNS = ("Final loss", "Best score", "Tokens", "Time", "Size", "Snapshots", "Tags")
-
-
-def _text(item: QTableWidgetItem | None) -> str:
-    """The text of a table cell; an empty cell has none."""
-    return "" if item is None else item.text()
 
 
 def figure_cells(f: RunFigures) -> list[tuple[str, float | None]]:
@@ -82,16 +74,8 @@ class NotesPanel(QWidget):
         self.save_button.clicked.connect(self.save)
         self.status = QLabel()
         self.status.setWordWrap(True)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Tags"))
-        row.addWidget(self.tags_edit, 1)
-        row.addWidget(self.save_button)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.title)
-        layout.addWidget(self.note_edit, 1)
-        layout.addLayout(row)
-        layout.addWidget(self.status)
+        vbox(self.title, (self.note_edit, 1), hbox("Tags", (self.tags_edit, 1), self.save_button),
+             self.status, owner=self)
         self.show_run(None, runs.RunNotes())
 
     def show_run(self, run: Path | None, notes: runs.RunNotes) -> None:
@@ -143,17 +127,8 @@ class ConfigDiffView(QWidget):
         super().__init__(parent)
         self.title = QLabel("Select two runs and Compare to see the settings they differ in.")
         self.title.setWordWrap(True)
-        self.table = QTableWidget(0, 3)
-        self.table.setHorizontalHeaderLabels(["Setting", "", ""])
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().setVisible(False)
-        header = self.table.horizontalHeader()
-        for col in range(3):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Stretch)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.title)
-        layout.addWidget(self.table, 1)
+        self.table = read_only_table(["Setting", "", ""], row_numbers=False, stretch=True)
+        vbox(self.title, (self.table, 1), owner=self)
 
     def show_difference(self, a: Path, b: Path, rows: list[tuple[str, Any, Any]]) -> None:
         self.table.setHorizontalHeaderLabels(["Setting", a.name, b.name])
@@ -167,7 +142,7 @@ class ConfigDiffView(QWidget):
                            if rows else f"{a.name} and {b.name} have the same settings")
 
     def rows(self) -> list[list[str]]:
-        return [[_text(self.table.item(r, c)) for c in range(3)]
+        return [[cell_text(self.table.item(r, c)) for c in range(3)]
                 for r in range(self.table.rowCount())]
 
 
@@ -177,7 +152,3 @@ def _shown(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
-
-
-def align_right(item: QTableWidgetItem) -> None:
-    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)

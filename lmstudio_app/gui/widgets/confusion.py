@@ -19,11 +19,12 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPlainTextEdit,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
+
+from .tables import read_only_table
 
 _LOW = (247, 251, 255)  # white-blue for 0 ...
 _HIGH = (8, 69, 148)  # ... deep blue for the largest count
@@ -49,10 +50,8 @@ class ConfusionView(QWidget):
         self.labels: list[str] = []
         self.matrix: list[list[int]] = []
         self.mistakes: list[dict[str, str]] | None = None
-        self.table = QTableWidget()
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table = read_only_table(stretch=True)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.cellClicked.connect(self.choose_cell)
         self.caption = QLabel("Rows: true label · columns: predicted label. Click a cell for "

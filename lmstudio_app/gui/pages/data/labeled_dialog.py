@@ -22,7 +22,6 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QDialog,
     QFormLayout,
@@ -30,7 +29,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QPushButton,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -40,6 +38,7 @@ from ....core.data.corpus import ENCODINGS
 from ...jobs import BackgroundJob
 from ...state import LabeledChoice
 from ...widgets.field_marks import Control, FieldMarks
+from ...widgets.tables import read_only_table
 
 OPTIONAL = {"answer_start"}
 _NONE = "(none)"
@@ -132,8 +131,7 @@ class LabeledDataDialog(QDialog):
         self.encoding_box.setToolTip("utf-8 refuses bad bytes; latin-1 reads any byte (older "
                                      "Windows and Excel files); replace turns bad bytes into "
                                      "\N{REPLACEMENT CHARACTER}")
-        self.table = QTableWidget()
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table = read_only_table()
         self.table.setMaximumHeight(200)
         self.role_boxes: dict[str, QComboBox] = {}
         self.marks = FieldMarks({"encoding": Control("Encoding", self.encoding_box)})

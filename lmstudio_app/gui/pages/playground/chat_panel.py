@@ -14,20 +14,18 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QDoubleSpinBox,
-    QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from ...state import AppState
 from .enter_sends import EnterSends
+from .sampling_box import SamplingBox
 from .shaded_text import ProbabilityLegend, ShadedText
 
 MAX_PROMPT_CHARS = 4000  # the conversation sent is cut to its end; the model sees its window
@@ -69,32 +67,7 @@ class ChatPanel(QWidget):
         entry.addWidget(self.message_edit, 1)
         entry.addLayout(buttons)
 
-        self.temperature_spin = QDoubleSpinBox()
-        self.temperature_spin.setRange(0.0, 2.0)
-        self.temperature_spin.setSingleStep(0.1)
-        self.temperature_spin.setValue(state.value("playground/temperature", 0.8, float))
-        self.temperature_spin.setToolTip("0 always picks the likeliest piece; higher is bolder")
-        self.top_k_spin = QSpinBox()
-        self.top_k_spin.setRange(0, 100000)
-        self.top_k_spin.setValue(state.value("playground/top_k", 50, int))
-        self.top_k_spin.setSpecialValueText("off")
-        self.top_p_spin = QDoubleSpinBox()
-        self.top_p_spin.setRange(0.05, 1.0)
-        self.top_p_spin.setSingleStep(0.05)
-        self.top_p_spin.setValue(state.value("playground/top_p", 0.95, float))
-        self.max_tokens_spin = QSpinBox()
-        self.max_tokens_spin.setRange(1, 4096)
-        self.max_tokens_spin.setValue(state.value("playground/max_tokens", 120, int))
-        for spin in (self.temperature_spin, self.top_k_spin, self.top_p_spin,
-                     self.max_tokens_spin):
-            spin.valueChanged.connect(self._save_sampling)
-        form = QFormLayout()
-        form.addRow("Temperature", self.temperature_spin)
-        form.addRow("Top-k", self.top_k_spin)
-        form.addRow("Top-p", self.top_p_spin)
-        form.addRow("Max tokens", self.max_tokens_spin)
-        sampling = QGroupBox("Sampling")
-        sampling.setLayout(form)
+        self.sampling = SamplingBox(state)
 
         self.sent_view = QPlainTextEdit()
         self.sent_view.setAccessibleName("Last prompt sent")
@@ -109,7 +82,7 @@ class ChatPanel(QWidget):
         self.chosen_label.setWordWrap(True)
         self.chosen_label.setTextFormat(Qt.TextFormat.RichText)
         side = QVBoxLayout()
-        side.addWidget(sampling)
+        side.addWidget(self.sampling)
         side.addWidget(sent_box, 1)
         note = QLabel("A pretrained model continues text. Each message is added to the "
                       "conversation so far, and the model's continuation is its reply.")
@@ -126,21 +99,8 @@ class ChatPanel(QWidget):
         row.addLayout(main, 3)
         row.addLayout(side, 1)
 
-    def _save_sampling(self) -> None:
-        self.state.set_value("playground/temperature", self.temperature_spin.value())
-        self.state.set_value("playground/top_k", self.top_k_spin.value())
-        self.state.set_value("playground/top_p", self.top_p_spin.value())
-        self.state.set_value("playground/max_tokens", self.max_tokens_spin.value())
-
     def sampling_settings(self, seed: int | None, stop_at_eos: bool) -> dict[str, Any]:
-        return {
-            "max_new_tokens": self.max_tokens_spin.value(),
-            "temperature": self.temperature_spin.value(),
-            "top_k": self.top_k_spin.value() or None,
-            "top_p": self.top_p_spin.value(),
-            "seed": seed,
-            "stop_at_eos": stop_at_eos,
-        }
+        return self.sampling.settings(seed, stop_at_eos)
 
     def prompt_for(self, message: str) -> str:
         """The conversation so far, the new message on its own line, cut to its last part."""

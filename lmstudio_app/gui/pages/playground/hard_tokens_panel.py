@@ -20,12 +20,12 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSlider,
     QSplitter,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
+from ...widgets.tables import read_only_table
 from .background import ModelSlot, TokenScores, score_tokens
 from .checkpoints import checkpoint_choices, checkpoint_name
 from .shaded_text import ProbabilityLegend, ShadedText, loss_details, piece_label
@@ -98,17 +98,14 @@ class HardTokensPanel(OneJobView):
         lv.addWidget(self.mean_label)
         lv.addWidget(self.chosen_label)
 
-        self.table = QTableWidget(0, 3)
-        self.table.setHorizontalHeaderLabels(["Token", "Mean loss", "Count"])
+        self.table = read_only_table(["Token", "Mean loss", "Count"], row_numbers=False)
         loss_header = self.table.horizontalHeaderItem(1)
         assert loss_header is not None  # made by setHorizontalHeaderLabels
         loss_header.setToolTip("Mean loss of the type's occurrences in the scored windows (nats)")
         # Stretch the token column; the numbers' columns are fitted once per table, since
         # fitting them at every cell set cost the GUI thread ~50 ms for 40 rows.
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(22)
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setSortingEnabled(True)
         self.table_title = QLabel("Hardest token types of the validation split")
         self.table_title.setWordWrap(True)

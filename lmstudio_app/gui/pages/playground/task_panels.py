@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...widgets.layouts import hbox, vbox
 from .enter_sends import EnterSends
 from .shaded_text import ProbabilityLegend, ShadedText
 
@@ -151,17 +152,9 @@ class QAPanel(QWidget):
         self.note = QLabel()
         self.note.setWordWrap(True)
         self.span: tuple[int, int] | None = None  # the highlighted characters (Python indices)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Question"))
-        row.addWidget(self.question_edit, 1)
-        row.addWidget(self.button)
-        v = QVBoxLayout(self)
-        v.setContentsMargins(0, 0, 0, 0)
-        v.addWidget(self.note)
-        v.addLayout(row)
-        v.addWidget(self.answer_label)
-        v.addWidget(QLabel("Context (the answer is highlighted in it)"))
-        v.addWidget(self.context_edit, 1)
+        vbox(self.note, hbox("Question", (self.question_edit, 1), self.button),
+             self.answer_label, "Context (the answer is highlighted in it)",
+             (self.context_edit, 1), owner=self)
         self.set_extractive(True)
 
     def set_extractive(self, extractive: bool) -> None:

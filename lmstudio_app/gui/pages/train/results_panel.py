@@ -12,11 +12,8 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -31,6 +28,7 @@ from ....core.training.compare import (
     summarize_pairs,
 )
 from ...widgets.confusion import ConfusionView, has_confusion
+from ...widgets.tables import read_only_table
 from .metrics_plot import MetricsPlot
 
 
@@ -60,12 +58,8 @@ class ResultsPanel(QWidget):
         self.results_label = _selectable(QLabel(" "))
         self.results_label.setAccessibleName("Test results")
         mv.addWidget(self.results_label)
-        self.compare_table = QTableWidget(0, len(SIDES))
+        self.compare_table = read_only_table(SIDES, stretch=True)
         self.compare_table.setAccessibleName("Comparison")
-        self.compare_table.setHorizontalHeaderLabels(list(SIDES))
-        self.compare_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.compare_table.horizontalHeader().setSectionResizeMode(
-            QHeaderView.ResizeMode.Stretch)
         self.compare_table.verticalHeader().setDefaultSectionSize(
             self.compare_table.fontMetrics().height() + 8)  # compact: five rows under the plots
         # The comparison keeps its verdict beside its table: a later run's test line replaces
