@@ -47,6 +47,7 @@ def test_two_workers_write_the_store_one_worker_writes(tmp_path: Path,
     assert started == [2]  # one worker encodes here; two really ran in processes
     assert _sha(stores[1]) == _sha(stores[2])
     one, two = TokenStore.open(stores[1]), TokenStore.open(stores[2])
+    assert one.digest() == two.digest()
     assert one.n_documents("train") + one.n_documents("val") > 8  # 8+ batches of one document
     for split in ("train", "val"):
         assert np.array_equal(one.tokens(split), two.tokens(split))
