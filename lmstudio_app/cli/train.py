@@ -200,14 +200,20 @@ def _pretrain_config(args: argparse.Namespace) -> Any:
                             data_dir=str(args.data_dir), name=args.name or "", arch=args.arch)
 
 
+def _agreed_run(args: argparse.Namespace, build: Any) -> tuple[Any, Path]:
+    """(the run's configuration from `build(args)`, its folder): built by every process, on
+    every node, or by none (`cluster.agree`)."""
+    from ..core.training.cluster import agree
+
+    cfg = agree(lambda: build(args))
+    return cfg, Path(args.resume) if args.resume else _run_dir(args, args.name or cfg.name)
+
+
 def run_pretrain(args: argparse.Namespace) -> int:
     launched = _launched(args)
     if launched is not None:
         return launched
-    from ..core.training.cluster import agree
-
-    cfg = agree(lambda: _pretrain_config(args))  # every process, every node, or none
-    run_dir = Path(args.resume) if args.resume else _run_dir(args, args.name or cfg.name)
+    cfg, run_dir = _agreed_run(args, _pretrain_config)
     result = _train(cfg, run_dir, JsonSink() if args.json else ConsoleSink(), bool(args.resume))
     if _quiet_rank():
         return 0
@@ -326,11 +332,9 @@ def run_finetune(args: argparse.Namespace) -> int:
     if launched is not None:
         return launched
     from ..core import runs
-    from ..core.training.cluster import agree
     from ..core.training.sinks import FanOutSink
 
-    cfg = agree(lambda: _finetune_run_config(args))  # every process, every node, or none
-    run_dir = Path(args.resume) if args.resume else _run_dir(args, args.name or cfg.name)
+    cfg, run_dir = _agreed_run(args, _finetune_run_config)
     sink = FanOutSink(_DataNote(args.json), JsonSink() if args.json else ConsoleSink())
     result = _train(cfg, run_dir, sink, bool(args.resume))
     if _quiet_rank():
