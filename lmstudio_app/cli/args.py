@@ -63,6 +63,7 @@ seed = _number(int, 0, SEED_MAX, what=f"from 0 to {SEED_MAX}")
 val_share = _number(float, 0.0, 0.5, low_open=True, what="above 0 and at most 0.5")
 body_scale = _number(float, 0.0, 10.0, low_open=True, what="above 0 and at most 10")
 vocab_size = _number(int, MIN_VOCAB, 1 << 20, what=f"from {MIN_VOCAB} to {1 << 20}")
+port = _number(int, 1, 65535, what="from 1 to 65535")
 
 
 def add_set(s: argparse.ArgumentParser, what: str = "a field") -> None:

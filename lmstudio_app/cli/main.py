@@ -180,9 +180,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _dispatch(list(sys.argv[1:] if argv is None else argv))
     except UserError as exc:
-        from ..core.util.device import process_rank  # torch: only once a command has failed
+        # torch: only once a command has failed
+        from ..core.training.cluster import says_on_this_node
 
-        if process_rank() == 0:  # under torchrun, rank 0 says it for every rank
+        if says_on_this_node(exc):  # under torchrun, rank 0 says it for every rank
             print(f"error: {describe(exc, getattr(exc, 'command_parser', None))}",
                   file=sys.stderr)
         else:

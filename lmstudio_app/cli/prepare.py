@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..core.util.units import format_duration, human_bytes, human_rate
-from .args import add_encoding, seed, val_share, vocab_size
+from .args import add_encoding, count, seed, val_share, vocab_size
 from .console import ProgressLine
 
 _STAGES = {"scan": "scanning", "tokenizer": "training tokenizer", "encode": "encoding"}
@@ -20,7 +20,8 @@ def add_prepare_arguments(s: argparse.ArgumentParser) -> None:
     from ..core.data.tokenizer import KINDS
 
     s.add_argument("sources", nargs="+", metavar="corpus",
-                   help="files or folders (.txt .md .jsonl .csv .tsv, .gz)")
+                   help="files or folders (.txt .md .jsonl .csv .tsv, .gz or .zst; .parquet "
+                        "files and folders of shards; datasets saved with save_to_disk)")
     s.add_argument("--out", dest="out_dir", required=True, metavar="DATA_DIR",
                    help="folder for the store")
     s.add_argument("--tokenizer", dest="kind", choices=KINDS, default="unigram")
@@ -32,7 +33,10 @@ def add_prepare_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--seed", type=seed, default=1337, metavar="S",
                    help="which documents (or ranges) go to validation")
     s.add_argument("--text-field", default="text", metavar="NAME",
-                   help="JSONL field or CSV/TSV column holding the text (default: text)")
+                   help="JSONL field or CSV/TSV/Parquet column holding the text (default: text)")
+    s.add_argument("--workers", type=count, default=0, metavar="N",
+                   help="encoding processes (default 0: one per core); the store is the same "
+                        "whatever the number")
     add_encoding(s)
     s.add_argument("--include", action="append", default=[], metavar="GLOB",
                    help="in folders, only files matching this pattern (repeatable)")
@@ -72,6 +76,7 @@ def run_prepare(args: argparse.Namespace) -> int:
         val_fraction=args.val_fraction,
         val_sources=list(args.val_sources),
         seed=args.seed,
+        workers=args.workers,
     )
     start = time.perf_counter()
     result = prepare(cfg, progress=_progress())

@@ -32,7 +32,7 @@ from .args import (
 )
 from .config_file import add_config, config_from_file
 from .console import ConsoleSink, JsonSink
-from .launch import add_nproc, launch
+from .launch import add_nproc, launch, nodes_of
 
 if TYPE_CHECKING:
     from ..core.training.compare import InitResult
@@ -158,19 +158,22 @@ def _quiet_rank() -> bool:
 
 
 def _launched(args: argparse.Namespace) -> int | None:
-    """With --nproc N above 1 (and not already one of torchrun's processes): run the command as
-    N processes and give their exit status; else None."""
+    """With --nproc N or --nnodes M above 1 (and not already one of torchrun's processes): run
+    the command as N processes on this node and give their exit status; else None."""
+    from ..core.errors import UserError
     from ..core.training.distributed import world_size
 
-    if args.nproc > 1 and world_size() == 1:
-        return launch(args.argv, args.nproc)
+    nodes = nodes_of(args)
+    if (args.nproc > 1 or nodes.nnodes > 1) and world_size() == 1:
+        problem = nodes.check()
+        if problem is not None:
+            raise UserError(problem)
+        return launch(args.argv, args.nproc, nodes)
     return None
 
 
-def run_pretrain(args: argparse.Namespace) -> int:
-    launched = _launched(args)
-    if launched is not None:
-        return launched
+def _pretrain_config(args: argparse.Namespace) -> Any:
+    """The run's configuration, from this node's files (no collective: `agree` runs it)."""
     from ..core import runs
     from ..core.config import build_run_config
     from ..core.data.layout import TOKENIZER
@@ -179,26 +182,38 @@ def run_pretrain(args: argparse.Namespace) -> int:
 
     overrides = _overrides(args)
     if args.resume:
-        run_dir = Path(args.resume)
-        cfg = runs.resume_config(run_dir, overrides)
-    elif args.config_file:
+        return runs.resume_config(Path(args.resume), overrides)
+    if args.config_file:
         cfg = config_from_file(Path(args.config_file), overrides)
         if cfg.finetune is not None:
             raise UserError(f"{args.config_file} describes a fine-tuning run: train it as one.",
                             field="config_file")
-        run_dir = _run_dir(args, args.name or cfg.name)
-    else:
-        if not args.data_dir:
-            raise UserError("pretraining needs a prepared data folder.", field="data_dir")
-        tok_path = Path(args.data_dir) / TOKENIZER
-        if not tok_path.is_file():
-            raise UserError(f"{args.data_dir}: no {TOKENIZER} here; prepare a corpus into this "
-                            "folder first.", field="data_dir")
-        vocab = Tokenizer.load(tok_path).vocab_size
-        cfg = build_run_config(args.objective, args.preset, vocab, overrides,
-                               data_dir=str(args.data_dir), name=args.name or "",
-                               arch=args.arch)
-        run_dir = _run_dir(args, cfg.name)
+        return cfg
+    if not args.data_dir:
+        raise UserError("pretraining needs a prepared data folder.", field="data_dir")
+    tok_path = Path(args.data_dir) / TOKENIZER
+    if not tok_path.is_file():
+        raise UserError(f"{args.data_dir}: no {TOKENIZER} here; prepare a corpus into this "
+                        "folder first.", field="data_dir")
+    vocab = Tokenizer.load(tok_path).vocab_size
+    return build_run_config(args.objective, args.preset, vocab, overrides,
+                            data_dir=str(args.data_dir), name=args.name or "", arch=args.arch)
+
+
+def _agreed_run(args: argparse.Namespace, build: Any) -> tuple[Any, Path]:
+    """(the run's configuration from `build(args)`, its folder): built by every process, on
+    every node, or by none (`cluster.agree`)."""
+    from ..core.training.cluster import agree
+
+    cfg = agree(lambda: build(args))
+    return cfg, Path(args.resume) if args.resume else _run_dir(args, args.name or cfg.name)
+
+
+def run_pretrain(args: argparse.Namespace) -> int:
+    launched = _launched(args)
+    if launched is not None:
+        return launched
+    cfg, run_dir = _agreed_run(args, _pretrain_config)
     result = _train(cfg, run_dir, JsonSink() if args.json else ConsoleSink(), bool(args.resume))
     if _quiet_rank():
         return 0
@@ -292,29 +307,34 @@ def add_finetune_arguments(s: argparse.ArgumentParser) -> None:
     add_nproc(s)
 
 
-def run_finetune(args: argparse.Namespace) -> int:
-    launched = _launched(args)
-    if launched is not None:
-        return launched
+def _finetune_run_config(args: argparse.Namespace) -> Any:
+    """The fine-tune's configuration, from this node's files (`agree` runs it)."""
     from ..core import runs
     from ..core.errors import UserError
-    from ..core.training.sinks import FanOutSink
 
     if args.resume:
-        run_dir = Path(args.resume)
-        cfg = runs.resume_config(run_dir, _overrides(args))
+        cfg = runs.resume_config(Path(args.resume), _overrides(args))
         if cfg.finetune is None:
-            raise UserError(f"{run_dir} is a pretraining run; continue it as a pretraining run.",
-                            field="resume")
+            raise UserError(f"{Path(args.resume)} is a pretraining run; continue it as a "
+                            "pretraining run.", field="resume")
     elif args.config_file:
         cfg = config_from_file(Path(args.config_file), _overrides(args))
         if cfg.finetune is None:
             raise UserError(f"{args.config_file} describes a pretraining run: train it as one.",
                             field="config_file")
-        run_dir = _run_dir(args, args.name or cfg.name)
     else:
         cfg = _finetune_config(args)
-        run_dir = _run_dir(args, cfg.name)
+    return cfg
+
+
+def run_finetune(args: argparse.Namespace) -> int:
+    launched = _launched(args)
+    if launched is not None:
+        return launched
+    from ..core import runs
+    from ..core.training.sinks import FanOutSink
+
+    cfg, run_dir = _agreed_run(args, _finetune_run_config)
     sink = FanOutSink(_DataNote(args.json), JsonSink() if args.json else ConsoleSink())
     result = _train(cfg, run_dir, sink, bool(args.resume))
     if _quiet_rank():

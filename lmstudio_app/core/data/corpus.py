@@ -1,4 +1,6 @@
-"""Documents from text corpora: .txt .md .jsonl .csv .tsv, each optionally gzip-compressed.
+"""Documents from corpora: .txt .md .jsonl .csv .tsv, each optionally compressed with gzip or
+zstd (.gz, .zst); Parquet files, folders of Parquet shards and datasets saved with
+`save_to_disk` (`columnar`).
 
 Everything streams: files are read in blocks and decoded incrementally, so a corpus never has
 to fit in memory. Plain text is cut into sections of about 32 KB at blank lines, which lets a
@@ -10,14 +12,22 @@ from __future__ import annotations
 import fnmatch
 import gzip
 import json
+import os
 import re
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from ..errors import UserError
+from .columnar import (
+    COLUMNAR_SUFFIXES,
+    columnar_documents,
+    is_columnar,
+    saved_dataset_files,
+    text_bytes,
+)
 from .delimited import (
     DelimitedReader,
     Problem,
@@ -30,7 +40,13 @@ from .text import TextNotes, check_encoding, clean_string, decode_stream
 
 TEXT_SUFFIXES = (".txt", ".md")
 ROW_SUFFIXES = (".jsonl", ".csv", ".tsv")
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES + ROW_SUFFIXES
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES + ROW_SUFFIXES + COLUMNAR_SUFFIXES
+COMPRESSED_SUFFIXES = (".gz", ".zst")  # for the text formats (Parquet compresses itself)
+_NAMES = {".gz": "gzip", ".zst": "zstd"}
+# What a corpus is made of, for messages.
+KINDS = (f"text files ({' '.join(TEXT_SUFFIXES + ROW_SUFFIXES)}, optionally .gz or .zst) or "
+         f"Parquet / Arrow files ({' '.join(COLUMNAR_SUFFIXES)})")
+_ZSTD_HINT = "pip install 'lmstudio-app[corpora]'"
 
 # Notes that describe a corpus folder rather than belong to it; skipped in folder walks only
 # (a file named on its own is always read).
@@ -72,14 +88,19 @@ class CorpusOptions:
 
 
 def file_format(path: Path) -> str | None:
-    """The format of a file from its name (".txt", ".jsonl", ...), or None when unsupported."""
+    """The format of a file from its name (".txt", ".jsonl", ".parquet", ...), or None when
+    unsupported."""
     name = path.name.lower()
-    if name.endswith(".gz"):
-        name = name[:-3]
-    for suffix in SUPPORTED_SUFFIXES:
-        if name.endswith(suffix):
-            return suffix
-    return None
+    if name.endswith(COLUMNAR_SUFFIXES):
+        return next(s for s in COLUMNAR_SUFFIXES if name.endswith(s))
+    name = next((name[: -len(c)] for c in COMPRESSED_SUFFIXES if name.endswith(c)), name)
+    return next((s for s in TEXT_SUFFIXES + ROW_SUFFIXES if name.endswith(s)), None)
+
+
+def compression(path: Path) -> str | None:
+    """".gz" or ".zst" for a compressed text file, else None."""
+    name = path.name.lower()
+    return next((c for c in COMPRESSED_SUFFIXES if name.endswith(c)), None)
 
 
 def _matches(rel: str, name: str, patterns: tuple[str, ...]) -> bool:
@@ -89,7 +110,9 @@ def _matches(rel: str, name: str, patterns: tuple[str, ...]) -> bool:
 def discover(paths: Sequence[str | Path], options: CorpusOptions) -> list[Path]:
     """The corpus files named by `paths`: files as given, folders walked recursively.
 
-    Folders yield their supported files in sorted order, hidden files and folders skipped, and
+    A folder saved by `datasets`' `save_to_disk` yields its Arrow files in the dataset's order
+    (a DatasetDict its train split). Other folders yield their supported files in sorted order
+    (a folder of Parquet shards: the shards by name), hidden files and folders skipped, and
     README/LICENSE/COPYING/CHANGELOG notes skipped (they describe the corpus, not belong to it),
     filtered by the include/exclude globs (matched against the path relative to the folder and
     against the file name). A file is listed once even when named twice.
@@ -115,10 +138,7 @@ def discover(paths: Sequence[str | Path], options: CorpusOptions) -> list[Path]:
 def _given_file(path: Path) -> Path:
     """A file named on its own: `path`, or UserError when its type is not supported."""
     if file_format(path) is None:
-        raise UserError(
-            f"{path}: unsupported file type; use {' '.join(SUPPORTED_SUFFIXES)} "
-            "(optionally .gz)."
-        )
+        raise UserError(f"{path}: unsupported file type; use {KINDS}.")
     return path
 
 
@@ -139,12 +159,14 @@ def _in_folder_corpus(sub: Path, folder: Path, options: CorpusOptions) -> bool:
 
 def _folder_files(folder: Path, options: CorpusOptions) -> list[Path]:
     """The corpus files of a folder, sorted; UserError when there are none."""
+    saved = saved_dataset_files(folder)
+    if saved is not None:
+        return saved
     candidates = [sub for sub in sorted(folder.rglob("*"))
                   if _in_folder_corpus(sub, folder, options)]
     if not candidates:
         raise UserError(
-            f"{folder}: no corpus files found in this folder (looked for "
-            f"{' '.join(SUPPORTED_SUFFIXES)}, optionally .gz"
+            f"{folder}: no corpus files found in this folder (looked for {KINDS}"
             + (", with the include/exclude patterns given" if options.include
                or options.exclude else "")
             + "); add text files or change the patterns."
@@ -153,8 +175,29 @@ def _folder_files(folder: Path, options: CorpusOptions) -> list[Path]:
 
 
 def corpus_size(paths: list[Path]) -> int:
-    """Bytes on disk (compressed size for .gz files): the unit of progress."""
+    """Bytes on disk (compressed size for .gz/.zst files): the unit of progress."""
     return sum(p.stat().st_size for p in paths)
+
+
+def text_size(path: Path) -> int:
+    """Bytes of text in a corpus file, so the tokenizer's sample spreads over the whole corpus:
+    for .gz the uncompressed size from the gzip trailer (modulo 4 GiB, as gzip records it), for
+    .zst the frame header's content size when recorded, for Parquet its footer's data size."""
+    size = path.stat().st_size
+    kind = compression(path)
+    if kind is None:
+        return text_bytes(path) if is_columnar(path) else size
+    with open(path, "rb") as fh:
+        if kind == ".gz" and size >= 18:
+            fh.seek(-4, os.SEEK_END)
+            return max(size, int.from_bytes(fh.read(4), "little"))
+        head = fh.read(18)
+    try:
+        import zstandard
+        content = zstandard.frame_content_size(head)
+    except Exception:  # no zstandard, or not a zstd frame header
+        return size
+    return max(size, content)
 
 
 class _CountingReader:
@@ -181,27 +224,89 @@ class _CountingReader:
         self._raw.close()
 
 
+def decompressed(path: Path, raw: BinaryIO | _CountingReader) -> Any:
+    """A binary stream of the text of `path` read from `raw`: gunzipped for .gz, zstd-decoded
+    for .zst (zstandard, UserError with the install hint when missing), else `raw` itself."""
+    kind = compression(path)
+    if kind == ".gz":
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    if kind == ".zst":
+        try:
+            import zstandard
+        except ImportError:
+            raise UserError(f"{path}: reading .zst files needs zstandard: {_ZSTD_HINT}.") from None
+        return _ZstdReader(raw, zstandard.ZstdDecompressor())
+    return raw
+
+
+class _ZstdReader:
+    """The text of a zstd file, frame after frame; EOFError when the file ends inside a frame
+    (zstandard's own stream reader ends quietly there)."""
+
+    def __init__(self, raw: BinaryIO | _CountingReader, decompressor: Any) -> None:
+        self._raw, self._zstd = raw, decompressor
+        self._frame = decompressor.decompressobj()
+        self._buf = bytearray()
+        self._started = self._ended = False
+
+    def read(self, size: int = -1) -> bytes:
+        while (size < 0 or len(self._buf) < size) and not self._ended:
+            chunk = self._raw.read(_BLOCK_BYTES)
+            if not chunk:
+                self._ended = True
+                if self._started and not self._frame.eof:
+                    raise EOFError("the file ends inside a compressed frame")
+                break
+            self._started = True
+            while chunk:
+                if self._frame.eof:  # the next frame (`zstd a b > c` writes one per file)
+                    self._frame = self._zstd.decompressobj()
+                self._buf += self._frame.decompress(chunk)
+                chunk = self._frame.unused_data if self._frame.eof else b""
+        n = len(self._buf) if size < 0 else min(size, len(self._buf))
+        out = bytes(self._buf[:n])
+        del self._buf[:n]
+        return out
+
+    def close(self) -> None:
+        self._buf.clear()
+
+
+def _zstd_errors() -> tuple[type[Exception], ...]:
+    try:
+        import zstandard
+    except ImportError:
+        return ()
+    return (zstandard.ZstdError,)
+
+
 def decoded_blocks(
     path: Path, encoding: str, on_bytes: Callable[[int], None] | None = None,
     notes: TextNotes | None = None,
 ) -> Iterator[str]:
-    """The text of a file (gzip-compressed or not), block by block, decoded by `text`'s rules:
-    a byte-order mark decides the encoding, line ends become "\\n", problems name the line."""
-    gz = path.name.lower().endswith(".gz")
+    """The text of a file (compressed with gzip or zstd or not), block by block, decoded by
+    `text`'s rules: a byte-order mark decides the encoding, line ends become "\\n", problems
+    name the line."""
+    kind = compression(path)
     try:
         raw = open(path, "rb")  # noqa: SIM115 - closed in the finally below
     except OSError as exc:
         raise UserError(f"{path}: cannot read the file ({exc.strerror or exc}).") from None
-    counted = _CountingReader(raw, on_bytes)
-    stream: gzip.GzipFile | _CountingReader = (
-        gzip.GzipFile(fileobj=counted, mode="rb") if gz else counted)
+    try:
+        stream = decompressed(path, _CountingReader(raw, on_bytes))
+    except BaseException:
+        raw.close()
+        raise
+
+    damaged: tuple[type[Exception], ...] = (OSError, EOFError, zlib.error, ValueError,
+                                            *_zstd_errors())
 
     def blocks() -> Iterator[bytes]:
         while True:
             try:
                 block = stream.read(_BLOCK_BYTES)
-            except (OSError, EOFError, zlib.error) as exc:
-                what = "a damaged gzip file" if gz else "cannot read the file"
+            except damaged as exc:
+                what = f"a damaged {_NAMES[kind]} file" if kind else "cannot read the file"
                 raise UserError(f"{path}: {what} ({exc}).") from None
             if not block:
                 return
@@ -209,7 +314,7 @@ def decoded_blocks(
 
     try:
         yield from decode_stream(path, blocks(), encoding, notes,
-                                 "of the uncompressed text " if gz else "")
+                                 "of the uncompressed text " if kind else "")
     finally:
         stream.close()
         raw.close()
@@ -342,14 +447,19 @@ def read_documents(
     """The non-empty documents of one file, streamed.
 
     .txt/.md: sections of about 32 KB cut after blank lines. .jsonl: the `text_field` of each
-    object, one per line. .csv/.tsv: the `text_field` column of each row, read by
+    object, one per line. .parquet/.arrow: the `text_field` column, row by row (`columnar`).
+    .csv/.tsv: the `text_field` column of each row, read by
     `delimited.DelimitedReader` (the delimiter stated or detected, standard or no quoting).
     `on_bytes` is told how many bytes were read from disk, as they are read; `notes` collects
     what was cleaned on the way (NUL characters, lone surrogates, control characters).
     """
     fmt = file_format(path)
     if fmt is None:
-        raise UserError(f"{path}: unsupported file type; use {' '.join(SUPPORTED_SUFFIXES)}.")
+        raise UserError(f"{path}: unsupported file type; use {KINDS}.")
+    if is_columnar(path):
+        yield from (doc for doc in columnar_documents(path, options.text_field, on_bytes, notes)
+                    if doc.strip())
+        return
     blocks = decoded_blocks(path, options.encoding, on_bytes, notes)
     if fmt in TEXT_SUFFIXES:
         docs = _text_sections(blocks)

@@ -7,7 +7,6 @@ is long (counting every document) and raise `CountCancelled` when it is set.
 
 from __future__ import annotations
 
-import gzip
 import io
 import re
 import threading
@@ -16,10 +15,12 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..util.units import human_bytes
+from .columnar import is_columnar
 from .corpus import (
-    SUPPORTED_SUFFIXES,
+    KINDS,
     CorpusOptions,
     corpus_size,
+    decompressed,
     discover,
     file_format,
     read_documents,
@@ -53,23 +54,43 @@ def not_text(path: Path) -> str | None:
     """Why the file `path` cannot be a corpus source: a type the corpus reader does not take,
     or bytes that are not text in its first SNIFF_BYTES (core.data.text.binary_kind: a PNG,
     a PDF, a program, NUL bytes outside UTF-16); None for a text file. The head is read
-    decompressed for .gz. OSError when the file cannot be read."""
-    kinds = " ".join(SUPPORTED_SUFFIXES)
+    decompressed for .gz and .zst; a Parquet or Arrow file is not sniffed (its reader checks
+    it). OSError when the file cannot be read."""
+    if is_columnar(path):
+        return None
     with _open_bytes(path) as fh:
         head = fh.read(SNIFF_BYTES)
     what = binary_kind(head)
     if what is not None:
-        return (f"{path.name} is {what}, not text: a corpus is made of text files ({kinds}, "
-                "optionally .gz).")
+        return f"{path.name} is {what}, not text: a corpus is made of {KINDS}."
     if file_format(path) is None:
-        return (f"{path.name}: a corpus takes {kinds} files (optionally .gz); rename a text "
-                "file to one of these.")
+        return f"{path.name}: a corpus takes {KINDS}; rename a text file to one of these."
     return None
 
 
 def _open_bytes(path: Path) -> io.BufferedIOBase:
-    """The file's bytes, decompressed for .gz."""
-    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")
+    """The file's bytes, decompressed for .gz and .zst."""
+    raw = open(path, "rb")  # noqa: SIM115 - the stream returned closes it
+    stream: io.BufferedIOBase = decompressed(path, raw)
+    if stream is not raw:
+        stream = _Closing(stream, raw)
+    return stream
+
+
+class _Closing(io.BufferedIOBase):
+    """A decompressing stream that closes the file under it too."""
+
+    def __init__(self, stream: io.BufferedIOBase, raw: io.BufferedIOBase) -> None:
+        super().__init__()
+        self._stream, self._raw = stream, raw
+
+    def read(self, size: int | None = -1) -> bytes:
+        return self._stream.read(-1 if size is None else size)
+
+    def close(self) -> None:
+        self._stream.close()
+        self._raw.close()
+        super().close()
 
 
 def count_source(path: str, options: CorpusOptions,
@@ -116,6 +137,8 @@ def read_preview(path: str, options: CorpusOptions) -> tuple[str, str]:
         reason = not_text(p)
         if reason is not None:  # no screen of binary garbage
             raise UserError(reason)
+        if is_columnar(p):
+            return _columnar_preview(p, options), note
         with _open_bytes(p) as fh:
             raw = fh.read(PREVIEW_BYTES + 1)
     except OSError as exc:
@@ -125,6 +148,18 @@ def read_preview(path: str, options: CorpusOptions) -> tuple[str, str]:
     if cut:
         note += f" (first {human_bytes(PREVIEW_BYTES)})"
     return text, note
+
+
+def _columnar_preview(path: Path, options: CorpusOptions) -> str:
+    """The first rows of a Parquet or Arrow file's text column, a blank line between them."""
+    shown: list[str] = []
+    size = 0
+    for doc in read_documents(path, options):
+        shown.append(doc[: PREVIEW_BYTES - size])
+        size += len(shown[-1]) + 2
+        if size >= PREVIEW_BYTES:
+            break
+    return "\n\n".join(shown)
 
 
 def _sentence(line: str, max_chars: int) -> str | None:

@@ -1,8 +1,9 @@
 """Corpus -> tokenizer.model + tokens.h5 (+ prepare.json), streamed, reusable, cancellable.
 
 Two passes over the corpus: the first trains the tokenizer on a bounded, deterministic sample of
-documents; the second encodes every document (on every core, a batch at a time, while the next
-batch is read) into the token store. The split into training and validation tokens follows
+documents; the second encodes every document (in one process per core, a batch at a time, while
+the next batches are read, `encode_pool`) into the token store, the same one whatever the number
+of processes. The split into training and validation tokens follows
 `token_split`: whole documents by a hash of their text and the seed when that comes near the
 share asked for, else a token range of every document; or the user's own validation files.
 
@@ -20,19 +21,18 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from ..errors import UserError
 from ..presets import PRESETS
 from ..util.atomic import atomic_write_json, new_temporary, remove_temporaries
 from ..util.disk import storage
 from ..util.lock import FolderLock
-from .corpus import CorpusOptions, corpus_size, discover, read_documents
+from .columnar import check_shards
+from .corpus import CorpusOptions, corpus_size, discover, read_documents, text_size
+from .encode_pool import EncodePool, default_workers
 from .layout import LOCK, STORE, SUMMARY, TOKENIZER
 from .store import FORMAT_VERSION, TokenStore, TokenStoreWriter, token_dtype
 from .text import TextNotes
@@ -62,6 +62,8 @@ class PrepareConfig:
     val_fraction: float = 0.05  # unused when val_sources are given
     seed: int = 1337
     val_sources: list[str] = field(default_factory=list)  # the user's own validation corpus
+    # Encoding processes (0: one per core); the store is the same whatever the number.
+    workers: int = 0
 
     def validate(self) -> None:
         if not self.sources:
@@ -78,6 +80,9 @@ class PrepareConfig:
                 f"val fraction {self.val_fraction}: choose a value above 0 and at most 0.5 "
                 "(for example 0.05).", field="val_fraction", option="0.05"
             )
+        if not (isinstance(self.workers, int) and self.workers >= 0):
+            raise UserError(f"workers {self.workers}: choose a whole number of processes, 1 or "
+                            "more (0: one per core).", field="workers", option="0")
         self.tokenizer.validate()
         self.corpus.validate()
 
@@ -189,20 +194,6 @@ def _describe_sources(files: list[Path]) -> list[dict[str, Any]]:
     return out
 
 
-def _text_bytes(files: list[Path]) -> int:
-    """Bytes of text in the files: for .gz, the uncompressed size from the gzip trailer (modulo
-    4 GiB, as gzip records it), so the tokenizer's sample spreads over the whole corpus."""
-    total = 0
-    for path in files:
-        size = path.stat().st_size
-        if path.name.lower().endswith(".gz") and size >= 18:
-            with open(path, "rb") as fh:
-                fh.seek(-4, os.SEEK_END)
-                size = max(size, int.from_bytes(fh.read(4), "little"))
-        total += size
-    return total
-
-
 def _fingerprint(cfg: PrepareConfig, sources: list[dict[str, Any]],
                  val_sources: list[dict[str, Any]]) -> dict[str, Any]:
     """Everything the prepared files depend on; equal fingerprints mean the files can be reused."""
@@ -282,6 +273,7 @@ def prepare(
 
     files = discover(cfg.sources, cfg.corpus)
     val_files = discover(cfg.val_sources, cfg.corpus) if cfg.val_sources else []
+    check_shards(files + val_files, cfg.corpus.text_field)
     sources = _describe_sources(files)
     val_sources = _describe_sources(val_files)
     total = corpus_size(files + val_files)
@@ -364,7 +356,7 @@ def _tokenizer_pass(cfg: PrepareConfig, files: list[Path], sources: list[dict[st
     the training corpus. Raises PrepareCancelled when cancelled, UserError when every document
     is empty."""
     rep.begin("tokenizer")
-    keep = min(1.0, cfg.tokenizer.sample_bytes / max(_text_bytes(files), 1))
+    keep = min(1.0, cfg.tokenizer.sample_bytes / max(sum(map(text_size, files)), 1))
     n_sampled = 0
 
     def sample() -> Iterator[str]:
@@ -454,51 +446,41 @@ def _encode_all(
     check_cancel: Callable[[], None],
     notes: TextNotes,
 ) -> None:
-    """Encode on a helper thread (SentencePiece's batch encode uses every core) while this
-    thread reads the next batch and writes the previous one: at most two batches in memory.
+    """Encode in `cfg.workers` processes (`encode_pool`) while this thread reads the next
+    batches and writes the finished ones in order: the store is the same whatever the number
+    of workers, and at most two batches per worker are in memory.
 
     Every document goes to `split`, or (None) to the split its text's hash picks."""
-    dtype = token_dtype(tok.vocab_size)
+    pool: EncodePool[tuple[list[str], list[int]]] = EncodePool(
+        tok, cfg.workers or default_workers(), token_dtype(tok.vocab_size))
+    for (splits, n_chars), ids_list in pool.encode(
+            _batches(files, split, cfg, rep, check_cancel, notes)):
+        for ids, where, n in zip(ids_list, splits, n_chars, strict=True):
+            writer.add(where, ids, n)
+            rep.tokens_written += len(ids)
+    check_cancel()
 
-    def encode(texts: list[str]) -> list[np.ndarray]:
-        return [np.asarray(ids, dtype=dtype) for ids in tok.encode_batch(texts)]
 
+def _batches(files: list[Path], split: str | None, cfg: PrepareConfig, rep: _Reporter,
+             check_cancel: Callable[[], None], notes: TextNotes
+             ) -> Iterator[tuple[list[str], tuple[list[str], list[int]]]]:
+    """(texts, (each one's split, each one's length)) of about _BATCH_CHARS characters."""
     texts: list[str] = []
     splits: list[str] = []
     chars = 0
-    pending: tuple[Future[list[np.ndarray]], list[str], list[int]] | None = None
-
-    def drain() -> None:
-        nonlocal pending
-        if pending is not None:
-            future, p_splits, p_chars = pending
-            pending = None
-            for ids, where, n in zip(future.result(), p_splits, p_chars, strict=True):
-                writer.add(where, ids, n)
-                rep.tokens_written += len(ids)
-
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode") as pool:
-        try:
-            for path in files:
-                for doc in read_documents(path, cfg.corpus, rep.add_bytes, notes):
-                    texts.append(doc)
-                    splits.append(split or split_of(doc, cfg.seed, cfg.val_fraction))
-                    chars += len(doc)
-                    if chars >= _BATCH_CHARS or len(texts) >= _BATCH_DOCS:
-                        check_cancel()
-                        drain()
-                        pending = (pool.submit(encode, texts), splits, [len(t) for t in texts])
-                        texts, splits, chars = [], [], 0
-                rep.file_done()
-            if texts:
+    for path in files:
+        for doc in read_documents(path, cfg.corpus, rep.add_bytes, notes):
+            texts.append(doc)
+            splits.append(split or split_of(doc, cfg.seed, cfg.val_fraction))
+            chars += len(doc)
+            if chars >= _BATCH_CHARS or len(texts) >= _BATCH_DOCS:
                 check_cancel()
-                drain()
-                pending = (pool.submit(encode, texts), splits, [len(t) for t in texts])
-            drain()
-            check_cancel()
-        finally:
-            if pending is not None:
-                pending[0].cancel()
+                yield texts, (splits, [len(t) for t in texts])
+                texts, splits, chars = [], [], 0
+        rep.file_done()
+    if texts:
+        check_cancel()
+        yield texts, (splits, [len(t) for t in texts])
 
 
 def _write_summary(out: Path, cfg: PrepareConfig, tok: Tokenizer, store: TokenStore,

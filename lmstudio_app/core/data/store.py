@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import io
 import json
 import os
@@ -394,6 +395,21 @@ class TokenStore:
     def n_documents(self, split: str) -> int:
         self._check_split(split)
         return int(self._attrs[f"{split}_documents"])
+
+    def digest(self) -> str:
+        """sha256 (hex) of what training reads: the vocabulary size, the tokenizer's digest and
+        each split's document offsets and token ids, read _READ_BLOCK tokens at a time. Equal
+        for two stores with the same tokens, wherever and whenever they were prepared (the
+        sources' paths and times are not in it)."""
+        h = hashlib.sha256(f"{self.vocab_size}:{self.tokenizer_sha256}".encode())
+        with h5py.File(self.path, "r") as f:
+            for split in SPLITS:
+                for name in ("doc_offsets", "tokens"):
+                    data = f[split][name]
+                    h.update(f"{split}/{name}:{data.dtype.str}:{data.shape[0]}".encode())
+                    for lo in range(0, data.shape[0], _READ_BLOCK):
+                        h.update(np.ascontiguousarray(data[lo:lo + _READ_BLOCK]).tobytes())
+        return h.hexdigest()
 
     @property
     def vocab_size(self) -> int:

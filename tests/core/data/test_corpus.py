@@ -50,7 +50,8 @@ def test_discover_errors_name_the_path_and_the_fix(tmp_path: Path) -> None:
         discover([tmp_path / "nope.txt"], OPTS)
     pdf = tmp_path / "paper.pdf"
     pdf.write_bytes(b"%PDF")
-    with pytest.raises(UserError, match=r"paper\.pdf: unsupported file type; use \.txt"):
+    with pytest.raises(UserError,
+                       match=r"paper\.pdf: unsupported file type; use text files \(\.txt"):
         discover([pdf], OPTS)
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -112,3 +112,18 @@ def test_open_errors_are_user_errors(tmp_path: Path) -> None:
         writer.add("train", [1], 1)
     with pytest.raises(ValueError, match="split"):
         TokenStore.open(store_path).tokens("test")
+
+
+def test_the_digest_follows_the_tokens_not_the_file(tmp_path):
+    def write(name: str, attrs: dict, extra: int) -> TokenStore:
+        with TokenStoreWriter(tmp_path / name, 1000, attrs) as w:
+            w.add("train", np.arange(50, dtype=np.uint16), 200)
+            w.add("val", np.arange(extra, dtype=np.uint16), 40)
+        return TokenStore.open(tmp_path / name)
+
+    a = write("a.h5", {"tokenizer_sha256": "t", "sources": [{"path": "/x", "mtime": 1}]}, 10)
+    b = write("b.h5", {"tokenizer_sha256": "t", "sources": [{"path": "/y", "mtime": 2}]}, 10)
+    c = write("c.h5", {"tokenizer_sha256": "t"}, 11)
+    assert (tmp_path / "a.h5").read_bytes() != (tmp_path / "b.h5").read_bytes()
+    assert a.digest() == b.digest() != c.digest()
+    assert len(a.digest()) == 64

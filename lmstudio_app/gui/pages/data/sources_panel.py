@@ -26,7 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ....core.data.corpus import CorpusOptions
+from ....core.data.columnar import COLUMNAR_SUFFIXES
+from ....core.data.corpus import COMPRESSED_SUFFIXES, ROW_SUFFIXES, TEXT_SUFFIXES, CorpusOptions
 from ....core.data.inspect import SourceCounts
 from ....core.errors import UserError
 from ....core.util.units import human_bytes
@@ -34,6 +35,11 @@ from ...jobs import BackgroundJob
 from ...widgets.file_dialogs import open_dialog
 from .background import count_in_job
 
+# The corpus reader's formats: text (also .gz / .zst) and Parquet / Arrow shards.
+CORPUS_FILTER = ("Corpora (" + " ".join(
+    f"*{s}{c}" for s in TEXT_SUFFIXES + ROW_SUFFIXES for c in ("", *COMPRESSED_SUFFIXES))
+    + " " + " ".join(f"*{s}" for s in COLUMNAR_SUFFIXES) + ");;Parquet shards (*.parquet)"
+    ";;All files (*)")
 _COL_SOURCE, _COL_SIZE, _COL_DOCS, _COL_CHARS, _COL_STATUS = range(5)
 
 
@@ -202,9 +208,8 @@ class SourcesPanel(QWidget):
         return self._counts.get(str(path))
 
     def _ask_files(self) -> None:
-        self.file_dialog = open_dialog(
-            self, "Add corpus files", self._home, None, self.add_sources,
-            "Text corpora (*.txt *.md *.jsonl *.csv *.tsv *.gz);;All files (*)")
+        self.file_dialog = open_dialog(self, "Add corpus files", self._home, None,
+                                       self.add_sources, CORPUS_FILTER)
 
     def _ask_folder(self) -> None:
         self.file_dialog = open_dialog(self, "Add a corpus folder", self._home, None,

@@ -65,7 +65,8 @@ def test_a_picture_is_refused_when_added_with_the_reason(qtbot, app_state, tmp_p
     qtbot.waitUntil(lambda: str(picture) not in page.source_paths(), timeout=10000)
     assert page.source_paths() == [str(text)]
     assert page.error_text() == ("Not added: photo.png is a PNG image, not text: a corpus is "
-                                 "made of text files (.txt .md .jsonl .csv .tsv, optionally .gz).")
+                                 "made of text files (.txt .md .jsonl .csv .tsv, optionally "
+                                 ".gz or .zst) or Parquet / Arrow files (.parquet .arrow).")
     assert json.loads(app_state.value(KEY_SOURCES)) == [str(text)]  # not kept for next time
     qtbot.waitUntil(lambda: page.counts(str(text)) is not None, timeout=10000)
     assert button(page, "Prepare").isEnabled()
