@@ -2,7 +2,9 @@
 
 - benchmarks.png: the Runs page with two short real GPT runs on the bundled sample corpus
   (the same settings but the learning rate), both benchmarked on the bundled sentiment_mc task
-  with lm-evaluation-harness, compared in the Benchmarks section (a column per task).
+  with lm-evaluation-harness, compared in the Benchmarks section (a column per task);
+- sweep.png: the Sweep page after a real grid over the learning rate from the first run's
+  settings (short trials): the table of trials, pruned ones named, and their curves overlaid.
 
     python tools/screenshots_research.py [--steps 150] [--out docs/screenshots]
 """
@@ -48,6 +50,20 @@ def shoot_benchmarks(window, state, made: list[Path], out: Path) -> None:
     save(window, out / "benchmarks.png")
 
 
+def shoot_sweep(window, base: Path, out: Path, steps: int) -> None:
+    window.show_page("Sweep")
+    page = window.pages["Sweep"]
+    page.refresh_runs()
+    page.base_combo.setCurrentIndex(page.base_combo.findData(str(base)))
+    page.params_edit.setPlainText("learning_rate=1e-4,3e-4,1e-3,3e-3")
+    page.steps_spin.setValue(steps)
+    if not page.start():
+        raise SystemExit(f"the sweep did not start: {page.status.text()}")
+    wait_for(lambda: page.job is None, 1200, "the sweep")
+    settle(0.5)
+    save(window, out / "sweep.png")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=150, help="steps of each run")
@@ -65,6 +81,7 @@ def main() -> int:
         window.resize(SIZE)
         window.show()
         shoot_benchmarks(window, state, made, args.out)
+        shoot_sweep(window, made[0], args.out, max(args.steps // 2, 20))
         window.close()
         for p in window.pages.values():
             p.shutdown()

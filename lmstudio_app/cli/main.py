@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import benchmark, instruments, interchange, prepare, train, use
+from . import benchmark, instruments, interchange, prepare, sweep, train, use
 from .args import EXIT_USAGE, Parser, flag_for, positive_int
 
 EXAMPLES = """\
@@ -93,6 +93,8 @@ COMMANDS: dict[str, Command] = {
                          instruments.add_attention_arguments, instruments.run_attention),
     "benchmark": Command("lm-evaluation-harness tasks on a GPT or Llama run (kept in the run)",
                          benchmark.add_benchmark_arguments, benchmark.run_benchmark),
+    "sweep": Command("several runs over chosen fields (grid, random, TPE), the best applied",
+                     sweep.add_sweep_arguments, sweep.run_sweep),
     "runs": Command("list run folders", use.add_runs_arguments, use.run_runs),
     "export": Command("write a run as a Hugging Face folder or a GGUF file",
                       interchange.add_export_arguments, interchange.run_export),

@@ -167,14 +167,30 @@ def _launched(args: argparse.Namespace) -> int | None:
     return None
 
 
+def pretrain_config(args: argparse.Namespace, overrides: dict[str, Any]) -> Any:
+    """The new pretraining RunConfig that pretrain's options describe (--data, --objective,
+    --preset, --arch, --set, ...)."""
+    from ..core.config import build_run_config
+    from ..core.data.layout import TOKENIZER
+    from ..core.data.tokenizer import Tokenizer
+    from ..core.errors import UserError
+
+    if not args.data_dir:
+        raise UserError("pretraining needs a prepared data folder.", field="data_dir")
+    tok_path = Path(args.data_dir) / TOKENIZER
+    if not tok_path.is_file():
+        raise UserError(f"{args.data_dir}: no {TOKENIZER} here; prepare a corpus into this "
+                        "folder first.", field="data_dir")
+    vocab = Tokenizer.load(tok_path).vocab_size
+    return build_run_config(args.objective, args.preset, vocab, overrides,
+                            data_dir=str(args.data_dir), name=args.name or "", arch=args.arch)
+
+
 def run_pretrain(args: argparse.Namespace) -> int:
     launched = _launched(args)
     if launched is not None:
         return launched
     from ..core import runs
-    from ..core.config import build_run_config
-    from ..core.data.layout import TOKENIZER
-    from ..core.data.tokenizer import Tokenizer
     from ..core.errors import UserError
 
     overrides = _overrides(args)
@@ -188,16 +204,7 @@ def run_pretrain(args: argparse.Namespace) -> int:
                             field="config_file")
         run_dir = _run_dir(args, args.name or cfg.name)
     else:
-        if not args.data_dir:
-            raise UserError("pretraining needs a prepared data folder.", field="data_dir")
-        tok_path = Path(args.data_dir) / TOKENIZER
-        if not tok_path.is_file():
-            raise UserError(f"{args.data_dir}: no {TOKENIZER} here; prepare a corpus into this "
-                            "folder first.", field="data_dir")
-        vocab = Tokenizer.load(tok_path).vocab_size
-        cfg = build_run_config(args.objective, args.preset, vocab, overrides,
-                               data_dir=str(args.data_dir), name=args.name or "",
-                               arch=args.arch)
+        cfg = pretrain_config(args, overrides)
         run_dir = _run_dir(args, cfg.name)
     result = _train(cfg, run_dir, JsonSink() if args.json else ConsoleSink(), bool(args.resume))
     if _quiet_rank():
