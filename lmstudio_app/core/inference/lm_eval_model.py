@@ -42,6 +42,12 @@ class RunLM(TemplateLM):  # type: ignore[misc]  # lm_eval ships no type informat
     def eot_token_id(self) -> int:
         return int(self.loaded.tokenizer.eos_id)
 
+    @property
+    def prefix_token_id(self) -> int:
+        """What an empty context starts from: the beginning-of-text token (HFLM's choice when
+        the tokenizer has one, as ours always does)."""
+        return int(self.loaded.tokenizer.bos_id)
+
     def tok_encode(self, string: str, add_special_tokens: bool | None = None,
                    **kwargs: Any) -> list[int]:
         return list(self.loaded.tokenizer.encode(string))

@@ -34,20 +34,27 @@ def _loglikelihoods(samples: list[dict]) -> dict[int, list[tuple[float, bool]]]:
             for s in samples}
 
 
-def test_same_loglikelihoods_and_accuracy_as_lm_eval_hf_model(gpt_run, tmp_path):
+@pytest.fixture(scope="module")
+def hf_folder(gpt_run, tmp_path_factory) -> Path:
+    """The run exported with `export --format hf`."""
     pytest.importorskip("transformers")
-    from lm_eval.models.huggingface import HFLM
-
     from lmstudio_app.core.interchange.hf_export import export_hf
+
+    out = tmp_path_factory.mktemp("bench-hf") / "hf"
+    export_hf(gpt_run, out)
+    return out
+
+
+def test_same_loglikelihoods_and_accuracy_as_lm_eval_hf_model(gpt_run, hf_folder):
+    from lm_eval.models.huggingface import HFLM
 
     # Both in float64: the comparison is of the computation, not of float32 rounding (which
     # differs with the padding of a batch).
     loaded = load_run(gpt_run)
     loaded.model.double()
     ours = run_benchmark(loaded, ["sentiment_mc"], batch_size=5)
-    export_hf(gpt_run, tmp_path / "hf")
     manager, tasks = load_tasks(["sentiment_mc"])
-    hf = HFLM(pretrained=str(tmp_path / "hf"), device="cpu", batch_size=4, dtype="float64")
+    hf = HFLM(pretrained=str(hf_folder), device="cpu", batch_size=4, dtype="float64")
     theirs = lm_eval.simple_evaluate(model=hf, tasks=tasks,
         task_manager=manager, log_samples=True, bootstrap_iters=0)
     a = _loglikelihoods(ours["samples"]["sentiment_mc"])
@@ -59,6 +66,29 @@ def test_same_loglikelihoods_and_accuracy_as_lm_eval_hf_model(gpt_run, tmp_path)
             assert x == pytest.approx(y, abs=1e-6) and greedy_x == greedy_y
     assert ours["tasks"]["sentiment_mc"]["acc"] == theirs["results"]["sentiment_mc"]["acc,none"]
     assert ours["tasks"]["sentiment_mc"]["n"] == 60
+
+
+def test_rolling_loglikelihood_and_generation_as_lm_eval_hf_model(gpt_run, hf_folder,
+                                                                   pride_text):
+    """Perplexity tasks' rolling windows (a passage longer than the window, and one shorter)
+    and greedy generation cut at `until`, request for request."""
+    from lm_eval.api.instance import Instance
+    from lm_eval.models.huggingface import HFLM
+
+    from lmstudio_app.core.inference.benchmark import make_lm
+
+    loaded = load_run(gpt_run)
+    loaded.model.double()
+    ours = make_lm(loaded, 4)
+    hf = HFLM(pretrained=str(hf_folder), device="cpu", batch_size=4, dtype="float64")
+    rolling = [Instance("loglikelihood_rolling", {}, (text,), i)
+               for i, text in enumerate([pride_text[5000:6500], "It is a truth universally"])]
+    assert ours.loglikelihood_rolling(rolling) == pytest.approx(
+        hf.loglikelihood_rolling(rolling), abs=1e-6)
+    generate = [Instance("generate_until", {}, (ctx, {"until": until, "max_gen_toks": 12}), i)
+                for i, (ctx, until) in enumerate([("It is a truth", ["."]),
+                                                  ("She said", ["\n\n", "her"])])]
+    assert ours.generate_until(generate) == hf.generate_until(generate)
 
 
 def test_local_task_from_a_yaml_and_jsonl_beside_it(gpt_run, tmp_path):
