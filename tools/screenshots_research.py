@@ -60,6 +60,7 @@ def shoot_sweep(window, base: Path, out: Path, steps: int) -> None:
     if not page.start():
         raise SystemExit(f"the sweep did not start: {page.status.text()}")
     wait_for(lambda: page.job is None, 1200, "the sweep")
+    page.split.setSizes([560, 580])
     settle(0.5)
     save(window, out / "sweep.png")
 

@@ -105,7 +105,7 @@ class SweepPage(QWidget):
         self.plot.setLabel("bottom", "step")
         self.plot.setLabel("left", "validation loss (nats)")
         self.plot.addLegend()
-        split = QSplitter(Qt.Orientation.Horizontal)
+        self.split = split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.table)
         split.addWidget(self.plot)
         split.setStretchFactor(0, 1)
