@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from . import instruments, interchange, prepare, train, use
+from . import benchmark, instruments, interchange, prepare, sweep, train, use
 from .args import EXIT_USAGE, Parser, flag_for, positive_int
 
 EXAMPLES = """\
@@ -98,6 +98,10 @@ COMMANDS: dict[str, Command] = {
     "hard-tokens": Command(instruments, "the token types of the validation split the model "
                            "finds hardest"),
     "attention": Command(instruments, "attention weights of every layer and head for a text"),
+    "benchmark": Command(benchmark, "lm-evaluation-harness tasks on a GPT or Llama run (kept in "
+                         "the run)"),
+    "sweep": Command(sweep, "several runs over chosen fields (grid, random, TPE), the best "
+                     "applied"),
     "runs": Command(use, "list run folders"),
     "export": Command(interchange, "write a run as a Hugging Face folder or a GGUF file"),
     "import": Command(interchange, "make a run from a local Hugging Face GPT-2 or BERT folder"),

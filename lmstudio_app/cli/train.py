@@ -172,12 +172,29 @@ def _launched(args: argparse.Namespace) -> int | None:
     return None
 
 
-def _pretrain_config(args: argparse.Namespace) -> Any:
-    """The run's configuration, from this node's files (no collective: `agree` runs it)."""
-    from ..core import runs
+def pretrain_config(args: argparse.Namespace, overrides: dict[str, Any]) -> Any:
+    """The new pretraining RunConfig that pretrain's options describe (--data, --objective,
+    --preset, --arch, --set, ...); UserError naming the option at fault."""
     from ..core.config import build_run_config
     from ..core.data.layout import TOKENIZER
     from ..core.data.tokenizer import Tokenizer
+    from ..core.errors import UserError
+
+    if not args.data_dir:
+        raise UserError("pretraining needs a prepared data folder.", field="data_dir")
+    tok_path = Path(args.data_dir) / TOKENIZER
+    if not tok_path.is_file():
+        raise UserError(f"{args.data_dir}: no {TOKENIZER} here; prepare a corpus into this "
+                        "folder first.", field="data_dir")
+    vocab = Tokenizer.load(tok_path).vocab_size
+    return build_run_config(args.objective, args.preset, vocab, overrides,
+                            data_dir=str(args.data_dir), name=args.name or "", arch=args.arch)
+
+
+def _pretrain_config(args: argparse.Namespace) -> Any:
+    """The run's configuration (--resume, --config or a new run), from this node's files (no
+    collective: `agree` runs it)."""
+    from ..core import runs
     from ..core.errors import UserError
 
     overrides = _overrides(args)
@@ -189,15 +206,7 @@ def _pretrain_config(args: argparse.Namespace) -> Any:
             raise UserError(f"{args.config_file} describes a fine-tuning run: train it as one.",
                             field="config_file")
         return cfg
-    if not args.data_dir:
-        raise UserError("pretraining needs a prepared data folder.", field="data_dir")
-    tok_path = Path(args.data_dir) / TOKENIZER
-    if not tok_path.is_file():
-        raise UserError(f"{args.data_dir}: no {TOKENIZER} here; prepare a corpus into this "
-                        "folder first.", field="data_dir")
-    vocab = Tokenizer.load(tok_path).vocab_size
-    return build_run_config(args.objective, args.preset, vocab, overrides,
-                            data_dir=str(args.data_dir), name=args.name or "", arch=args.arch)
+    return pretrain_config(args, overrides)
 
 
 def _agreed_run(args: argparse.Namespace, build: Any) -> tuple[Any, Path]:

@@ -53,7 +53,7 @@ mistaken for which; click a cell for its texts.</li>
 
 <h3>Keys</h3>
 <table cellspacing="4">
-<tr><td>Ctrl+1 … Ctrl+4</td><td>Data, Train, Playground, Runs</td></tr>
+<tr><td>Ctrl+1 … Ctrl+5</td><td>Data, Train, Playground, Runs, Sweep</td></tr>
 <tr><td>Ctrl+Return</td><td>Start training</td></tr>
 <tr><td>Ctrl+P, Ctrl+R, Ctrl+.</td><td>Pause, Resume, Stop (a stopped run is saved)</td></tr>
 <tr><td>Enter, Shift+Enter</td><td>in the chat and Classify boxes: send, a new line</td></tr>

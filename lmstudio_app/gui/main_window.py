@@ -37,13 +37,14 @@ from .pages.data.page import DataPage
 from .pages.page import Page, TrainingPage
 from .pages.playground.page import PlaygroundPage
 from .pages.runs import RunsPage
+from .pages.sweep import SweepPage
 from .pages.train.page import TrainPage
 from .state import AppState, TrainingControls
 from .widgets.elided_label import ElidedLabel
 
 log = logging.getLogger(__name__)
 
-PAGE_NAMES = ("Data", "Train", "Playground", "Runs")
+PAGE_NAMES = ("Data", "Train", "Playground", "Runs", "Sweep")
 KEY_GEOMETRY = "window/geometry"
 KEY_WINDOW_STATE = "window/state"
 KEY_PAGE = "window/page"
@@ -98,7 +99,7 @@ class MainWindow(QMainWindow):
 
         self.train_page: TrainingPage = TrainPage(state)
         pages: list[Page] = [DataPage(state), self.train_page, PlaygroundPage(state),
-                             RunsPage(state)]
+                             RunsPage(state), SweepPage(state)]
         self.pages: dict[str, Page] = {page.title: page for page in pages}
         assert tuple(self.pages) == PAGE_NAMES
 

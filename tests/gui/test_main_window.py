@@ -67,8 +67,8 @@ def start_tiny_training(qtbot, w: MainWindow, data) -> None:
 
 
 def test_opens_with_four_pages_and_the_device(window):
-    assert PAGE_NAMES == ("Data", "Train", "Playground", "Runs")
-    assert window.sidebar.count() == 4 and window.stack.count() == 4
+    assert PAGE_NAMES == ("Data", "Train", "Playground", "Runs", "Sweep")
+    assert window.sidebar.count() == 5 and window.stack.count() == 5
     assert window.device_label.text() == describe_device(torch.device("cpu"))
     assert window.device_label.text().startswith("CPU: ")
     for i, action in enumerate(window.page_actions):

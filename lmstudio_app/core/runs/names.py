@@ -25,3 +25,4 @@ DEFAULT_ROOT = Path("runs")
 STATES = ("new", "running", "paused", "completed", "stopped", "failed", "interrupted",
           "damaged")
 LIVE_STATES = ("running", "paused")
+BENCHMARKS = "benchmarks"  # lm-evaluation-harness results: <timestamp>.json and summary.json

@@ -42,6 +42,7 @@ from ..state import AppState
 from ..widgets.confusion import ConfusionDialog, has_confusion
 from ..widgets.elided_label import ElidedLabel
 from ..widgets.tables import align_right, read_only_table
+from .runs_benchmarks import BenchmarksPanel
 from .runs_details import (
     FIGURE_COLUMNS,
     ConfigDiffView,
@@ -183,9 +184,11 @@ class RunsPage(QWidget):
         self.notes_panel = NotesPanel()
         self.notes_panel.sig_saved.connect(self._on_notes_saved)
         self.diff_view = ConfigDiffView()
+        self.benchmarks_panel = BenchmarksPanel()
         lower = QSplitter(Qt.Orientation.Horizontal)
         lower.addWidget(self.notes_panel)
         lower.addWidget(self.diff_view)
+        lower.addWidget(self.benchmarks_panel)
         upper = QWidget()
         upper_layout = QVBoxLayout(upper)
         upper_layout.setContentsMargins(0, 0, 0, 0)
@@ -418,6 +421,7 @@ class RunsPage(QWidget):
             b.setEnabled(has)
         self.compare_button.setEnabled(has or len(self.selected_paths()) == 2)
         self._show_notes()
+        self.benchmarks_panel.show_runs(self.selected_paths())
         self.resume_button.setEnabled(s is not None and not training and s.state != "running"
                                       and runs.resumable(s.path))
         self.use_button.setEnabled(has_weights)
@@ -578,6 +582,7 @@ class RunsPage(QWidget):
             job.cancel()
         jobs: list[BackgroundJob | None] = [*self._jobs, self._figures_job, self._diff_job,
                                             self.notes_panel.job]
+        self.benchmarks_panel.shutdown()
         for pending in jobs:
             if pending is not None:
                 pending.wait_finished()
