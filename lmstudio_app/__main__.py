@@ -7,6 +7,9 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
+    import multiprocessing
+
+    multiprocessing.freeze_support()  # prepare's encoding workers, in the one-folder bundle
     from .core.util.threads import calm_cpu_threads
 
     calm_cpu_threads()  # before anything imports torch, for the window and the CLI alike

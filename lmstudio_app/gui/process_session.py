@@ -22,10 +22,11 @@ import contextlib
 import json
 import logging
 import os
+import shlex
 import signal
 import sys
 import tempfile
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -35,6 +36,7 @@ from ..core import runs
 from ..core.config import RunConfig
 from ..core.training.folder_control import request
 from ..core.training.sinks import EvalMetrics
+from ..core.util.atomic import atomic_write_json
 from .training import QtSink, Runner, TrainingSession
 
 log = logging.getLogger(__name__)
@@ -69,16 +71,42 @@ def kill_tree(pid: int) -> None:
             os.kill(p, signal.SIGKILL)
 
 
+@dataclass(frozen=True)
+class NodeSpec:
+    """The machines a run spans (torchrun's static rendezvous): this one is node 0; the others
+    run the same command with their own --node-rank (`ProcessRunner.other_nodes_command`)."""
+
+    nnodes: int = 1
+    master_addr: str = ""
+    master_port: int = 29500
+
+    def flags(self, node_rank: int) -> list[str]:
+        """The command's node flags for node `node_rank` (none for one node)."""
+        if self.nnodes <= 1:
+            return []
+        return ["--nnodes", str(self.nnodes), "--node-rank", str(node_rank),
+                "--master-addr", self.master_addr, "--master-port", str(self.master_port)]
+
+
 def launch_arguments(cfg: RunConfig, run_dir: Path, nproc: int, config_file: Path | None,
-                     resume: bool) -> list[str]:
-    """The command line (after the Python interpreter) that trains `cfg` as `nproc` processes:
-    a new run from `config_file`, or the run in `run_dir` resumed."""
+                     resume: bool, nodes: NodeSpec | None = None, node_rank: int = 0
+                     ) -> list[str]:
+    """The command line (after the Python interpreter) that trains `cfg` as `nproc` processes
+    (on node `node_rank` of `nodes`): a new run from `config_file`, or the run in `run_dir`
+    resumed."""
     command = "finetune" if cfg.finetune is not None else "pretrain"
-    args = ["-m", "lmstudio_app", command, "--nproc", str(nproc)]
+    args = ["-m", "lmstudio_app", command, "--nproc", str(nproc),
+            *(nodes or NodeSpec()).flags(node_rank)]
     if resume:
         return [*args, "--resume", str(run_dir)]
     assert config_file is not None
     return [*args, "--config", str(config_file), "--out", str(run_dir)]
+
+
+def shared_config_file(run_dir: Path) -> Path:
+    """Where a run of several nodes keeps its configuration: beside its folder, which the other
+    nodes read too (a shared filesystem)."""
+    return run_dir.with_name(run_dir.name + ".config.json")
 
 
 class StopLimits(Protocol):
@@ -94,9 +122,11 @@ class ProcessRunner(Runner):
     events, as an in-process run's Trainer would send them."""
 
     def __init__(self, cfg: RunConfig, run_dir: Path, resume: bool, nproc: int, sink: QtSink,
-                 limits: StopLimits, parent: QObject | None = None) -> None:
+                 limits: StopLimits, parent: QObject | None = None,
+                 nodes: NodeSpec | None = None) -> None:
         super().__init__(sink, parent)
         self.config, self.run_dir, self.nproc, self.limits = cfg, run_dir, nproc, limits
+        self.nodes, self._resumed = nodes or NodeSpec(), resume
         self._pending: str | None = None  # a request made before the loop could hear it
         self._status_state = ""
         self._stderr_tail, self._stderr_rest, self._said_error = "", "", False
@@ -106,14 +136,18 @@ class ProcessRunner(Runner):
         # A resumed run's past is on the page already: follow what is appended from now on.
         self._metrics = runs.MetricsFollower(run_dir, from_end=resume)
         self._config_file: Path | None = None
-        if not resume:
+        if not resume and self.nodes.nnodes > 1:
+            self._config_file = shared_config_file(run_dir)
+            atomic_write_json(self._config_file, cfg.to_dict(), parents=False)
+        elif not resume:
             fd, name = tempfile.mkstemp(prefix="lmstudio-run-", suffix=".json")
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(cfg.to_dict(), fh)
             self._config_file = Path(name)
         proc = self._process = QProcess(self)
         proc.setProgram(sys.executable)
-        proc.setArguments(launch_arguments(cfg, run_dir, nproc, self._config_file, resume))
+        proc.setArguments(launch_arguments(cfg, run_dir, nproc, self._config_file, resume,
+                                           self.nodes))
         proc.setStandardOutputFile(QProcess.nullDevice())  # the folder says it all
         proc.readyReadStandardError.connect(self._read_stderr)
         proc.finished.connect(self._on_process_finished)
@@ -125,6 +159,14 @@ class ProcessRunner(Runner):
         self._stop_timer = QTimer(self)
         self._stop_timer.setSingleShot(True)
         self._stop_timer.timeout.connect(self._escalate)
+
+    def other_nodes_command(self) -> str:
+        """What to run on the other machines, one line per node (empty for one node)."""
+        return "\n".join(
+            shlex.join(["lmstudio-app", *launch_arguments(
+                self.config, self.run_dir, self.nproc, self._config_file, self._resumed,
+                self.nodes, rank)[2:]])
+            for rank in range(1, self.nodes.nnodes))
 
     # -- the interface -------------------------------------------------------------------------
 
@@ -297,14 +339,21 @@ class ProcessSession(TrainingSession):
         self.stop_timeout_ms = 120_000  # a stop asked through the folder, then SIGTERM
         self.kill_timeout_ms = 60_000  # after SIGTERM, then SIGKILL to the whole tree
         self.nproc = 1
+        self.nodes = NodeSpec()  # the machines the next run spans (set before start)
 
     def _make_runner(self, cfg: RunConfig, run_dir: Path, resume: bool, nproc: int,
                      sink: QtSink) -> Runner:
-        """The folder must exist (empty for a new run) when `nproc` is more than one."""
+        """The folder must exist (empty for a new run) when `nproc` (or the nodes) is more than
+        one."""
         self.nproc = nproc
-        if nproc <= 1:
+        if nproc <= 1 and self.nodes.nnodes <= 1:
             return super()._make_runner(cfg, run_dir, resume, nproc, sink)
-        return ProcessRunner(cfg, run_dir, resume, nproc, sink, self, self)
+        return ProcessRunner(cfg, run_dir, resume, nproc, sink, self, self, self.nodes)
+
+    def other_nodes_command(self) -> str:
+        """What the other machines of the running job run ("" for a job on one)."""
+        runner = self._runner
+        return runner.other_nodes_command() if isinstance(runner, ProcessRunner) else ""
 
     def kill(self) -> None:
         """End the launched processes at once (what they did since their last save is lost)."""

@@ -6,6 +6,7 @@ step one. Slow: every test starts several launchers."""
 from __future__ import annotations
 
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ import pytest
 from lmstudio_app.core import runs
 from lmstudio_app.core.data.prepare import PrepareConfig, prepare
 from lmstudio_app.core.data.tokenizer import TokenizerSpec
+from lmstudio_app.core.runs.checkpoint import committed_step
+from lmstudio_app.gui.process_session import kill_tree
 from tests.conftest import austen_text
 from tests.core.training.test_distributed import (
     assert_same,
@@ -91,3 +94,35 @@ def test_a_node_with_another_token_store_or_none_is_refused_on_every_node(prepar
         assert len(lines) == 1 and lines[0].startswith("error: node 1: ") \
             and "missing: no tokenizer.model here" in lines[0], err
     assert not run.exists()
+
+
+def test_a_dead_node_stops_the_other_and_the_run_resumes_on_one_node(prepared_data, tmp_path):
+    run = tmp_path / "run"
+    port = str(free_port())
+    procs = [cli("pretrain", "--nnodes", "2", "--node-rank", str(k), "--master-addr",
+                 "127.0.0.1", "--master-port", port, "--data", str(prepared_data),
+                 "--objective", "clm", "--device", "cpu", "--out", str(run), "--max-steps",
+                 "100000", *sets("batch_size=4", "eval_interval=5"), cwd=tmp_path)
+             for k in (0, 1)]
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and (committed_step(run) or 0) < 10:
+            time.sleep(0.5)
+        assert (committed_step(run) or 0) >= 10, "no checkpoint came"
+        kill_tree(procs[1].pid)  # node 1 dies (its command, launcher and process): no word
+        started = time.monotonic()
+        code, _out, err = finish(procs[0], timeout=120)
+        assert code != 0 and time.monotonic() - started < 120
+        assert "Traceback" not in err
+    finally:
+        for p in procs:
+            kill_tree(p.pid)
+            kill_group(p)
+    step = committed_step(run)
+    assert step is not None and step >= 10  # the last committed checkpoint is whole
+    # Resumed on one node with two processes: the same global batch, the steps go on.
+    code, out, err = finish(cli("pretrain", "--resume", str(run), "--nproc", "2",
+                                "--max-steps", str(step + 5), cwd=tmp_path))
+    assert code == 0, err
+    assert max(curve(run)) == step + 5
+    assert runs.read_status(run)["state"] == "completed"

@@ -260,6 +260,10 @@ class TrainPage(QWidget):
         """Start a new run with the form's settings; False when the form is not valid."""
         if not self.validate() or not self.can_start():
             return False
+        nodes_problem = self.form.nodes_box.problem()
+        if nodes_problem is not None:
+            self.form.show_error(nodes_problem)
+            return False
         cfg = self.config
         assert cfg is not None
         self.form.save_settings()
@@ -274,7 +278,9 @@ class TrainPage(QWidget):
         # A derived budget (epochs) is known once the run starts: its "started" event says it.
         self.progress_panel.begin(run_dir, cfg.train.max_steps or 0)
         self.form.show_error("")
+        self.session.nodes = self.form.nodes_box.spec()
         self.session.start(cfg, run_dir, resume=resume, nproc=self.form.processes_box.value())
+        self.form.nodes_box.show_command(self.session.other_nodes_command())
         self._tick.start()
         self.state.training_run = run_dir
         self.state.sig_run_started.emit(run_dir)

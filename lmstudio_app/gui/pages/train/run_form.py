@@ -35,6 +35,7 @@ from ...state import AppState, TrainingControls
 from ...widgets.field_marks import FieldMarks
 from .finetune_form import FinetuneForm
 from .model_form import ModelForm, size_of
+from .nodes_box import NodesBox
 from .processes_box import ProcessesBox
 
 DEFAULT_VOCAB = 8000
@@ -150,6 +151,8 @@ class RunForm(QWidget):
         left.addWidget(self.model_form)
         self.processes_box = ProcessesBox()
         self.model_form.form.addRow("Processes", self.processes_box)  # under Device
+        self.nodes_box = NodesBox()
+        self.model_form.form.addRow("Nodes", self.nodes_box)  # machines, under Processes
 
         self.size_label = QLabel(" ")
         self.size_label.setAccessibleName("Size")
@@ -400,6 +403,7 @@ class RunForm(QWidget):
     def set_editable(self, on: bool) -> None:
         self.model_form.set_editable(on)
         self.processes_box.setEnabled(on)
+        self.nodes_box.set_editable(on)
         self.data_button.setEnabled(on)
         self.ft_form.set_editable(on)
         self.mode_box.setEnabled(on)
