@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import instruments, interchange, prepare, train, use
+from . import chat, instruments, interchange, prepare, train, use
 from .args import EXIT_USAGE, Parser, flag_for, positive_int
 
 EXAMPLES = """\
@@ -25,6 +25,7 @@ examples:
   lmstudio-app generate --run runs/<run> --prompt "It is a truth"
   lmstudio-app finetune --task classify --train reviews.csv --from runs/<run> --out runs/cls
   lmstudio-app classify --run runs/cls "What a lovely day"
+  lmstudio-app chat --run runs/<sft-run> --system "Answer briefly."
   lmstudio-app export --run runs/<run> --format hf --out exported/<name>
   lmstudio-app import --hf path/to/gpt2 --out runs/gpt2
   lmstudio-app runs
@@ -85,6 +86,8 @@ COMMANDS: dict[str, Command] = {
                         use.add_classify_arguments, use.run_classify),
     "answer": Command("answer a question with a fine-tuned QA run",
                       use.add_answer_arguments, use.run_answer),
+    "chat": Command("talk with a chat-tuned run (finetune --task sft) in the terminal",
+                    chat.add_arguments, chat.run),
     "token-losses": Command("the loss of each token of a passage under a pretrained run",
                             instruments.add_token_losses_arguments, instruments.run_token_losses),
     "hard-tokens": Command("the token types of the validation split the model finds hardest",

@@ -54,7 +54,7 @@ def _jinja() -> Any:
         import jinja2.ext
         import jinja2.sandbox
     except ImportError:  # pragma: no cover - jinja2 comes with the hf extra
-        raise UserError("chat templates need jinja2: pip install 'lmstudio-app[hf]'.",
+        raise UserError("chat templates need jinja2: pip install 'lmstudio-app[chat]'.",
                         field="chat_template") from None
     return jinja2
 

@@ -43,7 +43,11 @@ def add_special_pieces(tokenizer: BaseTokenizer, pieces: Sequence[str]) -> BaseT
 
 
 def _sentencepiece_with(tokenizer: Tokenizer, pieces: Sequence[str]) -> Tokenizer:
-    from sentencepiece import sentencepiece_model_pb2 as pb
+    try:
+        from sentencepiece import sentencepiece_model_pb2 as pb
+    except ImportError:  # pragma: no cover - protobuf comes with the chat extra
+        raise UserError("adding chat tokens to a SentencePiece model needs protobuf: pip "
+                        "install 'lmstudio-app[chat]'.", field="chat_template") from None
 
     proto = pb.ModelProto()  # type: ignore[attr-defined]  # generated protobuf code
     proto.ParseFromString(tokenizer.model_bytes)

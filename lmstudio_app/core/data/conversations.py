@@ -227,3 +227,20 @@ def load_conversation_splits(
                               test_fraction=0.0 if "test" in loaded else test_fraction, seed=seed)
     return Split(train=carved.train, val=loaded.get("val", carved.val),
                  test=loaded.get("test", carved.test)), reports
+
+
+def prompt_messages(values: dict[str, object]) -> list[dict[str, str]]:
+    """The messages of one conversation to answer: {"messages": [...]} or {"conversations":
+    [...]} ending with a user turn, or {"message": TEXT}. Raises LabelProblem otherwise."""
+    if isinstance(values.get("message"), str):
+        text = str(values["message"])
+        turns = [("user", text)]
+    else:
+        shape = detect_shape(list(values))
+        if shape not in ("messages", "conversations"):
+            raise LabelProblem("no 'messages', 'conversations' or 'message' field")
+        turns = _turns(values, shape)
+    if turns[-1][0] != "user":
+        raise LabelProblem(f"the last turn is {turns[-1][0]}, not the user's")
+    check_order([*turns, ("assistant", "-")])
+    return [{"role": r, "content": c} for r, c in turns]
