@@ -33,20 +33,22 @@ def chat_file(path: Path, n: int) -> Path:
 def _make(prepared_data: Path, root: Path) -> dict[str, Path]:
     vocab = Tokenizer.load(prepared_data / "tokenizer.model").vocab_size
     cfg = build_run_config("clm", "tiny", vocab, BASE, data_dir=str(prepared_data))
-    base = root / "gpt"
+    base = root / "runs" / "gpt"  # a runs root, as the window lists it
     assert Trainer(cfg, base, RecordingSink()).run().reason == "completed"
     ft = FinetuneConfig(task="sft", train_file=str(chat_file(root / "train.jsonl", 16)),
                         test_file=str(chat_file(root / "test.jsonl", 1)), base_run=str(base))
     sft_cfg = make_finetune_config(ft, overrides={"max_steps": 2, "eval_interval": 2,
                                                   "batch_size": 4, "log_interval": 1})
     sink = RecordingSink()
-    assert Trainer(sft_cfg, root / "sft", sink).run().reason == "completed", sink.failure
-    return {"gpt": base, "sft": root / "sft"}
+    assert Trainer(sft_cfg, root / "runs" / "sft", sink).run().reason == "completed", \
+        sink.failure
+    return {"gpt": base, "sft": root / "runs" / "sft", "train": root / "train.jsonl"}
 
 
 @pytest.fixture(scope="session")
 def sft_run(prepared_data, tmp_path_factory) -> dict[str, Path]:
-    """{"gpt": the base run, "sft": the chat-tuned run}."""
+    """{"gpt": the base run, "sft": the chat-tuned run (both in one runs root), "train": the
+    conversations it was tuned on}."""
     if "runs" not in _MADE:
         _MADE["runs"] = _make(prepared_data, tmp_path_factory.mktemp("chat"))
     return _MADE["runs"]

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from lmstudio_app.core.util.home import HOME_ENV
 from tests.conftest import run_cli
@@ -66,7 +65,7 @@ def test_finetune_sft_with_no_usable_conversation_is_one_line(sft_run, tmp_path)
 def test_finetune_sft_names_a_template_that_does_not_compile(sft_run, tmp_path):
     template = tmp_path / "t.jinja"
     template.write_text("{% for m in messages %}", encoding="utf-8")
-    train = Path(sft_run["sft"]).parent / "train.jsonl"
+    train = sft_run["train"]
     r = run_cli("finetune", "--task", "sft", "--train", str(train), "--from",
                 str(sft_run["gpt"]), "--chat-template", str(template), "--out",
                 str(tmp_path / "out"), cwd=tmp_path)
