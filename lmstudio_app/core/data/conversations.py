@@ -244,3 +244,19 @@ def prompt_messages(values: dict[str, object]) -> list[dict[str, str]]:
         raise LabelProblem(f"the last turn is {turns[-1][0]}, not the user's")
     check_order([*turns, ("assistant", "-")])
     return [{"role": r, "content": c} for r, c in turns]
+
+
+def sample_instructions_path() -> Path:
+    """The bundled instruction set (resources/chat/instructions.jsonl, messages form)."""
+    import importlib.resources
+
+    here = Path(__file__).resolve().parents[3] / "resources" / "chat" / "instructions.jsonl"
+    try:
+        packaged = Path(str(importlib.resources.files("lmstudio_app.resources") / "chat"
+                            / "instructions.jsonl"))
+    except ModuleNotFoundError:
+        packaged = here
+    for path in (packaged, here):  # installed, else the source tree's
+        if path.is_file():
+            return path
+    raise UserError(f"{packaged}: the bundled instruction set is missing; reinstall the app.")
