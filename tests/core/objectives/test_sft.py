@@ -142,3 +142,45 @@ def test_sft_refuses_a_bert_base(tmp_path, gpt_base):
     with pytest.raises(UserError, match="sft needs a GPT or Llama run"):
         make_finetune_config(FinetuneConfig(task="sft", train_file="x.jsonl",
                                             base_run=str(fake)))
+
+
+def test_conversations_the_template_cannot_render_are_skipped_by_line(gpt_base, tmp_path):
+    from lmstudio_app.core.objectives.finetune_setup import load_task_data
+    from lmstudio_app.core.objectives.sft import SFTObjective
+
+    template = tmp_path / "no_system.jinja"
+    template.write_text("{% for m in messages %}{% if m['role'] == 'system' %}"
+                        "{{ raise_exception('no system turns here') }}{% endif %}"
+                        + CHATML.removeprefix("{% for message in messages %}")
+                        .replace("message[", "m["), encoding="utf-8")
+    train = tmp_path / "t.jsonl"
+    rows = [MESSAGES[1:3], MESSAGES[:3], MESSAGES[1:3]]
+    train.write_text("".join(json.dumps({"messages": r}) + "\n" for r in rows), encoding="utf-8")
+    ft = FinetuneConfig(task="sft", train_file=str(train), base_run=str(gpt_base),
+                        chat_template=str(template), val_fraction=0.0, test_fraction=0.0)
+    cfg = make_finetune_config(ft)
+    tok = Tokenizer.load(gpt_base / "tokenizer.model")
+    tok2, extras = SFTObjective.adapt(cfg, tok, tmp_path / "run", resume=False)
+    assert tok2.vocab_size == tok.vocab_size + 2  # the template names ChatML's markers
+    split, reports = load_task_data(ft, extras["check"])
+    assert len(split.train) == 2
+    assert reports["train"].skipped == [
+        (2, "the chat template does not render this conversation (no system turns here)")]
+
+
+def test_a_stopped_sft_run_resumes_with_its_tokens_and_template(gpt_base, tmp_path, stop_at):
+    from lmstudio_app.core.training.control import RunControl
+
+    train = _chat_file(tmp_path / "train.jsonl", 24)
+    ft = FinetuneConfig(task="sft", train_file=str(train), base_run=str(gpt_base))
+    cfg = make_finetune_config(ft, overrides={"max_steps": 6, "eval_interval": 3,
+                                              "batch_size": 4, "log_interval": 1})
+    control = RunControl()
+    run = tmp_path / "sft"
+    result = Trainer(cfg, run, stop_at(control, 3), control).run()
+    assert result.reason == "stopped"
+    vocab = runs.read_config(run).model.vocab_size
+    result = Trainer(runs.read_config(run), run, RecordingSink(), resume=True).run()
+    assert (result.reason, result.step) == ("completed", 6)
+    assert runs.read_config(run).model.vocab_size == vocab
+    assert (run / TEMPLATE_FILE).read_text(encoding="utf-8") == CHATML
