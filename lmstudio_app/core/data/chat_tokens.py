@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from ..errors import UserError
 from .chat_template import ChatFormat, end_of_turn_piece
 from .hf_tokenizer import HFTokenizer, require_tokenizers
+from .layout import HF_TOKENIZER, TOKENIZER
 from .tokenizer import Tokenizer
 from .tokenizer_base import BaseTokenizer
 
@@ -38,7 +39,7 @@ def add_special_pieces(tokenizer: BaseTokenizer, pieces: Sequence[str]) -> BaseT
         tk = require_tokenizers()
         hf = tk.Tokenizer.from_str(tokenizer.hf.to_str())
         hf.add_special_tokens([tk.AddedToken(p, special=True, normalized=False) for p in todo])
-        return HFTokenizer.from_tokenizer(hf, origin="tokenizer.json")
+        return HFTokenizer.from_tokenizer(hf, origin=HF_TOKENIZER)
     raise TypeError(f"unknown tokenizer backend {type(tokenizer).__name__}")
 
 
@@ -54,7 +55,7 @@ def _sentencepiece_with(tokenizer: Tokenizer, pieces: Sequence[str]) -> Tokenize
     for piece in pieces:
         new = proto.pieces.add()
         new.piece, new.score, new.type = piece, 0.0, _USER_DEFINED
-    return Tokenizer(proto.SerializeToString(), origin="tokenizer.model")
+    return Tokenizer(proto.SerializeToString(), origin=TOKENIZER)
 
 
 _ROLE_TOKENS = ("bos", "eos", "unk", "pad")
