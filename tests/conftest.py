@@ -62,4 +62,5 @@ def pytest_configure(config):
 
 
 # Export / import fixtures, shared by several folders (imported last: they use austen_text).
+from tests.chat_fixtures import sft_run  # noqa: E402, F401
 from tests.interchange_fixtures import hf_bert, hf_gpt2, tiny_runs  # noqa: E402, F401

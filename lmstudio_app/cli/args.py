@@ -212,8 +212,20 @@ def add_finetune(s: argparse.ArgumentParser) -> None:
     s.add_argument("--split-seed", type=seed, default=1337, metavar="S")
     s.add_argument("--keep-label-case", action="store_true",
                    help="classify: keep labels that differ only in case as separate classes")
+    add_sft(s)
     add_device(s)
     add_run_folder(s)
+
+
+def add_sft(s: argparse.ArgumentParser) -> None:
+    """The options of supervised fine-tuning on conversations (task sft; TRL's names)."""
+    s.add_argument("--chat-template", metavar="FILE",
+                   help="sft: a Jinja chat template (.jinja, or a tokenizer_config.json); "
+                        "default: the model's own, else ChatML")
+    s.add_argument("--assistant-only-loss", action=argparse.BooleanOptionalAction,
+                   default=True, help="sft: loss on the assistant's tokens only (default on)")
+    s.add_argument("--packing", action="store_true",
+                   help="sft: pack short conversations into full windows")
 
 
 def flag_for(parser: argparse.ArgumentParser, field: str) -> str | None:

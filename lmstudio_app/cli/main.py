@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from . import benchmark, instruments, interchange, prepare, sweep, train, use
+from . import benchmark, chat, instruments, interchange, prepare, sweep, train, use
 from .args import EXIT_USAGE, Parser, flag_for, positive_int
 
 EXAMPLES = """\
@@ -26,6 +26,7 @@ examples:
   lmstudio-app generate --run runs/<run> --prompt "It is a truth"
   lmstudio-app finetune --task classify --train reviews.csv --from runs/<run> --out runs/cls
   lmstudio-app classify --run runs/cls "What a lovely day"
+  lmstudio-app chat --run runs/<sft-run> --system "Answer briefly."
   lmstudio-app export --run runs/<run> --format hf --out exported/<name>
   lmstudio-app import --hf path/to/gpt2 --out runs/gpt2
   lmstudio-app runs
@@ -93,6 +94,7 @@ COMMANDS: dict[str, Command] = {
     "eval": Command(use, "score a fine-tuned run on a labeled file (JSON on stdout)"),
     "classify": Command(use, "label texts with a fine-tuned classify run"),
     "answer": Command(use, "answer a question with a fine-tuned QA run"),
+    "chat": Command(chat, "talk with a chat-tuned run (finetune --task sft) in the terminal"),
     "token-losses": Command(instruments, "the loss of each token of a passage under a "
                             "pretrained run"),
     "hard-tokens": Command(instruments, "the token types of the validation split the model "

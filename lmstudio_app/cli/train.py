@@ -278,7 +278,8 @@ def _finetune_config(args: argparse.Namespace) -> Any:
         freeze_layers=args.freeze_layers, body_lr_scale=args.body_lr_scale,
         class_weights=args.class_weights, pooling=args.pooling, max_length=args.max_length,
         stride=args.stride, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
-        split_seed=args.split_seed,
+        split_seed=args.split_seed, chat_template=args.chat_template or "",
+        assistant_only_loss=args.assistant_only_loss, packing=args.packing,
     )
     if args.template is not None:
         ft.template = args.template.replace("\\n", "\n")

@@ -30,11 +30,11 @@ class ObjectiveSpec:
     """What an objective is, for everyone who must not import its code (config, models, faces).
 
     `archs` are the bodies it trains (the first is the default); `family` is the kind of labeled
-    data a task reads ("classify" or "qa"), None for pretraining on a token store; `head` is the
-    layer a task puts on the body ("sequence-classification", "span"), None for the language
-    model itself; `best_metric` is the validation score that picks best.safetensors (higher is
-    better), None for the validation loss; `columns` are the FinetuneConfig fields naming its
-    columns.
+    data a task reads ("classify", "qa" or "chat": conversations), None for pretraining on a
+    token store; `head` is the layer a task puts on the body ("sequence-classification",
+    "span"), None for the language model itself; `best_metric` is the validation score that
+    picks best.safetensors (higher is better), None for the validation loss; `columns` are the
+    FinetuneConfig fields naming its columns.
     """
 
     name: str
@@ -62,6 +62,7 @@ OBJECTIVES: dict[str, ObjectiveSpec] = {s.name: s for s in (
                   head="span", best_metric="f1", columns=_QA_COLUMNS),
     ObjectiveSpec("qa-generative", "Generative QA (GPT)", ("gpt", "llama"), family="qa",
                   best_metric="f1", columns=_QA_COLUMNS),
+    ObjectiveSpec("sft", "Chat (SFT on conversations)", ("gpt", "llama"), family="chat"),
 )}
 PRETRAIN_OBJECTIVES = tuple(n for n, s in OBJECTIVES.items() if not s.is_task)
 TASKS = tuple(n for n, s in OBJECTIVES.items() if s.is_task)
@@ -331,6 +332,11 @@ class FinetuneConfig:
     max_length: int = 0  # tokens per example; 0 means the model's block_size
     stride: int = 64  # qa-extractive: overlap between windows of a long context
     template: str = "Context: {context}\nQuestion: {question}\nAnswer:"  # qa-generative prompt
+    # sft (TRL's names): a Jinja chat template file ("": the model's own, else ChatML), loss on
+    # the assistant's tokens only, and short conversations packed into full windows.
+    chat_template: str = ""
+    assistant_only_loss: bool = True
+    packing: bool = False
     val_fraction: float = 0.1
     test_fraction: float = 0.1
     split_seed: int = 1337
@@ -370,7 +376,7 @@ class FinetuneConfig:
         if self.max_length < 0:
             raise UserError(f"max_length={self.max_length}: must be 0 (the model's block_size) "
                             "or more.", field="max_length")
-        if spec.head is None and "{question}" not in self.template:
+        if spec.family == "qa" and spec.head is None and "{question}" not in self.template:
             raise UserError("the prompt template must contain {question}.", field="template")
 
 

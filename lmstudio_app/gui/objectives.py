@@ -28,6 +28,7 @@ FACES: dict[str, Face] = {
     "classify": Face("classify", classes=True),
     "qa-extractive": Face("qa", extractive=True),
     "qa-generative": Face("qa"),
+    "sft": Face("chat"),  # a chat-tuned run: the chat panel in conversation mode
 }
 PANELS = ("chat", "fill-mask", "classify", "qa")
 

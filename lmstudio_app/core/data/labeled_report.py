@@ -32,7 +32,7 @@ class ValidationReport:
     """
 
     path: str
-    task: str  # "classification" | "qa"
+    task: str  # "classification" | "qa" | "conversations"
     rows_read: int = 0  # data rows seen (blank lines and the header not counted)
     rows_used: int = 0
     skipped: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
@@ -62,7 +62,8 @@ class ValidationReport:
             lines.append(f"  ... and {len(self.skipped) - _SUMMARY_SKIPS} more skipped rows")
         lines += self.notes
         if self.duplicates:
-            what = "texts" if self.task == "classification" else "question/context pairs"
+            what = {"classification": "texts", "qa": "question/context pairs"}.get(
+                self.task, "conversations")
             lines.append(f"{self.duplicates} duplicate {what} (kept; copies share one split)")
         if self.conflicts:
             first = self.conflicts[0]

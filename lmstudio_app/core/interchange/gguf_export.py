@@ -26,9 +26,11 @@ import torch
 
 from ..config import ModelConfig
 from ..errors import UserError
+from ..inference.chat import chat_format_of
 from ..inference.loading import load_run
 from ..util.atomic import atomic_path
 from . import llama_gguf
+from .chat_export import add_gguf_chat, write_modelfile
 from .gguf_arch import GGUFArchitecture
 from .gguf_gpt2 import GPT2
 from .gguf_vocab import UNIGRAM_NOTE, tokenizer_model, write_vocab
@@ -111,6 +113,7 @@ def export_gguf(run_dir: Path, out: Path, checkpoint: str = "best", dtype: str =
     cfg = loaded.config
     arch = _architecture(Path(run_dir), cfg)
     tokenizer_model(loaded.tokenizer)  # refuses before anything is written
+    chat = chat_format_of(Path(run_dir), loaded.tokenizer)
     tensors = arch.tensors(loaded.model, gguf, cfg.model)
     n_params = sum(p.numel() for p in loaded.model.parameters())
     report("writing", 0.3)
@@ -122,13 +125,17 @@ def export_gguf(run_dir: Path, out: Path, checkpoint: str = "best", dtype: str =
                                      f"MOSTLY_{dtype.upper()}"))
         writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
         model = write_vocab(writer, gguf, loaded.tokenizer)
+        add_gguf_chat(writer, chat, loaded.tokenizer)
         for name, value in tensors.items():
             _write_tensor(writer, gguf, name, value, dtype, arch.keep_f32)
         writer.write_header_to_file()
         writer.write_kv_data_to_file()
         writer.write_tensors_to_file()
         writer.close()
+    modelfile = write_modelfile(out, chat, loaded.tokenizer.id_to_piece(
+        loaded.tokenizer.eos_id))
     report("done", 1.0)
     notes = [UNIGRAM_NOTE] if model == "plamo2" else []
+    notes.append(f"{modelfile}: for Ollama (ollama create NAME -f {modelfile})")
     return GGUFResult(out, dtype, len(tensors), out.stat().st_size, time.monotonic() - start,
                       model, notes)

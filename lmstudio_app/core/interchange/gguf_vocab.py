@@ -37,6 +37,7 @@ import json
 import math
 from typing import Any
 
+from ..data.chat_template import CHATML_TOKENS
 from ..data.hf_tokenizer import HFTokenizer
 from ..data.tokenizer import Tokenizer
 from ..data.tokenizer_base import BaseTokenizer
@@ -85,6 +86,8 @@ def _spm_types(gguf: Any, tok: Tokenizer) -> list[Any]:
             types.append(gguf.TokenType.BYTE)
         elif sp.is_unused(i):
             types.append(gguf.TokenType.UNUSED)
+        elif sp.id_to_piece(i) in CHATML_TOKENS:  # a chat run's turn markers
+            types.append(gguf.TokenType.CONTROL)
         elif i == tok.newline_id:
             types.append(gguf.TokenType.USER_DEFINED)
         else:

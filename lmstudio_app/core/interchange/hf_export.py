@@ -39,9 +39,11 @@ from torch import nn
 from ..config import RunConfig
 from ..data.tokenizer_base import BaseTokenizer
 from ..errors import UserError
+from ..inference.chat import chat_format_of
 from ..inference.loading import load_run
 from ..models.heads import pooling_for
 from . import llama_hf, names
+from .chat_export import hf_chat
 from .hf_vocab import export_roles, extra_pad_id, hf_tokenizer, save_tokenizer
 from .model_card import model_card
 from .staging import Progress, folder_bytes, require_transformers, staged_folder
@@ -220,6 +222,7 @@ def export_hf(run_dir: Path, out: Path, checkpoint: str = "best",
     report("converting the weights", 0.3)
     hf_model = build_hf_model(transformers, loaded.model, loaded.config, loaded.tokenizer)
     hf_tok = hf_tokenizer(transformers, loaded.tokenizer, loaded.config)
+    hf_chat(hf_model, hf_tok, chat_format_of(Path(run_dir), loaded.tokenizer), loaded.tokenizer)
     report("writing", 0.6)
     card = model_card(Path(run_dir), loaded.config, type(hf_model).__name__,
                       sum(p.numel() for p in loaded.model.parameters()),

@@ -27,6 +27,7 @@ import torch
 
 from .. import runs
 from ..config import ModelConfig, RunConfig, TrainConfig
+from ..data.chat_template import TEMPLATE_FILE
 from ..data.hf_tokenizer import HFTokenizer
 from ..errors import UserError
 from ..models import build_model
@@ -250,6 +251,22 @@ def _our_state(src: Path, hf_state: dict[str, torch.Tensor], cfg: ModelConfig,
     return model
 
 
+def read_chat_template(src: Path) -> str | None:
+    """The folder's chat template (chat_template.jinja, else tokenizer_config.json's
+    "chat_template": a string, or the "default" of a list of named ones), None when none."""
+    if (src / TEMPLATE_FILE).is_file():
+        return (src / TEMPLATE_FILE).read_text(encoding="utf-8")
+    try:
+        value = json.loads((src / "tokenizer_config.json").read_text(encoding="utf-8")) \
+            .get("chat_template")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if isinstance(value, list):
+        value = next((t.get("template") for t in value
+                      if isinstance(t, dict) and t.get("name") == "default"), None)
+    return value if isinstance(value, str) and value.strip() else None
+
+
 def _preset_for(cfg: ModelConfig) -> str:
     """The preset whose training settings suit fine-tuning this model (by width)."""
     return "small" if cfg.n_embd >= PRESETS["small"]["model"]["n_embd"] else "tiny"
@@ -289,6 +306,9 @@ def import_hf(src: Path, out: Path, progress: Progress | None = None) -> ImportR
     report("writing the run", 0.6)
     with staged_folder(Path(out)) as tmp:
         (tmp / tokenizer.file_name).write_bytes(tokenizer.model_bytes)
+        template = read_chat_template(src)
+        if template is not None:  # a chat model: the Playground and `chat` apply it
+            (tmp / TEMPLATE_FILE).write_text(template, encoding="utf-8")
         ckpt.save_weights(model, tmp / runs.WEIGHTS)
         runs.write_json(tmp, runs.CONFIG, {
             "run": run_cfg.to_dict(),

@@ -110,4 +110,6 @@ def save_tokenizer(hf_tok: Any, folder: Path) -> None:
     path = Path(folder) / TOKENIZER_CONFIG
     config = json.loads(path.read_text(encoding="utf-8"))
     config["tokenizer_class"] = TOKENIZER_CLASS
+    if getattr(hf_tok, "chat_template", None):  # in the config too (transformers 4 reads it)
+        config["chat_template"] = hf_tok.chat_template
     path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -13,7 +13,8 @@ The equivalent `tokenizers` pipeline writes the pieces with their spaces as spac
                    pieces join into a vocabulary piece, the earlier that piece the earlier the
                    merge), both with byte fallback
     added          the seven special pieces as special tokens ("[MASK]" takes the space before
-                   it, as our fill-mask does), "\\n" as a plain added token
+                   it, as our fill-mask does), "\\n" as a plain added token, a chat run's
+                   ChatML turn markers as special tokens
     post-processor character offsets without a token's leading or trailing spaces (ByteLevel's
                    trim_offsets), then the template an export needs (see `with_template`)
     decoder        byte pieces -> bytes -> text
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..data.chat_template import CHATML_TOKENS
 from ..data.hf_tokenizer import require_tokenizers
 from ..data.tokenizer import NEWLINE_PIECE, SPECIAL_PIECES, Tokenizer
 
@@ -81,6 +83,9 @@ def spm_to_tokenizers(tok: Tokenizer) -> Any:
                                           lstrip=p == ROLE_PIECES["mask"])
                             for p in SPECIAL_PIECES])
     out.add_tokens([tk.AddedToken(NEWLINE_PIECE, special=False, normalized=False)])
+    turn_markers = [p for p in CHATML_TOKENS if p in pieces]  # a chat run's ChatML tokens
+    out.add_special_tokens([tk.AddedToken(p, special=True, normalized=False)
+                            for p in turn_markers])
     out.post_processor = tk.processors.ByteLevel(trim_offsets=True, add_prefix_space=False)
     return out
 

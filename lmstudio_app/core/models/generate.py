@@ -9,7 +9,7 @@ prefill per quarter window instead of one per token).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -172,7 +172,7 @@ class _Detokenizer:
 def generate_choices(
     model: nn.Module,
     tokenizer: Any,
-    prompt: str,
+    prompt: str | list[int],
     *,
     max_new_tokens: int = 200,
     temperature: float = 0.8,
@@ -182,16 +182,20 @@ def generate_choices(
     stop_at_eos: bool = True,
     cancel: threading.Event | None = None,
     top_n: int = 5,
+    stop_ids: Collection[int] = (),
 ) -> Iterator[TokenChoice]:
     """Continue `prompt` token by token, each with its probability and `top_n` alternatives.
 
+    `prompt` is text, or its ids (a rendered chat whose special tokens are already ids).
     temperature 0 is greedy; the same seed gives the same text. An empty prompt starts from the
-    beginning-of-text token. Stops after max_new_tokens, at the end-of-text token (stop_at_eos)
-    or when `cancel` is set; a character whose bytes were not all generated when it stops is
-    left out. The model is in eval mode while the generator runs.
+    beginning-of-text token. Stops after max_new_tokens, at the end-of-text token (stop_at_eos),
+    at any of `stop_ids` (a chat template's end-of-turn token) or when `cancel` is set; a
+    character whose bytes were not all generated when it stops is left out. The model is in
+    eval mode while the generator runs.
     """
     device = next(model.parameters()).device
-    prompt_ids = tokenizer.encode(prompt) if prompt else []
+    prompt_ids = list(prompt) if isinstance(prompt, list) else \
+        (tokenizer.encode(prompt) if prompt else [])
     if not prompt_ids:
         prompt_ids = [tokenizer.bos_id]
     generator = torch.Generator(device=device)
@@ -213,7 +217,7 @@ def generate_choices(
                 break
             token, probs = sample_next(logits, temperature=temperature, top_k=top_k,
                                        top_p=top_p, generator=generator)
-            if stop_at_eos and token == tokenizer.eos_id:
+            if token in stop_ids or (stop_at_eos and token == tokenizer.eos_id):
                 break
             history.append(token)
             new_ids.append(token)

@@ -18,10 +18,12 @@ from .mlm import MaskedLM
 from .pretrain import LanguageModelObjective, build_pretrain_setup
 from .qa_extractive import ExtractiveQAObjective
 from .qa_generative import GenerativeQAObjective
+from .sft import SFTObjective
 from .task import QAObjective, TaskObjective
 
 REGISTRY: dict[str, type[Objective]] = {cls.name: cls for cls in (
-    CausalLM, MaskedLM, ClassifyObjective, ExtractiveQAObjective, GenerativeQAObjective)}
+    CausalLM, MaskedLM, ClassifyObjective, ExtractiveQAObjective, GenerativeQAObjective,
+    SFTObjective)}
 if set(REGISTRY) != set(OBJECTIVES):  # the table and the classes name the same objectives
     raise ImportError(f"objective classes {sorted(REGISTRY)} differ from the table "
                       f"{sorted(OBJECTIVES)}")

@@ -26,12 +26,14 @@ from ..config import (
     split_overrides,
 )
 from ..data import labeled
+from ..data.conversations import Check, load_conversation_splits
 from ..data.layout import TOKENIZER
 from ..data.tokenizer_base import BaseTokenizer as Tokenizer
 from ..data.tokenizer_files import find_tokenizer, load_tokenizer
 from ..errors import UserError
 from ..models import BODY_NAMES, build_model
 from ..models.heads import build_task_model, default_pooling
+from ..models.vocab_rows import with_new_tokens
 from ..presets import FINETUNE_TRAIN, preset_names, preset_part
 from ..runs import checkpoint as ckpt
 from ..runs.weights import weights_path
@@ -94,9 +96,15 @@ def columns_of(ft: FinetuneConfig) -> labeled.ClassificationColumns | labeled.QA
 
 
 def load_task_data(
-    ft: FinetuneConfig,
+    ft: FinetuneConfig, check: Check | None = None,
 ) -> tuple[labeled.Split[Any], dict[str, labeled.ValidationReport]]:
-    """The train / validation / test split of a fine-tuning config's files."""
+    """The train / validation / test split of a fine-tuning config's files (a chat task's
+    conversations pass `check`, else are skipped and reported by line)."""
+    if ft.spec.family == "chat":
+        return load_conversation_splits(
+            ft.train_file, ft.val_file or None, ft.test_file or None, encoding=ft.encoding,
+            val_fraction=ft.val_fraction, test_fraction=ft.test_fraction, seed=ft.split_seed,
+            delimiter=ft.delimiter, quoting=ft.quoting, check=check)
     return labeled.load_splits(
         ft.train_file, ft.val_file or None, ft.test_file or None, columns=columns_of(ft),
         encoding=ft.encoding, val_fraction=ft.val_fraction, test_fraction=ft.test_fraction,
@@ -147,6 +155,17 @@ def _starting_point(cfg: RunConfig, ft: FinetuneConfig, run_dir: Path, resume: b
     return tokenizer, None
 
 
+def _body(cfg: RunConfig, weights: Path | None, known: int, vocab_size: int) -> nn.Module:
+    """The body from `weights` (or random), with mean-initialised rows for the tokens a task
+    added to the tokenizer (ids known..vocab_size)."""
+    body = build_model(cfg.model)
+    if weights is not None:
+        ckpt.load_weights(body, weights)
+    if vocab_size > known:
+        body = with_new_tokens(body, cfg.model, known, vocab_size)
+    return body
+
+
 def build_finetune_setup(cfg: RunConfig, run_dir: Path, resume: bool, seed: int,
                          objective_cls: type[TaskObjective]) -> Setup:
     """The task model (pretrained body or random of the same shape), its objective and data.
@@ -166,18 +185,18 @@ def build_finetune_setup(cfg: RunConfig, run_dir: Path, resume: bool, seed: int,
         raise UserError(f"max_length={max_length(cfg)} is above the model's "
                         f"{cfg.model.max_positions} positions; lower it.", field="max_length",
                         option=str(cfg.model.max_positions))
+    known = tokenizer.vocab_size
+    tokenizer, extras = objective_cls.adapt(cfg, tokenizer, run_dir, resume)
 
-    split, reports = load_task_data(ft)
+    split, reports = load_task_data(ft, extras.pop("check", None))
     objective_cls.prepare(ft, split, resume)
     if not resume and ft.pooling == "auto" and spec.head == "sequence-classification":
         # Written out with the labels: config.json says what the head reads.
         ft.pooling = default_pooling(cfg.model.arch, len(split.train))
-    body = build_model(cfg.model)
-    if body_weights is not None:
-        ckpt.load_weights(body, body_weights)
+    body = _body(cfg, body_weights, known, tokenizer.vocab_size)
     model = build_task_model(cfg, body)
     frozen = _freeze(model, ft, cfg.model)
-    objective = objective_cls(cfg, tokenizer, split, seed)
+    objective = objective_cls(cfg, tokenizer, split, seed, **extras)
 
     summary = "\n".join(r.summary() for r in reports.values())
     report = {
@@ -189,12 +208,13 @@ def build_finetune_setup(cfg: RunConfig, run_dir: Path, resume: bool, seed: int,
     if process_rank() == 0:  # under torchrun, rank 0 alone writes the run folder
         run_dir.mkdir(parents=True, exist_ok=True)
         runs.write_json(run_dir, runs.DATA_REPORT, report)
+        objective.write_files(run_dir)
     info.update(
         tokenizer_sha256=tokenizer.sha256, tokenizer_kind=tokenizer.kind,
         tokenizer_backend=tokenizer.backend,
         splits=report["splits"], training_rows=len(objective.rows), labels=list(ft.labels),
         skipped_rows=sum(len(r.skipped) for r in reports.values()), data_summary=summary,
-        frozen_parameters=len(frozen),
+        frozen_parameters=len(frozen), **objective.info(),
     )
     scale = ft.body_lr_scale
     lr_scale: Callable[[str], float] | None = None

@@ -10,18 +10,16 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from ..config import RunConfig
 from ..data.tokenizer_base import BaseTokenizer as Tokenizer
 from ..models.heads import body_config
-from .base import Batch
-from .batches import IGNORE
-from .encoding import answer_budget, generative_rows, pad_rows, prompt_ids, render_prompt
-from .task import QAObjective, device_of, finetune_of, max_length
+from .encoding import answer_budget, generative_rows, prompt_ids, render_prompt
+from .task import NextTokenRows, QAObjective, device_of, finetune_of, max_length
 
 
-class GenerativeQAObjective(QAObjective):
+class GenerativeQAObjective(NextTokenRows, QAObjective):
     """Next-token loss on the answer and its end piece only; greedy answers for the scores."""
 
     name = "qa-generative"
@@ -29,16 +27,6 @@ class GenerativeQAObjective(QAObjective):
     def _encode(self, examples: Sequence[Any]) -> list[Any]:
         return [generative_rows(self.tok, render_prompt(self.ft.template, e.question, e.context),
                                 e.answer, self.max_length) for e in examples]
-
-    def _collate(self, rows: list[Any]) -> Batch:
-        x, _ = pad_rows([r[0] for r in rows], self.tok.pad_id)
-        y, _ = pad_rows([r[1] for r in rows], IGNORE)
-        return x, y
-
-    def loss(self, model: nn.Module, batch: Batch) -> Tensor:
-        x, y = batch
-        loss: Tensor = model(x, y)[1]
-        return loss
 
     @classmethod
     def answer(cls, model: nn.Module, tokenizer: Tokenizer, cfg: RunConfig, question: str,

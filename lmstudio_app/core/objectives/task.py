@@ -8,6 +8,7 @@ continues as if it had never stopped.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -42,7 +43,7 @@ class TaskObjective(Objective):
     reports_on_test = True
 
     def __init__(self, cfg: RunConfig, tokenizer: Tokenizer, split: labeled.Split[Any],
-                 seed: int) -> None:
+                 seed: int, **extras: Any) -> None:
         self.cfg = cfg
         self.ft: FinetuneConfig = finetune_of(cfg)
         self.tok = tokenizer
@@ -61,6 +62,20 @@ class TaskObjective(Objective):
     @classmethod
     def prepare(cls, ft: FinetuneConfig, split: labeled.Split[Any], resume: bool) -> None:
         """Settle what the task learns from the data before the model is built (the classes)."""
+
+    @classmethod
+    def adapt(cls, cfg: RunConfig, tokenizer: Tokenizer, run_dir: Path,
+              resume: bool) -> tuple[Tokenizer, dict[str, Any]]:
+        """The tokenizer the task trains with (a chat task adds its turn markers) and what its
+        data loading ("check": a row filter) and its constructor (the other keys) need."""
+        return tokenizer, {}
+
+    def write_files(self, run_dir: Path) -> None:
+        """Files of the task beside the run's config (a chat template)."""
+
+    def info(self) -> dict[str, Any]:
+        """What config.json's data section records of the task beyond the common facts."""
+        return {}
 
     @classmethod
     def score_examples(cls, model: nn.Module, tokenizer: Tokenizer, cfg: RunConfig,
@@ -117,6 +132,26 @@ class TaskObjective(Objective):
 
 
 _VAL_KEYS = ("accuracy", "macro_f1", "exact_match", "f1")
+
+
+class NextTokenRows:
+    """Rows of (inputs, targets) for the language model itself (no head): padded on the right
+    (inputs with the pad id, targets with -100) and scored by its next-token loss."""
+
+    tok: Tokenizer
+
+    def _collate(self, rows: list[Any]) -> Batch:
+        from .batches import IGNORE
+        from .encoding import pad_rows
+
+        x, _ = pad_rows([r[0] for r in rows], self.tok.pad_id)
+        y, _ = pad_rows([r[1] for r in rows], IGNORE)
+        return x, y
+
+    def loss(self, model: nn.Module, batch: Batch) -> torch.Tensor:
+        x, y = batch
+        loss: torch.Tensor = model(x, y)[1]
+        return loss
 
 
 def finetune_of(cfg: RunConfig) -> FinetuneConfig:

@@ -84,6 +84,12 @@ def _check_qa(path: Path, columns: dict[str, str], encoding: str) -> Any:
     return labeled.load_qa(path, cols, encoding)[1]
 
 
+def _check_chat(path: Path, columns: dict[str, str], encoding: str) -> Any:
+    from ....core.data.conversations import load_conversations
+
+    return load_conversations(path, encoding)[1]
+
+
 @dataclass(frozen=True)
 class Family:
     """One kind of labeled data: how the dialog names it, its column roles, and its check."""
@@ -97,6 +103,7 @@ FAMILIES = {
     "classify": Family("Classification (text → label)", ("text", "label"), _check_classify),
     "qa": Family("Question answering (question, context → answer)",
                  ("question", "context", "answer", "answer_start"), _check_qa),
+    "chat": Family("Conversations (messages, ShareGPT or Alpaca)", (), _check_chat),
 }
 
 

@@ -21,28 +21,48 @@ if TYPE_CHECKING:
 class ModelInfo:
     loaded: Any  # core.loading.LoadedRun
     n_params: int
+    chat: Any = None  # core ChatMode: conversation (chat-tuned) or continue-text, and why
 
 
 def load_model(path: Path, checkpoint: str | int) -> ModelInfo:
+    from ....core.inference.chat import chat_mode
     from ....core.inference.loading import load_run
 
     loaded = load_run(path, checkpoint, device="auto")
-    return ModelInfo(loaded, sum(p.numel() for p in loaded.model.parameters()))
+    mode = chat_mode(loaded) if loaded.config.spec.head is None and \
+        loaded.config.model.arch != "bert" else None
+    return ModelInfo(loaded, sum(p.numel() for p in loaded.model.parameters()), mode)
 
 
-def stream_reply(loaded: Any, prompt: str, settings: dict[str, Any],
+def _choices(loaded: Any, prompt: str | list[dict[str, str]], settings: dict[str, Any],
+             cancel: threading.Event) -> Any:
+    """Continue text, or (messages in `prompt`) the chat run's reply under its template."""
+    if isinstance(prompt, str):
+        from ....core.models.generate import generate_choices
+
+        return generate_choices(loaded.model, loaded.tokenizer, prompt, cancel=cancel,
+                                **settings)
+    from ....core.inference.chat import chat_format_of
+    from ....core.objectives.chat_reply import reply_choices
+
+    fmt = chat_format_of(loaded.run_dir, loaded.tokenizer)
+    if fmt is None:
+        raise ValueError(f"{loaded.run_dir} keeps no chat template: it continues text")
+    options = {k: v for k, v in settings.items() if k != "stop_at_eos"}
+    return reply_choices(loaded.model, loaded.tokenizer, fmt, prompt, cancel=cancel, **options)
+
+
+def stream_reply(loaded: Any, prompt: str | list[dict[str, str]], settings: dict[str, Any],
                  report: Callable[[Any], None], cancel: threading.Event) -> list[Any]:
     """Generate in the worker thread, reporting each token (a core TokenChoice: its text, its
     probability under the sampler's distribution, the top 5 and the entropy) as it comes.
-    Returns them all; their texts joined are the reply."""
+    Returns them all; their texts joined are the reply. `prompt` is text to continue, or a
+    chat-tuned run's messages (its template applied, stopping at the end of the turn)."""
     import torch
-
-    from ....core.models.generate import generate_choices
 
     choices = []
     with torch.inference_mode():
-        for choice in generate_choices(loaded.model, loaded.tokenizer, prompt, cancel=cancel,
-                                       **settings):
+        for choice in _choices(loaded, prompt, settings, cancel):
             choices.append(choice)
             report(choice)
     return choices

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...state import AppState
+from .conversation_mode import ModeBox
 from .enter_sends import EnterSends
 from .sampling_box import SamplingBox
 from .shaded_text import ProbabilityLegend, ShadedText
@@ -40,6 +41,8 @@ class ChatPanel(QWidget):
         super().__init__(parent)
         self.state = state
         self.conversation = ""  # the plain text so far: every message and every reply
+        self.messages: list[dict[str, str]] = []  # conversation mode: the turns so far
+        self.mode_box = ModeBox()
         self.reply_parts: list[str] = []
         self.transcript = ShadedText()
         self.transcript.setAccessibleName("Conversation")
@@ -84,11 +87,8 @@ class ChatPanel(QWidget):
         side = QVBoxLayout()
         side.addWidget(self.sampling)
         side.addWidget(sent_box, 1)
-        note = QLabel("A pretrained model continues text. Each message is added to the "
-                      "conversation so far, and the model's continuation is its reply.")
-        note.setWordWrap(True)
         main = QVBoxLayout()
-        main.addWidget(note)
+        main.addWidget(self.mode_box)
         main.addWidget(self.transcript, 1)
         self.legend = ProbabilityLegend("probability")
         main.addWidget(self.legend)
@@ -110,8 +110,25 @@ class ChatPanel(QWidget):
         prompt += message
         return prompt[-MAX_PROMPT_CHARS:]
 
-    def begin_reply(self) -> str:
-        """Take the written message into the conversation; the prompt to send."""
+    def begin_turn(self) -> list[dict[str, str]]:
+        """Conversation mode: take the written message as the user's turn; the messages to
+        answer (the system prompt first), shown as the template renders them."""
+        message = self.message_edit.toPlainText()
+        self.messages.append({"role": "user", "content": message})
+        messages = self.mode_box.with_system(self.messages)
+        self.sent_view.setPlainText(self.mode_box.format.render(messages, True))
+        self.message_edit.clear()
+        self.append(f"{message}\n", user=True)
+        self.conversation += f"{message}\n"
+        self.reply_parts = []
+        self.set_generating(True)
+        return messages
+
+    def begin_reply(self) -> str | list[dict[str, str]]:
+        """Take the written message into the conversation; the prompt to send (the messages
+        in conversation mode)."""
+        if self.mode_box.conversation:
+            return self.begin_turn()
         message = self.message_edit.toPlainText()
         prompt = self.prompt_for(message)
         self.sent_view.setPlainText(prompt)
@@ -135,6 +152,8 @@ class ChatPanel(QWidget):
     def end_reply(self, stopped: bool) -> None:
         """What was shown is what the conversation holds, stopped or not."""
         self.conversation += "".join(self.reply_parts)
+        if self.mode_box.conversation:
+            self.messages.append({"role": "assistant", "content": "".join(self.reply_parts)})
         if stopped:
             self.append(" [stopped]", user=False)
         self.append("\n", user=False)
@@ -153,6 +172,7 @@ class ChatPanel(QWidget):
     def clear(self) -> None:
         """Forget the conversation (the page asks only while no reply is written)."""
         self.conversation = ""
+        self.messages = []
         self.reply_parts = []
         self.transcript.clear()
         self.sent_view.clear()

@@ -288,6 +288,7 @@ class PlaygroundPage(QWidget):
             f"vocabulary {info.loaded.tokenizer.vocab_size}; weights {info.loaded.weights.name}")
         if self.chat_panel.conversation:
             self.clear_chat()
+        self.chat_panel.mode_box.set_mode(info.chat)
         self._set_model_ready(True)
         self.sig_model_loaded.emit(info.loaded.run_dir)
 
