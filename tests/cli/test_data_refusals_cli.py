@@ -98,3 +98,14 @@ def test_the_files_fields_choose_the_task_when_none_is_named(workdir):
             "to train more, set max_steps above 2. (option --max-steps)") in out.stderr
     assert (workdir / "runs/qa/status.json").read_text() == status
     assert (workdir / "runs/qa/metrics.jsonl").read_text() == metrics
+
+
+def test_a_loss_that_turns_non_finite_ends_with_exit_2_and_advice(workdir):
+    out = run_cli("finetune", "--task", "classify", "--train", str(sample_sentiment_path()),
+                  "--from", "runs/gpt", "--max-steps", "20", "--set", "learning_rate=1e6",
+                  "--out", "runs/nan", cwd=workdir)
+    assert out.returncode == 2, out.stdout + out.stderr
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: the loss became nan at step") and "learning_rate" in last
+    assert "test (" not in out.stdout  # no score of a run that learned nothing
+    assert json.loads((workdir / "runs/nan/status.json").read_text())["state"] == "failed"

@@ -135,7 +135,8 @@ class LabeledDataDialog(QDialog):
         self.table = read_only_table()
         self.table.setMaximumHeight(200)
         self.role_boxes: dict[str, QComboBox] = {}
-        self.marks = FieldMarks({"encoding": Control("Encoding", self.encoding_box)})
+        self.marks = FieldMarks({"encoding": Control("Encoding", self.encoding_box),
+                                 "task": Control("Task", self.task_box)})
         self.roles_form = QFormLayout()
         self._checked_for: _CheckKey | None = None  # what the shown report was checked with
         self._check_again = False  # the mapping changed while a job ran: check when it ends
@@ -311,7 +312,8 @@ class LabeledDataDialog(QDialog):
         while self.roles_form.rowCount():
             self.roles_form.removeRow(0)
         self.role_boxes = {}
-        controls = {"encoding": Control("Encoding", self.encoding_box)}
+        controls = {"encoding": Control("Encoding", self.encoding_box),
+                    "task": Control("Task", self.task_box)}
         for role in FAMILIES[self.family()].roles:
             box = QComboBox()
             if role in OPTIONAL:

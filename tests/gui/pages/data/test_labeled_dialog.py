@@ -108,9 +108,9 @@ def test_a_latin1_labeled_file_fine_tunes_with_the_encoding_chosen_in_the_dialog
     assert train.config is not None and train.config.finetune.encoding == "latin-1"
     with qtbot.waitSignal(train.sig_results_shown, timeout=60000):
         assert train.start()
-    assert train.session.reason == "completed", named(train, "Errors", QLabel).text()
+    assert train.run_reason() == "completed", named(train, "Errors", QLabel).text()
     assert "UTF-8" not in named(train, "Errors", QLabel).text()
-    config = json.loads((train.session.run_dir / "config.json").read_text())
+    config = json.loads((train.run_folder() / "config.json").read_text())
     assert config["run"]["finetune"]["encoding"] == "latin-1"
     data_page.shutdown()
     train.shutdown()
@@ -135,6 +135,7 @@ def test_the_files_fields_choose_the_task_and_a_free_text_label_is_refused(qtbot
     choose(dialog, "Task", "classify")
     qtbot.waitUntil(lambda: "qa-extractive" in dialog.status.text(), timeout=10000)
     assert dialog.family() == "classify" and not dialog.use_button.isEnabled()
+    assert dialog.status.text().startswith("Task:")  # the control at fault is named
     dialog.shutdown()
 
     # Text and label swapped: refused before fine-tuning, naming the column and the fix.
