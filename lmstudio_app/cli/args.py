@@ -165,7 +165,9 @@ def add_arch_optimizer(s: argparse.ArgumentParser) -> None:
 
 def add_finetune(s: argparse.ArgumentParser) -> None:
     """The options of a fine-tuning run (finetune and compare-init)."""
-    s.add_argument("--task", choices=TASKS)
+    s.add_argument("--task", choices=TASKS,
+                   help="default: the one the training file's fields make (question, context, "
+                        "answer: qa-extractive; text, label: classify)")
     s.add_argument("--train", dest="train_file", metavar="FILE",
                    help="labeled .csv .tsv or .jsonl (optionally .gz)")
     s.add_argument("--val", dest="val_file", metavar="FILE",

@@ -259,15 +259,30 @@ class _DataNote(MetricsSink):
                 print(f"  {line}", file=sys.stderr)
 
 
+def _task_from_fields(args: argparse.Namespace) -> str:
+    """The task the training file's fields choose (--task left out), said on stderr."""
+    from ..core.data.labeled import kind_of_file
+    from ..core.errors import UserError
+
+    if not args.train_file:
+        raise UserError("fine-tuning needs a task.", field="task")
+    kind = kind_of_file(args.train_file, args.encoding, delimiter=args.delimiter,
+                        quoting=args.quoting)
+    if kind is None:
+        raise UserError(f"{args.train_file}: its fields do not say which task it is for; "
+                        "name the task.", field="task")
+    print(f"task: {kind.task} ({Path(args.train_file).name} has the fields "
+          f"{', '.join(kind.fields)}: {kind.title})", file=sys.stderr)
+    return kind.task
+
+
 def _finetune_config(args: argparse.Namespace) -> Any:
     from ..core.config import FinetuneConfig
-    from ..core.errors import UserError
     from ..core.objectives.finetune_setup import make_finetune_config
 
-    if not args.task:
-        raise UserError("fine-tuning needs a task.", field="task")
+    task = args.task or _task_from_fields(args)
     ft = FinetuneConfig(
-        task=args.task, train_file=args.train_file or "", val_file=args.val_file or "",
+        task=task, train_file=args.train_file or "", val_file=args.val_file or "",
         test_file=args.test_file or "", encoding=args.encoding, delimiter=args.delimiter,
         quoting=args.quoting, keep_label_case=args.keep_label_case,
         text_col=args.text_col, label_col=args.label_col, question_col=args.question_col,

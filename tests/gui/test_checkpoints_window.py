@@ -46,7 +46,7 @@ def _click_mark(qtbot, curves, step: int) -> None:
 def test_a_mark_on_the_curve_opens_that_checkpoint_in_the_playground(qtbot, window):
     train = window.train_page
     shown_resources = []
-    train.session.sig_steps.connect(
+    train.sig_steps.connect(
         lambda *_: shown_resources.append(window.resources_label.text()))
     with qtbot.waitSignal(window.state.sig_run_finished, timeout=120000) as done:
         qtbot.mouseClick(button(train, "Start"), Qt.MouseButton.LeftButton)

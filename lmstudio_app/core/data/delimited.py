@@ -118,6 +118,16 @@ def sniff(head: list[str], quoting: str) -> str:
     return best
 
 
+def _check_header_names(path: Path, line: int, header: list[str]) -> None:
+    """Refuse a header that names one column twice: a row would keep only one of its values."""
+    first: dict[str, int] = {}
+    for number, name in enumerate(header, start=1):
+        if name and name in first:
+            raise UserError(f"{path}, line {line}: the header names column {name!r} twice "
+                            f"(columns {first[name]} and {number}); rename one of them.")
+        first.setdefault(name, number)
+
+
 class DelimitedReader:
     """Records of one delimited file, after its header; iterate for Record or Problem items.
 
@@ -157,6 +167,7 @@ class DelimitedReader:
                 raise UserError(f"{path}, line {item.line}: the header cannot be read "
                                 f"({item.reason}); fix the first line.")
             self.header = [c.strip().removeprefix("\ufeff") for c in item.fields]
+            _check_header_names(path, item.line, self.header)
             break
 
     @property

@@ -23,6 +23,13 @@ from typing import Any
 
 from ..errors import UserError
 from .delimited import delimiter_name, other_delimiter
+from .labeled_checks import (
+    check_label_column,
+    check_split_sizes,
+    check_unseen_labels,
+    label_like_column,
+)
+from .labeled_kinds import FieldKind, has_fields, kind_of_fields
 from .labeled_report import Conflict, ValidationReport
 from .labeled_table import LABELED_SUFFIXES, ReadOptions, Table, json_type
 from .labeled_table import detect_columns as detect_columns
@@ -36,6 +43,8 @@ from .labels import (
     normalize_label,
 )
 from .splits import Split, check_fractions, stratified_split
+
+_SUGGEST_ROWS = 2000  # rows read to name a label-like column when a label column is refused
 
 # ---------------------------------------------------------------------------------------------
 # Column mappings and examples
@@ -89,11 +98,15 @@ class QAExample:
 # Loading
 
 
+def _no_column(role: str) -> UserError:
+    return UserError(f"no column given for the {role}; choose one of the file's columns.",
+                     field=f"{role}_col")
+
+
 def _check_mapping(names: dict[str, str]) -> None:
     for role, col in names.items():
         if not col or not col.strip():
-            raise UserError(f"no column given for the {role}; choose one of the file's columns.",
-                            field=f"{role}_col")
+            raise _no_column(role)
     cols = list(names.values())
     for role, col in names.items():
         if cols.count(col) > 1:
@@ -101,9 +114,13 @@ def _check_mapping(names: dict[str, str]) -> None:
                             "another); map each role to its own column.", field=f"{role}_col")
 
 
-def _missing_column(path: Path, role: str, col: str, available: Sequence[str],
+def _missing_column(path: Path, names: dict[str, str], role: str, available: Sequence[str],
                     table: Table) -> UserError:
-    names = ", ".join(repr(c) for c in available) or "none"
+    """The error for a mapped column the file lacks: another delimiter or another column."""
+    col = names[role]
+    if not col.strip():
+        return _no_column(role)
+    names_found = ", ".join(repr(c) for c in available) or "none"
     what = "field" if table.kind == "JSONL" else "column"
     other = other_delimiter(list(available), table.reader.delimiter) if table.reader else None
     if table.reader is not None and other is not None:
@@ -112,7 +129,7 @@ def _missing_column(path: Path, role: str, col: str, available: Sequence[str],
             f"separated by {other}, not {delimiter_name(table.reader.delimiter)}; read the "
             f"file with delimiter {other}.", field="delimiter", option=other)
     return UserError(
-        f"{path}: no {what} {col!r} for the {role} ({what}s found: {names}); "
+        f"{path}: no {what} {col!r} for the {role} ({what}s found: {names_found}); "
         f"map the {role} to one of them.", field=f"{role}_col",
         option=available[0] if available else None
     )
@@ -132,6 +149,22 @@ def _text_value(values: dict[str, object], role: str, col: str) -> str:
     return value
 
 
+def _check_columns(path: Path, names: dict[str, str], available: Sequence[str],
+                   table: Table) -> None:
+    """The file's fields must make the kind of data the mapping reads (labeled_kinds), and hold
+    every mapped column: UserError naming the task to use, or the column and the fix."""
+    theirs, ours = kind_of_fields(available), kind_of_fields(names)
+    if (theirs is not None and ours is not None and theirs.family != ours.family
+            and not has_fields(ours, available)):
+        raise UserError(
+            f"{path}: its fields {', '.join(theirs.fields)} make {theirs.title}, not "
+            f"{ours.title}; fine-tune it with task {theirs.task}.", field="task",
+            option=theirs.task)
+    for role, col in names.items():
+        if col not in available:
+            raise _missing_column(path, names, role, available, table)
+
+
 def _check_header(path: Path, table: Table, names: dict[str, str],
                   report: ValidationReport) -> None:
     """For a file with a header (CSV, TSV): how it is read, into `report`, and UserError when a
@@ -142,16 +175,14 @@ def _check_header(path: Path, table: Table, names: dict[str, str],
     report.read_as = table.reader.describe()
     if table.reader.quote_note:
         report.notes.append(table.reader.quote_note)
-    for role, col in names.items():
-        if col not in table.columns:
-            raise _missing_column(path, role, col, table.columns, table)
+    _check_columns(path, names, table.columns, table)
 
 
 def _read_rows(path: Path, names: dict[str, str], options: ReadOptions,
                report: ValidationReport) -> list[tuple[int, dict[str, object]]]:
     """Well-formed rows, with malformed ones recorded in `report`; checks that every mapped
-    column exists in the file (UserError naming the columns found otherwise)."""
-    _check_mapping(names)
+    column exists in the file (UserError naming the columns found otherwise, or the task the
+    file's fields make)."""
     seen_fields: dict[str, None] = {}
     rows: list[tuple[int, dict[str, object]]] = []
     multiline = 0
@@ -166,9 +197,8 @@ def _read_rows(path: Path, names: dict[str, str], options: ReadOptions,
             seen_fields.update(dict.fromkeys(row.values))
             rows.append((row.line, row.values))
     if table.columns is None and rows:
-        for role, col in names.items():
-            if col not in seen_fields:
-                raise _missing_column(path, role, col, list(seen_fields), table)
+        _check_columns(path, names, list(seen_fields), table)
+    _check_mapping(names)
     report.notes += table.notes.lines()
     if multiline:
         report.notes.append(f"{multiline} rows span several lines (quoted fields with line "
@@ -394,7 +424,25 @@ def _load_parts(files: dict[str, str | Path], columns: ClassificationColumns | Q
         loaded = dict(zip(loaded, merged, strict=True))
     for part, path in files.items():
         _finish(Path(path), reports[part], len(loaded[part]))
+    if isinstance(columns, ClassificationColumns):
+        train = Path(files["train"])
+        check_label_column(train, [e.label for e in loaded["train"]],
+                           (columns.text, columns.label),
+                           lambda: label_like_column(_column_values(train, options),
+                                                     columns.label))
     return {part: (loaded[part], reports[part]) for part in files}
+
+
+def _column_values(path: Path, options: ReadOptions) -> dict[str, Counter[str]]:
+    """Each column's text values counted, over the file's first rows (to name a label-like
+    column in a refusal)."""
+    values: dict[str, Counter[str]] = {}
+    with Table(path, options) as table:
+        for row, _ in zip(table.rows(), range(_SUGGEST_ROWS), strict=False):
+            for name, value in (row.values or {}).items():
+                if isinstance(value, str) and value.strip():
+                    values.setdefault(name, Counter())[value.strip()] += 1
+    return values
 
 
 # ---------------------------------------------------------------------------------------------
@@ -429,17 +477,33 @@ def load_splits(
                         ReadOptions(encoding, delimiter, quoting), keep_label_case)
     loaded = {part: examples for part, (examples, _) in parts.items()}
     reports = {part: report for part, (_, report) in parts.items()}
+    if not isinstance(columns, QAColumns):
+        seen = {e.label for e in loaded["train"]}
+        for part in ("val", "test"):
+            if part in loaded:
+                check_unseen_labels(Path(given[part]), part, [e.label for e in loaded[part]],
+                                    seen)
     carved = stratified_split(
         loaded["train"],
         val_fraction=0.0 if "val" in loaded else val_fraction,
         test_fraction=0.0 if "test" in loaded else test_fraction,
         seed=seed,
     )
-    return Split(
+    split = Split(
         train=carved.train,
         val=loaded.get("val", carved.val),
         test=loaded.get("test", carved.test),
-    ), reports
+    )
+    check_split_sizes(Path(train), split, list(given),
+                      {"val": val_fraction, "test": test_fraction})
+    return split, reports
+
+
+def kind_of_file(path: str | Path, encoding: str = "utf-8", *, delimiter: str = "auto",
+                 quoting: str = "auto") -> FieldKind | None:
+    """The kind of labeled data a file's fields make (labeled_kinds.KINDS), None when they make
+    none; raises UserError when the file cannot be read."""
+    return kind_of_fields(detect_columns(path, encoding, delimiter=delimiter, quoting=quoting))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -467,7 +531,8 @@ def sample_qa_path() -> Path:
 
 
 __all__ = [
-    "LABELED_SUFFIXES", "ClassificationColumns", "ClassificationExample", "Conflict",
+    "LABELED_SUFFIXES", "ClassificationColumns", "ClassificationExample", "Conflict", "FieldKind",
+    "kind_of_file",
     "QAColumns", "QAExample", "Split", "ValidationReport", "detect_columns", "label_names",
     "load_classification", "load_qa", "load_splits", "merge_label_case", "preview_rows",
     "sample_qa_path", "sample_sentiment_path", "stratified_split",

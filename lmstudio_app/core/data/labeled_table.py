@@ -64,6 +64,22 @@ def _clean(value: Any, path: Path, line: int, notes: TextNotes) -> Any:
     return value
 
 
+class _RepeatedKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _one_value_per_key(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object as a dict, refusing a key given twice (json keeps the last silently)."""
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise _RepeatedKey(key)
+        seen.add(key)
+    return dict(pairs)
+
+
 class Table:
     """The rows of one labeled file, streamed. `columns` is the CSV/TSV header (None for JSONL,
     whose field names are only known row by row); `notes` collects what the text rules cleaned.
@@ -120,7 +136,10 @@ class Table:
             if not line.strip():
                 continue
             try:
-                value = json.loads(line)
+                value = json.loads(line, object_pairs_hook=_one_value_per_key)
+            except _RepeatedKey as exc:
+                yield Row(lineno, None, f"the field {exc.key!r} is given twice; keep one")
+                continue
             except json.JSONDecodeError as exc:
                 yield Row(lineno, None, f"not valid JSON ({exc.msg}, column {exc.colno})")
                 continue

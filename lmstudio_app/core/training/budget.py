@@ -31,6 +31,15 @@ def steps_per_epoch(training_rows: int, batch_size: int, grad_accum: int = 1) ->
     return max(1, math.ceil(training_rows / (batch_size * grad_accum)))
 
 
+def check_steps_left(step: int, max_steps: int, run_dir: object) -> None:
+    """A resumed run must have steps left to train: refuse one already at or past `max_steps`
+    (it would end at once, as if it had trained). Raises UserError(field="max_steps")."""
+    if step >= max_steps:
+        raise UserError(f"{run_dir}: the run is already at step {step:,} and max_steps is "
+                        f"{max_steps:,}, so nothing would be trained; to train more, set "
+                        f"max_steps above {step}.", field="max_steps")
+
+
 def resolve_budget(t: TrainConfig, training_rows: int | None) -> TrainConfig:
     """A copy of `t` with `max_steps` and `eval_interval` set, derived where None:
 

@@ -28,7 +28,7 @@ from ..util.device import Runtime, describe_device, process_rank
 from . import distributed as dist
 from . import snapshots
 from .best import early_stop_note, note_evaluation
-from .budget import Budget, describe_budget
+from .budget import Budget, check_steps_left, describe_budget
 from .control import RunControl
 from .device_figures import DeviceFigures
 from .evaluation import autocast, check_finite, evaluate, final_report
@@ -266,6 +266,7 @@ class Trainer:
         p = build_parts(self.cfg, self.run_dir, self.resume)
         if self.resume:
             self._restore(p)
+            check_steps_left(self.state.step, p.budget.max_steps, self.run_dir)
             if p.rt.rank:
                 torch.manual_seed(self.cfg.train.seed + p.rt.rank + self.state.step)
         return p

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from ....core.data.corpus import ENCODINGS
+from ....core.data.labeled_kinds import kind_of_fields
 from ...jobs import BackgroundJob
 from ...state import LabeledChoice
 from ...widgets.field_marks import Control, FieldMarks
@@ -141,10 +142,13 @@ class LabeledDataDialog(QDialog):
         self.table = read_only_table()
         self.table.setMaximumHeight(200)
         self.role_boxes: dict[str, QComboBox] = {}
-        self.marks = FieldMarks({"encoding": Control("Encoding", self.encoding_box)})
+        self.marks = FieldMarks({"encoding": Control("Encoding", self.encoding_box),
+                                 "task": Control("Task", self.task_box)})
         self.roles_form = QFormLayout()
         self._checked_for: _CheckKey | None = None  # what the shown report was checked with
         self._check_again = False  # the mapping changed while a job ran: check when it ends
+        self._fields_read = False  # the file's fields have chosen the task (first read only)
+        self.kind_note = ""  # what the fields chose, said after the status line's figures
         self.use_button = QPushButton("Use for fine-tuning")
         self.use_button.setEnabled(False)
         self.use_button.setDefault(True)  # Enter uses the checked file
@@ -183,7 +187,7 @@ class LabeledDataDialog(QDialog):
         v.addLayout(buttons)
         self.resize(760, 680)
 
-        self.task_box.currentIndexChanged.connect(lambda _i: self._fill_roles())
+        self.task_box.currentIndexChanged.connect(lambda _i: self._task_chosen())
         self.encoding_box.currentTextChanged.connect(self.set_encoding)
         self.use_button.clicked.connect(self.use)
         self.close_button.clicked.connect(self.reject)
@@ -284,9 +288,30 @@ class LabeledDataDialog(QDialog):
                 item.setToolTip(text[:1000])
                 self.table.setItem(i, j, item)
         self.table.resizeColumnsToContents()
-        self.status.setText(f"{len(self.columns)} columns; the first {len(rows)} rows shown.")
+        self._family_from_fields()
+        self.status.setText(f"{len(self.columns)} columns; the first {len(rows)} rows shown."
+                            + self.kind_note)
         self._fill_roles()
         self.sig_previewed.emit(self.columns)
+
+    def _family_from_fields(self) -> None:
+        """On the file's first read, the task its fields make (labeled_kinds) becomes the one
+        chosen, and the status line says so; later the person's choice holds."""
+        if self._fields_read:
+            return
+        self._fields_read = True
+        kind = kind_of_fields(self.columns)
+        if kind is None or kind.family not in FAMILIES:
+            return
+        self.task_box.blockSignals(True)  # the roles are filled next, once
+        self.task_box.setCurrentIndex(self.task_box.findData(kind.family))
+        self.task_box.blockSignals(False)
+        self.kind_note = f" Its fields ({', '.join(kind.fields)}) make {kind.title}."
+
+    def _task_chosen(self) -> None:
+        """The person chose the task: the fields' choice is no longer what is shown."""
+        self.kind_note = ""
+        self._fill_roles()
 
     def _fill_roles(self) -> None:
         keep = self.mapping()  # e.g. the file read again with another encoding
@@ -294,7 +319,8 @@ class LabeledDataDialog(QDialog):
         while self.roles_form.rowCount():
             self.roles_form.removeRow(0)
         self.role_boxes = {}
-        controls = {"encoding": Control("Encoding", self.encoding_box)}
+        controls = {"encoding": Control("Encoding", self.encoding_box),
+                    "task": Control("Task", self.task_box)}
         for role in FAMILIES[self.family()].roles:
             box = QComboBox()
             if role in OPTIONAL:
@@ -352,7 +378,8 @@ class LabeledDataDialog(QDialog):
         if key is not None and key != self._check_key():
             return  # checked with a mapping no longer shown: the next check is queued
         self.report = report
-        self.status.setText(f"{report.rows_used} rows usable of {report.rows_read}.")
+        self.status.setText(f"{report.rows_used} rows usable of {report.rows_read}."
+                            + self.kind_note)
         self.report_view.setPlainText(report.summary())
         self.chart.clear()
         self.bars = None

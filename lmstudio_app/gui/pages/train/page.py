@@ -33,7 +33,7 @@ from ....core.training.sinks import EvalMetrics
 from ...jobs import BackgroundJob
 from ...process_session import ProcessSession
 from ...state import AppState, TrainingControls
-from ...training import resources_text
+from ...training import relay, resources_text
 from ...widgets.curves import CurvesWidget, arrays_from_events
 from .compare_view import CompareView
 from .progress_panel import ProgressPanel
@@ -60,6 +60,12 @@ class TrainPage(QWidget):
     sig_comparison_shown = Signal(object)  # [(pretrained, scratch) InitResults], one per seed
     sig_compare_progress = Signal(object)  # CompareProgress, a few times a second
     sig_compare_done = Signal()  # the comparison's job ended (completed, stopped or failed)
+    # The run this page trains, as its session tells (relayed: see run_state() and the others).
+    sig_started = Signal(object)  # the trainer's info dict (run_dir, parameters, device, ...)
+    sig_steps = Signal(object, int)  # logged step rows (runs.metrics.STEP_COLUMNS), max_steps
+    sig_paused = Signal(int)  # the step the run paused at
+    sig_phase = Signal(str)  # what the loop does between steps: loading, evaluating, ...
+    sig_done = Signal(object, str)  # run folder, reason (completed, stopped or failed)
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -158,6 +164,7 @@ class TrainPage(QWidget):
         s.sig_message.connect(self._on_message)
         s.sig_phase.connect(self.progress_panel.phase)
         s.sig_done.connect(self._on_done)
+        relay(s, self, ("sig_started", "sig_steps", "sig_paused", "sig_phase", "sig_done"))
 
         st = self.state
         st.sig_data_ready.connect(self.form.set_data_dir)
@@ -306,6 +313,27 @@ class TrainPage(QWidget):
             self.update_buttons()
             return
         self.session.stop()
+
+    # -- the run, as the page shows it -----------------------------------------------------------
+
+    def run_folder(self) -> Path | None:
+        """The folder of the run training now, or of the last one."""
+        return self.session.run_dir
+
+    def run_step(self) -> int:
+        """The step the run has reached."""
+        return self.session.step
+
+    def run_state(self) -> str:
+        """idle | starting | running | pausing | paused | stopping."""
+        return self.session.state
+
+    def run_reason(self) -> str:
+        """How the last run ended: completed, stopped or failed ("" before)."""
+        return self.session.reason
+
+    def is_training(self) -> bool:
+        return self.session.is_running()
 
     def busy(self) -> str | None:
         if self.session.is_running():

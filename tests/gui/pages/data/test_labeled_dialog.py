@@ -108,11 +108,47 @@ def test_a_latin1_labeled_file_fine_tunes_with_the_encoding_chosen_in_the_dialog
     assert train.config is not None and train.config.finetune.encoding == "latin-1"
     with qtbot.waitSignal(train.sig_results_shown, timeout=60000):
         assert train.start()
-    assert train.session.reason == "completed", named(train, "Errors", QLabel).text()
+    assert train.run_reason() == "completed", named(train, "Errors", QLabel).text()
     assert "UTF-8" not in named(train, "Errors", QLabel).text()
-    config = json.loads((train.session.run_dir / "config.json").read_text())
+    config = json.loads((train.run_folder() / "config.json").read_text())
     assert config["run"]["finetune"]["encoding"] == "latin-1"
     data_page.shutdown()
     train.shutdown()
 
 
+
+
+def test_the_files_fields_choose_the_task_and_a_free_text_label_is_refused(qtbot, tmp_path):
+    from lmstudio_app.gui.pages.data.labeled_dialog import LabeledDataDialog
+
+    # Opened as a classification set, qa.jsonl becomes a question-answering set by its fields.
+    dialog = LabeledDataDialog(labeled.sample_qa_path(), family="classify")
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: bool(dialog.columns), timeout=10000)
+    assert dialog.family() == "qa" and dialog.task_box.currentText().startswith("Question")
+    assert list(dialog.role_boxes) == ["question", "context", "answer", "answer_start"]
+    qtbot.waitUntil(dialog.use_button.isEnabled, timeout=10000)
+    assert "make a question-answering set" in dialog.status.text()
+    assert "classes" not in dialog.report_view.toPlainText()
+    # The person's choice holds afterwards: back to classification, the file is refused with
+    # the task its fields make.
+    choose(dialog, "Task", "classify")
+    qtbot.waitUntil(lambda: "qa-extractive" in dialog.status.text(), timeout=10000)
+    assert dialog.family() == "classify" and not dialog.use_button.isEnabled()
+    assert dialog.status.text().startswith("Task:")  # the control at fault is named
+    dialog.shutdown()
+
+    # Text and label swapped: refused before fine-tuning, naming the column and the fix.
+    rows = labeled.sample_sentiment_path().read_text(encoding="utf-8").splitlines()[1:101]
+    swapped = tmp_path / "swapped.jsonl"
+    with swapped.open("w", encoding="utf-8") as f:
+        for row in rows:
+            text, label = row.rsplit(",", 1)
+            f.write(json.dumps({"text": label, "label": text.strip('"')}) + "\n")
+    dialog = LabeledDataDialog(swapped, family="classify")
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: "free text" in dialog.status.text(), timeout=10000)
+    assert "'label' looks like free text (100 classes in 100 rows" in dialog.status.text()
+    assert "map the label to 'text'" in dialog.status.text()
+    assert dialog.report is None and not dialog.use_button.isEnabled()
+    dialog.shutdown()

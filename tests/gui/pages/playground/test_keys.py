@@ -58,7 +58,7 @@ def test_enter_and_ctrl_enter_send_shift_enter_starts_a_line(qtbot, chat):
     with qtbot.waitSignal(page.sig_reply_finished, timeout=20000):
         qtbot.keyClick(box, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     assert named(page, "Last prompt sent", QPlainTextEdit).toPlainText().endswith("\nShe")
-    assert not window.train_page.session.is_running()  # the window's Start did not fire
+    assert not window.train_page.is_training()  # the window's Start did not fire
     assert window.current_page() == "Playground"
 
 
@@ -88,6 +88,6 @@ def test_enter_classifies_in_the_classify_box(qtbot, tmp_path, finetune_runs, pr
         assert shown.args[0]["label"] in panel.bars.values
         assert QApplication.focusWidget() is panel.text_edit
         qtbot.waitUntil(panel.button.isEnabled, timeout=5000)
-    assert not window.train_page.session.is_running()
+    assert not window.train_page.is_training()
     page.shutdown()
     window.close()

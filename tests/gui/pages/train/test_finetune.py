@@ -62,7 +62,7 @@ def test_finetune_mode_trains_a_classifier_and_plots_its_metrics(qtbot, tmp_path
         assert page.start()
     report = shown.args[0]
     assert report["task"] == "classify" and "confusion" in report
-    assert page.session.reason == "completed"
+    assert page.run_reason() == "completed"
     metrics = named(page, "Validation metrics", MetricsPlot)
     assert len(metrics.points["accuracy"][0]) == 2  # evaluations at steps 10 and 20
     assert set(named(page, "Validation metrics", MetricsPlot).points) >= {"accuracy", "macro_f1"}

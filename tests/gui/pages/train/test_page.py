@@ -43,7 +43,7 @@ def fill(page: TrainPage, **values) -> None:
 
 def start(qtbot, page: TrainPage) -> None:
     assert button(page, "Start").isEnabled(), named(page, "Errors", QLabel).text()
-    with qtbot.waitSignal(page.session.sig_started, timeout=30000):
+    with qtbot.waitSignal(page.sig_started, timeout=30000):
         qtbot.mouseClick(button(page, "Start"), Qt.MouseButton.LeftButton)
 
 
@@ -52,18 +52,18 @@ def test_train_until_20_steps_are_plotted_then_stop(qtbot, page, state):
     finished = []
     state.sig_run_finished.connect(lambda path, reason: finished.append((path, reason)))
     start(qtbot, page)
-    run_dir = page.session.run_dir
+    run_dir = page.run_folder()
     assert state.training_run == run_dir
     assert not button(page, "Start").isEnabled() and button(page, "Stop").isEnabled()
     qtbot.waitUntil(lambda: only(page, CurvesWidget).n_points() >= 20, timeout=60000)
 
-    with qtbot.waitSignal(page.session.sig_done, timeout=30000) as done:
+    with qtbot.waitSignal(page.sig_done, timeout=30000) as done:
         qtbot.mouseClick(button(page, "Stop"), Qt.MouseButton.LeftButton)
     assert done.args[1] == "stopped"
     assert finished == [(run_dir, "stopped")]
 
     # Every logged step reached the plot, in order, up to the step the loop stopped at.
-    step = page.session.step
+    step = page.run_step()
     assert step >= 20
     only(page, CurvesWidget).flush()
     np.testing.assert_array_equal(only(page, CurvesWidget).loss.x, np.arange(1, step + 1))
@@ -87,20 +87,20 @@ def test_pause_resume_then_stop_while_paused(qtbot, page):
     fill(page, max_steps=5000, eval_interval=1000)
     start(qtbot, page)
     qtbot.waitUntil(lambda: only(page, CurvesWidget).n_points() >= 3, timeout=60000)
-    with qtbot.waitSignal(page.session.sig_paused, timeout=30000) as paused:
+    with qtbot.waitSignal(page.sig_paused, timeout=30000) as paused:
         qtbot.mouseClick(button(page, "Pause"), Qt.MouseButton.LeftButton)
     at = paused.args[0]
-    assert page.session.state == "paused"
+    assert page.run_state() == "paused"
     assert button(page, "Resume").isEnabled() and not button(page, "Pause").isEnabled()
     assert "Paused" in named(page, "Progress", QLabel).text()
     qtbot.wait(300)
-    assert page.session.step == at  # nothing moves while paused
+    assert page.run_step() == at  # nothing moves while paused
 
     qtbot.mouseClick(button(page, "Resume"), Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: page.session.step > at + 2, timeout=30000)
-    with qtbot.waitSignal(page.session.sig_paused, timeout=30000):
+    qtbot.waitUntil(lambda: page.run_step() > at + 2, timeout=30000)
+    with qtbot.waitSignal(page.sig_paused, timeout=30000):
         page.pause()
-    with qtbot.waitSignal(page.session.sig_done, timeout=30000) as done:
+    with qtbot.waitSignal(page.sig_done, timeout=30000) as done:
         page.stop()  # a paused loop wakes up to see the stop
     assert done.args[1] == "stopped"
 
@@ -108,10 +108,10 @@ def test_pause_resume_then_stop_while_paused(qtbot, page):
 def test_open_and_resume_a_stopped_run_continue_its_curve(qtbot, page, state):
     fill(page, max_steps=30, eval_interval=10)
     start(qtbot, page)
-    qtbot.waitUntil(lambda: page.session.step >= 5, timeout=60000)
-    with qtbot.waitSignal(page.session.sig_done, timeout=30000):
+    qtbot.waitUntil(lambda: page.run_step() >= 5, timeout=60000)
+    with qtbot.waitSignal(page.sig_done, timeout=30000):
         page.stop()
-    run_dir, stopped_at = page.session.run_dir, page.session.step
+    run_dir, stopped_at = page.run_folder(), page.run_step()
     assert stopped_at < 30
 
     only(page, CurvesWidget).clear()
@@ -119,7 +119,7 @@ def test_open_and_resume_a_stopped_run_continue_its_curve(qtbot, page, state):
         state.sig_open_run.emit(run_dir)
     assert only(page, CurvesWidget).n_points() == stopped_at
 
-    with qtbot.waitSignal(page.session.sig_done, timeout=60000) as done:
+    with qtbot.waitSignal(page.sig_done, timeout=60000) as done:
         state.sig_resume_run.emit(run_dir)
     assert done.args == [run_dir, "completed"]
     np.testing.assert_array_equal(only(page, CurvesWidget).loss.x, np.arange(1, 31))

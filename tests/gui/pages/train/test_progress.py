@@ -38,10 +38,10 @@ def pages(qtbot, tmp_path, prepared_data):
 def test_the_bar_the_figures_and_the_runs_page_move_between_log_points(qtbot, pages):
     train, runs_page, _ = pages
     phases = []
-    train.session.sig_phase.connect(phases.append)
-    with qtbot.waitSignal(train.session.sig_started, timeout=30000):
+    train.sig_phase.connect(phases.append)
+    with qtbot.waitSignal(train.sig_started, timeout=30000):
         qtbot.mouseClick(button(train, "Start"), Qt.MouseButton.LeftButton)
-    run_dir = train.session.run_dir
+    run_dir = train.run_folder()
     bar = named(train, "Training progress", QProgressBar)
     qtbot.waitUntil(lambda: bar.value() >= 5, timeout=60000)
     step = bar.value()
@@ -54,7 +54,7 @@ def test_the_bar_the_figures_and_the_runs_page_move_between_log_points(qtbot, pa
     shown = int(runs_page.row_text(run_dir)[3].split(" / ")[0].replace(",", ""))
     assert shown >= step and runs_page.row_text(run_dir)[5] == "training"
     assert phases[0] == "loading the data and building the model"
-    with qtbot.waitSignal(train.session.sig_done, timeout=30000):
+    with qtbot.waitSignal(train.sig_done, timeout=30000):
         train.stop()
     assert named(train, "Progress", QLabel).text().startswith("Stopped at step")
 
