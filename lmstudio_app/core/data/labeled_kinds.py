@@ -25,6 +25,11 @@ class FieldKind:
 
 
 KINDS: tuple[FieldKind, ...] = (
+    # Conversations (conversations.py reads each shape): Hugging Face's chat format, ShareGPT's,
+    # Alpaca's instruction rows.
+    FieldKind("chat", "sft", ("messages",), "a conversation set (Hugging Face messages)"),
+    FieldKind("chat", "sft", ("conversations",), "a conversation set (ShareGPT)"),
+    FieldKind("chat", "sft", ("instruction", "output"), "an instruction set (Alpaca)"),
     FieldKind("qa", "qa-extractive", ("question", "context", "answer"),
               "a question-answering set"),
     FieldKind("classify", "classify", ("text", "label"), "a classification set"),
