@@ -28,6 +28,7 @@ FACES: dict[str, Face] = {
     "classify": Face("classify", classes=True),
     "qa-extractive": Face("qa", extractive=True),
     "qa-generative": Face("qa"),
+    "dpo": Face("chat"),  # a preference-tuned language model: the Playground's chat tries it
 }
 PANELS = ("chat", "fill-mask", "classify", "qa")
 
