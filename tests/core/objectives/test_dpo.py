@@ -17,6 +17,7 @@ from lmstudio_app.core import runs
 from lmstudio_app.core.config import FinetuneConfig
 from lmstudio_app.core.data.preference import load_preference, load_preference_splits
 from lmstudio_app.core.errors import UserError
+from lmstudio_app.core.inference.evaluate import evaluate_file
 from lmstudio_app.core.inference.loading import load_run
 from lmstudio_app.core.lora_config import LoraSettings
 from lmstudio_app.core.objectives.dpo import (
@@ -158,6 +159,13 @@ def test_dpo_lowers_its_loss_and_prefers_the_chosen_answers(lora, dpo_base, tmp_
     assert scores["rewards/margins"] > 0 and scores["rewards/accuracies"] > 0.5
     results = json.loads((run / runs.RESULTS).read_text())
     assert results["task"] == "dpo" and "rewards/accuracies" in results
+    # `eval` of a preference file scores the run the same way.
+    held = _write(tmp_path / "held.jsonl", [
+        {"prompt": p.prompt, "chosen": p.chosen, "rejected": p.rejected}
+        for p in load_preference_splits(PAIRS)[0].test[:6]])
+    scored = evaluate_file(load_run(run, "best"), held)
+    assert scored["task"] == "dpo" and scored["data"]["rows_used"] == 6
+    assert 0.0 <= scored["rewards/accuracies"] <= 1.0
     if lora:  # the run keeps its adapters alone
         assert (run / runs.WEIGHTS).stat().st_size < (dpo_base / runs.BEST_WEIGHTS).stat().st_size
 
