@@ -100,7 +100,8 @@ def main() -> None:
                 print(f"seed {seed} {name:<5} accuracy {row['accuracy']:.4f}  "
                       f"checkpoint {row['checkpoint_mb']:.2f} MB  {row['seconds']:.0f} s",
                       flush=True)
-        print(f"\nsentiment.csv, {args.seeds} seeds, {args.epochs:g} epochs; LoRA r={args.r} "
+        print(f"\nsentiment.csv, {args.seeds} seeds, {args.epochs:g} epochs (at least 300 steps: "
+              f"the fine-tuning budget's floor); LoRA r={args.r} "
               f"alpha={args.alpha:g} lr {args.lora_lr:g}, full lr {args.full_lr:g}")
         for name, rows in table.items():
             _summary(name, rows)
