@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import statistics
 from pathlib import Path
 
 import pytest
@@ -168,16 +167,3 @@ def test_dpo_lowers_its_loss_and_prefers_the_chosen_answers(lora, dpo_base, tmp_
     assert 0.0 <= scored["rewards/accuracies"] <= 1.0
     if lora:  # the run keeps its adapters alone
         assert (run / runs.WEIGHTS).stat().st_size < (dpo_base / runs.BEST_WEIGHTS).stat().st_size
-
-
-@pytest.mark.slow
-def test_held_out_pairs_are_preferred_beyond_noise_over_seeds(dpo_base, tmp_path):
-    """rewards/accuracies on the test pairs (never trained on) above 0.5 by more than their
-    spread over three seeds."""
-    accuracies = []
-    for seed in (1, 2, 3):
-        _dpo(dpo_base, tmp_path / f"s{seed}", 150, lora=True, seed=seed)
-        results = json.loads((tmp_path / f"s{seed}" / runs.RESULTS).read_text())
-        accuracies.append(results["rewards/accuracies"])
-    mean, sd = statistics.mean(accuracies), statistics.stdev(accuracies)
-    assert mean - 2 * sd / 3 ** 0.5 > 0.5, accuracies
