@@ -217,6 +217,28 @@ def add_finetune(s: argparse.ArgumentParser) -> None:
     add_sft(s)
     add_device(s)
     add_run_folder(s)
+    add_lora(s)
+
+
+def add_lora(s: argparse.ArgumentParser) -> None:
+    """LoRA's options (PEFT's LoraConfig names: r, lora_alpha, lora_dropout, target_modules)."""
+    g = s.add_argument_group("LoRA (low-rank adapters through peft; the base stays frozen)")
+    g.add_argument("--lora", action="store_true",
+                   help="train LoRA adapters and the task head instead of every weight")
+    g.add_argument("--lora-r", dest="r", type=positive_int, metavar="R",
+                   help="the adapters' rank (default 8)")
+    g.add_argument("--lora-alpha", dest="lora_alpha", type=positive, metavar="A",
+                   help="scale alpha / r on the adapters (default 16)")
+    g.add_argument("--lora-dropout", dest="lora_dropout", type=share, metavar="P",
+                   help="dropout on the adapters' input (default 0.05)")
+    g.add_argument("--lora-target", dest="lora_target", metavar="NAMES",
+                   help="comma-separated layer names, e.g. c_attn,c_fc (default: every linear "
+                        "layer of the blocks)")
+    g.add_argument("--qlora", dest="load_in_4bit", action="store_true",
+                   help="LoRA on a 4-bit base (CUDA with bitsandbytes)")
+    s.add_argument("--beta", type=positive, default=0.1, metavar="B",
+                   help="dpo: how far the tuned model may move from its starting point "
+                        "(TRL's beta; default 0.1)")
 
 
 def add_sft(s: argparse.ArgumentParser) -> None:

@@ -8,14 +8,16 @@ from pathlib import Path
 
 from .args import add_loaded_run
 
-FORMATS = ("hf", "gguf")
+FORMATS = ("hf", "gguf", "peft")
 GGUF_DTYPES = ("f32", "f16", "bf16", "q8_0", "q4_0")
 
 
 def add_export_arguments(s: argparse.ArgumentParser) -> None:
     add_loaded_run(s, device="cpu")
     s.add_argument("--format", required=True, choices=FORMATS,
-                   help="hf: a transformers folder; gguf: one file for llama.cpp (GPT runs)")
+                   help="hf: a transformers folder; gguf: one file for llama.cpp (GPT runs); "
+                        "peft: a LoRA run's adapters for PeftModel.from_pretrained (hf and "
+                        "gguf write a LoRA run merged)")
     s.add_argument("--out", required=True, metavar="DIR|FILE.gguf",
                    help="a new folder (hf) or file (gguf); it must not exist yet")
     s.add_argument("--dtype", choices=GGUF_DTYPES, default="f16",
@@ -37,6 +39,12 @@ def run_export(args: argparse.Namespace) -> int:
         hf = export_hf(Path(args.run), Path(args.out), args.checkpoint, license_=args.license)
         out, size, seconds, what = hf.out, hf.bytes, hf.seconds, hf.architecture
         notes: list[str] = []
+    elif args.format == "peft":
+        from ..core.interchange.peft_export import export_peft
+
+        hf = export_peft(Path(args.run), Path(args.out), args.checkpoint)
+        out, size, seconds, what = hf.out, hf.bytes, hf.seconds, hf.architecture
+        notes = []
     else:
         from ..core.interchange.gguf_export import export_gguf
 

@@ -294,13 +294,29 @@ def _finetune_config(args: argparse.Namespace) -> Any:
         class_weights=args.class_weights, pooling=args.pooling, max_length=args.max_length,
         stride=args.stride, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
         split_seed=args.split_seed, chat_template=args.chat_template or "",
-        assistant_only_loss=args.assistant_only_loss, packing=args.packing,
+        assistant_only_loss=args.assistant_only_loss, packing=args.packing, beta=args.beta,
     )
     if args.template is not None:
         ft.template = args.template.replace("\\n", "\n")
     ft.validate()
-    return make_finetune_config(ft, preset=args.preset, arch=args.arch,
-                                overrides=_overrides(args), name=args.name or "")
+    cfg = make_finetune_config(ft, preset=args.preset, arch=args.arch,
+                               overrides=_overrides(args), name=args.name or "")
+    cfg.lora = lora_settings(args)
+    cfg.validate()
+    return cfg
+
+
+def lora_settings(args: argparse.Namespace) -> Any:
+    """The LoRA section --lora (or --qlora) asks for, with the --lora-* values given; None
+    without them."""
+    from ..core.lora_config import LoraSettings
+
+    if not (getattr(args, "lora", False) or getattr(args, "load_in_4bit", False)):
+        return None
+    given = {k: getattr(args, k) for k in ("r", "lora_alpha", "lora_dropout")
+             if getattr(args, k, None) is not None}
+    targets = [t.strip() for t in (args.lora_target or "").split(",") if t.strip()]
+    return LoraSettings(**given, target_modules=targets, load_in_4bit=args.load_in_4bit)
 
 
 def print_baselines(baselines: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 from .config_json import from_known_fields, json_kind, section
 from .errors import UserError
+from .lora_config import LoraSettings
 from .presets import PRESETS, preset_names, preset_part  # noqa: F401 (re-exported)
 
 # ---------------------------------------------------------------------------------------------
@@ -63,6 +64,7 @@ OBJECTIVES: dict[str, ObjectiveSpec] = {s.name: s for s in (
     ObjectiveSpec("qa-generative", "Generative QA (GPT)", ("gpt", "llama"), family="qa",
                   best_metric="f1", columns=_QA_COLUMNS),
     ObjectiveSpec("sft", "Chat (SFT on conversations)", ("gpt", "llama"), family="chat"),
+    ObjectiveSpec("dpo", "Preference tuning (DPO)", ("gpt", "llama"), family="preference"),
 )}
 PRETRAIN_OBJECTIVES = tuple(n for n, s in OBJECTIVES.items() if not s.is_task)
 TASKS = tuple(n for n, s in OBJECTIVES.items() if s.is_task)
@@ -340,6 +342,7 @@ class FinetuneConfig:
     val_fraction: float = 0.1
     test_fraction: float = 0.1
     split_seed: int = 1337
+    beta: float = 0.1  # dpo: how far the tuned model may move from the reference (TRL's beta)
 
     @property
     def spec(self) -> ObjectiveSpec:
@@ -363,6 +366,7 @@ class FinetuneConfig:
                             field="freeze_layers")
         _in_range(self, "body_lr_scale", 0.0, 10.0, low_open=True)
         _in_range(self, "split_seed", 0, SEED_MAX)
+        _in_range(self, "beta", 0.0, math.inf, low_open=True)
         from .data.delimited import check_options
         from .data.text import check_encoding
 
@@ -391,6 +395,7 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     finetune: FinetuneConfig | None = None  # set for fine-tuning runs (objective = the task)
+    lora: LoraSettings | None = None  # set for runs that train LoRA adapters (models/lora.py)
 
     @property
     def is_finetune(self) -> bool:
@@ -419,11 +424,19 @@ class RunConfig:
                             "reads [CLS] (pooling auto or cls).", field="pooling", option="cls")
         self.model.validate()
         self.train.validate()
+        if self.lora is not None:
+            self._validate_lora(self.lora)
         if not spec.is_task:  # epochs are counted over labeled rows: pretraining counts steps
             for name, option in (("max_steps", "1000"), ("eval_interval", "200")):
                 if getattr(self.train, name) is None:
                     raise UserError(f"{name} is unset: pretraining needs a number of steps.",
                                     field=name, option=option)
+
+    def _validate_lora(self, lora: LoraSettings) -> None:
+        lora.validate(self.model.arch)
+        if self.finetune is None or not self.finetune.base_run:
+            raise UserError("LoRA adapts a pretrained model: fine-tune from a pretrained run.",
+                            field="lora")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -442,7 +455,10 @@ class RunConfig:
         train = from_known_fields(TrainConfig, section(data.pop("train", {}), "train"))
         ft = data.pop("finetune", None)
         finetune = from_known_fields(FinetuneConfig, section(ft, "finetune")) if ft else None
-        return from_known_fields(cls, data, model=model, train=train, finetune=finetune)
+        lo = data.pop("lora", None)
+        lora = from_known_fields(LoraSettings, section(lo, "lora")) if lo else None
+        return from_known_fields(cls, data, model=model, train=train, finetune=finetune,
+                                 lora=lora)
 
 
 # Fields that hold paths: (section or "" for the run itself, field). Stored absolute, with the

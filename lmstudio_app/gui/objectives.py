@@ -29,6 +29,7 @@ FACES: dict[str, Face] = {
     "qa-extractive": Face("qa", extractive=True),
     "qa-generative": Face("qa"),
     "sft": Face("chat"),  # a chat-tuned run: the chat panel in conversation mode
+    "dpo": Face("chat"),  # a preference-tuned language model: the Playground's chat tries it
 }
 PANELS = ("chat", "fill-mask", "classify", "qa")
 

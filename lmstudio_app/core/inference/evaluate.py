@@ -11,6 +11,7 @@ from typing import Any
 from ..data import labeled
 from ..data.labeled import ClassificationColumns, QAColumns
 from ..data.labels import match_labels
+from ..data.preference import load_preference
 from ..errors import UserError
 from ..objectives import task_class
 from ..objectives.baselines import classification_baselines
@@ -33,7 +34,10 @@ def evaluate_file(loaded: LoadedRun, path: str | Path,
     ft = require_task(loaded)
     columns = columns or columns_of(ft)
     examples: Sequence[Any]  # of the run's task: ClassificationExample or QAExample
-    if isinstance(columns, ClassificationColumns):
+    if ft.spec.family == "preference":
+        examples, report = load_preference(path, encoding=encoding, delimiter=ft.delimiter,
+                                           quoting=ft.quoting)
+    elif isinstance(columns, ClassificationColumns):
         examples, report = labeled.load_classification(
             path, columns, encoding, delimiter=ft.delimiter, quoting=ft.quoting,
             keep_label_case=ft.keep_label_case)

@@ -14,6 +14,8 @@ from ..data.tokenizer_files import load_tokenizer
 from ..errors import UserError
 from ..models import build_model
 from ..models.heads import build_task_model
+from ..models.lora import merge as merge_adapters
+from ..objectives.adapters import build_adapted
 from ..runs import checkpoint as ckpt
 from ..runs.weights import weights_path
 from ..util.device import resolve_device
@@ -28,9 +30,13 @@ class LoadedRun:
     weights: Path
 
 
-def load_run(run_dir: Path, checkpoint: str | int = "best", device: str = "cpu") -> LoadedRun:
+def load_run(run_dir: Path, checkpoint: str | int = "best", device: str = "cpu",
+             merge: bool = True) -> LoadedRun:
     """Build the run's model on `device`, load its weights and tokenizer, in eval mode.
     `checkpoint`: "best", "latest", or the step of a kept snapshot (see weights_path).
+
+    A LoRA run is its base run's weights plus its adapters and head: merged into one plain
+    model (W + scaling B A), or with `merge` False the `peft.PeftModel` itself.
 
     Raises UserError when the folder is not a run, has no weights yet, or its files are damaged.
     """
@@ -39,8 +45,13 @@ def load_run(run_dir: Path, checkpoint: str | int = "best", device: str = "cpu")
     tokenizer = load_tokenizer(run_dir, field="run")
     path = weights_path(run_dir, checkpoint)
     # A fine-tuned run is its body plus the task's head, shaped by config.json.
-    model = build_task_model(cfg) if cfg.finetune is not None else build_model(cfg.model)
+    if cfg.lora is not None:
+        model = build_adapted(cfg, runs.read_file(run_dir, runs.CONFIG).get("data", {}))
+    else:
+        model = build_task_model(cfg) if cfg.finetune is not None else build_model(cfg.model)
     ckpt.load_weights(model, path)
+    if merge:
+        model = merge_adapters(model)
     model.to(resolve_device(device)).eval()
     return LoadedRun(run_dir, cfg, tokenizer, model, path)
 

@@ -13,6 +13,7 @@ from ..config import OBJECTIVES, RunConfig, objective_spec
 from .base import Batch, Objective, Setup
 from .classify import ClassifyObjective
 from .clm import CausalLM
+from .dpo import DPOObjective
 from .finetune_setup import build_finetune_setup
 from .mlm import MaskedLM
 from .pretrain import LanguageModelObjective, build_pretrain_setup
@@ -23,7 +24,7 @@ from .task import QAObjective, TaskObjective
 
 REGISTRY: dict[str, type[Objective]] = {cls.name: cls for cls in (
     CausalLM, MaskedLM, ClassifyObjective, ExtractiveQAObjective, GenerativeQAObjective,
-    SFTObjective)}
+    SFTObjective, DPOObjective)}
 if set(REGISTRY) != set(OBJECTIVES):  # the table and the classes name the same objectives
     raise ImportError(f"objective classes {sorted(REGISTRY)} differ from the table "
                       f"{sorted(OBJECTIVES)}")

@@ -28,16 +28,16 @@ from ..config import (
 from ..data import labeled
 from ..data.conversations import Check, load_conversation_splits
 from ..data.layout import TOKENIZER
+from ..data.preference import load_preference_splits
 from ..data.tokenizer_base import BaseTokenizer as Tokenizer
 from ..data.tokenizer_files import find_tokenizer, load_tokenizer
 from ..errors import UserError
-from ..models import BODY_NAMES, build_model
-from ..models.heads import build_task_model, default_pooling
-from ..models.vocab_rows import with_new_tokens
+from ..models import BODY_NAMES
+from ..models.heads import default_pooling
 from ..presets import FINETUNE_TRAIN, preset_names, preset_part
-from ..runs import checkpoint as ckpt
 from ..runs.weights import weights_path
 from ..util.device import process_rank
+from .adapters import adapted_model, record_base, recorded_base
 from .base import Setup
 from .task import TaskObjective, finetune_of, max_length
 
@@ -105,6 +105,11 @@ def load_task_data(
             ft.train_file, ft.val_file or None, ft.test_file or None, encoding=ft.encoding,
             val_fraction=ft.val_fraction, test_fraction=ft.test_fraction, seed=ft.split_seed,
             delimiter=ft.delimiter, quoting=ft.quoting, check=check)
+    if ft.spec.family == "preference":
+        return load_preference_splits(
+            ft.train_file, ft.val_file or None, ft.test_file or None, encoding=ft.encoding,
+            val_fraction=ft.val_fraction, test_fraction=ft.test_fraction, seed=ft.split_seed,
+            delimiter=ft.delimiter, quoting=ft.quoting)
     return labeled.load_splits(
         ft.train_file, ft.val_file or None, ft.test_file or None, columns=columns_of(ft),
         encoding=ft.encoding, val_fraction=ft.val_fraction, test_fraction=ft.test_fraction,
@@ -155,15 +160,14 @@ def _starting_point(cfg: RunConfig, ft: FinetuneConfig, run_dir: Path, resume: b
     return tokenizer, None
 
 
-def _body(cfg: RunConfig, weights: Path | None, known: int, vocab_size: int) -> nn.Module:
-    """The body from `weights` (or random), with mean-initialised rows for the tokens a task
-    added to the tokenizer (ids known..vocab_size)."""
-    body = build_model(cfg.model)
-    if weights is not None:
-        ckpt.load_weights(body, weights)
-    if vocab_size > known:
-        body = with_new_tokens(body, cfg.model, known, vocab_size)
-    return body
+def _lora_base(cfg: RunConfig, run_dir: Path, body_weights: Path | None,
+               info: dict[str, Any]) -> Path:
+    """The frozen base of a LoRA run: the base run's weights (a resumed run: those recorded,
+    checked against their digest)."""
+    if body_weights is None:  # resumed: the base recorded when the run started
+        return recorded_base(cfg, runs.read_file(run_dir, runs.CONFIG).get("data", {}))
+    record_base(info, body_weights)
+    return body_weights
 
 
 def build_finetune_setup(cfg: RunConfig, run_dir: Path, resume: bool, seed: int,
@@ -193,9 +197,16 @@ def build_finetune_setup(cfg: RunConfig, run_dir: Path, resume: bool, seed: int,
     if not resume and ft.pooling == "auto" and spec.head == "sequence-classification":
         # Written out with the labels: config.json says what the head reads.
         ft.pooling = default_pooling(cfg.model.arch, len(split.train))
-    body = _body(cfg, body_weights, known, tokenizer.vocab_size)
-    model = build_task_model(cfg, body)
-    frozen = _freeze(model, ft, cfg.model)
+    if cfg.lora is not None:
+        if tokenizer.vocab_size > known:
+            raise UserError(
+                f"LoRA keeps the base's embeddings frozen, but the chat template adds "
+                f"{tokenizer.vocab_size - known} tokens to the tokenizer; fine-tune in full, or "
+                "start from a model whose tokenizer has the template's tokens.", field="lora")
+        body_weights = _lora_base(cfg, run_dir, body_weights, info)
+    model = adapted_model(cfg, body_weights, training=True,
+                          new_rows=(known, tokenizer.vocab_size))
+    frozen = _freeze(model, ft, cfg.model) if cfg.lora is None else []
     objective = objective_cls(cfg, tokenizer, split, seed, **extras)
 
     summary = "\n".join(r.summary() for r in reports.values())

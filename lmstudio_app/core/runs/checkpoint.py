@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_model, save_model
+from safetensors.torch import load_file, load_model, save_file, save_model
 
 from .. import runs
 from ..errors import UserError
@@ -43,6 +43,37 @@ def save_weights(model: torch.nn.Module, path: Path,
         save_model(model, str(tmp), metadata=metadata)
 
 
+def adapter_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor] | None:
+    """What a checkpoint of a model with PEFT adapters keeps: the parameters it trains (the
+    adapters and the head, by their names in the adapted model); None for any other model,
+    whose checkpoint keeps every tensor. The frozen base is its base run's weights."""
+    if not hasattr(model, "peft_config"):
+        return None
+    return {n: p.detach().contiguous() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def _write_weights(model: torch.nn.Module, path: Path, metadata: dict[str, str]) -> None:
+    kept = adapter_tensors(model)
+    if kept is None:
+        save_model(model, str(path), metadata=metadata)
+    else:
+        save_file(kept, str(path), metadata=metadata)
+
+
+def _load_adapters(model: torch.nn.Module, path: Path) -> None:
+    """Load a checkpoint of adapters and head into an adapted model: every trained tensor."""
+    kept = adapter_tensors(model) or {}
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError) as exc:
+        raise UserError(f"{path}: cannot read these weights ({exc}).", field="run") from None
+    if set(tensors) != set(kept):
+        odd = sorted(set(tensors) ^ set(kept))[:3]
+        raise UserError(f"{path}: these adapters do not fit the model config.json describes "
+                        f"(for example {', '.join(odd)}).", field="run")
+    model.load_state_dict(tensors, strict=False)
+
+
 def weights_bytes(model: torch.nn.Module) -> int:
     """About the size of the model's safetensors file (tied tensors once), in bytes."""
     seen: dict[int, int] = {}
@@ -52,9 +83,13 @@ def weights_bytes(model: torch.nn.Module) -> int:
 
 
 def load_weights(model: torch.nn.Module, path: Path) -> None:
-    """Load safetensors weights into `model`; a shape or name mismatch is a UserError."""
+    """Load safetensors weights into `model`; a shape or name mismatch is a UserError. A model
+    with adapters takes its trained tensors (`adapter_tensors`) from the file."""
     if not Path(path).is_file():
         raise UserError(f"{path}: no such weights file.", field="run")
+    if hasattr(model, "peft_config"):
+        _load_adapters(model, path)
+        return
     try:
         missing, unexpected = load_model(model, str(path), strict=False)
     except (SafetensorError, RuntimeError, OSError) as exc:
@@ -150,7 +185,9 @@ def save_checkpoint(run_dir: Path, step: int, model: torch.nn.Module, state: dic
     """
     run_dir = Path(run_dir)
     names = [runs.WEIGHTS, runs.STATE] + ([runs.BEST_WEIGHTS] if best else [])
-    size = weights_bytes(model)
+    kept = adapter_tensors(model)
+    size = weights_bytes(model) if kept is None else \
+        sum(t.numel() * t.element_size() for t in kept.values()) + (64 << 10)
     needed = size * (2 if best else 1) + 3 * size  # the state holds two moments per weight
     ensure_space(run_dir / runs.WEIGHTS, needed)
     temps: dict[str, Path] = {}
@@ -161,7 +198,7 @@ def save_checkpoint(run_dir: Path, step: int, model: torch.nn.Module, state: dic
                 if name == runs.STATE:
                     _write_state(state, temps[name])
                 else:
-                    save_model(model, str(temps[name]), metadata=metadata)
+                    _write_weights(model, temps[name], metadata)
                 fsync_file(temps[name])
         manifest = {
             "format": MANIFEST_FORMAT,

@@ -27,7 +27,8 @@ from .sinks import MetricsSink, StepMetrics
 SIDES = ("pretrained", "scratch")
 NOT_STARTED = "not started"  # the reason of a side that a stop kept from starting
 # The figures worth a column, in the order shown; the first a report has is the verdict's.
-HEADLINE_KEYS = ("accuracy", "macro_f1", "exact_match", "f1", "loss")
+HEADLINE_KEYS = ("accuracy", "macro_f1", "exact_match", "f1", "rewards/accuracies",
+                 "rewards/margins", "loss")
 _VERDICT_KEYS = ("accuracy", "f1", "macro_f1", "exact_match")
 # Under this many training rows a comparison averages over SMALL_SET_SEEDS seeds: the spread
 # between seeds is then as large as the gain (bench/results/finetune_defaults.md).

@@ -9,12 +9,16 @@ kernel keeps any. The CPU constants were fitted to the peak resident-memory grow
 training steps on 17 GPT and BERT shapes (1k to 14M parameters; within 25%, most within 12%;
 `bench/memory_estimate.py` prints the comparison); the CUDA constants follow from bf16 autocast
 and flash attention and are checked by `bench/gpu.py` against torch.cuda.max_memory_allocated.
-The machine's own memory is util.memory's.
+The machine's own memory is util.memory's. A LoRA run (Hu et al. 2021) keeps gradients and
+AdamW's moments only for what it trains (the adapters and the head): its frozen base costs its
+weights alone, 4 bytes a parameter in fp32.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import torch
 
 from ..config import RunConfig
 from ..errors import UserError
@@ -28,6 +32,7 @@ _CONSTANTS = {
     "cuda": {"runtime": 0, "per_parameter": 16.0, "per_activation": 34.0,
              "per_logit": 10.0, "per_score": 0.0},
 }
+FROZEN_BYTES = 4.0  # a frozen fp32 weight: no gradient, no optimizer state
 _MLM_LABELLED = 0.15  # a BERT's vocabulary projection runs only at the masked positions
 
 
@@ -60,14 +65,35 @@ def estimate_training_memory(cfg: RunConfig, n_params: int, device_type: str) ->
         logits = 0.0  # a task head: a few outputs per example, not the vocabulary per token
     else:
         logits = tokens * m.vocab_size * (_MLM_LABELLED if m.arch == "bert" else 1.0)
+    trained = lora_trainable(cfg) if cfg.lora is not None else n_params
     parts = {
         "runtime": int(k["runtime"]),
-        "weights and optimizer": int(n_params * k["per_parameter"]),
+        "weights and optimizer": int(trained * k["per_parameter"]
+                                     + (n_params - trained) * FROZEN_BYTES),
         "activations": int(tokens * m.n_embd * m.n_layer * k["per_activation"]),
         "logits": int(logits * k["per_logit"]),
         "attention scores": int(t.batch_size * m.n_head * T * T * m.n_layer * k["per_score"]),
     }
     return MemoryEstimate({name: v for name, v in parts.items() if v > 0})
+
+
+def lora_trainable(cfg: RunConfig) -> int:
+    """The parameters a LoRA run trains: r (in + out) for each adapted linear layer, and the
+    task head in full (counted on the meta device: no memory used)."""
+    from ..models import build_model
+    from ..models.heads import build_task_model
+    from ..models.lora import HEAD, target_names
+
+    lora = cfg.lora
+    if lora is None:
+        raise ValueError("not a LoRA configuration")
+    with torch.device("meta"):
+        model = build_task_model(cfg) if cfg.finetune is not None else build_model(cfg.model)
+    layers = dict(model.named_modules())
+    adapters = sum(lora.r * (layers[n].in_features + layers[n].out_features)
+                   for n in target_names(model, lora, cfg.model.arch))
+    head = sum(p.numel() for n, p in model.named_parameters() if n.startswith(f"{HEAD}."))
+    return int(adapters + head)
 
 
 # The settings that shrink each part most directly (config field names), first the cheapest.

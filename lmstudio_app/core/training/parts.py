@@ -14,6 +14,7 @@ from torch import nn
 from .. import runs
 from ..config import RunConfig
 from ..models.checkpointing import set_gradient_checkpointing
+from ..models.lora import check_4bit
 from ..objectives import Objective, Setup, build_setup
 from ..util.atomic import atomic_write_bytes
 from ..util.device import Runtime, setup_runtime
@@ -50,6 +51,8 @@ def build_parts(cfg: RunConfig, run_dir: Path, resume: bool) -> Parts:
     the set-up raises (UserError for the data, the device or the budget)."""
     t = cfg.train
     rt = setup_runtime(t.device, t.dtype)
+    if cfg.lora is not None:
+        check_4bit(cfg.lora, rt.device)
     # One data seed on every rank: each draws the same global batch and takes its slice.
     # The model's seed (dropout) differs by rank; DDP gives all rank 0's weights.
     torch.manual_seed(t.seed + rt.rank)

@@ -77,9 +77,10 @@ def sample_for(task: str) -> Path:
     """The bundled labeled sample of the task's kind of data (its family)."""
     from ....core.data import labeled
     from ....core.data.conversations import sample_instructions_path
+    from ....core.data.preference import sample_preference_path
 
     samples = {"classify": labeled.sample_sentiment_path, "qa": labeled.sample_qa_path,
-               "chat": sample_instructions_path}
+               "chat": sample_instructions_path, "preference": sample_preference_path}
     family = OBJECTIVES[task].family
     assert family is not None, task  # a fine-tuning task (TASKS) reads a family of labeled data
     return samples[family]()

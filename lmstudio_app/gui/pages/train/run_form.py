@@ -34,6 +34,7 @@ from ...objectives import tasks_of_family
 from ...state import AppState, TrainingControls
 from ...widgets.field_marks import FieldMarks
 from .finetune_form import FinetuneForm
+from .method_box import MethodBox
 from .model_form import ModelForm, size_of
 from .nodes_box import NodesBox
 from .processes_box import ProcessesBox
@@ -102,6 +103,7 @@ class RunForm(QWidget):
         self.data_button.clicked.connect(self._ask_data_dir)
         self.mode_box.currentIndexChanged.connect(lambda _i: self._on_mode())
         self.ft_form.sig_changed.connect(self.validate)
+        self.method_box.sig_changed.connect(self.validate)
         self.ft_form.sig_changed.connect(self._save_finetune_settings)
         self.model_form.objective_box.currentIndexChanged.connect(self._on_preset_changed)
         self.model_form.preset_box.currentIndexChanged.connect(self._on_preset_changed)
@@ -141,6 +143,9 @@ class RunForm(QWidget):
         self.ft_form = FinetuneForm(self.state.runs_root, self.state.home)
         self.ft_form.hide()
         left.addWidget(self.ft_form)
+        self.method_box = MethodBox()  # full or LoRA
+        self.method_box.hide()
+        left.addWidget(self.method_box)
         self.compare_button = QPushButton("Does pretraining help?")
         self.compare_button.setToolTip(
             "Fine-tune twice with the same budget: from the chosen run and from random weights "
@@ -274,6 +279,7 @@ class RunForm(QWidget):
             self.state.set_value(KEY_MODE, self.mode())
         self.data_group.setVisible(not fine)
         self.ft_form.setVisible(fine)
+        self.method_box.setVisible(fine)
         self.compare_button.setVisible(fine)
         self.model_form.set_pretraining_rows_visible(not fine)
         self.sig_mode.emit(fine)
@@ -305,6 +311,7 @@ class RunForm(QWidget):
         self._fill(self.model_form.fill_from_config, cfg)
         if cfg.finetune is not None:
             self.ft_form.fill_from(cfg.finetune)
+            self.method_box.fill_from(cfg.lora)
 
     @Slot()
     def _on_preset_changed(self) -> None:
@@ -330,7 +337,10 @@ class RunForm(QWidget):
             if fine and loading:  # the fine-tuning rules live beside the models: wait for them
                 general = LOADING
             elif fine:
-                cfg = self.ft_form.config(mf.device_name(), mf.run_name())
+                tuned = self.ft_form.config(mf.device_name(), mf.run_name())
+                tuned.lora = self.method_box.lora()
+                tuned.validate()
+                cfg = tuned
             else:
                 values, errors = mf.overrides()
                 if not errors:
@@ -406,6 +416,7 @@ class RunForm(QWidget):
         self.nodes_box.set_editable(on)
         self.data_button.setEnabled(on)
         self.ft_form.set_editable(on)
+        self.method_box.setEnabled(on)
         self.mode_box.setEnabled(on)
 
     # -- data ----------------------------------------------------------------------------------
