@@ -30,6 +30,7 @@ KINDS: tuple[FieldKind, ...] = (
     FieldKind("chat", "sft", ("messages",), "a conversation set (Hugging Face messages)"),
     FieldKind("chat", "sft", ("conversations",), "a conversation set (ShareGPT)"),
     FieldKind("chat", "sft", ("instruction", "output"), "an instruction set (Alpaca)"),
+    FieldKind("preference", "dpo", ("prompt", "chosen", "rejected"), "a preference set"),
     FieldKind("qa", "qa-extractive", ("question", "context", "answer"),
               "a question-answering set"),
     FieldKind("classify", "classify", ("text", "label"), "a classification set"),

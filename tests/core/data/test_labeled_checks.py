@@ -129,7 +129,8 @@ def test_the_files_fields_choose_the_task():
     assert kind_of_fields(["review", "stars"]) is None
     assert kind_of_fields(["messages", "id"]).task == "sft"
     assert kind_of_fields(["instruction", "input", "output"]).task == "sft"
-    assert {k.family for k in KINDS} >= {"classify", "qa", "chat"}
+    assert kind_of_fields(["prompt", "chosen", "rejected"]).task == "dpo"
+    assert {k.family for k in KINDS} >= {"classify", "qa", "chat", "preference"}
 
 
 def test_a_task_that_does_not_match_the_files_fields_is_refused_with_the_task_to_use():
