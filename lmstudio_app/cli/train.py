@@ -25,6 +25,7 @@ from .args import (
     add_device,
     add_finetune,
     add_keep_checkpoints,
+    add_report_to,
     add_run_folder,
     add_set,
     positive_int,
@@ -98,7 +99,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
     overrides = parse_overrides(args.set)
     for key in ("max_steps", "device", "num_train_epochs", "early_stopping_patience",
-                "keep_checkpoints", "optimizer"):
+                "keep_checkpoints", "optimizer", "report_to"):
         if getattr(args, key, None) is not None:
             overrides[key] = getattr(args, key)
     if getattr(args, "compile", False):
@@ -142,6 +143,7 @@ def add_pretrain_arguments(s: argparse.ArgumentParser) -> None:
     add_set(s)
     s.add_argument("--max-steps", type=positive_int, metavar="N")
     add_keep_checkpoints(s)
+    add_report_to(s)
     add_device(s)
     s.add_argument("--compile", action="store_true", help="use torch.compile")
     s.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped run")
