@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import instruments, interchange, prepare, train, use
+from . import instruments, interchange, lr_find, prepare, train, use
 from .args import EXIT_USAGE, Parser, flag_for, positive_int
 
 EXAMPLES = """\
@@ -91,6 +91,8 @@ COMMANDS: dict[str, Command] = {
                            instruments.add_hard_tokens_arguments, instruments.run_hard_tokens),
     "attention": Command("attention weights of every layer and head for a text",
                          instruments.add_attention_arguments, instruments.run_attention),
+    "lr-find": Command("the learning-rate range test: a suggested rate for a new run's settings "
+                       "or an existing run", lr_find.add_arguments, lr_find.run),
     "runs": Command("list run folders", use.add_runs_arguments, use.run_runs),
     "export": Command("write a run as a Hugging Face folder or a GGUF file",
                       interchange.add_export_arguments, interchange.run_export),

@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -169,38 +170,49 @@ def _launched(args: argparse.Namespace) -> int | None:
     return None
 
 
-def run_pretrain(args: argparse.Namespace) -> int:
-    launched = _launched(args)
-    if launched is not None:
-        return launched
-    from ..core import runs
+def pretrain_config(args: argparse.Namespace) -> Any:
+    """The new pretraining run `pretrain`'s options describe (--config, else --data and the
+    preset); UserError naming the option at fault."""
     from ..core.config import build_run_config
     from ..core.data.layout import TOKENIZER
     from ..core.data.tokenizer import Tokenizer
     from ..core.errors import UserError
 
     overrides = _overrides(args)
-    if args.resume:
-        run_dir = Path(args.resume)
-        cfg = runs.resume_config(run_dir, overrides)
-    elif args.config_file:
+    if args.config_file:
         cfg = config_from_file(Path(args.config_file), overrides)
         if cfg.finetune is not None:
             raise UserError(f"{args.config_file} describes a fine-tuning run: train it as one.",
                             field="config_file")
-        run_dir = _run_dir(args, args.name or cfg.name)
-    else:
-        if not args.data_dir:
-            raise UserError("pretraining needs a prepared data folder.", field="data_dir")
-        tok_path = Path(args.data_dir) / TOKENIZER
-        if not tok_path.is_file():
-            raise UserError(f"{args.data_dir}: no {TOKENIZER} here; prepare a corpus into this "
-                            "folder first.", field="data_dir")
-        vocab = Tokenizer.load(tok_path).vocab_size
-        cfg = build_run_config(args.objective, args.preset, vocab, overrides,
-                               data_dir=str(args.data_dir), name=args.name or "",
-                               arch=args.arch)
-        run_dir = _run_dir(args, cfg.name)
+        return cfg
+    if not args.data_dir:
+        raise UserError("pretraining needs a prepared data folder.", field="data_dir")
+    tok_path = Path(args.data_dir) / TOKENIZER
+    if not tok_path.is_file():
+        raise UserError(f"{args.data_dir}: no {TOKENIZER} here; prepare a corpus into this "
+                        "folder first.", field="data_dir")
+    vocab = Tokenizer.load(tok_path).vocab_size
+    return build_run_config(args.objective, args.preset, vocab, overrides,
+                            data_dir=str(args.data_dir), name=args.name or "", arch=args.arch)
+
+
+def _config_and_folder(args: argparse.Namespace,
+                       new_config: Callable[[argparse.Namespace], Any]) -> tuple[Any, Path]:
+    """--resume's settings and folder, else a new run's (`new_config`) and its claimed folder."""
+    from ..core import runs
+
+    if args.resume:
+        run_dir = Path(args.resume)
+        return runs.resume_config(run_dir, _overrides(args)), run_dir
+    cfg = new_config(args)
+    return cfg, _run_dir(args, args.name or cfg.name)
+
+
+def run_pretrain(args: argparse.Namespace) -> int:
+    launched = _launched(args)
+    if launched is not None:
+        return launched
+    cfg, run_dir = _config_and_folder(args, pretrain_config)
     result = _train(cfg, run_dir, JsonSink() if args.json else ConsoleSink(), bool(args.resume))
     if _quiet_rank():
         return 0
@@ -287,6 +299,19 @@ def _print_report(report: dict[str, Any]) -> None:
               + " | ".join(" ".join(str(c) for c in row) for row in report["confusion"]))
 
 
+def finetune_config(args: argparse.Namespace) -> Any:
+    """The new fine-tuning run `finetune`'s options describe (--config, else the task's)."""
+    from ..core.errors import UserError
+
+    if not args.config_file:
+        return _finetune_config(args)
+    cfg = config_from_file(Path(args.config_file), _overrides(args))
+    if cfg.finetune is None:
+        raise UserError(f"{args.config_file} describes a pretraining run: train it as one.",
+                        field="config_file")
+    return cfg
+
+
 def add_finetune_arguments(s: argparse.ArgumentParser) -> None:
     add_finetune(s)
     s.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped fine-tune")
@@ -302,21 +327,10 @@ def run_finetune(args: argparse.Namespace) -> int:
     from ..core.errors import UserError
     from ..core.training.sinks import FanOutSink
 
-    if args.resume:
-        run_dir = Path(args.resume)
-        cfg = runs.resume_config(run_dir, _overrides(args))
-        if cfg.finetune is None:
-            raise UserError(f"{run_dir} is a pretraining run; continue it as a pretraining run.",
-                            field="resume")
-    elif args.config_file:
-        cfg = config_from_file(Path(args.config_file), _overrides(args))
-        if cfg.finetune is None:
-            raise UserError(f"{args.config_file} describes a pretraining run: train it as one.",
-                            field="config_file")
-        run_dir = _run_dir(args, args.name or cfg.name)
-    else:
-        cfg = _finetune_config(args)
-        run_dir = _run_dir(args, cfg.name)
+    cfg, run_dir = _config_and_folder(args, finetune_config)
+    if args.resume and cfg.finetune is None:
+        raise UserError(f"{run_dir} is a pretraining run; continue it as a pretraining run.",
+                        field="resume")
     sink = FanOutSink(_DataNote(args.json), JsonSink() if args.json else ConsoleSink())
     result = _train(cfg, run_dir, sink, bool(args.resume))
     if _quiet_rank():

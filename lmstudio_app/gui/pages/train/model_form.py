@@ -13,7 +13,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QLineEdit, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLineEdit,
+    QPushButton,
+    QWidget,
+)
 
 from ....core.arch_fields import OPTIMIZERS
 from ....core.config import ARCH_TITLES, ARCHS, PRETRAIN_OBJECTIVES, RunConfig, build_run_config
@@ -103,6 +111,7 @@ class ModelForm(QGroupBox):
         self.name_edit.setToolTip("Part of the run folder's name")
         form.addRow("Run name", self.name_edit)
         self.edits: dict[str, QLineEdit] = {}
+        self.rows: dict[str, QWidget] = {}  # each field's row widget (the edit, or its box)
         for f in FIELDS:
             edit = QLineEdit()
             edit.setObjectName(f"field_{f.key}")
@@ -110,7 +119,8 @@ class ModelForm(QGroupBox):
             if f.optional:
                 edit.setPlaceholderText("automatic")
             self.edits[f.key] = edit
-            form.addRow(f.label, edit)
+            self.rows[f.key] = self._beside_rate(edit) if f.key == "learning_rate" else edit
+            form.addRow(f.label, self.rows[f.key])
         self.device_box = QComboBox()
         form.addRow("Device", self.device_box)
         self.marks = FieldMarks({
@@ -122,6 +132,18 @@ class ModelForm(QGroupBox):
             **{f.key: Control(f.label, self.edits[f.key]) for f in FIELDS},
             "device": Control("Device", self.device_box),
         })
+
+    def _beside_rate(self, edit: QLineEdit) -> QWidget:
+        """The learning rate's edit with the finder's button beside it."""
+        box = QWidget()
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(edit, 1)
+        self.find_lr_button = QPushButton("Find…")
+        self.find_lr_button.setToolTip("The learning-rate range test: sweep the rate on a copy "
+                                       "of this model, plot the loss and suggest a rate")
+        row.addWidget(self.find_lr_button)
+        return box
 
     # -- what it shows
 
@@ -179,12 +201,12 @@ class ModelForm(QGroupBox):
     def set_pretraining_rows_visible(self, visible: bool) -> None:
         """Fine-tuning takes the model's shape from its base run: only name and device stay."""
         for w in (self.objective_box, self.preset_box, self.arch_box, self.optimizer_box,
-                  *self.edits.values()):
+                  *self.rows.values()):
             self.form.setRowVisible(w, visible)
 
     def set_editable(self, on: bool) -> None:
         for w in (self.objective_box, self.preset_box, self.arch_box, self.optimizer_box,
-                  self.device_box, self.name_edit, *self.edits.values()):
+                  self.device_box, self.name_edit, self.find_lr_button, *self.edits.values()):
             w.setEnabled(on)
 
     # -- what it says
