@@ -4,7 +4,7 @@ rate's validation loss after the same budget, and whether the suggestion lies wi
 of rates that train best (those within --tolerance nats of the grid's best loss, widened to the
 geometric midpoints with their neighbours). Prints figures; asserts nothing.
 
-    python bench/lr_find_check.py [--steps 300] [--data DIR] [--device cpu]
+    python bench/lr_find_check.py [--steps 300] [--rates 1e-3,3e-3,...] [--data DIR] [--device cpu]
 
 The data folder is prepared from resources/corpus on first use (default
 /tmp/lmstudio_lr_find_check/data; kept for the next call).
@@ -64,6 +64,8 @@ def main() -> None:
                     / "lmstudio_lr_find_check" / "data")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--tolerance", type=float, default=0.05, help="nats")
+    ap.add_argument("--rates", type=lambda t: tuple(float(x) for x in t.split(",")),
+                    default=GRID, help="the grid, comma-separated")
     args = ap.parse_args()
     data = prepared(args.data)
     t0 = time.perf_counter()
@@ -72,7 +74,7 @@ def main() -> None:
           f"stopped early {found.stopped_early}; suggestion {found.suggestion}", flush=True)
     losses: dict[float, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for lr in GRID:
+        for lr in args.rates:
             t0 = time.perf_counter()
             result = Trainer(config(data, lr, args.steps, args.device), Path(tmp) / f"{lr:g}").run()
             losses[lr] = result.best_val_loss if result.best_val_loss is not None else math.inf

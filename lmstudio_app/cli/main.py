@@ -91,6 +91,9 @@ COMMANDS: dict[str, Command] = {
                            instruments.add_hard_tokens_arguments, instruments.run_hard_tokens),
     "attention": Command("attention weights of every layer and head for a text",
                          instruments.add_attention_arguments, instruments.run_attention),
+    "embeddings": Command("a run's token embeddings in 2-D or 3-D (PCA or UMAP) for TensorBoard's "
+                          "projector or a spreadsheet", instruments.add_embeddings_arguments,
+                          instruments.run_embeddings),
     "lr-find": Command("the learning-rate range test: a suggested rate for a new run's settings "
                        "or an existing run", lr_find.add_arguments, lr_find.run),
     "runs": Command("list run folders", use.add_runs_arguments, use.run_runs),
