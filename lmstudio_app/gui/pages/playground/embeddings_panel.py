@@ -110,8 +110,11 @@ class EmbeddingsPanel(CheckpointView):
         right = column(None, [(QLabel("Token"), 0), (self.token_edit, 0),
                               (QLabel("Nearest by cosine similarity"), 0),
                               (self.neighbours, 1)])
+        self.legend = QLabel()
+        self.legend.setAccessibleName("Colour legend")
         column(self, [(note, 0), (controls, 0),
-                      (side_by_side(self.plot, right, (4, 1)), 1), (self.status, 0)])
+                      (side_by_side(self.plot, right, (4, 1)), 1), (self.legend, 0),
+                      (self.status, 0)])
         self.set_run(None)
 
     def shown(self) -> bool:
@@ -147,8 +150,13 @@ class EmbeddingsPanel(CheckpointView):
             return
         if self.colour_box.currentData() == "frequency" and e.frequency is not None:
             brushes = frequency_brushes(e.frequency)
+            self.legend.setText("Colour: how often the token occurs in the training split "
+                                "(log scale; dark: rare, yellow: frequent)")
         else:
             brushes = [pg.mkBrush(TYPE_COLOURS.get(t, "#7f7f7f")) for t in e.types]
+            self.legend.setText("Colour: " + "  ".join(
+                f'<span style="color:{c}">\u25cf</span> {name}'
+                for name, c in TYPE_COLOURS.items() if name in set(e.types)))
         self.scatter.setBrush(brushes)
 
     # -- hover and neighbours

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFormLayout,
     QGroupBox,
@@ -123,6 +124,10 @@ class ModelForm(QGroupBox):
             form.addRow(f.label, self.rows[f.key])
         self.device_box = QComboBox()
         form.addRow("Device", self.device_box)
+        self.tensorboard_box = QCheckBox("TensorBoard")
+        self.tensorboard_box.setToolTip("Also write every metric as TensorBoard event files in "
+                                        "the run folder's tensorboard/ (report_to)")
+        form.addRow("Report to", self.tensorboard_box)
         self.marks = FieldMarks({
             "objective": Control("Objective", self.objective_box),
             "preset": Control("Preset", self.preset_box),
@@ -131,6 +136,7 @@ class ModelForm(QGroupBox):
             "name": Control("Run name", self.name_edit),
             **{f.key: Control(f.label, self.edits[f.key]) for f in FIELDS},
             "device": Control("Device", self.device_box),
+            "report_to": Control("Report to", self.tensorboard_box),
         })
 
     def _beside_rate(self, edit: QLineEdit) -> QWidget:
@@ -197,16 +203,18 @@ class ModelForm(QGroupBox):
             value = getattr(_section(cfg, f.key), f.key)
             self.edits[f.key].setText("" if value is None else _format_value(value))
         self.name_edit.setText(cfg.name)
+        self.tensorboard_box.setChecked("tensorboard" in cfg.train.report_to.lower())
 
     def set_pretraining_rows_visible(self, visible: bool) -> None:
         """Fine-tuning takes the model's shape from its base run: only name and device stay."""
         for w in (self.objective_box, self.preset_box, self.arch_box, self.optimizer_box,
-                  *self.rows.values()):
+                  self.tensorboard_box, *self.rows.values()):
             self.form.setRowVisible(w, visible)
 
     def set_editable(self, on: bool) -> None:
         for w in (self.objective_box, self.preset_box, self.arch_box, self.optimizer_box,
-                  self.device_box, self.name_edit, self.find_lr_button, *self.edits.values()):
+                  self.device_box, self.name_edit, self.find_lr_button, self.tensorboard_box,
+                  *self.edits.values()):
             w.setEnabled(on)
 
     # -- what it says
@@ -231,6 +239,7 @@ class ModelForm(QGroupBox):
                 errors[f.key] = f"{f.label} {text}: expected a finite number."
         values["device"] = self.device_name()
         values["optimizer"] = str(self.optimizer_box.currentData())
+        values["report_to"] = "tensorboard" if self.tensorboard_box.isChecked() else "none"
         return values, errors
 
 

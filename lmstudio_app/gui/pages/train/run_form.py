@@ -114,6 +114,7 @@ class RunForm(QWidget):
         state.sig_engine_ready.connect(self._on_engine_ready)
         self.lr_dialog: LrFindDialog | None = None
         self.model_form.find_lr_button.clicked.connect(self.find_learning_rate)
+        self.model_form.tensorboard_box.toggled.connect(self.validate)
 
     def _build(self) -> None:
         left = QVBoxLayout(self)

@@ -57,3 +57,12 @@ def test_closing_the_dialog_stops_the_sweep(qtbot, page):
     dialog.reject()
     assert dialog.job.wait_finished(60000)
     assert not dialog.apply_button.isEnabled()
+
+
+def test_report_to_tensorboard_box_sets_the_field(qtbot, page):
+    box = page.form.model_form.tensorboard_box
+    assert page.form.config is not None and page.form.config.train.report_to == "none"
+    box.setChecked(True)
+    assert page.form.config.train.report_to == "tensorboard"
+    page.form.fill_from_config(page.form.config)
+    assert box.isChecked()
