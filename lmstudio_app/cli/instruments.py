@@ -129,6 +129,9 @@ def add_embeddings_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--dimensions", type=int, choices=(2, 3), default=2)
     s.add_argument("--method", choices=("pca", "umap"), default="pca",
                    help="umap needs umap-learn (pip install umap-learn)")
+    s.add_argument("--texts", action="store_true",
+                   help="a fine-tuned classifier: the pooled embeddings of its validation texts "
+                        "(what its head reads), labelled, instead of the token embeddings")
     s.add_argument("--neighbours", metavar="PIECE",
                    help="also print the 10 tokens nearest this piece by cosine similarity")
 
@@ -137,12 +140,14 @@ def run_embeddings(args: argparse.Namespace) -> int:
     from ..core.errors import UserError
     from ..core.inference.embeddings import (
         neighbours,
+        pooled_embeddings,
         project,
         token_embeddings,
         write_projector,
     )
 
-    e = token_embeddings(Path(args.run), args.checkpoint)
+    read = pooled_embeddings if args.texts else token_embeddings
+    e = read(Path(args.run), args.checkpoint)
     points = project(e.vectors, args.dimensions, args.method)
     for path in write_projector(e, points, Path(args.out)):
         print(f"wrote {path}", file=sys.stderr)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,8 @@ class TokenEmbeddings:
     pieces: list[str]
     types: list[str]
     frequency: np.ndarray | None = None
-    labels: list[str] = field(default_factory=list)  # per row, for pooled text embeddings
+    kind: str = "tokens"  # or "texts": pooled text embeddings; `pieces` the texts, `types`
+    # their labels
 
 
 def embedding_matrix(model: nn.Module, vocab_size: int) -> torch.Tensor:
@@ -101,6 +102,43 @@ def token_embeddings(run_dir: Path, checkpoint: str | int = "latest") -> TokenEm
     types = [piece_type(p, i in special) for i, p in enumerate(pieces)]
     freq = token_frequency(cfg.data_dir, n) if cfg.finetune is None else None
     return TokenEmbeddings(checkpoint, vectors[:n], pieces, types, freq)
+
+
+POOLED_LIMIT = 2000  # validation texts embedded at most
+TEXT_SHOWN = 80  # characters of a text kept as its name
+
+
+def pooled_embeddings(run_dir: Path, checkpoint: str | int = "latest",
+                      limit: int = POOLED_LIMIT) -> TokenEmbeddings:
+    """A fine-tuned classifier's pooled text embeddings (N, C) of the first `limit` examples of
+    its validation split: what its head reads (the input of its linear layer, captured by a
+    forward hook while `classify_probs` runs), named by the text, typed by the true label.
+    Raises UserError for a run that is not a classifier, or whose labeled files are gone."""
+    from ..models.heads import reads_end_token
+    from ..objectives.classify import classify_probs
+    from ..objectives.finetune_setup import load_task_data
+    from ..objectives.task import max_length
+    from .loading import require_task
+
+    loaded = load_run(Path(run_dir), checkpoint, "cpu")
+    ft = require_task(loaded, "classify")
+    examples = list(load_task_data(ft)[0].val)[:limit]
+    if not examples:
+        raise UserError(f"{run_dir}: the validation split is empty.", field="run")
+    captured: list[torch.Tensor] = []
+    head = loaded.model.get_submodule("head")
+    hook = head.register_forward_hook(
+        lambda _m, inputs, _out: captured.append(inputs[0].detach().float().cpu()))
+    try:
+        with torch.no_grad():
+            classify_probs(loaded.model, loaded.tokenizer, [ex.text for ex in examples],
+                           loaded.config.model.arch, max_length(loaded.config),
+                           end_token=reads_end_token(loaded.config))
+    finally:
+        hook.remove()
+    return TokenEmbeddings(checkpoint, torch.cat(captured).numpy(),
+                           [ex.text[:TEXT_SHOWN] for ex in examples],
+                           [ex.label for ex in examples], kind="texts")
 
 
 def pca(x: np.ndarray, k: int = 2) -> tuple[np.ndarray, np.ndarray]:
@@ -161,29 +199,34 @@ def _escape(piece: str) -> str:
 
 
 def _metadata_rows(e: TokenEmbeddings) -> list[list[Any]]:
+    if e.kind == "texts":
+        return [[e.pieces[i], i, e.types[i]] for i in range(len(e.pieces))]
     freq = e.frequency
     return [[e.pieces[i], i, e.types[i], "" if freq is None else int(freq[i])]
             for i in range(len(e.pieces))]
 
 
 METADATA_HEADER = ["piece", "id", "type", "frequency"]
+TEXTS_HEADER = ["text", "index", "label"]
 
 
 def write_projector(e: TokenEmbeddings, points: np.ndarray, out: Path) -> list[Path]:
     """Write the points (N, k) and their metadata; returns the files written.
 
-    `out` ending in .csv: one CSV table, header piece,id,type,frequency,x,y[,z]. Otherwise
+    `out` ending in .csv: one CSV table, header piece,id,type,frequency,x,y[,z] (pooled text
+    embeddings: text,index,label,x,y[,z]). Otherwise
     `out` is a folder, made if needed, holding TensorBoard projector's pair: vectors.tsv (the
     points, one row per token, tab-separated, no header) and metadata.tsv (a header row, then
     piece, id, type, frequency; tabs and line breaks in a piece escaped as \\t, \\n). Each file
     is written whole or not at all."""
     out = Path(out)
     rows = _metadata_rows(e)
+    header = TEXTS_HEADER if e.kind == "texts" else METADATA_HEADER
     axes = ["x", "y", "z"][: points.shape[1]]
     if out.suffix.lower() == ".csv":
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow(METADATA_HEADER + axes)
+        w.writerow(header + axes)
         for row, p in zip(rows, points, strict=True):
             w.writerow(row + [f"{v:.6g}" for v in p])
         atomic_write_bytes(out, buf.getvalue().encode("utf-8"))
@@ -192,7 +235,7 @@ def write_projector(e: TokenEmbeddings, points: np.ndarray, out: Path) -> list[P
         raise UserError(f"{out}: not a folder; name a folder (vectors.tsv and metadata.tsv go "
                         "there) or a .csv file.", field="out")
     vectors = "".join("\t".join(f"{v:.6g}" for v in p) + "\n" for p in points)
-    meta = "\t".join(METADATA_HEADER) + "\n" + "".join(
+    meta = "\t".join(header) + "\n" + "".join(
         "\t".join([_escape(str(r[0])), *(str(c) for c in r[1:])]) + "\n" for r in rows)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out / "vectors.tsv", vectors.encode("utf-8"))

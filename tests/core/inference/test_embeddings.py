@@ -7,6 +7,7 @@ import csv
 
 import numpy as np
 import pytest
+import torch
 
 from lmstudio_app.core.errors import UserError
 from lmstudio_app.core.inference.embeddings import (
@@ -104,3 +105,38 @@ def test_projector_files_tsv_and_csv(run, tmp_path):
     assert [r["piece"] for r in rows] == e.pieces
     assert float(rows[3]["x"]) == pytest.approx(points[3, 0], rel=1e-5, abs=1e-6)
     assert int(rows[3]["frequency"]) == int(e.frequency[3])
+
+
+def test_pooled_text_embeddings_of_a_classifier(run, tmp_path):
+    from lmstudio_app.core.config import FinetuneConfig
+    from lmstudio_app.core.data import labeled
+    from lmstudio_app.core.inference.embeddings import pooled_embeddings
+    from lmstudio_app.core.inference.loading import load_run
+    from lmstudio_app.core.objectives.finetune_setup import load_task_data, make_finetune_config
+    lines = labeled.sample_sentiment_path().read_text(encoding="utf-8").splitlines()
+    sent = tmp_path / "s.csv"  # the header, and rows from both ends (the file is by label)
+    sent.write_text("\n".join([lines[0], *lines[1:41], *lines[-40:]]) + "\n", encoding="utf-8")
+    cfg = make_finetune_config(FinetuneConfig(task="classify", train_file=str(sent),
+                                              base_run=str(run), pooling="mean"),
+                               overrides={"max_steps": 6, "eval_interval": 6,
+                                          "batch_size": 8})
+    out = tmp_path / "cls"
+    assert Trainer(cfg, out).run().reason == "completed"
+    e = pooled_embeddings(out, "latest")
+    val = load_task_data(load_run(out, "latest").config.finetune)[0].val
+    assert e.kind == "texts" and e.types == [ex.label for ex in val]
+    assert e.vectors.shape == (len(val), cfg.model.n_embd)
+    # The mean of the body's hidden states over each text's tokens: what the head reads.
+    from lmstudio_app.core.models.heads import body_hidden_states
+    from lmstudio_app.core.objectives.encoding import classify_ids
+    from lmstudio_app.core.objectives.task import max_length
+
+    loaded = load_run(out, "latest")
+    ids = classify_ids(loaded.tokenizer, val[0].text, "gpt", max_length(loaded.config), False)
+    with torch.no_grad():
+        h = body_hidden_states(loaded.model.body, torch.tensor([ids]))
+    np.testing.assert_allclose(e.vectors[0], h[0].mean(dim=0).numpy(), rtol=1e-4, atol=1e-5)
+    written = write_projector(e, project(e.vectors, 2), tmp_path / "texts.csv")
+    assert written[0].read_text(encoding="utf-8").startswith("text,index,label,x,y\n")
+    with pytest.raises(UserError):
+        pooled_embeddings(run)  # a pretraining run has no pooled text embeddings
