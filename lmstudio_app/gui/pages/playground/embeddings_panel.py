@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from .checkpoints import checkpoint_name
 from .shaded_text import piece_label
-from .view_job import CheckpointView, column, side_by_side
+from .view_job import CheckpointView, column, note_label, side_by_side
 
 NEIGHBOURS_SHOWN = 15
 TYPE_COLOURS = {"special": "#d62728", "byte": "#7f7f7f", "word start": "#1f77b4",
@@ -34,12 +34,20 @@ TYPE_COLOURS = {"special": "#d62728", "byte": "#7f7f7f", "word start": "#1f77b4"
                 "space": "#8c564b"}
 
 
-def projection(run: Path, checkpoint: str | int, method: str) -> tuple[Any, np.ndarray]:
-    """(TokenEmbeddings, points (V, 2)) of `run` at `checkpoint`: the view's job."""
-    from ....core.inference.embeddings import project, token_embeddings
+def projection(run: Path, checkpoint: str | int, method: str,
+               what: str = "tokens") -> tuple[Any, np.ndarray]:
+    """(TokenEmbeddings, points (N, 2)) of `run` at `checkpoint`: the view's job. `what`:
+    "tokens", or "texts" (a classifier's pooled validation texts)."""
+    from ....core.inference.embeddings import pooled_embeddings, project, token_embeddings
 
-    e = token_embeddings(run, checkpoint)
+    e = (pooled_embeddings if what == "texts" else token_embeddings)(run, checkpoint)
     return e, project(e.vectors, 2, method)
+
+
+def label_colours(labels: list[str]) -> dict[str, str]:
+    """A colour per distinct label, in order of first appearance."""
+    palette = list(TYPE_COLOURS.values())
+    return {name: palette[i % len(palette)] for i, name in enumerate(dict.fromkeys(labels))}
 
 
 def frequency_brushes(freq: np.ndarray) -> list[Any]:
@@ -61,16 +69,20 @@ class EmbeddingsPanel(CheckpointView):
         self.points: np.ndarray | None = None
         self.hovered: int | None = None
 
-        note = QLabel("Where training put each token: its embedding vector projected to two "
-                      "dimensions. Hover a point for its token; click one, or type a piece, "
-                      "for its nearest neighbours by cosine similarity.")
-        note.setWordWrap(True)
+        note = note_label("Where training put each token: its embedding vector projected to "
+                          "two dimensions. Hover a point for its token; click one, or type a "
+                          "piece, for its nearest neighbours by cosine similarity.")
         self.method_box = QComboBox()
         self.method_box.addItem("PCA", "pca")
         if importlib.util.find_spec("umap") is not None:
             self.method_box.addItem("UMAP", "umap")
         self.method_box.setToolTip("PCA; UMAP when umap-learn is installed "
                                    "(pip install umap-learn)")
+        self.what_box = QComboBox()
+        self.what_box.addItem("Tokens", "tokens")
+        self.what_box.addItem("Validation texts", "texts")
+        self.what_box.setToolTip("Token embeddings, or (a fine-tuned classifier) the pooled "
+                                 "embeddings of its validation texts, coloured by label")
         self.colour_box = QComboBox()
         self.colour_box.addItem("Frequency", "frequency")
         self.colour_box.addItem("Piece type", "type")
@@ -81,7 +93,8 @@ class EmbeddingsPanel(CheckpointView):
         controls.addWidget(QLabel("Checkpoint"))
         controls.addWidget(self.slider, 1)
         controls.addWidget(self.checkpoint_label)
-        for label, box in (("Method", self.method_box), ("Colour", self.colour_box)):
+        for label, box in (("Show", self.what_box), ("Method", self.method_box),
+                           ("Colour", self.colour_box)):
             controls.addWidget(QLabel(label))
             controls.addWidget(box)
         controls.addWidget(self.project_button)
@@ -117,6 +130,14 @@ class EmbeddingsPanel(CheckpointView):
                       (self.status, 0)])
         self.set_run(None)
 
+    def set_run(self, run: Path | None, checkpoint: str | int | None = None,
+                texts: bool = False) -> None:
+        """As CheckpointView's; `texts`: the run is a classifier (its texts can be shown)."""
+        super().set_run(run, checkpoint)
+        if not texts:
+            self.what_box.setCurrentIndex(0)
+        self.what_box.setEnabled(texts)
+
     def shown(self) -> bool:
         return self.points is not None
 
@@ -130,7 +151,8 @@ class EmbeddingsPanel(CheckpointView):
         if self.run is None or self.job is not None or checkpoint is None:
             return
         run, method = self.run, str(self.method_box.currentData())
-        self.start_job(lambda: projection(run, checkpoint, method), self.show_points,
+        what = str(self.what_box.currentData())
+        self.start_job(lambda: projection(run, checkpoint, method, what), self.show_points,
                        f"Projecting the {checkpoint_name(checkpoint)} embeddings…")
 
     def show_points(self, found: tuple[Any, np.ndarray]) -> None:
@@ -138,7 +160,7 @@ class EmbeddingsPanel(CheckpointView):
         self.embeddings, self.points = e, points
         self.scatter.setData(x=points[:, 0], y=points[:, 1], data=np.arange(len(points)))
         self._colour()
-        self.status.setText(f"{len(points):,} tokens, {checkpoint_name(e.checkpoint)} weights, "
+        self.status.setText(f"{len(points):,} {e.kind}, {checkpoint_name(e.checkpoint)} weights, "
                             f"{self.method_box.currentText()}")
         if self.token_edit.text():
             self._on_token_typed()
@@ -148,7 +170,12 @@ class EmbeddingsPanel(CheckpointView):
         e = self.embeddings
         if e is None:
             return
-        if self.colour_box.currentData() == "frequency" and e.frequency is not None:
+        if e.kind == "texts":
+            colours = label_colours(e.types)
+            brushes = [pg.mkBrush(colours[t]) for t in e.types]
+            self.legend.setText("Colour: true label  " + "  ".join(
+                f'<span style="color:{c}">\u25cf</span> {name}' for name, c in colours.items()))
+        elif self.colour_box.currentData() == "frequency" and e.frequency is not None:
             brushes = frequency_brushes(e.frequency)
             self.legend.setText("Colour: how often the token occurs in the training split "
                                 "(log scale; dark: rare, yellow: frequent)")
@@ -166,6 +193,8 @@ class EmbeddingsPanel(CheckpointView):
         if e is None:
             return ""
         i = int(data)
+        if e.kind == "texts":
+            return f"{e.pieces[i]!r} (label {e.types[i]})"
         freq = "" if e.frequency is None else f", {int(e.frequency[i]):,} times in training"
         return f"{piece_label(e.pieces[i])} (id {i}, {e.types[i]}{freq})"
 

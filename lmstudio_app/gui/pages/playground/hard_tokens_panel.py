@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from .background import ModelSlot, TokenScores, score_tokens
 from .checkpoints import checkpoint_name
 from .shaded_text import ProbabilityLegend, ShadedText, loss_details, piece_label
-from .view_job import CheckpointView
+from .view_job import CheckpointView, note_label
 
 HARDEST_SHOWN = 40
 
@@ -54,10 +54,10 @@ class HardTokensPanel(CheckpointView):
         self.slot = ModelSlot()
         self.scores: TokenScores | None = None
 
-        note = QLabel("How hard each token of a validation passage is for the model: the loss "
-                      "of the right token (nats). Leave the passage empty to take the start of "
-                      "the validation split. For a BERT run, the masked positions are scored.")
-        note.setWordWrap(True)
+        note = note_label("How hard each token of a validation passage is for the model: the "
+                          "loss of the right token (nats). Leave the passage empty to take the "
+                          "start of the validation split. For a BERT run, the masked positions "
+                          "are scored.")
         self.passage_edit = QPlainTextEdit()
         self.passage_edit.setPlaceholderText("Empty: the start of the validation split")
         self.passage_edit.setMaximumHeight(70)

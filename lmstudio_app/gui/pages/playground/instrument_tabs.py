@@ -64,7 +64,8 @@ class InstrumentTabs(QTabWidget):
         self.attention_panel.set_run(path if has_weights else None, checkpoint)
         self.setTabEnabled(HARD_TOKENS, pretrained and has_weights)
         self.setTabEnabled(ATTENTION, has_weights)
-        self.embeddings_panel.set_run(path if has_weights else None, checkpoint)
+        self.embeddings_panel.set_run(path if has_weights else None, checkpoint,
+                                      texts=objective == "classify")
         self.setTabEnabled(EMBEDDINGS, has_weights)
         if objective is not None and not pretrained:
             self.setTabToolTip(HARD_TOKENS, f"A {title(objective)} run has no validation "

@@ -25,6 +25,13 @@ from ...jobs import BackgroundJob
 from .checkpoints import checkpoint_choices
 
 
+def note_label(text: str) -> QLabel:
+    """A view's word-wrapped line of explanation."""
+    label = QLabel(text)
+    label.setWordWrap(True)
+    return label
+
+
 def column(owner: QWidget | None, items: Sequence[tuple[QWidget | QLayout, int]]) -> QWidget:
     """`owner` (a new widget when None) laid out as a column of (widget or layout, stretch),
     without margins."""

@@ -52,3 +52,22 @@ def test_embeddings_tab_projects_hovers_and_lists_neighbours(qtbot, engine_runs,
         assert again.args[0].checkpoint == panel.choices[0][1] != e.checkpoint
         qtbot.waitUntil(lambda: panel.job is None)
     page.shutdown()
+
+
+def test_a_classifiers_validation_texts_coloured_by_label(qtbot, finetune_runs, playground_on):
+    from lmstudio_app.core.inference.embeddings import pooled_embeddings
+
+    page = playground_on(finetune_runs.runs_root, finetune_runs.classify)
+    page.instruments.setCurrentIndex(EMBEDDINGS)
+    panel = page.instruments.embeddings_panel
+    assert panel.what_box.isEnabled()
+    panel.what_box.setCurrentIndex(panel.what_box.findData("texts"))
+    e = _project(qtbot, panel)
+    want = pooled_embeddings(finetune_runs.classify, e.checkpoint)
+    assert e.kind == "texts" and e.types == want.types
+    x, y = panel.scatter.getData()
+    np.testing.assert_allclose(np.column_stack([x, y]), pca(want.vectors, 2)[0], rtol=1e-4,
+                               atol=1e-5)
+    assert all(label in panel.legend.text() for label in set(e.types))
+    assert panel._tip(float(x[0]), float(y[0]), 0).endswith(f"(label {e.types[0]})")
+    page.shutdown()
