@@ -126,7 +126,7 @@ def add_embeddings_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--out", required=True, metavar="DIR|FILE.csv",
                    help="a folder for TensorBoard projector's vectors.tsv and metadata.tsv, or "
                         "a .csv file (piece,id,type,frequency,x,y[,z])")
-    s.add_argument("--dimensions", type=int, choices=(2, 3), default=2)
+    s.add_argument("--dimensions", type=positive_int, choices=(2, 3), default=2)
     s.add_argument("--method", choices=("pca", "umap"), default="pca",
                    help="umap needs umap-learn (pip install umap-learn)")
     s.add_argument("--texts", action="store_true",

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QPushButton,
     QWidget,
@@ -122,6 +123,9 @@ class ModelForm(QGroupBox):
             self.edits[f.key] = edit
             self.rows[f.key] = self._beside_rate(edit) if f.key == "learning_rate" else edit
             form.addRow(f.label, self.rows[f.key])
+            label = form.labelForField(self.rows[f.key])
+            if isinstance(label, QLabel):
+                label.setBuddy(edit)  # the label names the edit, even beside a button
         self.device_box = QComboBox()
         form.addRow("Device", self.device_box)
         self.tensorboard_box = QCheckBox("TensorBoard")
