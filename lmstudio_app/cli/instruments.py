@@ -128,7 +128,7 @@ def add_embeddings_arguments(s: argparse.ArgumentParser) -> None:
                         "a .csv file (piece,id,type,frequency,x,y[,z])")
     s.add_argument("--dimensions", type=positive_int, choices=(2, 3), default=2)
     s.add_argument("--method", choices=("pca", "umap"), default="pca",
-                   help="umap needs umap-learn (pip install umap-learn)")
+                   help="umap needs umap-learn (pip install \"lmstudio-app[umap]\")")
     s.add_argument("--texts", action="store_true",
                    help="a fine-tuned classifier: the pooled embeddings of its validation texts "
                         "(what its head reads), labelled, instead of the token embeddings")

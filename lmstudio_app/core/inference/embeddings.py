@@ -31,7 +31,7 @@ from ..util.atomic import atomic_write_bytes
 from .loading import load_run
 
 METHODS = ("pca", "umap")
-UMAP_HINT = "pip install umap-learn"
+UMAP_HINT = 'pip install "lmstudio-app[umap]"'
 FREQUENCY_TOKENS = 20_000_000  # at most this many training tokens are counted
 PIECE_TYPES = ("special", "byte", "word start", "word piece", "punctuation", "digits", "space")
 

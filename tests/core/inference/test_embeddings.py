@@ -140,3 +140,15 @@ def test_pooled_text_embeddings_of_a_classifier(run, tmp_path):
     assert written[0].read_text(encoding="utf-8").startswith("text,index,label,x,y\n")
     with pytest.raises(UserError):
         pooled_embeddings(run)  # a pretraining run has no pooled text embeddings
+
+
+def test_umap_is_refused_with_its_install_line_when_missing():
+    import importlib.util
+
+    x = np.random.default_rng(2).normal(size=(50, 8))
+    if importlib.util.find_spec("umap") is None:
+        with pytest.raises(UserError, match=r"lmstudio-app\[umap\]") as bad:
+            project(x, 2, "umap")
+        assert bad.value.field == "method"
+    else:
+        assert project(x, 2, "umap").shape == (50, 2)

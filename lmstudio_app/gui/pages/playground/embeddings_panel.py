@@ -77,7 +77,7 @@ class EmbeddingsPanel(CheckpointView):
         if importlib.util.find_spec("umap") is not None:
             self.method_box.addItem("UMAP", "umap")
         self.method_box.setToolTip("PCA; UMAP when umap-learn is installed "
-                                   "(pip install umap-learn)")
+                                   "(pip install \"lmstudio-app[umap]\")")
         self.what_box = QComboBox()
         self.what_box.addItem("Tokens", "tokens")
         self.what_box.addItem("Validation texts", "texts")
