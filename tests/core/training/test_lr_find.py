@@ -75,3 +75,25 @@ def test_run_folder_untouched_and_its_weights_used(prepared_data, tmp_path):
     with pytest.raises(UserError) as bad:
         lr_find(cfg, min_lr=1.0, max_lr=0.1)
     assert bad.value.field == "find_min_lr"
+
+
+def test_a_fine_tuned_run_is_swept_on_its_own_task_and_left_untouched(prepared_data, tmp_path):
+    from lmstudio_app.core.config import FinetuneConfig
+    from lmstudio_app.core.data import labeled
+    from lmstudio_app.core.objectives.finetune_setup import make_finetune_config
+
+    base = tmp_path / "gpt"
+    assert Trainer(tiny_cfg(prepared_data, max_steps=4, eval_interval=4), base).run().reason \
+        == "completed"
+    lines = labeled.sample_sentiment_path().read_text(encoding="utf-8").splitlines()
+    sent = tmp_path / "s.csv"
+    sent.write_text("\n".join([lines[0], *lines[1:31], *lines[-30:]]) + "\n", encoding="utf-8")
+    cfg = make_finetune_config(FinetuneConfig(task="classify", train_file=str(sent),
+                                              base_run=str(base)),
+                               overrides={"max_steps": 4, "eval_interval": 4, "batch_size": 4})
+    run = tmp_path / "cls"
+    assert Trainer(cfg, run).run().reason == "completed"
+    before = _folder_bytes(run)
+    found = lr_find(runs.read_config(run), run, num_training=14)
+    assert _folder_bytes(run) == before
+    assert len(found.lr) >= 12 and math.log(3) - 0.7 < found.raw_loss[0] < math.log(3) + 0.7
