@@ -101,6 +101,7 @@ bench-package: $(PACKAGE_STAMP)
 screenshots: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python tools/screenshots.py --out docs/screenshots
 	QT_QPA_PLATFORM=offscreen $(BIN)/python tools/screenshots_runs.py --out docs/screenshots
+	QT_QPA_PLATFORM=offscreen $(BIN)/python tools/screenshots_research.py --out docs/screenshots
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache $(INTEROP)
