@@ -102,6 +102,7 @@ screenshots: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python tools/screenshots.py --out docs/screenshots
 	QT_QPA_PLATFORM=offscreen $(BIN)/python tools/screenshots_runs.py --out docs/screenshots
 	QT_QPA_PLATFORM=offscreen $(BIN)/python tools/screenshots_research.py --out docs/screenshots
+	QT_QPA_PLATFORM=offscreen $(BIN)/python tools/screenshots_instruments.py --out docs/screenshots
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache $(INTEROP)

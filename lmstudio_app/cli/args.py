@@ -126,6 +126,13 @@ def add_keep_checkpoints(s: argparse.ArgumentParser) -> None:
                         "plus the latest and the best (default 20; 0 keeps none)")
 
 
+def add_report_to(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--report-to", dest="report_to", metavar="LIST",
+                   help="trackers that also get every metric: a comma list of tensorboard "
+                        "(event files in <run>/tensorboard/), trackio, wandb, mlflow; all; "
+                        "default none")
+
+
 def add_columns(s: argparse.ArgumentParser, defaults: bool) -> None:
     d = (lambda v: v) if defaults else (lambda v: None)
     g = s.add_argument_group("columns (CSV/TSV header names or JSONL fields)")
@@ -192,6 +199,7 @@ def add_finetune(s: argparse.ArgumentParser) -> None:
                    help="stop after N evaluations without a better validation score "
                         "(default 0: off)")
     add_keep_checkpoints(s)
+    add_report_to(s)
     add_set(s, "a training field")
     s.add_argument("--freeze-embeddings", action="store_true")
     s.add_argument("--freeze-layers", type=count, default=0, metavar="N",

@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from .args import add_loaded_run, count, positive_int
+from .args import add_loaded_run, checkpoint_choice, count, positive_int
 
 
 def _text(args: argparse.Namespace) -> str:
@@ -116,4 +116,45 @@ def run_attention(args: argparse.Namespace) -> int:
         for i, row in enumerate(weights):
             j = int(row.argmax())
             print(f"  {maps.tokens[i]!r:>16} -> {maps.tokens[j]!r} {float(row[j]):.2f}")
+    return 0
+
+
+def add_embeddings_arguments(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--run", required=True, metavar="RUN_DIR")
+    s.add_argument("--checkpoint", type=checkpoint_choice, default="latest",
+                   metavar="best|latest|STEP", help="which weights (default latest)")
+    s.add_argument("--out", required=True, metavar="DIR|FILE.csv",
+                   help="a folder for TensorBoard projector's vectors.tsv and metadata.tsv, or "
+                        "a .csv file (piece,id,type,frequency,x,y[,z])")
+    s.add_argument("--dimensions", type=positive_int, choices=(2, 3), default=2)
+    s.add_argument("--method", choices=("pca", "umap"), default="pca",
+                   help="umap needs umap-learn (pip install \"lmstudio-app[umap]\")")
+    s.add_argument("--texts", action="store_true",
+                   help="a fine-tuned classifier: the pooled embeddings of its validation texts "
+                        "(what its head reads), labelled, instead of the token embeddings")
+    s.add_argument("--neighbours", metavar="PIECE",
+                   help="also print the 10 tokens nearest this piece by cosine similarity")
+
+
+def run_embeddings(args: argparse.Namespace) -> int:
+    from ..core.errors import UserError
+    from ..core.inference.embeddings import (
+        neighbours,
+        pooled_embeddings,
+        project,
+        token_embeddings,
+        write_projector,
+    )
+
+    read = pooled_embeddings if args.texts else token_embeddings
+    e = read(Path(args.run), args.checkpoint)
+    points = project(e.vectors, args.dimensions, args.method)
+    for path in write_projector(e, points, Path(args.out)):
+        print(f"wrote {path}", file=sys.stderr)
+    if args.neighbours is not None:
+        if args.neighbours not in e.pieces:
+            raise UserError(f"{args.neighbours!r} is not a piece of this run's tokenizer.",
+                            field="neighbours")
+        for j, sim in neighbours(e.vectors, e.pieces.index(args.neighbours)):
+            print(f"{sim:.4f}\t{e.pieces[j]}")
     return 0

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from . import benchmark, chat, instruments, interchange, prepare, sweep, train, use
+from . import benchmark, chat, instruments, interchange, lr_find, prepare, sweep, train, use
 from .args import EXIT_USAGE, Parser, flag_for, positive_int
 
 EXAMPLES = """\
@@ -100,6 +100,10 @@ COMMANDS: dict[str, Command] = {
     "hard-tokens": Command(instruments, "the token types of the validation split the model "
                            "finds hardest"),
     "attention": Command(instruments, "attention weights of every layer and head for a text"),
+    "embeddings": Command(instruments, "a run's token embeddings in 2-D or 3-D (PCA or UMAP) for "
+                          "TensorBoard's projector or a spreadsheet"),
+    "lr-find": Command(lr_find, "the learning-rate range test: a suggested rate for a new run's "
+                       "settings or an existing run"),
     "benchmark": Command(benchmark, "lm-evaluation-harness tasks on a GPT or Llama run (kept in "
                          "the run)"),
     "sweep": Command(sweep, "several runs over chosen fields (grid, random, TPE), the best "

@@ -25,6 +25,7 @@ from .args import (
     add_device,
     add_finetune,
     add_keep_checkpoints,
+    add_report_to,
     add_run_folder,
     add_set,
     positive_int,
@@ -98,7 +99,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
     overrides = parse_overrides(args.set)
     for key in ("max_steps", "device", "num_train_epochs", "early_stopping_patience",
-                "keep_checkpoints", "optimizer"):
+                "keep_checkpoints", "optimizer", "report_to"):
         if getattr(args, key, None) is not None:
             overrides[key] = getattr(args, key)
     if getattr(args, "compile", False):
@@ -142,6 +143,7 @@ def add_pretrain_arguments(s: argparse.ArgumentParser) -> None:
     add_set(s)
     s.add_argument("--max-steps", type=positive_int, metavar="N")
     add_keep_checkpoints(s)
+    add_report_to(s)
     add_device(s)
     s.add_argument("--compile", action="store_true", help="use torch.compile")
     s.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped run")
@@ -191,7 +193,7 @@ def pretrain_config(args: argparse.Namespace, overrides: dict[str, Any]) -> Any:
                             data_dir=str(args.data_dir), name=args.name or "", arch=args.arch)
 
 
-def _pretrain_config(args: argparse.Namespace) -> Any:
+def pretrain_run_config(args: argparse.Namespace) -> Any:
     """The run's configuration (--resume, --config or a new run), from this node's files (no
     collective: `agree` runs it)."""
     from ..core import runs
@@ -222,7 +224,7 @@ def run_pretrain(args: argparse.Namespace) -> int:
     launched = _launched(args)
     if launched is not None:
         return launched
-    cfg, run_dir = _agreed_run(args, _pretrain_config)
+    cfg, run_dir = _agreed_run(args, pretrain_run_config)
     result = _train(cfg, run_dir, JsonSink() if args.json else ConsoleSink(), bool(args.resume))
     if _quiet_rank():
         return 0
@@ -348,7 +350,7 @@ def add_finetune_arguments(s: argparse.ArgumentParser) -> None:
     add_nproc(s)
 
 
-def _finetune_run_config(args: argparse.Namespace) -> Any:
+def finetune_run_config(args: argparse.Namespace) -> Any:
     """The fine-tune's configuration, from this node's files (`agree` runs it)."""
     from ..core import runs
     from ..core.errors import UserError
@@ -375,7 +377,7 @@ def run_finetune(args: argparse.Namespace) -> int:
     from ..core import runs
     from ..core.training.sinks import FanOutSink
 
-    cfg, run_dir = _agreed_run(args, _finetune_run_config)
+    cfg, run_dir = _agreed_run(args, finetune_run_config)
     sink = FanOutSink(_DataNote(args.json), JsonSink() if args.json else ConsoleSink())
     result = _train(cfg, run_dir, sink, bool(args.resume))
     if _quiet_rank():

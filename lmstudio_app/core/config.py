@@ -21,6 +21,7 @@ from .config_json import from_known_fields, json_kind, section
 from .errors import UserError
 from .lora_config import LoraSettings
 from .presets import PRESETS, preset_names, preset_part  # noqa: F401 (re-exported)
+from .report_to import report_to_list
 
 # ---------------------------------------------------------------------------------------------
 # The objectives: the one table that names them.
@@ -217,6 +218,9 @@ class TrainConfig:
     gradient_checkpointing: bool = False  # recompute block activations in the backward pass
     sample_prompt: str = "\n"  # GPT runs: generated from at each evaluation ("" disables)
     sample_tokens: int = 48
+    # Trackers that receive every scalar of metrics.jsonl (Hugging Face's name): a comma list of
+    # REPORT_TO, "all" (every one installed) or "none".
+    report_to: str = "none"
 
     @property
     def min_lr_value(self) -> float:
@@ -232,6 +236,11 @@ class TrainConfig:
         if self.warmup_ratio is not None:
             return round(self.warmup_ratio * steps)
         return min(100, steps // 20)
+
+    @property
+    def report_to_list(self) -> list[str]:
+        """The trackers this run writes to (`report_to.report_to_list`)."""
+        return report_to_list(self.report_to)
 
     @property
     def checkpoint_interval_value(self) -> int | None:
@@ -290,6 +299,7 @@ class TrainConfig:
         from .arch_fields import validate_optimizer
 
         validate_optimizer(self.optimizer)
+        report_to_list(self.report_to)
         if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
             raise UserError(f"dtype={self.dtype!r}: choose auto, float32, bfloat16 or float16.",
                             field="dtype")

@@ -39,6 +39,7 @@ from .record import NonFiniteLoss, RunRecord, SetupFailed, TrainResult, open_fol
 from .sinks import FanOutSink, JsonLinesSink, LogFileSink, MetricsSink
 from .state import TrainState
 from .step import MicroBatchSteps
+from .trackers import TrackerSink
 
 __all__ = ["NonFiniteLoss", "TrainResult", "Trainer", "train"]
 
@@ -283,6 +284,9 @@ class Trainer:
                 write_run_files(self.run_dir, self.cfg, p)
             self.metrics = JsonLinesSink(self.run_dir / runs.METRICS)
             self._file_sinks.insert(0, self.metrics)
+            if self.cfg.train.report_to_list:
+                self._file_sinks.append(TrackerSink(self.cfg, self.run_dir,
+                                                    lambda text: self.sink.message(text)))
         dist.barrier()
         self.sink = FanOutSink(*self._file_sinks, self.user_sink)
         t, rt = self.cfg.train, p.rt

@@ -9,7 +9,6 @@ stay unshaded). The scoring is a BackgroundJob over the view's own copy of the m
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -18,7 +17,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QPushButton,
-    QSlider,
     QSplitter,
     QTableWidgetItem,
     QVBoxLayout,
@@ -27,9 +25,9 @@ from PySide6.QtWidgets import (
 
 from ...widgets.tables import read_only_table
 from .background import ModelSlot, TokenScores, score_tokens
-from .checkpoints import checkpoint_choices, checkpoint_name
+from .checkpoints import checkpoint_name
 from .shaded_text import ProbabilityLegend, ShadedText, loss_details, piece_label
-from .view_job import OneJobView
+from .view_job import CheckpointView, note_label
 
 HARDEST_SHOWN = 40
 
@@ -46,30 +44,23 @@ class _NumberItem(QTableWidgetItem):
         return self.value < getattr(other, "value", 0.0)
 
 
-class HardTokensPanel(OneJobView):
+class HardTokensPanel(CheckpointView):
     """Passage shaded by loss on the left, hardest token types on the right; Score runs it."""
 
     sig_scored = Signal(object)  # the TokenScores shown
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.run: Path | None = None
         self.slot = ModelSlot()
         self.scores: TokenScores | None = None
-        self.choices: list[tuple[str, str | int]] = []
 
-        note = QLabel("How hard each token of a validation passage is for the model: the loss "
-                      "of the right token (nats). Leave the passage empty to take the start of "
-                      "the validation split. For a BERT run, the masked positions are scored.")
-        note.setWordWrap(True)
+        note = note_label("How hard each token of a validation passage is for the model: the "
+                          "loss of the right token (nats). Leave the passage empty to take the "
+                          "start of the validation split. For a BERT run, the masked positions "
+                          "are scored.")
         self.passage_edit = QPlainTextEdit()
         self.passage_edit.setPlaceholderText("Empty: the start of the validation split")
         self.passage_edit.setMaximumHeight(70)
-        self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setPageStep(1)
-        self.slider.setToolTip("The run's checkpoints, in the order of training")
-        self.slider.valueChanged.connect(self._on_slider)
-        self.checkpoint_label = QLabel()
         self.score_button = QPushButton("Score")
         self.score_button.clicked.connect(self.score)
         controls = QHBoxLayout()
@@ -130,38 +121,13 @@ class HardTokensPanel(OneJobView):
         v.addWidget(split, 1)
         self.set_run(None)
 
-    # -- the run and its checkpoints
+    def shown(self) -> bool:
+        return self.scores is not None
 
-    def set_run(self, run: Path | None, checkpoint: str | int | None = None) -> None:
-        """Offer `run`'s checkpoints on the slider (starting at `checkpoint` when it has it)."""
-        self.run = run
-        self.choices = checkpoint_choices(run) if run is not None else []
-        keys = [key for _label, key in self.choices]
-        self.slider.blockSignals(True)
-        self.slider.setRange(0, max(0, len(self.choices) - 1))
-        self.slider.setValue(keys.index(checkpoint) if checkpoint in keys else
-                             len(self.choices) - 1 if self.choices else 0)
-        self.slider.blockSignals(False)
-        self.slider.setEnabled(len(self.choices) > 1)
-        self._label_checkpoint()
-        self.score_button.setEnabled(bool(self.choices) and self.job is None)
-
-    def checkpoint(self) -> str | int | None:
-        return self.choices[self.slider.value()][1] if self.choices else None
-
-    def _label_checkpoint(self) -> None:
-        self.checkpoint_label.setText(self.choices[self.slider.value()][0] if self.choices
-                                      else "no weights yet")
-
-    def _on_slider(self, _value: int) -> None:
-        self._label_checkpoint()
-        if self.scores is not None:
-            self.score()  # the same passage under the checkpoint now picked
+    def redo(self) -> None:
+        self.score()  # the same passage under the checkpoint now picked
 
     # -- scoring
-
-    def ready(self) -> bool:
-        return bool(self.choices)
 
     def score(self) -> None:
         checkpoint = self.checkpoint()  # None: no choices

@@ -1,5 +1,6 @@
 """The Playground's tabs: trying the run (chat, fill-mask, a task's panel) and the instruments
-that look inside a model: Compare (two GPT runs on one prompt), Hard tokens, Attention.
+that look inside a model: Compare (two GPT runs on one prompt), Hard tokens, Attention,
+Embeddings (the token embeddings projected, across checkpoints).
 
 The instruments follow the run and checkpoint picked at the top of the page; each keeps its own
 copy of the model it needs, apart from the page's (see background.ModelSlot).
@@ -17,13 +18,15 @@ from ....core import runs
 from ...objectives import panel, title
 from .attention_panel import AttentionPanel
 from .compare_panel import ComparePanel
+from .embeddings_panel import EmbeddingsPanel
 from .hard_tokens_panel import HardTokensPanel
 
-TRY, COMPARE, HARD_TOKENS, ATTENTION = range(4)
+TRY, COMPARE, HARD_TOKENS, ATTENTION, EMBEDDINGS = range(5)
 
 
 class InstrumentTabs(QTabWidget):
-    """Try | Compare | Hard tokens | Attention, each enabled for the runs it can read."""
+    """Try | Compare | Hard tokens | Attention | Embeddings, each enabled for the runs it can
+    read."""
 
     def __init__(self, try_page: QWidget, sampling: Callable[[], dict[str, Any]],
                  parent: QWidget | None = None) -> None:
@@ -36,6 +39,10 @@ class InstrumentTabs(QTabWidget):
         self.addTab(self.compare_panel, "Compare")
         self.addTab(self.hard_tokens_panel, "Hard tokens")
         self.addTab(self.attention_panel, "Attention")
+        self.embeddings_panel = EmbeddingsPanel()
+        self.addTab(self.embeddings_panel, "Embeddings")
+        self.setTabToolTip(EMBEDDINGS, "The token embeddings in 2-D across the kept checkpoints, "
+                                       "and each token's nearest neighbours")
         self.setTabToolTip(COMPARE, "Two GPT runs or checkpoints, one prompt, side by side")
         self.setTabToolTip(HARD_TOKENS, "Which tokens of a validation passage the model finds "
                                         "hard (pretrained runs)")
@@ -57,10 +64,14 @@ class InstrumentTabs(QTabWidget):
         self.attention_panel.set_run(path if has_weights else None, checkpoint)
         self.setTabEnabled(HARD_TOKENS, pretrained and has_weights)
         self.setTabEnabled(ATTENTION, has_weights)
+        self.embeddings_panel.set_run(path if has_weights else None, checkpoint,
+                                      texts=objective == "classify")
+        self.setTabEnabled(EMBEDDINGS, has_weights)
         if objective is not None and not pretrained:
             self.setTabToolTip(HARD_TOKENS, f"A {title(objective)} run has no validation "
                                             "split of its own: pick a pretrained run")
 
     def shutdown(self) -> None:
-        for p in (self.compare_panel, self.hard_tokens_panel, self.attention_panel):
+        for p in (self.compare_panel, self.hard_tokens_panel, self.attention_panel,
+                  self.embeddings_panel):
             p.shutdown()

@@ -13,7 +13,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QLineEdit, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QWidget,
+)
 
 from ....core.arch_fields import OPTIMIZERS
 from ....core.config import ARCH_TITLES, ARCHS, PRETRAIN_OBJECTIVES, RunConfig, build_run_config
@@ -103,6 +113,7 @@ class ModelForm(QGroupBox):
         self.name_edit.setToolTip("Part of the run folder's name")
         form.addRow("Run name", self.name_edit)
         self.edits: dict[str, QLineEdit] = {}
+        self.rows: dict[str, QWidget] = {}  # each field's row widget (the edit, or its box)
         for f in FIELDS:
             edit = QLineEdit()
             edit.setObjectName(f"field_{f.key}")
@@ -110,9 +121,17 @@ class ModelForm(QGroupBox):
             if f.optional:
                 edit.setPlaceholderText("automatic")
             self.edits[f.key] = edit
-            form.addRow(f.label, edit)
+            self.rows[f.key] = self._beside_rate(edit) if f.key == "learning_rate" else edit
+            form.addRow(f.label, self.rows[f.key])
+            label = form.labelForField(self.rows[f.key])
+            if isinstance(label, QLabel):
+                label.setBuddy(edit)  # the label names the edit, even beside a button
         self.device_box = QComboBox()
         form.addRow("Device", self.device_box)
+        self.tensorboard_box = QCheckBox("TensorBoard")
+        self.tensorboard_box.setToolTip("Also write every metric as TensorBoard event files in "
+                                        "the run folder's tensorboard/ (report_to)")
+        form.addRow("Report to", self.tensorboard_box)
         self.marks = FieldMarks({
             "objective": Control("Objective", self.objective_box),
             "preset": Control("Preset", self.preset_box),
@@ -121,7 +140,20 @@ class ModelForm(QGroupBox):
             "name": Control("Run name", self.name_edit),
             **{f.key: Control(f.label, self.edits[f.key]) for f in FIELDS},
             "device": Control("Device", self.device_box),
+            "report_to": Control("Report to", self.tensorboard_box),
         })
+
+    def _beside_rate(self, edit: QLineEdit) -> QWidget:
+        """The learning rate's edit with the finder's button beside it."""
+        box = QWidget()
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(edit, 1)
+        self.find_lr_button = QPushButton("Find…")
+        self.find_lr_button.setToolTip("The learning-rate range test: sweep the rate on a copy "
+                                       "of this model, plot the loss and suggest a rate")
+        row.addWidget(self.find_lr_button)
+        return box
 
     # -- what it shows
 
@@ -175,16 +207,18 @@ class ModelForm(QGroupBox):
             value = getattr(_section(cfg, f.key), f.key)
             self.edits[f.key].setText("" if value is None else _format_value(value))
         self.name_edit.setText(cfg.name)
+        self.tensorboard_box.setChecked("tensorboard" in cfg.train.report_to.lower())
 
     def set_pretraining_rows_visible(self, visible: bool) -> None:
         """Fine-tuning takes the model's shape from its base run: only name and device stay."""
         for w in (self.objective_box, self.preset_box, self.arch_box, self.optimizer_box,
-                  *self.edits.values()):
+                  self.tensorboard_box, *self.rows.values()):
             self.form.setRowVisible(w, visible)
 
     def set_editable(self, on: bool) -> None:
         for w in (self.objective_box, self.preset_box, self.arch_box, self.optimizer_box,
-                  self.device_box, self.name_edit, *self.edits.values()):
+                  self.device_box, self.name_edit, self.find_lr_button, self.tensorboard_box,
+                  *self.edits.values()):
             w.setEnabled(on)
 
     # -- what it says
@@ -209,6 +243,7 @@ class ModelForm(QGroupBox):
                 errors[f.key] = f"{f.label} {text}: expected a finite number."
         values["device"] = self.device_name()
         values["optimizer"] = str(self.optimizer_box.currentData())
+        values["report_to"] = "tensorboard" if self.tensorboard_box.isChecked() else "none"
         return values, errors
 
 

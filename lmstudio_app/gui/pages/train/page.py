@@ -352,6 +352,9 @@ class TrainPage(QWidget):
         for job in list(self._reads):
             job.cancel()
             job.wait_finished()
+        if self.form.lr_dialog is not None:  # the learning-rate finder's sweep
+            self.form.lr_dialog.job.cancel()
+            self.form.lr_dialog.job.wait_finished()
 
     # -- session events ------------------------------------------------------------------------
 

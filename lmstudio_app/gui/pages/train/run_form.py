@@ -34,6 +34,7 @@ from ...objectives import tasks_of_family
 from ...state import AppState, TrainingControls
 from ...widgets.field_marks import FieldMarks
 from .finetune_form import FinetuneForm
+from .lr_find_dialog import LrFindDialog
 from .method_box import MethodBox
 from .model_form import ModelForm, size_of
 from .nodes_box import NodesBox
@@ -114,6 +115,9 @@ class RunForm(QWidget):
         for edit in self.model_form.edits.values():
             edit.textChanged.connect(self.validate)
         state.sig_engine_ready.connect(self._on_engine_ready)
+        self.lr_dialog: LrFindDialog | None = None
+        self.model_form.find_lr_button.clicked.connect(self.find_learning_rate)
+        self.model_form.tensorboard_box.toggled.connect(self.validate)
 
     def _build(self) -> None:
         left = QVBoxLayout(self)
@@ -418,6 +422,24 @@ class RunForm(QWidget):
         self.ft_form.set_editable(on)
         self.method_box.setEnabled(on)
         self.mode_box.setEnabled(on)
+
+    # -- the learning-rate finder ----------------------------------------------------------------
+
+    @Slot()
+    def find_learning_rate(self) -> None:
+        """The range test on the form's run, in a dialog; its suggestion fills Learning rate."""
+        if self.config is None or self.data_dir is None:
+            self.show_error(self.first_error() or "Fill in the form first: the finder tests the "
+                            "run it describes.")
+            return
+        if self.lr_dialog is not None and self.lr_dialog.job.is_running():
+            self.lr_dialog.show()
+            return
+        self.lr_dialog = LrFindDialog(self.config, self)
+        self.lr_dialog.sig_apply.connect(
+            lambda lr: self.model_form.edits["learning_rate"].setText(f"{lr:.3g}"))
+        self.lr_dialog.start()
+        self.lr_dialog.show()
 
     # -- data ----------------------------------------------------------------------------------
 
