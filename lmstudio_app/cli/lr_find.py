@@ -33,7 +33,7 @@ SWEEP_OPTIONS = ("find_min_lr", "find_max_lr", "num_training", "early_stop_thres
 def _add_sweep(s: argparse.ArgumentParser, top: bool) -> None:
     """The sweep's options (Lightning's names); on a form's parser they leave the values given
     before the form's name in place."""
-    from ..core.training import lr_find as lf
+    from ..core import lr_find_settings as lf
 
     def d(value: Any) -> Any:
         return value if top else argparse.SUPPRESS

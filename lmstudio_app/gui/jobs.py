@@ -162,5 +162,8 @@ def wait_for(signal: SignalInstance, done: Callable[[], bool], timeout_ms: int) 
         loop.exec()
     finally:
         timer.stop()
-        signal.disconnect(check)
+        try:
+            signal.disconnect(check)
+        except RuntimeError:  # the sender was deleted meanwhile (a finished job's deleteLater)
+            pass
     return done()

@@ -32,19 +32,21 @@ from .. import runs
 from ..config import RunConfig
 from ..data.layout import TOKENIZER_FILES
 from ..errors import UserError
+from ..lr_find_settings import (
+    BETA,
+    EARLY_STOP_THRESHOLD,
+    MAX_LR,
+    MIN_LR,
+    NUM_TRAINING,
+    SKIP_BEGIN,
+    SKIP_END,
+)
 from ..runs import checkpoint as ckpt
 from ..runs.weights import weights_path
 from .evaluation import autocast
 from .parts import Parts, build_parts
 from .sinks import MetricsSink
 from .step import MicroBatchSteps
-
-MIN_LR = 1e-8  # Lightning's defaults
-MAX_LR = 1.0
-NUM_TRAINING = 100
-EARLY_STOP_THRESHOLD = 4.0
-BETA = 0.98
-SKIP_BEGIN, SKIP_END = 10, 1
 
 
 @dataclass

@@ -34,6 +34,8 @@ class SamplingBox(QGroupBox):
         self.max_tokens_spin = QSpinBox()
         self.max_tokens_spin.setRange(1, 4096)
         self.max_tokens_spin.setValue(state.value("playground/max_tokens", 120, int))
+        self.max_tokens_spin.setToolTip("max_new_tokens: pieces generated after the prompt "
+                                        "(the command line's --max-new-tokens)")
         for spin in (self.temperature_spin, self.top_k_spin, self.top_p_spin,
                      self.max_tokens_spin):
             spin.valueChanged.connect(self._save)
@@ -41,7 +43,7 @@ class SamplingBox(QGroupBox):
         form.addRow("Temperature", self.temperature_spin)
         form.addRow("Top-k", self.top_k_spin)
         form.addRow("Top-p", self.top_p_spin)
-        form.addRow("Max tokens", self.max_tokens_spin)
+        form.addRow("Max new tokens", self.max_tokens_spin)
 
     def _save(self) -> None:
         self.state.set_value("playground/temperature", self.temperature_spin.value())

@@ -282,7 +282,7 @@ class FewShotPanel(QWidget):
         query.addWidget(self.query_edit, 1)
         query.addWidget(self.build_button)
         gen = QHBoxLayout()
-        gen.addWidget(QLabel("Max tokens"))
+        gen.addWidget(QLabel("Max new tokens"))
         gen.addWidget(self.max_tokens)
         gen.addWidget(self.legend, 1)
         gen.addWidget(self.button)

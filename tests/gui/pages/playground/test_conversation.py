@@ -18,7 +18,7 @@ def test_a_chat_tuned_run_talks_in_turns(qtbot, sft_run, playground_on):
     system = named(page, "System prompt", QLineEdit)
     assert system.isVisibleTo(page)
     system.setText("Answer in one word.")
-    labelled(page, "Max tokens", QSpinBox).setValue(6)
+    labelled(page, "Max new tokens", QSpinBox).setValue(6)
     page.seed = 1
     named(page, "Message", QPlainTextEdit).setPlainText("What is the sentiment of: rain")
     pieces = []

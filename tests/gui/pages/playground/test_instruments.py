@@ -48,7 +48,7 @@ def test_chat_shows_the_probability_the_sampler_gave_each_piece(qtbot, engine_ru
     labelled(page, "Temperature", QDoubleSpinBox).setValue(0.9)
     labelled(page, "Top-k", QSpinBox).setValue(40)
     labelled(page, "Top-p", QDoubleSpinBox).setValue(0.9)
-    labelled(page, "Max tokens", QSpinBox).setValue(12)
+    labelled(page, "Max new tokens", QSpinBox).setValue(12)
     page.seed, page.stop_at_eos = 3, False
     named(page, "Message", QPlainTextEdit).setPlainText("It is a truth")
     streamed = []
@@ -95,7 +95,7 @@ def pytest_approx(values: list[float]) -> object:
 def test_greedy_pieces_carry_the_models_own_softmax(qtbot, engine_runs, playground_on):
     page = playground_on(engine_runs.runs_root, engine_runs.gpt)
     labelled(page, "Temperature", QDoubleSpinBox).setValue(0.0)
-    labelled(page, "Max tokens", QSpinBox).setValue(6)
+    labelled(page, "Max new tokens", QSpinBox).setValue(6)
     page.stop_at_eos = False
     named(page, "Message", QPlainTextEdit).setPlainText("She said")
     streamed = []
@@ -140,7 +140,7 @@ def test_compare_streams_two_models_on_one_prompt_and_seed(qtbot, tmp_path, engi
     a, b = panel.sides
     assert {a.run(), b.run()} == {root / "runs" / engine_runs.gpt.name, other}
     labelled(page, "Temperature", QDoubleSpinBox).setValue(0.8)
-    labelled(page, "Max tokens", QSpinBox).setValue(10)
+    labelled(page, "Max new tokens", QSpinBox).setValue(10)
     page.stop_at_eos = False
     panel.seed_spin.setValue(7)
     panel.prompt_edit.setPlainText("Mr. Darcy")

@@ -34,7 +34,7 @@ def _window(qtbot, tmp_path, runs_root, data, run):
 def chat(qtbot, tmp_path, engine_runs, prepared_data):
     window, page = _window(qtbot, tmp_path, engine_runs.runs_root, prepared_data,
                            engine_runs.gpt)
-    labelled(page, "Max tokens", QSpinBox).setValue(6)
+    labelled(page, "Max new tokens", QSpinBox).setValue(6)
     yield window, page
     page.shutdown()
     window.close()

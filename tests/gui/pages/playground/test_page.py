@@ -13,7 +13,7 @@ def test_chat_streams_a_reply_from_a_gpt_run(qtbot, tmp_path, engine_runs, playg
     page = playground_on(engine_runs.runs_root, engine_runs.gpt)
     assert page.current_panel() == "chat"
     assert OBJECTIVES["clm"].title in page.model_label.text()
-    labelled(page, "Max tokens", QSpinBox).setValue(24)
+    labelled(page, "Max new tokens", QSpinBox).setValue(24)
     page.seed = 1
     page.stop_at_eos = False
     named(page, "Message", QPlainTextEdit).setPlainText("It is a truth")
@@ -41,7 +41,7 @@ def test_chat_streams_a_reply_from_a_gpt_run(qtbot, tmp_path, engine_runs, playg
 
 def test_stop_during_generation(qtbot, tmp_path, engine_runs, playground_on):
     page = playground_on(engine_runs.runs_root, engine_runs.gpt)
-    labelled(page, "Max tokens", QSpinBox).setValue(4000)
+    labelled(page, "Max new tokens", QSpinBox).setValue(4000)
     page.stop_at_eos = False
     named(page, "Message", QPlainTextEdit).setPlainText("She")
     with qtbot.waitSignal(page.sig_reply_finished, timeout=20000) as done:
