@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from ....core.data.columnar import COLUMNAR_SUFFIXES
 from ....core.data.corpus import COMPRESSED_SUFFIXES, ROW_SUFFIXES, TEXT_SUFFIXES, CorpusOptions
+from ....core.data.corpus import KINDS as CORPUS_KINDS
 from ....core.data.inspect import SourceCounts
 from ....core.errors import UserError
 from ....core.util.units import human_bytes
@@ -129,8 +130,7 @@ class SourcesPanel(QWidget):
         self.totals_label = QLabel()
         buttons.addWidget(self.totals_label)
 
-        hint = QLabel("Drop text files or folders on the list (.txt .md .jsonl .csv .tsv, "
-                      "optionally .gz).")
+        hint = QLabel(f"Drop {CORPUS_KINDS}, or folders of them, on the list.")
         hint.setWordWrap(True)
         lv = QVBoxLayout(self)
         lv.setContentsMargins(0, 0, 0, 0)
