@@ -15,19 +15,14 @@ offscreen:
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tools"))
-
-from screenshots import SIZE, save, screen_state, settle, signal_list, wait_for  # noqa: E402
-from screenshots_runs import SHAPE, prepare_sample  # noqa: E402
+# screenshots (tools/, on the path as the script's folder) sets the offscreen platform and puts
+# the project on the path before anything imports Qt or the app.
+from screenshots import ROOT, SIZE, save, screen_state, settle, signal_list, wait_for
+from screenshots_runs import SHAPE, prepare_sample
 
 CHOSEN_PIECE = "\u2581she"
 
